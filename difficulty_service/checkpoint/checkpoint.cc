@@ -1,0 +1,138 @@
+#include "difficulty_service/checkpoint/checkpoint.h"
+
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace sparsegate {
+namespace fs = std::filesystem;
+
+namespace {
+
+absl::StatusOr<std::vector<std::string>> ShardsFromIndex(const std::string& index_path,
+                                                         std::map<std::string, std::string>* weight_map) {
+  std::ifstream in(index_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(index_path, ": cannot open"));
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(index_path, ": not valid JSON: ", e.what()));
+  }
+  auto it = index.find("weight_map");
+  if (it == index.end() || !it->is_object())
+    return absl::InvalidArgumentError(absl::StrCat(index_path, ": missing object 'weight_map'"));
+  std::set<std::string> shards;
+  for (const auto& [tensor, shard] : it->items()) {
+    if (!shard.is_string())
+      return absl::InvalidArgumentError(absl::StrCat(index_path, ": weight_map entry '", tensor, "' is not a file name"));
+    const std::string file = shard.get<std::string>();
+    if (file.find('/') != std::string::npos || file == "..")
+      return absl::InvalidArgumentError(absl::StrCat(index_path, ": shard '", file, "' must be a file name in the model directory"));
+    (*weight_map)[tensor] = file;
+    shards.insert(file);
+  }
+  return std::vector<std::string>(shards.begin(), shards.end());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
+  if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat(dir, ": not a model directory"));
+  std::unique_ptr<Checkpoint> ckpt(new Checkpoint);
+  ckpt->dir_ = dir;
+  ckpt->config_path_ = (fs::path(dir) / "config.json").string();
+  auto config = ModelConfig::FromFile(ckpt->config_path_);
+  if (!config.ok()) return config.status();
+  ckpt->config_ = *std::move(config);
+
+  for (auto [file, out] : {std::pair<const char*, std::string*>{"tokenizer.json", &ckpt->tokenizer_json_},
+                           {"tokenizer_config.json", &ckpt->tokenizer_config_}}) {
+    fs::path p = fs::path(dir) / file;
+    if (fs::exists(p)) *out = p.string();
+  }
+
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  std::vector<std::string> shard_names;
+  std::map<std::string, std::string> weight_map;
+  if (fs::exists(single)) {
+    shard_names.push_back("model.safetensors");
+  } else if (fs::exists(index)) {
+    auto shards = ShardsFromIndex(index.string(), &weight_map);
+    if (!shards.ok()) return shards.status();
+    shard_names = *std::move(shards);
+  } else {
+    return absl::NotFoundError(absl::StrCat(dir, ": no model.safetensors or model.safetensors.index.json"));
+  }
+
+  for (const std::string& shard : shard_names) {
+    auto file = SafetensorsFile::Open((fs::path(dir) / shard).string());
+    if (!file.ok()) return file.status();
+    const SafetensorsFile* f = file->get();
+    for (const auto& [name, view] : f->tensors()) {
+      // With an index, a shard's stray tensors not in weight_map are ignored, as transformers does.
+      if (!weight_map.empty()) {
+        auto it = weight_map.find(name);
+        if (it == weight_map.end() || it->second != shard) continue;
+      }
+      if (!ckpt->weights_.emplace(name, WeightRef{&view, f}).second)
+        return absl::InvalidArgumentError(absl::StrCat(f->path(), ": tensor '", name, "' appears in more than one weight file"));
+    }
+    ckpt->files_.push_back(*std::move(file));
+  }
+  for (const auto& [tensor, shard] : weight_map) {
+    if (!ckpt->weights_.count(tensor))
+      return absl::DataLossError(absl::StrCat(index.string(), ": weight_map puts '", tensor, "' in ", shard,
+                                              " but that file has no such tensor"));
+  }
+  ckpt->ComputeDigest();
+  return ckpt;
+}
+
+std::string Checkpoint::name() const {
+  fs::path p = fs::path(dir_);
+  if (!p.has_filename()) p = p.parent_path();
+  return fs::absolute(p).lexically_normal().filename().string();
+}
+
+absl::StatusOr<WeightRef> Checkpoint::Find(const std::string& name) const {
+  auto it = weights_.find(name);
+  if (it == weights_.end())
+    return absl::NotFoundError(absl::StrCat(dir_, ": tensor '", name, "' is missing from the weight files"));
+  return it->second;
+}
+
+void Checkpoint::ComputeDigest() {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  auto add_named = [&](const std::string& name, const unsigned char* data, size_t size) {
+    // Length-prefixed name so that moving bytes between files changes the digest.
+    std::string tag = absl::StrCat(fs::path(name).filename().string(), ":", size, "\n");
+    EVP_DigestUpdate(ctx.get(), tag.data(), tag.size());
+    EVP_DigestUpdate(ctx.get(), data, size);
+  };
+  for (const std::string& path : {config_path_, tokenizer_json_, tokenizer_config_}) {
+    if (path.empty()) continue;
+    auto mapped = MappedFile::Open(path);
+    if (mapped.ok()) add_named(path, (*mapped)->data(), (*mapped)->size());
+  }
+  for (const auto& file : files_) add_named(file->path(), file->file().data(), file->file().size());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char* kHex = "0123456789abcdef";
+  digest_ = "sha256:";
+  for (unsigned int i = 0; i < len; ++i) {
+    digest_ += kHex[md[i] >> 4];
+    digest_ += kHex[md[i] & 15];
+  }
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,154 @@
+#include "difficulty_service/checkpoint/model_config.h"
+
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace sparsegate {
+namespace {
+
+using nlohmann::json;
+
+// Reads an optional field, failing (not coercing) when it has the wrong type.
+template <typename T>
+absl::Status Read(const json& j, const char* key, T* out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  try {
+    *out = it->get<T>();
+  } catch (const json::exception&) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' has the wrong type (", it->dump(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadRope(const json& j, const std::string& where, RopeConfig* rope) {
+  // Newer releases: {"rope_parameters": {"rope_theta": ..., "rope_type": ..., scaling fields}}.
+  // Older ones: top-level rope_theta and an optional rope_scaling object.
+  const json* params = nullptr;
+  if (auto it = j.find("rope_parameters"); it != j.end() && it->is_object()) params = &*it;
+  if (auto it = j.find("rope_scaling"); params == nullptr && it != j.end() && it->is_object()) params = &*it;
+
+  if (auto s = Read(j, "rope_theta", &rope->theta, where); !s.ok()) return s;
+  if (params == nullptr) return absl::OkStatus();
+  if (auto s = Read(*params, "rope_theta", &rope->theta, where); !s.ok()) return s;
+
+  std::string type = "default";
+  if (auto s = Read(*params, "type", &type, where); !s.ok()) return s;  // legacy spelling
+  if (auto s = Read(*params, "rope_type", &type, where); !s.ok()) return s;
+  const std::string field = absl::StrCat(where, " rope");
+  for (auto [key, out] : {std::pair<const char*, double*>{"factor", &rope->factor},
+                          {"low_freq_factor", &rope->low_freq_factor},
+                          {"high_freq_factor", &rope->high_freq_factor}}) {
+    if (auto s = Read(*params, key, out, field); !s.ok()) return s;
+  }
+  if (auto s = Read(*params, "original_max_position_embeddings", &rope->original_max_position_embeddings, field); !s.ok())
+    return s;
+
+  if (type == "default") {
+    rope->type = RopeConfig::Type::kDefault;
+  } else if (type == "linear") {
+    rope->type = RopeConfig::Type::kLinear;
+  } else if (type == "llama3") {
+    rope->type = RopeConfig::Type::kLlama3;
+    if (rope->original_max_position_embeddings <= 0)
+      return absl::InvalidArgumentError(absl::StrCat(where, ": llama3 rope scaling needs original_max_position_embeddings"));
+  } else {
+    return absl::UnimplementedError(
+        absl::StrCat(where, ": rope_type '", type, "' is not supported (supported: default, linear, llama3)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::string& where) {
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(where, ": not a JSON object"));
+  ModelConfig c;
+  if (auto it = j.find("architectures"); it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_string())
+    c.architecture = (*it)[0].get<std::string>();
+  absl::Status s;
+  auto read = [&](const char* key, auto* out) {
+    if (s.ok()) s = Read(j, key, out, where);
+  };
+  read("model_type", &c.model_type);
+  read("vocab_size", &c.vocab_size);
+  read("hidden_size", &c.hidden_size);
+  read("intermediate_size", &c.intermediate_size);
+  read("num_hidden_layers", &c.num_hidden_layers);
+  read("num_attention_heads", &c.num_attention_heads);
+  read("num_key_value_heads", &c.num_key_value_heads);
+  read("head_dim", &c.head_dim);
+  read("max_position_embeddings", &c.max_position_embeddings);
+  read("rms_norm_eps", &c.rms_norm_eps);
+  read("tie_word_embeddings", &c.tie_word_embeddings);
+  read("torch_dtype", &c.torch_dtype);
+  if (c.torch_dtype.empty()) read("dtype", &c.torch_dtype);
+  std::string hidden_act = "silu";
+  read("hidden_act", &hidden_act);
+  if (!s.ok()) return s;
+  if (auto rs = ReadRope(j, where, &c.rope); !rs.ok()) return rs;
+
+  if (c.model_type == "qwen2") {
+    c.attention_bias = true;  // Qwen2 always has q/k/v biases, o_proj none
+    bool use_sliding = false;
+    read("use_sliding_window", &use_sliding);
+    if (use_sliding) {
+      // Qwen2 applies the window only to layers past max_window_layers; per-layer windows are not implemented.
+      return absl::UnimplementedError(absl::StrCat(where, ": qwen2 use_sliding_window=true is not supported"));
+    }
+  } else if (c.model_type == "qwen3") {
+    c.qk_norm = true;
+    read("attention_bias", &c.attention_bias);
+    bool use_sliding = false;
+    read("use_sliding_window", &use_sliding);
+    if (use_sliding)
+      return absl::UnimplementedError(absl::StrCat(where, ": qwen3 use_sliding_window=true is not supported"));
+  } else if (c.model_type == "llama") {
+    read("attention_bias", &c.attention_bias);
+    c.o_proj_bias = c.attention_bias;
+    read("mlp_bias", &c.mlp_bias);
+  } else if (c.model_type == "mistral") {
+    read("sliding_window", &c.sliding_window);
+  } else {
+    return absl::UnimplementedError(absl::StrCat(where, ": model_type '", c.model_type,
+                                                 "' is not supported (supported: qwen2, qwen3, llama, mistral)"));
+  }
+  if (!s.ok()) return s;
+  if (hidden_act != "silu")
+    return absl::UnimplementedError(absl::StrCat(where, ": hidden_act '", hidden_act, "' is not supported (only silu)"));
+
+  if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
+  if (c.head_dim == 0 && c.num_attention_heads > 0) c.head_dim = c.hidden_size / c.num_attention_heads;
+  for (auto [key, value] : {std::pair<const char*, int64_t>{"vocab_size", c.vocab_size},
+                            {"hidden_size", c.hidden_size},
+                            {"intermediate_size", c.intermediate_size},
+                            {"num_hidden_layers", c.num_hidden_layers},
+                            {"num_attention_heads", c.num_attention_heads},
+                            {"num_key_value_heads", c.num_key_value_heads},
+                            {"head_dim", c.head_dim}}) {
+    if (value <= 0) return absl::InvalidArgumentError(absl::StrCat(where, ": '", key, "' must be a positive integer"));
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    return absl::InvalidArgumentError(absl::StrCat(where, ": num_attention_heads ", c.num_attention_heads,
+                                                   " is not a multiple of num_key_value_heads ", c.num_key_value_heads));
+  if (c.head_dim % 2 != 0)
+    return absl::InvalidArgumentError(absl::StrCat(where, ": head_dim ", c.head_dim, " must be even for RoPE"));
+  return c;
+}
+
+absl::StatusOr<ModelConfig> ModelConfig::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
+  }
+  return FromJson(j, path);
+}
+
+}  // namespace sparsegate

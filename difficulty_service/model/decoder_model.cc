@@ -1,0 +1,197 @@
+#include "difficulty_service/model/decoder_model.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace sparsegate {
+namespace {
+
+absl::StatusOr<at::ScalarType> ScalarTypeOf(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return at::kFloat;
+    case DType::kF16: return at::kHalf;
+    case DType::kBF16: return at::kBFloat16;
+    default: return absl::UnimplementedError(absl::StrCat("weight dtype ", DTypeName(dtype), " is not supported (F32, F16, BF16)"));
+  }
+}
+
+// Loads weights by name, checking shapes against what config.json implies.
+class WeightLoader {
+ public:
+  WeightLoader(const Checkpoint& checkpoint, std::vector<std::shared_ptr<const MappedFile>>* mappings)
+      : checkpoint_(checkpoint), mappings_(mappings) {}
+
+  absl::StatusOr<at::Tensor> Load(const std::string& name, std::vector<int64_t> shape) {
+    auto ref = checkpoint_.Find(name);
+    if (!ref.ok()) return ref.status();
+    const TensorView& view = *ref->view;
+    if (view.shape != shape)
+      return absl::InvalidArgumentError(absl::StrCat(ref->file->path(), ": tensor '", name, "' has shape ",
+                                                     view.ShapeString(), " but config.json implies [",
+                                                     absl::StrJoin(shape, ", "), "]"));
+    auto type = ScalarTypeOf(view.dtype);
+    if (!type.ok()) return absl::Status(type.status().code(), absl::StrCat(ref->file->path(), ": tensor '", name, "': ", type.status().message()));
+    const size_t element = DTypeSize(view.dtype);
+    at::Tensor tensor;
+    if (reinterpret_cast<uintptr_t>(view.data) % element == 0) {
+      // In place: the mapping is read-only and the model never writes its weights.
+      tensor = at::from_blob(const_cast<unsigned char*>(view.data), shape, at::TensorOptions().dtype(*type));
+    } else {
+      // A tensor after an odd-sized one can be misaligned; ATen kernels need alignment.
+      tensor = at::empty(shape, at::TensorOptions().dtype(*type));
+      std::memcpy(tensor.data_ptr(), view.data, view.nbytes);
+    }
+    if (*type != at::kFloat) {
+      tensor = tensor.to(at::kFloat);
+    } else if (tensor.data_ptr() == static_cast<const void*>(view.data)) {
+      mappings_->push_back(ref->file->shared_file());
+    }
+    return tensor;
+  }
+
+  // Biases are optional in the file only when the config says so.
+  absl::StatusOr<at::Tensor> LoadIf(bool present, const std::string& name, std::vector<int64_t> shape) {
+    if (!present) return at::Tensor();
+    return Load(name, std::move(shape));
+  }
+
+ private:
+  const Checkpoint& checkpoint_;
+  std::vector<std::shared_ptr<const MappedFile>>* mappings_;
+};
+
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoint& checkpoint) {
+  c10::InferenceMode guard;
+  const ModelConfig& c = checkpoint.config();
+  std::unique_ptr<DecoderModel> model(new DecoderModel(c, RotaryEmbedding(c.rope, c.head_dim)));
+  WeightLoader loader(checkpoint, &model->mappings_);
+  const int64_t H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
+  const int64_t q_out = c.num_attention_heads * hd, kv_out = c.num_key_value_heads * hd;
+
+  absl::Status status;
+  auto load = [&](at::Tensor* out, absl::StatusOr<at::Tensor> result) {
+    if (!status.ok()) return;
+    if (result.ok()) *out = *std::move(result);
+    else status = result.status();
+  };
+  load(&model->embed_tokens_, loader.Load("model.embed_tokens.weight", {c.vocab_size, H}));
+  load(&model->final_norm_, loader.Load("model.norm.weight", {H}));
+  model->layers_.resize(c.num_hidden_layers);
+  for (int64_t i = 0; i < c.num_hidden_layers && status.ok(); ++i) {
+    Layer& L = model->layers_[i];
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    load(&L.input_norm, loader.Load(p + "input_layernorm.weight", {H}));
+    load(&L.post_attention_norm, loader.Load(p + "post_attention_layernorm.weight", {H}));
+    load(&L.q_proj, loader.Load(p + "self_attn.q_proj.weight", {q_out, H}));
+    load(&L.k_proj, loader.Load(p + "self_attn.k_proj.weight", {kv_out, H}));
+    load(&L.v_proj, loader.Load(p + "self_attn.v_proj.weight", {kv_out, H}));
+    load(&L.o_proj, loader.Load(p + "self_attn.o_proj.weight", {H, q_out}));
+    load(&L.q_bias, loader.LoadIf(c.attention_bias, p + "self_attn.q_proj.bias", {q_out}));
+    load(&L.k_bias, loader.LoadIf(c.attention_bias, p + "self_attn.k_proj.bias", {kv_out}));
+    load(&L.v_bias, loader.LoadIf(c.attention_bias, p + "self_attn.v_proj.bias", {kv_out}));
+    load(&L.o_bias, loader.LoadIf(c.o_proj_bias, p + "self_attn.o_proj.bias", {H}));
+    load(&L.q_norm, loader.LoadIf(c.qk_norm, p + "self_attn.q_norm.weight", {hd}));
+    load(&L.k_norm, loader.LoadIf(c.qk_norm, p + "self_attn.k_norm.weight", {hd}));
+    load(&L.gate_proj, loader.Load(p + "mlp.gate_proj.weight", {I, H}));
+    load(&L.up_proj, loader.Load(p + "mlp.up_proj.weight", {I, H}));
+    load(&L.down_proj, loader.Load(p + "mlp.down_proj.weight", {H, I}));
+    load(&L.gate_bias, loader.LoadIf(c.mlp_bias, p + "mlp.gate_proj.bias", {I}));
+    load(&L.up_bias, loader.LoadIf(c.mlp_bias, p + "mlp.up_proj.bias", {I}));
+    load(&L.down_bias, loader.LoadIf(c.mlp_bias, p + "mlp.down_proj.bias", {H}));
+  }
+  if (!status.ok()) return status;
+  // The LM head is not needed for hidden states, but a checkpoint whose head disagrees with its config is broken.
+  if (!c.tie_word_embeddings || checkpoint.Has("lm_head.weight")) {
+    auto head = checkpoint.Find("lm_head.weight");
+    if (!head.ok()) return head.status();
+    if (head->view->shape != std::vector<int64_t>{c.vocab_size, H})
+      return absl::InvalidArgumentError(absl::StrCat(head->file->path(), ": tensor 'lm_head.weight' has shape ",
+                                                     head->view->ShapeString(), " but config.json implies [",
+                                                     c.vocab_size, ", ", H, "]"));
+  }
+  return model;
+}
+
+at::Tensor DecoderModel::RmsNorm(const at::Tensor& x, const at::Tensor& weight) const {
+  at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return x * at::rsqrt(variance + config_.rms_norm_eps) * weight;
+}
+
+at::Tensor DecoderModel::AttentionMask(int64_t T) const {
+  at::Tensor i = at::arange(T, at::kLong).unsqueeze(1);  // query position
+  at::Tensor j = at::arange(T, at::kLong).unsqueeze(0);  // key position
+  at::Tensor allowed = j <= i;
+  if (config_.sliding_window > 0) allowed = allowed.logical_and(i - j < config_.sliding_window);
+  at::Tensor mask = at::zeros({T, T}, at::kFloat);
+  return mask.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+}
+
+at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                   const at::Tensor& mask) const {
+  const int64_t B = x.size(0), T = x.size(1), hd = config_.head_dim;
+  const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads, groups = nh / nkv;
+  at::Tensor q = Linear(x, L.q_proj, L.q_bias).view({B, T, nh, hd});
+  at::Tensor k = Linear(x, L.k_proj, L.k_bias).view({B, T, nkv, hd});
+  at::Tensor v = Linear(x, L.v_proj, L.v_bias).view({B, T, nkv, hd});
+  if (config_.qk_norm) {
+    q = RmsNorm(q, L.q_norm);
+    k = RmsNorm(k, L.k_norm);
+  }
+  q = RotaryEmbedding::Apply(q.transpose(1, 2), cos, sin);  // [B, nh, T, hd]
+  k = RotaryEmbedding::Apply(k.transpose(1, 2), cos, sin);  // [B, nkv, T, hd]
+  v = v.transpose(1, 2);
+  // Grouped-query attention without copying K/V per head: the query heads of
+  // a group share one K/V head through broadcasting.
+  at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
+  at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+  at::Tensor probs = at::softmax(scores + mask, -1);
+  at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // [B, nkv, groups, T, hd]
+  out = out.reshape({B, nh, T, hd}).transpose(1, 2).reshape({B, T, nh * hd});
+  return Linear(out, L.o_proj, L.o_bias);
+}
+
+at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
+  at::Tensor gate = at::silu(Linear(x, L.gate_proj, L.gate_bias));
+  return Linear(gate * Linear(x, L.up_proj, L.up_bias), L.down_proj, L.down_bias);
+}
+
+std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const {
+  c10::InferenceMode guard;
+  std::map<int, at::Tensor> out;
+  if (indices.empty()) return out;
+  const int deepest = *std::max_element(indices.begin(), indices.end());
+  auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
+
+  const int64_t B = ids.size(0), T = ids.size(1);
+  at::Tensor h = embed_tokens_.index_select(0, ids.reshape({-1})).view({B, T, config_.hidden_size});
+  if (wanted(0)) out[0] = h;
+  if (deepest == 0) return out;
+
+  auto [cos, sin] = rope_.Table(T);
+  at::Tensor mask = AttentionMask(T);
+  const int last = num_layers();
+  for (int i = 1; i <= deepest; ++i) {
+    const Layer& layer = layers_[i - 1];
+    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask);
+    h = h + Mlp(layer, RmsNorm(h, layer.post_attention_norm));
+    if (i == last) out[i] = RmsNorm(h, final_norm_);
+    else if (wanted(i)) out[i] = h;
+  }
+  return out;
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,69 @@
+// A decoder-only transformer (Qwen2/2.5, Qwen3, Llama 2/3/3.1, Mistral) run
+// with ATen on CPU in float32, whatever the checkpoint's dtype.
+//
+// Load() checks every tensor the config implies against the weight files:
+// a missing tensor or a shape that disagrees with config.json is an error
+// naming the file and the tensor. F32 weights are used in place from the
+// memory-mapped files; BF16 and F16 weights are upcast once at load.
+//
+// Hidden states follow Hugging Face output_hidden_states indexing: 0 is the
+// embedding output, i the output of decoder layer i, and num_layers the
+// output of the last layer after the final norm. The forward pass stops at
+// the deepest index asked for and never computes the LM head.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/checkpoint/checkpoint.h"
+#include "difficulty_service/model/rope.h"
+
+namespace sparsegate {
+
+class DecoderModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const Checkpoint& checkpoint);
+
+  const ModelConfig& config() const { return config_; }
+  int num_layers() const { return static_cast<int>(config_.num_hidden_layers); }
+
+  // ids: [B, T] int64 token ids, right-padded. Causal attention means the
+  // padding never reaches a real position, so no attention mask is needed
+  // and each row's first `length` positions are exact.
+  // indices: hidden-state indices in [0, num_layers], any order.
+  // Returns index -> [B, T, hidden_size] float32. Thread-safe (const).
+  std::map<int, at::Tensor> HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const;
+
+ private:
+  struct Layer {
+    at::Tensor input_norm, post_attention_norm;
+    at::Tensor q_proj, k_proj, v_proj, o_proj;
+    at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when absent
+    at::Tensor q_norm, k_norm;                  // Qwen3 only
+    at::Tensor gate_proj, up_proj, down_proj;
+    at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
+  };
+
+  DecoderModel(ModelConfig config, RotaryEmbedding rope) : config_(std::move(config)), rope_(std::move(rope)) {}
+
+  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+  at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                       const at::Tensor& mask) const;
+  at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;
+  // Additive [T, T] mask: causal, and limited to the sliding window if any.
+  at::Tensor AttentionMask(int64_t length) const;
+
+  ModelConfig config_;
+  RotaryEmbedding rope_;
+  at::Tensor embed_tokens_;  // [vocab, hidden]
+  at::Tensor final_norm_;
+  std::vector<Layer> layers_;
+  // Keeps the memory-mapped weight files alive for in-place F32 tensors.
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;
+};
+
+}  // namespace sparsegate
