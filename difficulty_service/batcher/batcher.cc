@@ -1,0 +1,203 @@
+#include "difficulty_service/batcher/batcher.h"
+
+#include <ATen/Parallel.h>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+
+namespace sparsegate {
+namespace {
+
+double MillisSince(ScoreJob::Clock::time_point start, ScoreJob::Clock::time_point end = ScoreJob::Clock::now()) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+}  // namespace
+
+Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options)
+    : engine_(engine), options_(options), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
+  if (options_.intra_op_threads > 0) {
+    int threads = options_.intra_op_threads;
+    boost::asio::post(worker_pool_, [threads] { at::set_num_threads(threads); });
+  }
+}
+
+Batcher::~Batcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  tokenizer_pool_.join();
+  worker_pool_.join();
+  std::deque<Item> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(pending_);
+  }
+  for (Item& item : left) Finish(*item.job, absl::UnavailableError("the service is shutting down"));
+}
+
+absl::Status Batcher::Submit(std::shared_ptr<ScoreJob> job) {
+  const int64_t n = static_cast<int64_t>(job->prompts.size());
+  int64_t before = admitted_prompts_.fetch_add(n);
+  if (before + n > options_.max_queued_prompts) {
+    admitted_prompts_.fetch_sub(n);
+    return absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", before, " prompts waiting, limit ",
+                                                     options_.max_queued_prompts, "); retry with backoff"));
+  }
+  boost::asio::post(tokenizer_pool_, [this, job = std::move(job)] { Tokenize(job); });
+  return absl::OkStatus();
+}
+
+void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
+  auto start = ScoreJob::Clock::now();
+  const int64_t n = static_cast<int64_t>(job->prompts.size());
+  job->prepared.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    auto prepared = engine_.Prepare(job->prompts[i], job->truncate_left);
+    if (!prepared.ok()) {
+      admitted_prompts_.fetch_sub(n);
+      Finish(*job, absl::Status(prepared.status().code(), absl::StrCat("prompt ", i, ": ", prepared.status().message())));
+      return;
+    }
+    job->prepared[i] = *std::move(prepared);
+  }
+  job->timing.tokenize_ms = MillisSince(start);
+  Enqueue(job);
+}
+
+void Batcher::Enqueue(const std::shared_ptr<ScoreJob>& job) {
+  job->results.resize(job->prepared.size());
+  job->remaining = static_cast<int>(job->prepared.size());
+  job->enqueued = ScoreJob::Clock::now();
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < job->prepared.size(); ++i)
+      pending_.push_back({job, static_cast<int>(i), static_cast<int64_t>(job->prepared[i].ids.size())});
+    stats_.queued_prompts = static_cast<int64_t>(pending_.size());
+    if (!drain_scheduled_ && !stopping_) schedule = drain_scheduled_ = true;
+  }
+  if (schedule) boost::asio::post(worker_pool_, [this] { Drain(); });
+}
+
+void Batcher::Drain() {
+  for (;;) {
+    std::vector<Item> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        drain_scheduled_ = false;
+        return;
+      }
+      batch = CutBatch();
+      if (batch.empty()) {
+        drain_scheduled_ = false;
+        return;
+      }
+    }
+    RunBatch(batch);
+  }
+}
+
+std::vector<Batcher::Item> Batcher::CutBatch() {
+  // Drop the prompts of jobs that ended or whose caller gave up.
+  const auto now = ScoreJob::Clock::now();
+  std::vector<std::shared_ptr<ScoreJob>> dropped;
+  std::deque<Item> live;
+  for (Item& item : pending_) {
+    ScoreJob& job = *item.job;
+    bool dead = job.finished.load() || now >= job.deadline || (job.is_cancelled && job.is_cancelled());
+    if (dead) {
+      ++stats_.dropped_prompts;
+      admitted_prompts_.fetch_sub(1);
+      if (!job.finished.load()) dropped.push_back(item.job);
+    } else {
+      live.push_back(std::move(item));
+    }
+  }
+  pending_.swap(live);
+  for (const auto& job : dropped) {
+    absl::Status why = now >= job->deadline ? absl::DeadlineExceededError("deadline passed before the prompts were scored")
+                                            : absl::CancelledError("the caller cancelled the request");
+    Finish(*job, why);
+  }
+  std::vector<Item> batch;
+  if (pending_.empty()) return batch;
+
+  // The oldest prompt anchors the batch; the rest are the closest in length.
+  const int64_t anchor_length = pending_.front().length;
+  std::vector<size_t> order(pending_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin() + 1, order.end(), [&](size_t a, size_t b) {
+    return std::llabs(pending_[a].length - anchor_length) < std::llabs(pending_[b].length - anchor_length);
+  });
+  std::vector<bool> taken(pending_.size(), false);
+  int64_t longest = 0;
+  for (size_t i : order) {
+    int64_t new_longest = std::max(longest, pending_[i].length);
+    int64_t count = static_cast<int64_t>(batch.size()) + 1;
+    bool fits = new_longest * count <= options_.token_budget && count <= options_.max_batch_prompts;
+    if (!batch.empty() && !fits) continue;  // a single over-budget prompt still runs alone
+    batch.push_back(pending_[i]);
+    taken[i] = true;
+    longest = new_longest;
+  }
+  std::deque<Item> rest;
+  for (size_t i = 0; i < pending_.size(); ++i)
+    if (!taken[i]) rest.push_back(std::move(pending_[i]));
+  pending_.swap(rest);
+  stats_.queued_prompts = static_cast<int64_t>(pending_.size());
+  return batch;
+}
+
+void Batcher::RunBatch(std::vector<Item>& batch) {
+  const auto start = ScoreJob::Clock::now();
+  std::vector<const PreparedPrompt*> prompts;
+  std::vector<const FeatureRequest*> requests;
+  int64_t longest = 0, real = 0;
+  for (const Item& item : batch) {
+    prompts.push_back(&item.job->prepared[item.index]);
+    requests.push_back(&item.job->features);
+    longest = std::max(longest, item.length);
+    real += item.length;
+  }
+  std::vector<PromptFeatures> results = engine_.Run(prompts, requests);
+  const double forward_ms = MillisSince(start);
+
+  std::vector<ScoreJob*> seen;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ScoreJob& job = *batch[i].job;
+    job.results[batch[i].index] = std::move(results[i]);
+    if (std::find(seen.begin(), seen.end(), &job) == seen.end()) {
+      seen.push_back(&job);
+      job.timing.forward_ms += forward_ms;
+      job.timing.queue_ms = std::max(job.timing.queue_ms, MillisSince(job.enqueued, start));
+    }
+    admitted_prompts_.fetch_sub(1);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.batches;
+    stats_.prompts_scored += static_cast<int64_t>(batch.size());
+    stats_.padded_tokens += longest * static_cast<int64_t>(batch.size());
+    stats_.real_tokens += real;
+  }
+  for (const Item& item : batch)
+    if (--item.job->remaining == 0) Finish(*item.job, absl::OkStatus());
+}
+
+void Batcher::Finish(ScoreJob& job, const absl::Status& status) {
+  if (job.finished.exchange(true)) return;
+  if (job.on_done) job.on_done(status, job);
+}
+
+BatcherStats Batcher::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,84 @@
+// Admission, tokenization and batching in front of the one model worker.
+//
+// Submit() never blocks: it counts the job's prompts against a bound on
+// queued prompts and refuses at once with RESOURCE_EXHAUSTED when the queue
+// is full, otherwise posts the job to the tokenizer pool and returns.
+// Tokenized prompts wait in one queue. The worker cuts batches from it under
+// a padded token budget (longest prompt x prompts <= token_budget): each
+// batch takes the oldest waiting prompt, so none starves, and fills up with
+// the waiting prompts closest to it in length, so padding stays small.
+// Prompts of cancelled jobs or jobs past their deadline are dropped when a
+// batch is cut, before any forward pass is spent on them.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+#include "difficulty_service/batcher/score_job.h"
+#include "difficulty_service/engine/scoring_engine.h"
+
+namespace sparsegate {
+
+struct BatcherOptions {
+  int64_t token_budget = 8192;       // padded tokens per forward pass
+  int max_batch_prompts = 64;
+  int64_t max_queued_prompts = 4096;  // admitted but not yet scored
+  int tokenizer_threads = 1;
+  int intra_op_threads = 0;           // 0: libtorch's default (one per core)
+};
+
+struct BatcherStats {
+  int64_t queued_prompts = 0;
+  int64_t batches = 0;
+  int64_t prompts_scored = 0;
+  int64_t padded_tokens = 0;  // sum of longest x prompts over batches
+  int64_t real_tokens = 0;
+  int64_t dropped_prompts = 0;  // cancelled or past deadline before scoring
+};
+
+class Batcher {
+ public:
+  Batcher(const ScoringEngine& engine, BatcherOptions options);
+  // Waits for running work, then ends every queued job with UNAVAILABLE.
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // OK: the job is admitted and on_done will be called. Otherwise the job is
+  // refused (RESOURCE_EXHAUSTED) and on_done is never called.
+  absl::Status Submit(std::shared_ptr<ScoreJob> job);
+
+  BatcherStats stats() const;
+
+ private:
+  struct Item {
+    std::shared_ptr<ScoreJob> job;
+    int index;
+    int64_t length;
+  };
+
+  void Tokenize(const std::shared_ptr<ScoreJob>& job);
+  void Enqueue(const std::shared_ptr<ScoreJob>& job);
+  void Drain();  // runs on the single worker thread
+  std::vector<Item> CutBatch();  // with mu_ held
+  void RunBatch(std::vector<Item>& batch);
+  void Finish(ScoreJob& job, const absl::Status& status);
+
+  const ScoringEngine& engine_;
+  const BatcherOptions options_;
+  boost::asio::thread_pool tokenizer_pool_;
+  boost::asio::thread_pool worker_pool_{1};
+
+  mutable std::mutex mu_;
+  std::deque<Item> pending_;     // arrival order
+  bool drain_scheduled_ = false;
+  bool stopping_ = false;
+  BatcherStats stats_;
+  std::atomic<int64_t> admitted_prompts_{0};
+};
+
+}  // namespace sparsegate

@@ -1,0 +1,91 @@
+// The in-process scoring path: prompt -> token ids -> forward -> features.
+//
+// A ScoringEngine owns one loaded checkpoint (model, tokenizer, chat
+// template). Prepare() turns one prompt into validated token ids; Run()
+// scores a batch of prepared prompts in one padded forward pass. The server's
+// batcher calls them from its pools; `sparsegate score` calls them directly.
+// Both are const and thread-safe; Run() is meant for one worker thread at a
+// time (it uses every intra-op thread).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/checkpoint/checkpoint.h"
+#include "difficulty_service/features/feature_extractor.h"
+#include "difficulty_service/model/decoder_model.h"
+#include "difficulty_service/tokenizer/chat_template.h"
+#include "difficulty_service/tokenizer/tokenizer.h"
+
+namespace sparsegate {
+
+struct EngineOptions {
+  // 0: min(config max_position_embeddings, 8192).
+  int64_t max_prompt_tokens = 0;
+  // Reference prompts for outlier-channel detection (empty: no detection).
+  std::vector<std::string> outlier_reference_prompts;
+  double outlier_ratio = 20.0;
+};
+
+struct PromptInput {
+  std::optional<std::string> text;      // exactly one of text and ids
+  std::optional<std::vector<int32_t>> ids;
+  bool apply_chat_template = false;
+};
+
+struct PreparedPrompt {
+  std::vector<int32_t> ids;
+  bool truncated = false;
+};
+
+struct PromptFeatures {
+  int64_t token_count = 0;
+  bool truncated = false;
+  std::vector<FeatureSet> features;
+};
+
+class ScoringEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<ScoringEngine>> Load(const std::string& model_dir,
+                                                             const EngineOptions& options = {});
+
+  // Tokenizes (through the chat template when asked) and validates: not
+  // empty, valid UTF-8, ids inside the vocabulary, within max_prompt_tokens
+  // unless truncate_left keeps the last max_prompt_tokens. Errors are
+  // InvalidArgument / FailedPrecondition without the prompt's index (the
+  // caller knows it).
+  absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const;
+
+  // Layers as the API takes them (negative from the end, empty = last),
+  // resolved to unique indices in [0, num_layers] in request order.
+  absl::StatusOr<std::vector<int>> ResolveLayers(const std::vector<int>& requested) const;
+  // Channels must lie in [0, hidden_size); returns them sorted and unique.
+  absl::StatusOr<std::vector<int64_t>> ResolveChannels(const std::vector<int64_t>& requested) const;
+
+  // One padded forward pass up to the deepest layer any request names.
+  std::vector<PromptFeatures> Run(const std::vector<const PreparedPrompt*>& prompts,
+                                  const std::vector<const FeatureRequest*>& requests) const;
+
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+  const ModelConfig& config() const { return checkpoint_->config(); }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  bool has_chat_template() const { return chat_template_.has_value(); }
+  int64_t max_prompt_tokens() const { return max_prompt_tokens_; }
+  const OutlierChannels& detected_outliers() const { return extractor_.detected_outliers(); }
+
+ private:
+  ScoringEngine() = default;
+  absl::Status DetectOutliers(const EngineOptions& options);
+
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<DecoderModel> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::optional<ChatTemplate> chat_template_;
+  FeatureExtractor extractor_;
+  int64_t max_prompt_tokens_ = 0;
+};
+
+}  // namespace sparsegate

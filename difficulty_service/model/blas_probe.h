@@ -1,0 +1,18 @@
+// Measures the float32 matrix-product speed that libtorch gets from the BLAS
+// it was linked against.
+//
+// Debian's libtorch calls whatever libblas.so.3 is selected; with the
+// reference BLAS a forward pass runs about 35 times slower than with
+// OpenBLAS (DESIGN.md). The service measures at start-up and warns.
+#pragma once
+
+namespace sparsegate {
+
+// Median GFLOP/s of a few 512x512 products on the calling thread's pool.
+double MeasureMatmulGflops();
+
+// Below this, the selected BLAS is almost certainly the reference one
+// (measured here: ~5 GFLOP/s reference, ~175 OpenBLAS on 2 cores).
+constexpr double kSlowBlasGflops = 20.0;
+
+}  // namespace sparsegate

@@ -1,0 +1,58 @@
+// The gRPC difficulty service: DifficultyService (Score, ScoreStream, Info),
+// standard grpc.health.v1 health checking and server reflection.
+//
+// Start() binds the port and serves at once, reporting NOT_SERVING while the
+// model loads and warms up in the background; then SERVING. Score calls
+// before that get UNAVAILABLE. Handlers never block: they validate, hand the
+// job to the batcher and return; the model worker finishes the call.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/batcher/batcher.h"
+#include "difficulty_service/engine/scoring_engine.h"
+
+namespace sparsegate {
+
+struct ServerOptions {
+  std::string model_dir;
+  std::string address = "0.0.0.0:50051";  // "host:0" picks a free port
+  EngineOptions engine;
+  BatcherOptions batcher;
+  int max_prompts_per_request = 256;
+  int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
+};
+
+class DifficultyServiceImpl;
+
+class DifficultyServer {
+ public:
+  // Fails only when the address cannot be bound; model loading errors come
+  // from WaitUntilReady().
+  static absl::StatusOr<std::unique_ptr<DifficultyServer>> Start(const ServerOptions& options);
+  ~DifficultyServer();
+
+  int port() const { return port_; }
+  // Blocks until the model is loaded and warmed up, or failed to load.
+  absl::Status WaitUntilReady();
+  // Stops accepting calls, lets running ones finish (up to `grace`), then ends.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+ private:
+  DifficultyServer() = default;
+  absl::Status LoadModel(const ServerOptions& options);
+
+  std::unique_ptr<DifficultyServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::future<absl::Status> ready_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace sparsegate

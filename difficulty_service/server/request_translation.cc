@@ -1,0 +1,133 @@
+#include "difficulty_service/server/request_translation.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace sparsegate {
+namespace {
+
+absl::StatusOr<Pooling> PoolingFromProto(int value, int position) {
+  switch (value) {
+    case v1::POOLING_LAST_TOKEN: return Pooling::kLastToken;
+    case v1::POOLING_MEAN: return Pooling::kMean;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("options.poolings[", position, "] = ", value,
+                                                     " is not a pooling (POOLING_LAST_TOKEN or POOLING_MEAN)"));
+  }
+}
+
+v1::Pooling PoolingToProto(Pooling pooling) {
+  return pooling == Pooling::kMean ? v1::POOLING_MEAN : v1::POOLING_LAST_TOKEN;
+}
+
+void FillMetrics(const MetricValues& m, v1::SparsityMetrics* out) {
+  auto at = [&](Metric metric) { return m[static_cast<int>(metric)]; };
+  out->set_heavy_tail_fraction(at(Metric::kHeavyTailFraction));
+  out->set_top1_energy(at(Metric::kTop1Energy));
+  out->set_top5_energy(at(Metric::kTop5Energy));
+  out->set_top10_energy(at(Metric::kTop10Energy));
+  out->set_top1_mass(at(Metric::kTop1Mass));
+  out->set_top5_mass(at(Metric::kTop5Mass));
+  out->set_top10_mass(at(Metric::kTop10Mass));
+  out->set_hoyer(at(Metric::kHoyer));
+  out->set_effective_rank_l1(at(Metric::kEffectiveRankL1));
+  out->set_effective_rank_l2(at(Metric::kEffectiveRankL2));
+  out->set_gini(at(Metric::kGini));
+  out->set_kurtosis(at(Metric::kKurtosis));
+  out->set_participation_ratio(at(Metric::kParticipationRatio));
+  out->set_max_abs_over_rms(at(Metric::kMaxAbsOverRms));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest& request, const ScoringEngine& engine,
+                                                         int max_prompts_per_request) {
+  const int n = request.prompts_size();
+  if (n == 0) return absl::InvalidArgumentError("the request has no prompts");
+  if (n > max_prompts_per_request)
+    return absl::InvalidArgumentError(absl::StrCat("the request has ", n, " prompts, over the limit of ",
+                                                   max_prompts_per_request, " per request; split it"));
+  auto job = std::make_shared<ScoreJob>();
+  const v1::ScoreOptions& options = request.options();
+  // proto2 enums are closed: an enum number this server does not define
+  // lands in the unknown fields. Ignoring it would silently change results.
+  if (!options.unknown_fields().empty())
+    return absl::InvalidArgumentError(
+        "options holds fields or enum values this server does not define (for example an unknown pooling)");
+
+  auto layers = engine.ResolveLayers(std::vector<int>(options.layers().begin(), options.layers().end()));
+  if (!layers.ok()) return absl::InvalidArgumentError(absl::StrCat("options.layers: ", layers.status().message()));
+  job->features.layers = *std::move(layers);
+
+  if (options.poolings_size() > 0) job->features.poolings.clear();
+  for (int i = 0; i < options.poolings_size(); ++i) {
+    auto pooling = PoolingFromProto(options.poolings(i), i);
+    if (!pooling.ok()) return pooling.status();
+    auto& list = job->features.poolings;
+    if (std::find(list.begin(), list.end(), *pooling) == list.end()) list.push_back(*pooling);
+  }
+  auto channels = engine.ResolveChannels(
+      std::vector<int64_t>(options.exclude_channels().begin(), options.exclude_channels().end()));
+  if (!channels.ok()) return absl::InvalidArgumentError(absl::StrCat("options.exclude_channels: ", channels.status().message()));
+  job->features.exclude_channels = *std::move(channels);
+  job->features.exclude_detected_outliers = options.exclude_detected_outliers();
+  job->features.return_hidden = options.return_hidden();
+
+  switch (options.truncation()) {
+    case v1::TRUNCATION_NONE: job->truncate_left = false; break;
+    case v1::TRUNCATION_LEFT: job->truncate_left = true; break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("options.truncation = ", options.truncation(), " is not a truncation mode"));
+  }
+
+  job->prompts.resize(n);
+  for (int i = 0; i < n; ++i) {
+    const v1::Prompt& prompt = request.prompts(i);
+    PromptInput& input = job->prompts[i];
+    input.apply_chat_template = prompt.apply_chat_template();
+    switch (prompt.input_case()) {
+      case v1::Prompt::kText:
+        input.text = prompt.text();
+        break;
+      case v1::Prompt::kTokens:
+        input.ids = std::vector<int32_t>(prompt.tokens().ids().begin(), prompt.tokens().ids().end());
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": has neither text nor tokens"));
+    }
+  }
+  return job;
+}
+
+void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const std::string& model_digest,
+                  double total_ms, v1::ScoreResponse* response) {
+  response->set_request_id(request.request_id());
+  response->set_model_digest(model_digest);
+  for (size_t i = 0; i < job.results.size(); ++i) {
+    const PromptFeatures& features = job.results[i];
+    v1::PromptResult* result = response->add_results();
+    result->set_id(request.prompts(static_cast<int>(i)).id());
+    result->set_index(static_cast<int>(i));
+    result->set_token_count(static_cast<int>(features.token_count));
+    result->set_truncated(features.truncated);
+    for (const FeatureSet& set : features.features) {
+      v1::FeatureSet* out = result->add_features();
+      out->set_layer(set.layer);
+      out->set_pooling(PoolingToProto(set.pooling));
+      FillMetrics(set.metrics, out->mutable_metrics());
+      out->mutable_hidden()->Add(set.hidden.begin(), set.hidden.end());
+    }
+  }
+  v1::Timing* timing = response->mutable_timing();
+  timing->set_tokenize_ms(job.timing.tokenize_ms);
+  timing->set_queue_ms(job.timing.queue_ms);
+  timing->set_forward_ms(job.timing.forward_ms);
+  timing->set_total_ms(total_ms);
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,29 @@
+// Translation between the gRPC API (sparsegate.v1) and the engine's own types.
+//
+// JobFromRequest() does every check that needs no tokenizer: a non-empty
+// batch within the per-request limit, each prompt holding text or ids,
+// known poolings and truncation, layers and channels in range. Errors are
+// INVALID_ARGUMENT naming the prompt's index or the option. Tokenization
+// checks (UTF-8, vocabulary, length) happen later on the tokenizer pool.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/batcher/score_job.h"
+#include "difficulty_service/engine/scoring_engine.h"
+#include "grpcpp/support/status.h"
+#include "sparsegate/v1/difficulty.pb.h"
+
+namespace sparsegate {
+
+absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest& request, const ScoringEngine& engine,
+                                                         int max_prompts_per_request);
+
+// Results in request order, with ids echoed and the timing split.
+void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const std::string& model_digest,
+                  double total_ms, v1::ScoreResponse* response);
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace sparsegate
