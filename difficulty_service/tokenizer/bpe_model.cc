@@ -251,7 +251,10 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const
         }
       }
       if (!handled && unk_id_ >= 0) {
-        if (pending_unk_len > 0 && !fuse_unk_) add(unk_id_, pending_unk_len), pending_unk_len = 0;
+        if (pending_unk_len > 0 && !fuse_unk_) {
+          add(unk_id_, pending_unk_len);
+          pending_unk_len = 0;
+        }
         pending_unk_len += static_cast<int32_t>(len);
       }
     }
