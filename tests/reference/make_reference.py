@@ -121,7 +121,13 @@ TORCH_DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float
 HF_DTYPE_NAMES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 
 
-def make_config(arch, dtype, config_style, tie, attention_bias):
+# Mid-size shapes for benchmarks: big enough that the forward pass, not
+# request handling, dominates (about 24M parameters).
+BENCH_SIZES = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8,
+               "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 64}
+
+
+def make_config(arch, dtype, config_style, tie, attention_bias, size="tiny"):
     c = {
         "hidden_size": 64,
         "intermediate_size": 128,
@@ -185,6 +191,8 @@ def make_config(arch, dtype, config_style, tie, attention_bias):
         if rope_scaling is not None:
             rp.update(rope_scaling)
         c["rope_parameters"] = rp
+    if size == "bench":
+        c.update(BENCH_SIZES)
     return dict(sorted(c.items()))
 
 
@@ -413,17 +421,22 @@ def main():
     ap.add_argument("--attention-bias", action="store_true",
                     help="llama/llama31/qwen3: attention_bias true (q,k,v AND o_proj biases)")
     ap.add_argument("--lengths", default="1,7,13,24")
+    ap.add_argument("--size", default="tiny", choices=["tiny", "bench"],
+                    help="bench: mid-size shapes for benchmarks")
+    ap.add_argument("--no-reference", action="store_true", help="write the checkpoint only")
     args = ap.parse_args()
     if args.attention_bias and args.arch not in ("llama", "llama31", "qwen3"):
         ap.error("--attention-bias only applies to llama, llama31, qwen3")
 
     os.makedirs(args.out, exist_ok=True)
-    cfg = make_config(args.arch, args.dtype, args.config_style, args.tie_embeddings, args.attention_bias)
+    cfg = make_config(args.arch, args.dtype, args.config_style, args.tie_embeddings, args.attention_bias, args.size)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
 
     weights = [(n, t.to(TORCH_DTYPES[args.dtype])) for n, t in make_weights(cfg, args.seed)]
     save_weights(args.out, weights, args.shards)
+    if args.no_reference:
+        return
 
     # Compute from what is on disk: low-precision values upcast exactly.
     W = {n: t.to(CDT) for n, t in read_checkpoint(args.out).items()}

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Writes the small checkpoints the server and CLI tests run on.
 
-    make_tiny_model.py OUTDIR
+    make_tiny_model.py OUTDIR [--bench]
 
 OUTDIR/tiny_qwen3: a random Qwen3 checkpoint (tests/reference/make_reference.py)
 with a real byte-level BPE tokenizer.json (GPT-2 byte alphabet, a few merges,
 ChatML special tokens) and a tokenizer_config.json with a ChatML chat template.
 OUTDIR/bad_*: broken copies that must fail at start-up with a message naming
-the file and the tensor.
+the file and the tensor. With --bench, OUTDIR/bench_qwen3 instead: the same
+tokenizer on a mid-size (~24M parameter) random Qwen3 for benchmarks.
 """
 import json
 import os
@@ -76,9 +77,20 @@ def write_tokenizer(out):
     return len(vocab) + len(added)
 
 
+def make_bench(out):
+    model = os.path.join(out, "bench_qwen3")
+    shutil.rmtree(model, ignore_errors=True)
+    subprocess.run([sys.executable, REFERENCE, "--arch", "qwen3", "--dtype", "f32", "--size", "bench",
+                    "--no-reference", "--out", model], check=True, stdout=subprocess.DEVNULL)
+    write_tokenizer(model)
+    print(f"benchmark checkpoint written to {model}")
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    if "--bench" in sys.argv[2:]:
+        return make_bench(out)
     model = os.path.join(out, "tiny_qwen3")
     shutil.rmtree(model, ignore_errors=True)
     subprocess.run([sys.executable, REFERENCE, "--arch", "qwen3", "--dtype", "f32", "--out", model], check=True,
