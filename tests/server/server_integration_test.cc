@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -531,6 +532,39 @@ TEST(ServerLimits, SmallTokenBudgetStillScoresEverything) {
   ASSERT_TRUE(Score(*stub, request, &response).ok());
   ASSERT_EQ(response.results_size(), 6);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(response.results(i).id(), std::to_string(i));
+}
+
+TEST(ServerOutliers, DetectedChannelsAreListedAndExcluded) {
+  // A low ratio so that the random tiny model has "outliers" to find.
+  std::string reference = ::testing::TempDir() + "/outlier_reference.txt";
+  {
+    std::ofstream out(reference);
+    for (int i = 0; i < 12; ++i) out << "Reference prompt " << i << ": what is " << i * 7 << " + " << i * 3 << "?\n";
+  }
+  ServerProcess server(Binary(), ModelDir(), {"--outlier-reference", reference, "--outlier-ratio", "2.5"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto stub = Stub(server.address());
+  grpc::ClientContext context;
+  v1::InfoResponse info;
+  ASSERT_TRUE(stub->Info(&context, v1::InfoRequest(), &info).ok());
+  ASSERT_EQ(info.detected_outliers_size(), 4);  // every hidden-state index 0..3
+  const v1::LayerOutliers* last = nullptr;
+  for (const auto& layer : info.detected_outliers())
+    if (layer.layer() == 3) last = &layer;
+  ASSERT_NE(last, nullptr);
+  ASSERT_GT(last->channels_size(), 0) << "ratio 2.5 should flag some channels of a random model";
+  ASSERT_LT(last->channels_size(), 64);
+
+  v1::ScoreRequest detected;
+  *detected.add_prompts() = TextPrompt("Which channels are outliers?");
+  detected.mutable_options()->set_exclude_detected_outliers(true);
+  v1::ScoreRequest listed;
+  *listed.add_prompts() = TextPrompt("Which channels are outliers?");
+  for (int c : last->channels()) listed.mutable_options()->add_exclude_channels(c);
+  v1::ScoreResponse a, b;
+  ASSERT_TRUE(Score(*stub, detected, &a).ok());
+  ASSERT_TRUE(Score(*stub, listed, &b).ok());
+  ExpectSameMetrics(Metrics(a.results(0)), Metrics(b.results(0)), 1e-6);
 }
 
 TEST(ServerStartup, BadCheckpointsFailNamingTheFileAndTensor) {
