@@ -27,27 +27,40 @@ at::Tensor ReadTensor(const SafetensorsFile& file, const std::string& name) {
   return t;
 }
 
-class ModelReferenceTest : public ::testing::TestWithParam<std::string> {};
+// Loads the case's checkpoint, model and expected hidden states.
+class ModelReferenceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string dir = ReferenceDir() + "/" + GetParam();
+    auto checkpoint = Checkpoint::Open(dir);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    checkpoint_ = *std::move(checkpoint);
+    auto model = DecoderModel::Load(*checkpoint_);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = *std::move(model);
+    auto reference = SafetensorsFile::Open(dir + "/reference.safetensors");
+    ASSERT_TRUE(reference.ok()) << reference.status();
+    reference_ = *std::move(reference);
+    ids_ = ReadTensor(*reference_, "input_ids");
+    lengths_ = ReadTensor(*reference_, "lengths");
+  }
+
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<DecoderModel> model_;
+  std::unique_ptr<SafetensorsFile> reference_;
+  at::Tensor ids_, lengths_;
+};
 
 TEST_P(ModelReferenceTest, HiddenStatesMatchReference) {
-  const std::string dir = ReferenceDir() + "/" + GetParam();
-  auto checkpoint = Checkpoint::Open(dir);
-  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-  auto model = DecoderModel::Load(**checkpoint);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto reference = SafetensorsFile::Open(dir + "/reference.safetensors");
-  ASSERT_TRUE(reference.ok()) << reference.status();
-
-  at::Tensor ids = ReadTensor(**reference, "input_ids");
-  at::Tensor lengths = ReadTensor(**reference, "lengths");
-  const int layers = (*model)->num_layers();
+  at::Tensor ids = ids_, lengths = lengths_;
+  const int layers = model_->num_layers();
   std::vector<int> all;
   for (int i = 0; i <= layers; ++i) all.push_back(i);
-  auto hidden = (*model)->HiddenStates(ids, all);
+  auto hidden = model_->HiddenStates(ids, all);
   ASSERT_EQ(hidden.size(), all.size());
 
   for (int i = 0; i <= layers; ++i) {
-    at::Tensor expected = ReadTensor(**reference, "hidden_states." + std::to_string(i));
+    at::Tensor expected = ReadTensor(*reference_, "hidden_states." + std::to_string(i));
     for (int64_t b = 0; b < ids.size(0); ++b) {
       int64_t n = lengths[b].item<int64_t>();
       at::Tensor got = hidden[i][b].narrow(0, 0, n);
@@ -59,22 +72,13 @@ TEST_P(ModelReferenceTest, HiddenStatesMatchReference) {
 }
 
 TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
-  const std::string dir = ReferenceDir() + "/" + GetParam();
-  auto checkpoint = Checkpoint::Open(dir);
-  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-  auto model = DecoderModel::Load(**checkpoint);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto reference = SafetensorsFile::Open(dir + "/reference.safetensors");
-  ASSERT_TRUE(reference.ok());
-  at::Tensor ids = ReadTensor(**reference, "input_ids");
   // Only index 1 (raw output of the first layer) is asked for: nothing else comes back,
   // and it equals the reference, so the partial forward is the same computation.
-  auto hidden = (*model)->HiddenStates(ids, {1});
+  auto hidden = model_->HiddenStates(ids_, {1});
   ASSERT_EQ(hidden.size(), 1u);
   ASSERT_TRUE(hidden.count(1));
-  at::Tensor expected = ReadTensor(**reference, "hidden_states.1");
-  at::Tensor lengths = ReadTensor(**reference, "lengths");
-  int64_t b = ids.size(0) - 1, n = lengths[b].item<int64_t>();
+  at::Tensor expected = ReadTensor(*reference_, "hidden_states.1");
+  int64_t b = ids_.size(0) - 1, n = lengths_[b].item<int64_t>();
   EXPECT_LT((hidden[1][b].narrow(0, 0, n) - expected[b].narrow(0, 0, n)).abs().max().item<double>(), 1e-4);
 }
 
