@@ -62,6 +62,10 @@ struct Row {
   std::shared_ptr<ScoreJob> job;
 };
 
+// An error message can quote the bad bytes of its row; replace them rather
+// than let the JSON writer throw.
+std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // Reads the prompt out of one parsed row: a string is text, an array of
 // integers is token ids.
 absl::StatusOr<PromptInput> PromptFromRow(const json& row, const ScoreFlags& flags) {
@@ -190,11 +194,11 @@ int RunScore(const ScoreFlags& flags) {
       if (!row.error.empty()) {
         ++failed;
         std::cerr << source << ":" << row.line << ": " << row.error << "\n";
-        *out << json{{"line", row.line}, {"error", row.error}}.dump() << "\n";
+        *out << Dump(json{{"line", row.line}, {"error", row.error}}) << "\n";
         continue;
       }
       AddFeaturesToJson(row.job->results.front(), flags.with_hidden, &row.value);
-      *out << row.value.dump() << "\n";
+      *out << Dump(row.value) << "\n";
       ++scored;
     }
     out->flush();

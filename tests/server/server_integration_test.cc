@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "health.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "reflection.grpc.pb.h"
 #include "server_process.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
@@ -565,6 +566,52 @@ TEST(ServerOutliers, DetectedChannelsAreListedAndExcluded) {
   ASSERT_TRUE(Score(*stub, detected, &a).ok());
   ASSERT_TRUE(Score(*stub, listed, &b).ok());
   ExpectSameMetrics(Metrics(a.results(0)), Metrics(b.results(0)), 1e-6);
+}
+
+TEST(ScoreCommand, OneOutputRowPerInputRowAndSameFeaturesAsTheServer) {
+  const std::string dir = ::testing::TempDir();
+  const std::string input = dir + "/score_input.jsonl", output = dir + "/score_output.jsonl";
+  {
+    std::ofstream out(input);
+    out << R"({"id": 1, "question": "What is 3 + 4?"})" << "\n"
+        << R"({"id": 2, "question": [5, 17, 200, 3, 99]})" << "\n"
+        << "\n"  // blank lines are not rows
+        << R"({"id": 3, "prompt": "wrong field"})" << "\n"
+        << "{not json" << "\n"
+        << "{\"id\": 5, \"question\": \"bad \xff byte\"}\n"  // a raw 0xFF byte
+        << R"({"id": 6, "question": [1, 400]})" << "\n";
+  }
+  auto result = RunCommand(Binary() + " score --model " + ModelDir() + " --field question --with-hidden --input " +
+                           input + " --output " + output);
+  EXPECT_EQ(result.exit_code, 1) << result.output;  // some rows failed
+  EXPECT_NE(result.output.find("score_input.jsonl:4: missing field 'question'"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("score_input.jsonl:5: invalid JSON"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("score_input.jsonl:6: "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("score_input.jsonl:7: token id 400 at position 1"), std::string::npos) << result.output;
+
+  std::ifstream in(output);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 6u);  // every non-blank input line, in order
+  EXPECT_EQ(rows[0]["id"], 1);
+  EXPECT_EQ(rows[1]["token_count"], 5);
+  EXPECT_EQ(rows[1]["hidden"].size(), 64u);
+  for (int failed : {2, 3, 4, 5}) EXPECT_TRUE(rows[failed].contains("error")) << rows[failed].dump();
+  EXPECT_EQ(rows[2]["line"], 4);
+  EXPECT_NE(rows[4]["error"].get<std::string>().find("UTF-8"), std::string::npos) << rows[4].dump();
+
+  // The same prompt through the server gives the same numbers.
+  ServerProcess server(Binary(), ModelDir());
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto stub = Stub(server.address());
+  v1::ScoreRequest request;
+  *request.add_prompts() = TextPrompt("What is 3 + 4?");
+  v1::ScoreResponse response;
+  ASSERT_TRUE(Score(*stub, request, &response).ok());
+  const auto& metrics = rows[0]["features"][0]["metrics"];
+  EXPECT_NEAR(metrics["hoyer"].get<double>(), Metrics(response.results(0)).hoyer(), 1e-6);
+  EXPECT_NEAR(metrics["top10_energy"].get<double>(), Metrics(response.results(0)).top10_energy(), 1e-6);
+  EXPECT_EQ(rows[0]["token_count"], response.results(0).token_count());
 }
 
 TEST(ServerStartup, BadCheckpointsFailNamingTheFileAndTensor) {
