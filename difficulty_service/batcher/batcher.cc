@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,10 +20,12 @@ double MillisSince(ScoreJob::Clock::time_point start, ScoreJob::Clock::time_poin
 
 Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options)
     : engine_(engine), options_(options), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
-  if (options_.intra_op_threads > 0) {
-    int threads = options_.intra_op_threads;
-    boost::asio::post(worker_pool_, [threads] { at::set_num_threads(threads); });
-  }
+  // libtorch's own default here was one thread on two cores (it halves the
+  // forward's speed), and with OpenMP the setting is per thread: so the
+  // worker sets it on itself.
+  int threads = options_.intra_op_threads > 0 ? options_.intra_op_threads
+                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  boost::asio::post(worker_pool_, [threads] { at::set_num_threads(threads); });
 }
 
 Batcher::~Batcher() {

@@ -28,7 +28,7 @@ struct BatcherOptions {
   int max_batch_prompts = 64;
   int64_t max_queued_prompts = 4096;  // admitted but not yet scored
   int tokenizer_threads = 1;
-  int intra_op_threads = 0;           // 0: libtorch's default (one per core)
+  int intra_op_threads = 0;           // 0: one per available core
 };
 
 struct BatcherStats {

@@ -1,7 +1,7 @@
 // Service throughput against raw in-process forward throughput on the same
 // prompts, in one process, on the same machine.
 //
-//   service_benchmark --model DIR [--prompts 256] [--runs 5] [--clients 4] [--per-request 16]
+//   service_benchmark --model DIR [--prompts 128] [--runs 5] [--clients 4] [--per-request 16]
 //
 // raw:     the engine alone: prompts sorted by length, cut into batches under
 //          the same token budget the server uses, one Run() per batch.
@@ -100,7 +100,7 @@ double ServiceRun(const std::string& address, const std::vector<std::string>& pr
 int Main(int argc, char** argv) {
   CLI::App app{"sparsegate service throughput vs raw forward throughput"};
   std::string model;
-  int n = 256, runs = 5, clients = 4, per_request = 16;
+  int n = 128, runs = 5, clients = 4, per_request = 16;
   int64_t token_budget = 8192;
   app.add_option("--model", model)->required();
   app.add_option("--prompts", n);
@@ -110,6 +110,8 @@ int Main(int argc, char** argv) {
   app.add_option("--token-budget", token_budget);
   CLI11_PARSE(app, argc, argv);
 
+  // The raw path runs on this thread: give it the threads the server's worker gets.
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   auto engine = ScoringEngine::Load(model);
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
