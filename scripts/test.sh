@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 ( cd tests/tokenizer_parity && npm ci --no-audit --no-fund --loglevel=error )
 cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j "${JOBS:-$(nproc)}" "$@"
+ctest --output-on-failure --timeout 300 -j "${JOBS:-$(nproc)}" "$@"

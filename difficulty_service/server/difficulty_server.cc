@@ -84,9 +84,11 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     }
     (*job)->deadline = SteadyDeadline(context->deadline());
     (*job)->is_cancelled = [context] { return context->IsCancelled(); };
-    (*job)->on_done = [reactor, request, response, backend, start](const absl::Status& status, ScoreJob& done) {
-      if (status.ok())
-        FillResponse(*request, done, backend->engine->checkpoint().content_digest(), MillisSince(start), response);
+    // The callback must not own the backend: the last owner of the batcher
+    // would then destroy it from the batcher's own worker thread.
+    (*job)->on_done = [reactor, request, response, digest = backend->engine->checkpoint().content_digest(),
+                       start](const absl::Status& status, ScoreJob& done) {
+      if (status.ok()) FillResponse(*request, done, digest, MillisSince(start), response);
       reactor->Finish(ToGrpcStatus(status));
     };
     absl::Status admitted = backend->batcher->Submit(*std::move(job));
@@ -200,12 +202,12 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
     auto owned_request = std::make_shared<v1::ScoreRequest>(request);
     (*job)->deadline = deadline_;
     (*job)->is_cancelled = [this] { return cancelled_.load(); };
-    (*job)->on_done = [this, owned_request, backend, start](const absl::Status& status, ScoreJob& done) {
+    (*job)->on_done = [this, owned_request, digest = backend->engine->checkpoint().content_digest(),
+                       start](const absl::Status& status, ScoreJob& done) {
       v1::ScoreStreamResponse response;
       response.set_request_id(owned_request->request_id());
       if (status.ok()) {
-        FillResponse(*owned_request, done, backend->engine->checkpoint().content_digest(), MillisSince(start),
-                     response.mutable_response());
+        FillResponse(*owned_request, done, digest, MillisSince(start), response.mutable_response());
       } else {
         response.mutable_error()->set_code(static_cast<int>(status.code()));
         response.mutable_error()->set_message(std::string(status.message()));
@@ -233,10 +235,13 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
     }
   }
 
+  // Queues a response, or drops it when the stream can no longer take
+  // writes; either way the call may now be complete and must be finished.
   void Push(v1::ScoreStreamResponse response) {  // mu_ held
-    if (done_ || broken_) return;
-    writes_.push_back(std::move(response));
-    WriteNextLocked();
+    if (!done_ && !broken_) {
+      writes_.push_back(std::move(response));
+      WriteNextLocked();
+    }
     MaybeFinishLocked();
   }
 

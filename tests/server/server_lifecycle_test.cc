@@ -4,6 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "difficulty_service/server/difficulty_server.h"
 #include "health.grpc.pb.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
@@ -65,6 +68,50 @@ TEST(ServerLifecycle, ServesOnceReadyAndStopsServingOnShutdown) {
   EXPECT_EQ(Health(address, ""), HealthCheckResponse::SERVING);
   EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::SERVING);
   server->Shutdown(std::chrono::milliseconds(100));
+}
+
+TEST(ServerLifecycle, ShutsDownCleanlyWithWorkInFlight) {
+  auto server = StartOn("tiny_qwen3");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(server->WaitUntilReady().ok());
+  const std::string address = "127.0.0.1:" + std::to_string(server->port());
+  std::atomic<bool> started{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      if (c == 0) {  // a stream that is still writing when the server goes
+        auto stream = stub->ScoreStream(&context);
+        for (int i = 0; i < 50; ++i) {
+          v1::ScoreRequest r;
+          for (int k = 0; k < 8; ++k) r.add_prompts()->set_text("in flight " + std::to_string(i * 8 + k));
+          started = true;
+          if (!stream->Write(r)) break;
+        }
+        stream->WritesDone();
+        v1::ScoreStreamResponse ignored;
+        while (stream->Read(&ignored)) {
+        }
+        stream->Finish();
+      } else {  // unary calls
+        for (int i = 0; i < 20; ++i) {
+          v1::ScoreRequest r;
+          for (int k = 0; k < 8; ++k) r.add_prompts()->set_text("unary " + std::to_string(k));
+          v1::ScoreResponse response;
+          grpc::ClientContext call;
+          started = true;
+          if (!stub->Score(&call, r, &response).ok()) break;
+        }
+      }
+    });
+  }
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server->Shutdown(std::chrono::milliseconds(50));
+  server.reset();  // must neither hang nor crash with jobs still queued
+  for (auto& t : clients) t.join();
 }
 
 }  // namespace
