@@ -1,0 +1,214 @@
+// Checkpoints: a restarted trainer decides exactly as one that never stopped; saving what was
+// loaded gives the same bytes; a truncated, corrupted, foreign or mismatched file is refused with
+// an error naming the file, and the plugin keeps its state.
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "tests/plugin/trainer_sim.h"
+#include "trainer_plugin/stable_hash.h"
+#include "trainer_plugin/state/atomic_file.h"
+#include "trainer_plugin/state/checkpoint.h"
+
+namespace sparsegate::plugin {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Describe;
+using testing::MakePlugin;
+using testing::TrainerSim;
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/sparsegate_plugin_XXXXXX";
+    path_ = mkdtemp(pattern);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteAll(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+}
+
+constexpr int kSteps = 30;
+constexpr int kSaveAt = 15;
+
+TEST(PluginCheckpoint, RestartedTrainerDecidesIdentically) {
+  TempDir dir;
+  TrainerSim sim;
+
+  // A: never stops.
+  std::unique_ptr<TrainerPlugin> a = MakePlugin();
+  std::vector<std::vector<std::string>> expected;
+  for (int step = 0; step < kSteps; ++step) expected.push_back(Describe(sim.Step(*a, step)));
+
+  // B: stops after deciding step kSaveAt, before observing it (so features awaiting their
+  // outcomes are in the checkpoint too); C resumes from B's checkpoint in a fresh plugin.
+  std::unique_ptr<TrainerPlugin> b = MakePlugin();
+  for (int step = 0; step < kSaveAt; ++step) ASSERT_EQ(Describe(sim.Step(*b, step)), expected[step]) << step;
+  const std::vector<Decision> pending = sim.Decide(*b, kSaveAt);
+  ASSERT_EQ(Describe(pending), expected[kSaveAt]);
+  const std::string path = dir.File("plugin.ckpt.json");
+  ASSERT_TRUE(b->Save(path).ok());
+  b.reset();
+
+  std::unique_ptr<TrainerPlugin> c = MakePlugin();
+  absl::Status loaded = c->Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  sim.ObserveAll(*c, kSaveAt, pending);
+  for (int step = kSaveAt + 1; step < kSteps; ++step) {
+    EXPECT_EQ(Describe(sim.Step(*c, step)), expected[step]) << "step " << step;
+  }
+  EXPECT_EQ(c->StatsJson(), a->StatsJson());
+
+  // The run exercised what it should: guidance, drops, fail-open, the supervised model.
+  const PluginStats stats = a->Stats();
+  std::printf("%s\n", a->StatsJson().dump(2).c_str());
+  EXPECT_GT(stats.counters.decisions[static_cast<int>(DecisionKind::kGuide)], 0);
+  EXPECT_GT(stats.counters.decisions[static_cast<int>(DecisionKind::kDrop)], 0);
+  EXPECT_GT(stats.counters.fail_open_decisions, 0);
+  EXPECT_EQ(stats.predictor.active, PredictionSource::kSupervised);
+}
+
+TEST(PluginCheckpoint, SavingWhatWasLoadedGivesTheSameBytes) {
+  TempDir dir;
+  TrainerSim sim;
+  std::unique_ptr<TrainerPlugin> a = MakePlugin();
+  for (int step = 0; step < 12; ++step) sim.Step(*a, step);
+  sim.Decide(*a, 12);  // leave some prompts pending
+  ASSERT_TRUE(a->Save(dir.File("first.json")).ok());
+  std::unique_ptr<TrainerPlugin> b = MakePlugin();
+  ASSERT_TRUE(b->Load(dir.File("first.json")).ok());
+  ASSERT_TRUE(b->Save(dir.File("second.json")).ok());
+  const std::string first = ReadAll(dir.File("first.json"));
+  EXPECT_GT(first.size(), 1000u);
+  EXPECT_EQ(first, ReadAll(dir.File("second.json")));
+  // No temporary files are left behind.
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(fs::path(dir.File("")))) ++files;
+  EXPECT_EQ(files, 2);
+}
+
+class BadPluginCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin_ = MakePlugin();
+    twin_ = MakePlugin();
+    for (int step = 0; step < 8; ++step) {
+      sim_.Step(*plugin_, step);
+      sim_.Step(*twin_, step);
+    }
+    good_ = dir_.File("good.json");
+    ASSERT_TRUE(plugin_->Save(good_).ok());
+    text_ = ReadAll(good_);
+  }
+
+  // Loading `contents` fails with `code` and a message holding the file's path and `fragment`,
+  // and leaves the plugin deciding exactly like its twin.
+  void ExpectRefused(const std::string& contents, absl::StatusCode code, const std::string& fragment) {
+    const std::string path = dir_.File("bad.json");
+    WriteAll(path, contents);
+    const absl::Status status = plugin_->Load(path);
+    EXPECT_EQ(status.code(), code) << status;
+    EXPECT_NE(status.message().find(path), std::string::npos) << status;
+    EXPECT_NE(status.message().find(fragment), std::string::npos) << status;
+    const int step = next_step_++;
+    EXPECT_EQ(Describe(sim_.Step(*plugin_, step)), Describe(sim_.Step(*twin_, step)));
+  }
+
+  TempDir dir_;
+  TrainerSim sim_;
+  std::unique_ptr<TrainerPlugin> plugin_, twin_;
+  std::string good_, text_;
+  int next_step_ = 8;
+};
+
+TEST_F(BadPluginCheckpoint, Truncated) {
+  ExpectRefused(text_.substr(0, text_.size() / 2), absl::StatusCode::kDataLoss, "not valid JSON");
+  ExpectRefused("", absl::StatusCode::kDataLoss, "not valid JSON");
+}
+
+TEST_F(BadPluginCheckpoint, CorruptedButStillJson) {
+  // Change one digit inside the state: still JSON, but the checksum no longer matches.
+  std::string corrupted = text_;
+  const size_t at = corrupted.find("\"epoch\":");
+  ASSERT_NE(at, std::string::npos);
+  const size_t digit = at + 8;
+  corrupted[digit] = corrupted[digit] == '7' ? '8' : '7';
+  ExpectRefused(corrupted, absl::StatusCode::kDataLoss, "checksum");
+}
+
+TEST_F(BadPluginCheckpoint, ForeignOrNewerFile) {
+  ExpectRefused("{\"hello\": 1}", absl::StatusCode::kInvalidArgument, "not a sparsegate trainer plugin checkpoint");
+  nlohmann::json doc = nlohmann::json::parse(text_);
+  doc["version"] = 2;
+  ExpectRefused(doc.dump(), absl::StatusCode::kFailedPrecondition, "version 2");
+}
+
+TEST_F(BadPluginCheckpoint, MissingFieldIsNamed) {
+  nlohmann::json doc = nlohmann::json::parse(text_);
+  doc["state"]["policy"].erase("epoch");
+  doc["checksum"] = absl::StrFormat("fnv1a64:%016x", StableHash64(doc["state"].dump()));
+  ExpectRefused(doc.dump(), absl::StatusCode::kInvalidArgument, "state.policy has no field 'epoch'");
+
+  doc = nlohmann::json::parse(text_);
+  doc["state"]["counters"]["observed_groups"] = "many";
+  doc["checksum"] = absl::StrFormat("fnv1a64:%016x", StableHash64(doc["state"].dump()));
+  ExpectRefused(doc.dump(), absl::StatusCode::kInvalidArgument, "state.counters.observed_groups is not an integer");
+}
+
+TEST_F(BadPluginCheckpoint, MissingFile) {
+  const std::string path = dir_.File("nowhere.json");
+  const absl::Status status = plugin_->Load(path);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find(path), std::string::npos) << status;
+}
+
+TEST_F(BadPluginCheckpoint, WrittenForADifferentPlugin) {
+  absl::StatusOr<std::unique_ptr<TrainerPlugin>> other =
+      TrainerPlugin::Create(FeatureSchema::ForFeatureSets({"layer9/mean"}), testing::FastLearningConfig());
+  ASSERT_TRUE(other.ok());
+  absl::Status status = (*other)->Load(good_);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("feature schema"), std::string::npos) << status;
+
+  PluginConfig four_rungs = testing::FastLearningConfig();
+  four_rungs.policy.hint_ladder = {0.2, 0.4, 0.6, 0.8};
+  four_rungs.policy.start_rung_below = {0.1, 0.05, 0.02, 0.01};
+  status = MakePlugin(four_rungs)->Load(good_);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("3-rung ladder"), std::string::npos) << status;
+}
+
+TEST(AtomicFile, ReplacesWholeFilesAndNamesFailures) {
+  TempDir dir;
+  const std::string path = dir.File("x.json");
+  ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "second, longer").ok());
+  EXPECT_EQ(*ReadFileToString(path), "second, longer");
+  const absl::Status status = WriteFileAtomically(dir.File("no/such/dir/x.json"), "x");
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no/such/dir"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace sparsegate::plugin

@@ -1,0 +1,276 @@
+#include "trainer_plugin/plugin.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "trainer_plugin/state/checkpoint.h"
+
+namespace sparsegate::plugin {
+namespace {
+
+bool HasUsableReference(const PromptInfo& info) {
+  return info.reference_solution && !info.reference_solution->empty() &&
+         CheckReferenceSolution(*info.reference_solution).ok();
+}
+
+// The first difference between two schemas, for an error message.
+std::string DescribeSchemaDifference(const FeatureSchema& ours, const FeatureSchema& theirs) {
+  for (size_t i = 0; i < ours.size() && i < theirs.size(); ++i) {
+    if (ours.columns[i] != theirs.columns[i]) {
+      return absl::StrCat("column ", i, " is '", theirs.columns[i], "' there and '", ours.columns[i], "' here");
+    }
+  }
+  return absl::StrCat(theirs.size(), " columns there, ", ours.size(), " here");
+}
+
+}  // namespace
+
+TrainerPlugin::TrainerPlugin(FeatureSchema schema, PluginConfig config, PassRatePredictor predictor, Policy policy)
+    : schema_(std::move(schema)),
+      config_(std::move(config)),
+      predictor_(std::move(predictor)),
+      policy_(std::move(policy)) {
+  counters_.decisions_by_hint_level.assign(policy_.rungs() + 1, 0);
+}
+
+absl::StatusOr<std::unique_ptr<TrainerPlugin>> TrainerPlugin::Create(FeatureSchema schema, PluginConfig config) {
+  if (absl::Status s = ValidateHintTemplate(config.hint_template); !s.ok()) return s;
+  if (absl::Status s = ValidateHintCutOptions(config.hint_cut); !s.ok()) return s;
+  absl::StatusOr<PassRatePredictor> predictor = PassRatePredictor::Create(schema, config.predictor);
+  if (!predictor.ok()) return predictor.status();
+  absl::StatusOr<Policy> policy = Policy::Create(config.policy);
+  if (!policy.ok()) return policy.status();
+  return std::unique_ptr<TrainerPlugin>(
+      new TrainerPlugin(std::move(schema), std::move(config), std::move(*predictor), std::move(*policy)));
+}
+
+absl::Status TrainerPlugin::SetPriorReference(const std::vector<PromptFeatures>& reference) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return predictor_.SetReference(reference);
+}
+
+absl::StatusOr<Decision> TrainerPlugin::Finish(const PromptInfo& info, PolicyDecision decision,
+                                               const std::optional<Prediction>& prediction, bool fail_open) const {
+  Decision d;
+  d.prompt_id = info.id;
+  d.kind = decision.kind;
+  d.hint_level = decision.hint_level;
+  d.hint_fraction = decision.hint_fraction;
+  d.prompt_text = info.prompt;
+  d.prediction = prediction;
+  d.fail_open = fail_open;
+  d.reason = std::move(decision.reason);
+  if (decision.kind == DecisionKind::kGuide) {
+    const std::string& solution = *info.reference_solution;  // the policy guides only with a reference
+    absl::StatusOr<HintCut> cut = CutReferenceSolution(solution, decision.hint_fraction, config_.hint_cut);
+    if (!cut.ok()) return absl::InvalidArgumentError(absl::StrCat("prompt '", info.id, "': ", cut.status().message()));
+    d.hint_boundary = cut->boundary;
+    d.hint_text = RenderHintBlock(config_.hint_template, std::string_view(solution).substr(0, cut->bytes));
+    d.prompt_text = ApplyHintBlock(info.prompt, d.hint_text);
+    absl::StrAppend(&d.reason, "; hint of ", cut->bytes, "/", solution.size(), " bytes, cut at ",
+                    std::string(CutBoundaryName(cut->boundary)));
+  }
+  return d;
+}
+
+void TrainerPlugin::Count(const Decision& decision) {
+  ++counters_.decisions[static_cast<int>(decision.kind)];
+  if (decision.fail_open) ++counters_.fail_open_decisions;
+  if (decision.kind == DecisionKind::kKeep || decision.kind == DecisionKind::kGuide) {
+    ++counters_.decisions_by_hint_level[decision.hint_level];
+  }
+}
+
+Decision TrainerPlugin::FailOpen(const PromptInfo& info) {
+  const bool has_reference = HasUsableReference(info);
+  PolicyDecision decision = policy_.DecideWithoutFeatures(info.id, has_reference);
+  pending_.erase(info.id);  // nothing to learn from this prompt's outcome without its features
+  absl::StatusOr<Decision> finished = Finish(info, std::move(decision), std::nullopt, /*fail_open=*/true);
+  Decision d;
+  if (finished.ok()) {
+    d = *std::move(finished);
+  } else {  // unreachable: Finish fails only on an invalid reference, ruled out above
+    d.prompt_id = info.id;
+    d.prompt_text = info.prompt;
+    d.fail_open = true;
+    d.reason = absl::StrCat("fail-open: KEEP (", finished.status().message(), ")");
+  }
+  Count(d);
+  return d;
+}
+
+absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<PromptInfo>& batch,
+                                                            const std::vector<PromptFeatures>& features) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (batch.size() != features.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Decide got ", batch.size(), " prompts but ", features.size(), " feature entries"));
+  }
+  // Check everything before changing anything.
+  std::vector<std::optional<EncodedPrompt>> encoded(batch.size());
+  std::vector<std::string> reference_ids;
+  std::vector<EncodedPrompt> reference_prompts;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].id.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " has an empty id"));
+    if (batch[i].reference_solution) {
+      if (absl::Status s = CheckReferenceSolution(*batch[i].reference_solution); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " ('", batch[i].id, "'): ", s.message()));
+      }
+    }
+    if (features[i].empty()) continue;
+    absl::StatusOr<EncodedPrompt> e = predictor_.Encode(features[i]);
+    if (!e.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " ('", batch[i].id, "'): ", e.status().message()));
+    }
+    encoded[i] = *e;
+    reference_ids.push_back(batch[i].id);
+    reference_prompts.push_back(*std::move(e));
+  }
+
+  if (absl::Status s = predictor_.Refit(); !s.ok()) return s;
+  predictor_.AddToReference(reference_ids, reference_prompts);
+
+  std::vector<Decision> decisions;
+  decisions.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const PromptInfo& info = batch[i];
+    if (!encoded[i]) {
+      decisions.push_back(FailOpen(info));
+      continue;
+    }
+    const Prediction prediction = predictor_.Predict(*encoded[i]);
+    PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
+    absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
+    if (!d.ok()) return d.status();  // unreachable: references were checked above
+    if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
+      pending_[info.id] = *std::move(encoded[i]);
+    } else {
+      pending_.erase(info.id);
+    }
+    Count(*d);
+    decisions.push_back(*std::move(d));
+  }
+  return decisions;
+}
+
+std::vector<Decision> TrainerPlugin::DecideWithoutFeatures(const std::vector<PromptInfo>& batch) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Decision> decisions;
+  decisions.reserve(batch.size());
+  for (const PromptInfo& info : batch) decisions.push_back(FailOpen(info));
+  return decisions;
+}
+
+absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool known = policy_.state().prompts.count(prompt_id) > 0;
+  absl::StatusOr<GroupOutcome> outcome = policy_.Observe(prompt_id, rewards);
+  if (!outcome.ok()) return outcome.status();
+
+  ++counters_.observed_groups;
+  if (!known) ++counters_.unknown_prompt_observations;
+  if (outcome->successes == 0) ++counters_.zero_pass_groups;
+  if (outcome->successes == outcome->trials) ++counters_.all_pass_groups;
+
+  auto pending = pending_.find(prompt_id);
+  if (pending == pending_.end()) return absl::OkStatus();
+  // The predictor learns the unhinted pass rate: from unhinted groups, and from hinted groups with
+  // no success (a hint never makes a prompt harder, so those failed unhinted too).
+  if (outcome->rollout_level == 0 || outcome->successes == 0) {
+    absl::Status s = predictor_.Observe(prompt_id, pending->second, outcome->successes, outcome->trials);
+    if (!s.ok()) return s;
+  }
+  if (outcome->rollout_level == 0 && outcome->prediction) {
+    counters_.RecordCalibration(outcome->prediction->pass_rate, outcome->successes, outcome->trials);
+  }
+  pending_.erase(pending);
+  return absl::OkStatus();
+}
+
+absl::Status TrainerPlugin::BeginEpoch(int64_t epoch) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return policy_.BeginEpoch(epoch);
+}
+
+absl::Status TrainerPlugin::Save(const std::string& path) const {
+  PluginCheckpoint checkpoint;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    checkpoint.schema = schema_;
+    checkpoint.ladder_rungs = policy_.rungs();
+    checkpoint.hidden_probe_dims = config_.predictor.hidden_probe_dims;
+    checkpoint.hidden_projection_seed = config_.predictor.hidden_projection_seed;
+    checkpoint.predictor = predictor_.state();
+    checkpoint.policy = policy_.state();
+    checkpoint.counters = counters_;
+    checkpoint.pending = pending_;
+  }
+  return SaveCheckpoint(path, checkpoint);
+}
+
+absl::Status TrainerPlugin::Load(const std::string& path) {
+  absl::StatusOr<PluginCheckpoint> checkpoint = LoadCheckpoint(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", path, " does not fit this plugin: ", why));
+  };
+  if (checkpoint->schema != schema_) {
+    return refuse(absl::StrCat("different feature schema (", DescribeSchemaDifference(schema_, checkpoint->schema), ")"));
+  }
+  if (checkpoint->ladder_rungs != policy_.rungs()) {
+    return refuse(absl::StrCat("written with a ", checkpoint->ladder_rungs, "-rung ladder; this one has ",
+                               policy_.rungs()));
+  }
+  if (checkpoint->hidden_probe_dims != config_.predictor.hidden_probe_dims ||
+      checkpoint->hidden_projection_seed != config_.predictor.hidden_projection_seed) {
+    return refuse("different hidden probe size or projection seed");
+  }
+  if (checkpoint->counters.decisions_by_hint_level.size() != static_cast<size_t>(policy_.rungs()) + 1) {
+    return refuse("its hint-level counters do not match the ladder");
+  }
+  for (const auto& [id, prompt] : checkpoint->pending) {
+    const bool projection_fits = prompt.hidden_projection.empty() ||
+                                 prompt.hidden_projection.size() ==
+                                     static_cast<size_t>(config_.predictor.hidden_probe_dims);
+    if (prompt.metrics.size() != schema_.size() || !projection_fits) {
+      return refuse(absl::StrCat("pending features of prompt '", id, "' do not fit the schema or probe"));
+    }
+  }
+  absl::StatusOr<PassRatePredictor> predictor =
+      PassRatePredictor::Restore(schema_, config_.predictor, std::move(checkpoint->predictor));
+  if (!predictor.ok()) return refuse(predictor.status().message());
+  absl::StatusOr<Policy> policy = Policy::Create(config_.policy, std::move(checkpoint->policy));
+  if (!policy.ok()) return refuse(policy.status().message());
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  predictor_ = *std::move(predictor);
+  policy_ = *std::move(policy);
+  counters_ = std::move(checkpoint->counters);
+  pending_ = std::move(checkpoint->pending);
+  return absl::OkStatus();
+}
+
+PluginStats TrainerPlugin::StatsLocked() const {
+  PluginStats stats;
+  stats.counters = counters_;
+  const PolicyState& state = policy_.state();
+  stats.epoch = state.epoch;
+  stats.tracked_prompts = static_cast<int64_t>(state.prompts.size());
+  stats.prompts_by_hint_level.assign(policy_.rungs() + 1, 0);
+  for (const auto& [id, h] : state.prompts) {
+    if (h.quarantined_until_epoch && state.epoch < *h.quarantined_until_epoch) ++stats.quarantined_prompts;
+    if (h.deferred_until_epoch && state.epoch < *h.deferred_until_epoch) ++stats.deferred_prompts;
+    if (h.has_reference) ++stats.prompts_by_hint_level[h.hint_level];
+  }
+  stats.predictor = predictor_.Quality();
+  return stats;
+}
+
+PluginStats TrainerPlugin::Stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return StatsLocked();
+}
+
+nlohmann::json TrainerPlugin::StatsJson() const { return StatsToJson(Stats()); }
+
+}  // namespace sparsegate::plugin

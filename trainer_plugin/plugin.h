@@ -1,0 +1,129 @@
+// TrainerPlugin is what a trainer talks to. Once per training batch it calls Decide with the
+// batch's prompts and the difficulty service's features for them; it rolls out each prompt as the
+// decision says; it reports each group's rewards with Observe; it marks epochs with BeginEpoch;
+// and it saves and loads the plugin's state with its own checkpoints.
+//
+// Data flow inside: features -> PassRatePredictor (predicted unhinted pass rate) -> Policy
+// (KEEP / GUIDE(rung) / DROP / DEFER, per-prompt ladder) -> hints (the reference solution's prefix,
+// cut at a step boundary, placed by the hint template). Observe feeds the rewards back to the
+// policy (the ladder) and, for groups that measure the unhinted pass rate, to the predictor.
+//
+// Fail-open: a prompt whose PromptFeatures is empty (the service failed, timed out or was not
+// asked) is decided by Policy::DecideWithoutFeatures: KEEP, or its last known state
+// (PolicyConfig::fail_open), and counted in Stats().counters.fail_open_decisions. DecideWithoutFeatures
+// does this for a whole batch. Training never waits on the plugin.
+//
+// Errors are values. Decide fails only on caller bugs (mismatched sizes, empty ids, features that
+// do not fit the schema, invalid UTF-8 in a reference solution), and then changes no state.
+//
+// Thread-safe: every method takes one internal mutex (calls are per batch, so it never contends
+// in practice).
+#ifndef SPARSEGATE_TRAINER_PLUGIN_PLUGIN_H_
+#define SPARSEGATE_TRAINER_PLUGIN_PLUGIN_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "trainer_plugin/features.h"
+#include "trainer_plugin/hints/hint_cutter.h"
+#include "trainer_plugin/hints/hint_template.h"
+#include "trainer_plugin/policy/policy.h"
+#include "trainer_plugin/predictor/predictor.h"
+#include "trainer_plugin/stats.h"
+
+namespace sparsegate::plugin {
+
+struct PluginConfig {
+  PredictorConfig predictor;
+  PolicyConfig policy;
+  HintCutOptions hint_cut;
+  HintTemplate hint_template = HintTemplate::Default();
+};
+
+// One prompt of a training batch.
+struct PromptInfo {
+  std::string id;      // stable across epochs: the plugin's memory of the prompt is keyed by it
+  std::string prompt;  // the user message's text, before the chat template
+  std::optional<std::string> reference_solution;  // none: the prompt can only be kept or dropped
+};
+
+struct Decision {
+  std::string prompt_id;
+  DecisionKind kind = DecisionKind::kKeep;
+  int32_t hint_level = 0;    // the rung, 0 unless GUIDE
+  double hint_fraction = 0;  // the ladder's fraction at that rung, 0 unless GUIDE
+  // What to roll out: the prompt with the hint block when GUIDE, the prompt as given otherwise.
+  std::string prompt_text;
+  // The hint block alone (empty unless GUIDE): prompt_text == prompt + hint_text, so a caller that
+  // works in token ids can tokenize the hint separately.
+  std::string hint_text;
+  CutBoundary hint_boundary = CutBoundary::kEmpty;  // where the reference solution was cut
+  std::optional<Prediction> prediction;  // absent when decided without features
+  bool fail_open = false;
+  std::string reason;
+};
+
+class TrainerPlugin {
+ public:
+  static absl::StatusOr<std::unique_ptr<TrainerPlugin>> Create(FeatureSchema schema, PluginConfig config = {});
+
+  // Optional: a reference set for the unsupervised prior's percentiles (e.g. features of a sample
+  // of the training set). Without it, the prompts seen in Decide calls form the reference.
+  absl::Status SetPriorReference(const std::vector<PromptFeatures>& reference);
+
+  // One decision per prompt, in order. features[i] belongs to batch[i]; an empty PromptFeatures
+  // means no features for that prompt (fail-open). Outcomes observed since the last call are
+  // fitted first, so decisions use everything learned so far.
+  absl::StatusOr<std::vector<Decision>> Decide(const std::vector<PromptInfo>& batch,
+                                               const std::vector<PromptFeatures>& features);
+
+  // Fail-open for a whole batch, when the service could not be reached at all.
+  std::vector<Decision> DecideWithoutFeatures(const std::vector<PromptInfo>& batch);
+
+  // The rewards of one prompt's G rollouts, each in [0, 1], after the rollouts of its last decision.
+  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
+
+  // Epoch boundaries, for quarantine and deferral; epochs never go backwards.
+  absl::Status BeginEpoch(int64_t epoch);
+
+  absl::Status Save(const std::string& path) const;
+  // All or nothing: on any error the plugin keeps its current state. The checkpoint must come
+  // from a plugin with the same feature schema, ladder length and probe settings; thresholds and
+  // other settings are this plugin's own, so a resumed run may retune them.
+  absl::Status Load(const std::string& path);
+
+  PluginStats Stats() const;
+  nlohmann::json StatsJson() const;
+
+  const FeatureSchema& schema() const { return schema_; }
+  const PluginConfig& config() const { return config_; }
+
+ private:
+  TrainerPlugin(FeatureSchema schema, PluginConfig config, PassRatePredictor predictor, Policy policy);
+
+  // Turns a policy decision into the caller's Decision, cutting and placing the hint for GUIDE.
+  absl::StatusOr<Decision> Finish(const PromptInfo& info, PolicyDecision decision,
+                                  const std::optional<Prediction>& prediction, bool fail_open) const;
+  void Count(const Decision& decision);
+  Decision FailOpen(const PromptInfo& info);
+  PluginStats StatsLocked() const;
+
+  const FeatureSchema schema_;
+  const PluginConfig config_;
+  mutable std::mutex mutex_;
+  PassRatePredictor predictor_;
+  Policy policy_;
+  PluginCounters counters_;
+  std::map<std::string, EncodedPrompt> pending_;  // features of prompts decided, awaiting Observe
+};
+
+}  // namespace sparsegate::plugin
+
+#endif  // SPARSEGATE_TRAINER_PLUGIN_PLUGIN_H_

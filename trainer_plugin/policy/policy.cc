@@ -1,0 +1,268 @@
+#include "trainer_plugin/policy/policy.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace sparsegate::plugin {
+namespace {
+
+std::string Percent(double fraction) { return absl::StrFormat("%g%%", fraction * 100); }
+
+std::string DescribePrediction(const Prediction& p) {
+  return absl::StrFormat("predicted pass rate %.3f (%s)", p.pass_rate, PredictionSourceName(p.source));
+}
+
+std::string DescribeLastGroup(const PromptHistory& h) {
+  return absl::StrCat("last group ", h.last_group_successes, "/", h.last_group_trials, " at rung ",
+                      h.last_group_level);
+}
+
+}  // namespace
+
+std::string_view DecisionKindName(DecisionKind kind) {
+  switch (kind) {
+    case DecisionKind::kKeep:
+      return "keep";
+    case DecisionKind::kGuide:
+      return "guide";
+    case DecisionKind::kDrop:
+      return "drop";
+    case DecisionKind::kDefer:
+      return "defer";
+  }
+  return "unknown";
+}
+
+absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
+  if (c.hint_ladder.empty()) return absl::InvalidArgumentError("hint_ladder needs at least one rung");
+  for (size_t i = 0; i < c.hint_ladder.size(); ++i) {
+    const double f = c.hint_ladder[i];
+    if (!(f > 0 && f <= 1) || (i > 0 && !(f > c.hint_ladder[i - 1]))) {
+      return absl::InvalidArgumentError(absl::StrCat("hint_ladder must increase within (0, 1]; rung ", i + 1,
+                                                     " is ", f));
+    }
+  }
+  if (c.start_rung_below.size() != c.hint_ladder.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("start_rung_below has ", c.start_rung_below.size(),
+                                                   " thresholds; the ladder has ", c.hint_ladder.size(), " rungs"));
+  }
+  for (size_t i = 0; i < c.start_rung_below.size(); ++i) {
+    const double t = c.start_rung_below[i];
+    if (!(t >= 0 && t <= 1) || (i > 0 && !(t < c.start_rung_below[i - 1]))) {
+      return absl::InvalidArgumentError(absl::StrCat("start_rung_below must decrease within [0, 1]; entry ", i,
+                                                     " is ", t));
+    }
+  }
+  if (!(c.success_threshold > 0 && c.success_threshold <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("success_threshold must be in (0, 1], got ", c.success_threshold));
+  }
+  if (c.step_down_after_successes < 1 || c.no_reference_quarantine_after < 1 ||
+      c.defer_after_all_pass_groups < 1) {
+    return absl::InvalidArgumentError(
+        "step_down_after_successes, no_reference_quarantine_after and defer_after_all_pass_groups must be >= 1");
+  }
+  if (c.quarantine_epochs < 0 || c.defer_epochs < 0) {
+    return absl::InvalidArgumentError("quarantine_epochs and defer_epochs must be >= 0");
+  }
+  if (!(c.drop_below >= 0 && c.drop_below <= 1) || !(c.defer_above >= 0 && c.defer_above <= 1) ||
+      !(c.drop_below < c.defer_above)) {
+    return absl::InvalidArgumentError(absl::StrCat("need 0 <= drop_below < defer_above <= 1, got ", c.drop_below,
+                                                   " and ", c.defer_above));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Policy> Policy::Create(PolicyConfig config, PolicyState state) {
+  if (absl::Status s = ValidatePolicyConfig(config); !s.ok()) return s;
+  const auto rungs = static_cast<int32_t>(config.hint_ladder.size());
+  for (const auto& [id, h] : state.prompts) {
+    if (h.hint_level < 0 || h.hint_level > rungs || h.last_decision_level < 0 || h.last_decision_level > rungs ||
+        h.last_group_level < 0 || h.last_group_level > rungs) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt '", id, "' is at rung ", h.hint_level,
+                                                     " but the ladder has ", rungs, " rungs"));
+    }
+  }
+  return Policy(std::move(config), std::move(state));
+}
+
+PolicyDecision Policy::Guide(int32_t level, std::string reason) const {
+  PolicyDecision d;
+  d.kind = DecisionKind::kGuide;
+  d.hint_level = level;
+  d.hint_fraction = config_.hint_ladder[level - 1];
+  d.reason = std::move(reason);
+  return d;
+}
+
+void Policy::SetReference(PromptHistory& history, bool has_reference) {
+  history.has_reference = has_reference;
+  if (!has_reference) {  // no reference, no ladder: a rung without a hint to show would never move
+    history.hint_level = 0;
+    history.successes_at_level = 0;
+  }
+}
+
+void Policy::Remember(PromptHistory& history, const PolicyDecision& decision) {
+  history.last_decision = decision.kind;
+  history.last_decision_level = decision.hint_level;
+}
+
+PolicyDecision Policy::Decide(const std::string& prompt_id, bool has_reference, const Prediction& prediction) {
+  PromptHistory& history = state_.prompts[prompt_id];
+  SetReference(history, has_reference);
+  history.last_prediction = prediction;
+  PolicyDecision decision = DecideFromHistory(history, prediction);
+  Remember(history, decision);
+  return decision;
+}
+
+PolicyDecision Policy::DecideWithoutFeatures(const std::string& prompt_id, bool has_reference) {
+  PromptHistory& history = state_.prompts[prompt_id];
+  SetReference(history, has_reference);
+  PolicyDecision decision;
+  if (config_.fail_open == FailOpenMode::kKeep) {
+    decision.reason = "fail-open: no features for this prompt; KEEP";
+  } else {
+    decision = DecideFromHistory(history, history.last_prediction);
+    decision.reason = absl::StrCat("fail-open, from the last known state: ", decision.reason);
+  }
+  Remember(history, decision);
+  return decision;
+}
+
+PolicyDecision Policy::DecideFromHistory(PromptHistory& h, const std::optional<Prediction>& prediction) {
+  std::string preamble;
+  if (h.quarantined_until_epoch) {
+    if (state_.epoch < *h.quarantined_until_epoch) {
+      PolicyDecision d;
+      d.kind = DecisionKind::kDrop;
+      d.reason = absl::StrCat("quarantined until epoch ", *h.quarantined_until_epoch, ": no success ",
+                              h.has_reference && h.hint_level > 0 ? "at the top rung" : "without a reference solution",
+                              " (", DescribeLastGroup(h), ")");
+      return d;
+    }
+    h.quarantined_until_epoch.reset();
+    h.zero_groups_in_a_row = 0;
+    h.successes_at_level = 0;
+    preamble = "back from quarantine; ";
+  }
+  if (h.deferred_until_epoch) {
+    if (state_.epoch < *h.deferred_until_epoch) {
+      PolicyDecision d;
+      d.kind = DecisionKind::kDefer;
+      d.reason = absl::StrCat("deferred until epoch ", *h.deferred_until_epoch, ": every rollout passed in ",
+                              h.all_pass_groups_in_a_row, " unhinted groups in a row");
+      return d;
+    }
+    h.deferred_until_epoch.reset();
+    preamble = "deferral over; ";
+  }
+  if (h.groups == 0) {
+    PolicyDecision d = DecideBeforeOutcomes(h, prediction);
+    d.reason = preamble + d.reason;
+    return d;
+  }
+  if (h.hint_level > 0 && h.has_reference) {
+    return Guide(h.hint_level, absl::StrCat(preamble, "rung ", h.hint_level, " of ", rungs(), " (",
+                                            Percent(config_.hint_ladder[h.hint_level - 1]), " of the reference); ",
+                                            DescribeLastGroup(h)));
+  }
+  PolicyDecision d;
+  d.reason = absl::StrCat(preamble, h.has_reference ? "" : "no reference solution; ", DescribeLastGroup(h));
+  return d;
+}
+
+PolicyDecision Policy::DecideBeforeOutcomes(PromptHistory& h, const std::optional<Prediction>& prediction) const {
+  PolicyDecision d;
+  if (!prediction) {
+    d.reason = "no outcome and no prediction yet";
+    return d;
+  }
+  const double p = prediction->pass_rate;
+  const bool may_skip = prediction->source == PredictionSource::kSupervised || config_.prior_may_drop_or_defer;
+  if (h.has_reference) {
+    int32_t rung = 0;
+    while (rung < rungs() && p < config_.start_rung_below[rung]) ++rung;
+    h.hint_level = rung;
+    if (rung > 0) {
+      return Guide(rung, absl::StrFormat("no outcome yet; %s < %g: start at rung %d (%s of the reference)",
+                                         DescribePrediction(*prediction), config_.start_rung_below[rung - 1], rung,
+                                         Percent(config_.hint_ladder[rung - 1])));
+    }
+  } else if (p < config_.drop_below && may_skip) {
+    d.kind = DecisionKind::kDrop;
+    d.reason = absl::StrFormat("no outcome yet; %s < %g and no reference solution to guide with: near-impossible",
+                               DescribePrediction(*prediction), config_.drop_below);
+    return d;
+  }
+  if (config_.enable_defer && p > config_.defer_above && may_skip) {
+    d.kind = DecisionKind::kDefer;
+    d.reason = absl::StrFormat("no outcome yet; %s > %g: trivially easy", DescribePrediction(*prediction),
+                               config_.defer_above);
+    return d;
+  }
+  d.reason = absl::StrCat("no outcome yet; ", DescribePrediction(*prediction));
+  return d;
+}
+
+absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
+  if (rewards.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': no rewards"));
+  int32_t successes = 0;
+  for (size_t i = 0; i < rewards.size(); ++i) {
+    if (!(rewards[i] >= 0 && rewards[i] <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt '", prompt_id, "': reward ", i, " is ", rewards[i], ", outside [0, 1]"));
+    }
+    if (rewards[i] >= config_.success_threshold) ++successes;
+  }
+  const auto trials = static_cast<int32_t>(rewards.size());
+
+  PromptHistory& h = state_.prompts[prompt_id];
+  const int32_t level =
+      h.last_decision == DecisionKind::kGuide ? h.last_decision_level : 0;  // how this group was rolled out
+  ++h.groups;
+  h.successes += successes;
+  h.trials += trials;
+  h.last_group_level = level;
+  h.last_group_successes = successes;
+  h.last_group_trials = trials;
+
+  if (level == h.hint_level) {
+    if (successes == 0) {
+      h.successes_at_level = 0;
+      h.all_pass_groups_in_a_row = 0;
+      ++h.zero_groups_in_a_row;
+      if (h.has_reference && h.hint_level < rungs()) {
+        ++h.hint_level;
+      } else if (h.has_reference || h.zero_groups_in_a_row >= config_.no_reference_quarantine_after) {
+        h.quarantined_until_epoch = state_.epoch + config_.quarantine_epochs + 1;
+      }
+    } else {
+      h.zero_groups_in_a_row = 0;
+      if (level == 0) {
+        h.all_pass_groups_in_a_row = successes == trials ? h.all_pass_groups_in_a_row + 1 : 0;
+        if (config_.enable_defer && h.all_pass_groups_in_a_row >= config_.defer_after_all_pass_groups) {
+          h.deferred_until_epoch = state_.epoch + config_.defer_epochs + 1;
+        }
+      } else if (++h.successes_at_level >= config_.step_down_after_successes) {
+        --h.hint_level;
+        h.successes_at_level = 0;
+      }
+    }
+  }
+  return GroupOutcome{successes, trials, level, h.last_prediction};
+}
+
+absl::Status Policy::BeginEpoch(int64_t epoch) {
+  if (epoch < state_.epoch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epoch ", epoch, " is before the current epoch ", state_.epoch, "; epochs never go backwards"));
+  }
+  state_.epoch = epoch;
+  return absl::OkStatus();
+}
+
+}  // namespace sparsegate::plugin

@@ -1,0 +1,60 @@
+// The numbers a user watches while training: decisions per kind, fail-open decisions, the hint
+// ladder's use and state, predicted against observed pass rates, and the predictor's held-out
+// quality. PluginCounters are running totals and go into the checkpoint; PluginStats adds what is
+// computed from the current state when asked. Both are plain structs; StatsToJson gives the same
+// numbers as one JSON object for loggers (wandb, tensorboard, a JSONL file).
+//
+// Predicted against observed: only groups rolled out without a hint count, because the predictor
+// predicts the unhinted pass rate; each is binned by its prediction (10 equal-width bins), so
+// per bin mean predicted vs mean observed is a reliability diagram of the live predictor.
+#ifndef SPARSEGATE_TRAINER_PLUGIN_STATS_H_
+#define SPARSEGATE_TRAINER_PLUGIN_STATS_H_
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "trainer_plugin/policy/policy.h"
+#include "trainer_plugin/predictor/predictor.h"
+
+namespace sparsegate::plugin {
+
+constexpr int kCalibrationBins = 10;
+
+struct CalibrationBin {
+  int64_t groups = 0;
+  double predicted_sum = 0;  // of predicted pass rates
+  double observed_sum = 0;   // of successes / trials
+};
+
+struct PluginCounters {
+  std::array<int64_t, kDecisionKindCount> decisions{};  // indexed by DecisionKind
+  int64_t fail_open_decisions = 0;    // decisions made without features (also counted by kind)
+  std::vector<int64_t> decisions_by_hint_level;  // KEEP (rung 0) and GUIDE decisions per rung
+  int64_t observed_groups = 0;
+  int64_t zero_pass_groups = 0;
+  int64_t all_pass_groups = 0;
+  int64_t unknown_prompt_observations = 0;  // Observe for a prompt never decided
+  std::array<CalibrationBin, kCalibrationBins> calibration{};
+
+  // Adds one unhinted group with its prediction to the calibration bins.
+  void RecordCalibration(double predicted_pass_rate, int32_t successes, int32_t trials);
+};
+
+struct PluginStats {
+  PluginCounters counters;
+  int64_t epoch = 0;
+  int64_t tracked_prompts = 0;
+  int64_t quarantined_prompts = 0;  // DROP now
+  int64_t deferred_prompts = 0;     // DEFER now
+  std::vector<int64_t> prompts_by_hint_level;  // where prompts with a reference sit on the ladder now
+  PredictorQuality predictor;
+};
+
+nlohmann::json QualityToJson(const QualitySummary& quality);
+nlohmann::json StatsToJson(const PluginStats& stats);
+
+}  // namespace sparsegate::plugin
+
+#endif  // SPARSEGATE_TRAINER_PLUGIN_STATS_H_
