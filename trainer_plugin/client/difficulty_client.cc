@@ -1,0 +1,223 @@
+#include "trainer_plugin/client/difficulty_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "sparsegate/v1/difficulty.grpc.pb.h"
+
+namespace sparsegate::plugin {
+namespace {
+
+constexpr char kServiceName[] = "sparsegate.v1.DifficultyService";
+
+std::string Seconds(std::chrono::milliseconds ms) { return absl::StrCat(ms.count() / 1000.0, "s"); }
+
+// Round-robin over the resolved addresses, health-checked, with gRPC's own
+// retry policy: well-kept machinery, so no hand-written retry loop here.
+std::string ServiceConfig(const ClientOptions& o) {
+  nlohmann::json retry = {{"maxAttempts", o.max_attempts},
+                          {"initialBackoff", Seconds(o.initial_backoff)},
+                          {"maxBackoff", Seconds(o.max_backoff)},
+                          {"backoffMultiplier", 2},
+                          {"retryableStatusCodes", {"UNAVAILABLE", "RESOURCE_EXHAUSTED"}}};
+  nlohmann::json config = {{"loadBalancingConfig", {{{"round_robin", nlohmann::json::object()}}}},
+                            {"healthCheckConfig", {{"serviceName", kServiceName}}}};
+  // gRPC refuses a retry policy of fewer than 2 attempts, and with it the
+  // whole service config: a single attempt means no policy at all.
+  if (o.max_attempts >= 2)
+    config["methodConfig"] = {{{"name", {{{"service", kServiceName}}}}, {"retryPolicy", retry}}};
+  return config.dump();
+}
+
+absl::StatusOr<v1::Pooling> PoolingFromName(const std::string& name) {
+  if (name == "last_token") return v1::POOLING_LAST_TOKEN;
+  if (name == "mean") return v1::POOLING_MEAN;
+  return absl::InvalidArgumentError(absl::StrCat("pooling '", name, "' is not one of last_token, mean"));
+}
+
+}  // namespace
+
+class DifficultyClient::Impl {
+ public:
+  Impl(ClientOptions options, std::vector<v1::Pooling> poolings, size_t num_columns)
+      : options_(std::move(options)), poolings_(std::move(poolings)), num_columns_(num_columns) {
+    grpc::ChannelArguments args;
+    args.SetServiceConfigJSON(ServiceConfig(options_));
+    args.SetMaxReceiveMessageSize(256 << 20);  // hidden vectors of large batches
+    args.SetMaxSendMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args);
+    stub_ = v1::DifficultyService::NewStub(channel_);
+  }
+
+  std::vector<PromptFeatures> Score(const std::vector<ScoreInput>& inputs) {
+    std::vector<PromptFeatures> out(inputs.size());
+    const size_t per_call = static_cast<size_t>(std::max(1, options_.max_prompts_per_call));
+    struct Call {
+      size_t first = 0, count = 0;
+      grpc::ClientContext context;
+      v1::ScoreRequest request;
+      v1::ScoreResponse response;
+      grpc::Status status;
+    };
+    std::vector<std::unique_ptr<Call>> calls;
+    for (size_t first = 0; first < inputs.size(); first += per_call) {
+      auto call = std::make_unique<Call>();
+      call->first = first;
+      call->count = std::min(per_call, inputs.size() - first);
+      call->context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+      FillRequest(inputs, call->first, call->count, &call->request);
+      calls.push_back(std::move(call));
+    }
+    // All calls of a batch in flight at once: replicas work in parallel.
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = calls.size();
+    for (auto& call : calls) {
+      Call* c = call.get();
+      stub_->async()->Score(&c->context, &c->request, &c->response, [&, c](grpc::Status status) {
+        c->status = std::move(status);
+        std::lock_guard<std::mutex> lock(mu);
+        if (--pending == 0) cv.notify_all();
+      });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return pending == 0; });
+    }
+    for (auto& call : calls) Collect(*call, call->first, call->count, &out);
+    return out;
+  }
+
+  absl::StatusOr<std::string> WaitForService(std::chrono::milliseconds timeout) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    v1::InfoResponse info;
+    grpc::Status status = stub_->Info(&context, v1::InfoRequest(), &info);
+    if (!status.ok())
+      return absl::UnavailableError(absl::StrCat("no difficulty service answered at ", options_.target,
+                                                 " within ", timeout.count(), " ms: ", status.error_message()));
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    digest_ = info.model_digest();
+    return info.model_name();
+  }
+
+  std::string model_digest() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return digest_;
+  }
+  ClientStats stats() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+
+ private:
+  void FillRequest(const std::vector<ScoreInput>& inputs, size_t first, size_t count, v1::ScoreRequest* request) const {
+    v1::ScoreOptions* o = request->mutable_options();
+    for (int layer : options_.layers) o->add_layers(layer);
+    for (v1::Pooling p : poolings_) o->add_poolings(p);
+    o->set_return_hidden(options_.return_hidden);
+    o->set_exclude_detected_outliers(options_.exclude_detected_outliers);
+    o->set_truncation(options_.truncate_left ? v1::TRUNCATION_LEFT : v1::TRUNCATION_NONE);
+    for (size_t i = first; i < first + count; ++i) {
+      v1::Prompt* prompt = request->add_prompts();
+      if (!inputs[i].ids.empty()) {
+        prompt->mutable_tokens()->mutable_ids()->Add(inputs[i].ids.begin(), inputs[i].ids.end());
+      } else {
+        prompt->set_text(inputs[i].text);
+        prompt->set_apply_chat_template(options_.apply_chat_template);
+      }
+    }
+  }
+
+  // Flattens one call's results; a failed call (or a malformed answer)
+  // leaves its prompts' features empty: fail-open.
+  template <typename CallT>
+  void Collect(const CallT& call, size_t first, size_t count, std::vector<PromptFeatures>* out) {
+    std::string error;
+    if (!call.status.ok()) {
+      error = absl::StrCat("Score failed: ", call.status.error_code(), " ", call.status.error_message());
+    } else if (call.response.results_size() != static_cast<int>(count)) {
+      error = absl::StrCat("Score answered ", call.response.results_size(), " results for ", count, " prompts");
+    }
+    size_t scored = 0;
+    if (error.empty()) {
+      const auto* descriptor = v1::SparsityMetrics::descriptor();
+      const auto* reflection = v1::SparsityMetrics::GetReflection();
+      for (size_t i = 0; i < count; ++i) {
+        const v1::PromptResult& result = call.response.results(static_cast<int>(i));
+        PromptFeatures features;
+        features.token_count = result.token_count();
+        for (const v1::FeatureSet& set : result.features())
+          for (const std::string& name : SparsityMetricNames())
+            features.metrics.push_back(reflection->GetFloat(set.metrics(), descriptor->FindFieldByName(name)));
+        if (features.metrics.size() != num_columns_) {
+          error = absl::StrCat("Score answered ", result.features_size(), " feature sets per prompt, expected ",
+                               num_columns_ / SparsityMetricNames().size(), " (are two requested layers the same?)");
+          continue;
+        }
+        if (options_.return_hidden && result.features_size() > 0)
+          features.hidden.assign(result.features(0).hidden().begin(), result.features(0).hidden().end());
+        (*out)[first + i] = std::move(features);
+        ++scored;
+      }
+    }
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++stats_.calls;
+    stats_.prompts_scored += static_cast<int64_t>(scored);
+    stats_.prompts_failed_open += static_cast<int64_t>(count - scored);
+    if (!call.status.ok()) ++stats_.failed_calls;
+    if (!error.empty()) stats_.last_error = error;
+    if (call.status.ok() && !call.response.model_digest().empty()) digest_ = call.response.model_digest();
+  }
+
+  const ClientOptions options_;
+  const std::vector<v1::Pooling> poolings_;
+  const size_t num_columns_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DifficultyService::Stub> stub_;
+  mutable std::mutex stats_mu_;
+  ClientStats stats_;
+  std::string digest_;
+};
+
+absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const ClientOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("client target is empty");
+  if (options.layers.empty()) return absl::InvalidArgumentError("client needs at least one layer");
+  if (options.poolings.empty()) return absl::InvalidArgumentError("client needs at least one pooling");
+  if (options.max_attempts < 1 || options.max_attempts > 5)
+    return absl::InvalidArgumentError("max_attempts must be in [1, 5] (gRPC's retry limit)");
+  if (options.deadline.count() <= 0) return absl::InvalidArgumentError("deadline must be positive");
+  std::vector<v1::Pooling> poolings;
+  std::vector<std::string> labels;
+  for (int layer : options.layers) {
+    for (const std::string& name : options.poolings) {
+      auto pooling = PoolingFromName(name);
+      if (!pooling.ok()) return pooling.status();
+      labels.push_back(absl::StrCat("layer", layer, "/", name));
+    }
+  }
+  for (const std::string& name : options.poolings) poolings.push_back(*PoolingFromName(name));
+  FeatureSchema schema = FeatureSchema::ForFeatureSets(labels);
+  if (absl::Status valid = ValidateSchema(schema); !valid.ok())
+    return absl::InvalidArgumentError(absl::StrCat("layers and poolings must not repeat: ", valid.message()));
+  auto impl = std::make_unique<Impl>(options, std::move(poolings), schema.size());
+  return std::unique_ptr<DifficultyClient>(new DifficultyClient(std::move(impl), std::move(schema)));
+}
+
+DifficultyClient::DifficultyClient(std::unique_ptr<Impl> impl, FeatureSchema schema)
+    : impl_(std::move(impl)), schema_(std::move(schema)) {}
+DifficultyClient::~DifficultyClient() = default;
+
+std::vector<PromptFeatures> DifficultyClient::Score(const std::vector<ScoreInput>& inputs) { return impl_->Score(inputs); }
+std::string DifficultyClient::model_digest() const { return impl_->model_digest(); }
+absl::StatusOr<std::string> DifficultyClient::WaitForService(std::chrono::milliseconds timeout) {
+  return impl_->WaitForService(timeout);
+}
+ClientStats DifficultyClient::stats() const { return impl_->stats(); }
+
+}  // namespace sparsegate::plugin

@@ -1,0 +1,92 @@
+// The trainer's side of the difficulty service: one gRPC channel to one or
+// many replicas, returning each prompt's features as plain PromptFeatures.
+//
+// Replicas: `target` is any gRPC target: "host:port", a static list
+// "ipv4:10.0.0.1:50051,10.0.0.2:50051", or "dns:///scorer.internal:50051".
+// Calls are spread round-robin, and client-side health checking skips
+// replicas that report NOT_SERVING (a replica still loading its model).
+// Every call has a deadline; gRPC's own retry policy retries UNAVAILABLE and
+// RESOURCE_EXHAUSTED with exponential backoff. A trainer batch is split into
+// Score calls of at most max_prompts_per_call prompts, sent concurrently.
+//
+// Fail-open: Score() never fails as a whole. A prompt whose call could not
+// be answered in time comes back with empty features, and the failure is
+// counted; the plugin then decides without features, so training never
+// stalls on the service.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer_plugin/features.h"
+
+namespace sparsegate::plugin {
+
+struct ClientOptions {
+  std::string target = "localhost:50051";
+  // Hidden-state indices (negative from the end) and poolings ("last_token",
+  // "mean") to request. The first (layer, pooling) is the one the
+  // unsupervised prior reads.
+  std::vector<int> layers{-1};
+  std::vector<std::string> poolings{"last_token"};
+  bool return_hidden = false;  // for the hidden-vector probe
+  bool exclude_detected_outliers = false;
+  bool apply_chat_template = false;
+  bool truncate_left = true;   // a long prompt is scored on its end rather than refused
+  int max_prompts_per_call = 64;
+  std::chrono::milliseconds deadline{30000};  // per Score call, retries included
+  int max_attempts = 4;
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+struct ClientStats {
+  int64_t calls = 0;
+  int64_t failed_calls = 0;    // calls that ended without an answer (after retries)
+  int64_t prompts_scored = 0;
+  int64_t prompts_failed_open = 0;
+  std::string last_error;
+};
+
+// One prompt as the trainer holds it: text, or token ids.
+struct ScoreInput {
+  std::string text;
+  std::vector<int32_t> ids;  // used when non-empty
+};
+
+class DifficultyClient {
+ public:
+  // Checks the options; connects lazily (a service that is not up yet is no
+  // error here).
+  static absl::StatusOr<std::unique_ptr<DifficultyClient>> Create(const ClientOptions& options);
+  ~DifficultyClient();
+
+  // Columns "layer<index>/<pooling>/<metric>" with the indices as requested
+  // (e.g. "layer-1/last_token/top10_energy"), known before any call.
+  const FeatureSchema& schema() const { return schema_; }
+
+  // Features per input, in order; empty features for prompts that failed
+  // open (see stats()). Thread-safe.
+  std::vector<PromptFeatures> Score(const std::vector<ScoreInput>& inputs);
+
+  // The model digest of the replica that answered last (empty before any
+  // answer): checkpoints of the plugin are only meaningful for one model.
+  std::string model_digest() const;
+  // Waits up to `timeout` for a replica to answer Info; the model it serves.
+  absl::StatusOr<std::string> WaitForService(std::chrono::milliseconds timeout);
+
+  ClientStats stats() const;
+
+ private:
+  class Impl;
+  explicit DifficultyClient(std::unique_ptr<Impl> impl, FeatureSchema schema);
+
+  std::unique_ptr<Impl> impl_;
+  FeatureSchema schema_;
+};
+
+}  // namespace sparsegate::plugin

@@ -1,0 +1,72 @@
+#include "trainer_plugin/gate.h"
+
+#include <filesystem>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "difficulty_service/tokenizer/tokenizer.h"
+
+namespace sparsegate::plugin {
+
+absl::StatusOr<std::unique_ptr<Gate>> Gate::Create(const GateOptions& options) {
+  std::unique_ptr<Gate> gate(new Gate);
+  auto client = DifficultyClient::Create(options.client);
+  if (!client.ok()) return client.status();
+  gate->client_ = *std::move(client);
+  auto plugin = TrainerPlugin::Create(gate->client_->schema(), options.plugin);
+  if (!plugin.ok()) return plugin.status();
+  gate->plugin_ = *std::move(plugin);
+  if (!options.tokenizer_path.empty()) {
+    std::string path = options.tokenizer_path;
+    if (std::filesystem::is_directory(path)) path = (std::filesystem::path(path) / "tokenizer.json").string();
+    auto tokenizer = Tokenizer::FromFile(path);
+    if (!tokenizer.ok()) return tokenizer.status();
+    gate->tokenizer_ = *std::move(tokenizer);
+  }
+  return gate;
+}
+
+Gate::~Gate() = default;
+
+absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePrompt>& batch) {
+  std::vector<ScoreInput> inputs(batch.size());
+  std::vector<PromptInfo> infos(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].text.empty() && batch[i].ids.empty())
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " ('", batch[i].id, "') has neither text nor ids"));
+    inputs[i].text = batch[i].text;
+    inputs[i].ids = batch[i].ids;
+    infos[i] = PromptInfo{batch[i].id, batch[i].text, batch[i].reference_solution};
+  }
+  std::vector<PromptFeatures> features = client_->Score(inputs);
+  auto decisions = plugin_->Decide(infos, features);
+  if (!decisions.ok()) return decisions.status();
+
+  std::vector<GatedDecision> out(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    out[i].decision = std::move((*decisions)[i]);
+    if (batch[i].ids.empty()) continue;
+    // A trainer working in ids gets ids back: the prompt's own, then the
+    // hint's. Without a tokenizer the hint cannot be given as ids.
+    out[i].prompt_ids = batch[i].ids;
+    const Decision& d = out[i].decision;
+    if (d.kind == DecisionKind::kGuide && !d.hint_text.empty()) {
+      if (!tokenizer_)
+        return absl::FailedPreconditionError(
+            absl::StrCat("prompt '", batch[i].id, "' is guided and given as ids, but the gate has no tokenizer_path"));
+      auto hint_ids = tokenizer_->Encode(d.hint_text, /*add_special_tokens=*/false);
+      if (!hint_ids.ok()) return hint_ids.status();
+      out[i].prompt_ids.insert(out[i].prompt_ids.end(), hint_ids->begin(), hint_ids->end());
+    }
+  }
+  return out;
+}
+
+absl::Status Gate::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
+  return plugin_->Observe(prompt_id, rewards);
+}
+absl::Status Gate::BeginEpoch(int64_t epoch) { return plugin_->BeginEpoch(epoch); }
+absl::Status Gate::Save(const std::string& path) const { return plugin_->Save(path); }
+absl::Status Gate::Load(const std::string& path) { return plugin_->Load(path); }
+
+}  // namespace sparsegate::plugin

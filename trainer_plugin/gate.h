@@ -1,0 +1,70 @@
+// The whole plugin as a trainer uses it: score a batch with the difficulty
+// service, decide per prompt, learn from the rewards afterwards.
+//
+// Gate joins a DifficultyClient and a TrainerPlugin. Decide() asks the
+// service for the batch's features (failing open per prompt) and returns one
+// Decision per prompt in order; with a tokenizer it also returns the hinted
+// prompt's token ids for trainers that work in ids. Observe(), BeginEpoch(),
+// Save() and Load() pass through to the plugin.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer_plugin/client/difficulty_client.h"
+#include "trainer_plugin/plugin.h"
+
+namespace sparsegate {
+class Tokenizer;
+}
+
+namespace sparsegate::plugin {
+
+struct GateOptions {
+  ClientOptions client;
+  PluginConfig plugin;
+  // A tokenizer.json (or a model directory holding one) to return hinted
+  // prompts as token ids too; empty: text only.
+  std::string tokenizer_path;
+};
+
+struct GatedDecision {
+  Decision decision;
+  // With a tokenizer, for a prompt given as ids: the prompt's ids followed by
+  // the ids of the hint text (GUIDE), else the prompt's ids unchanged.
+  std::vector<int32_t> prompt_ids;
+};
+
+struct GatePrompt {
+  std::string id;
+  std::string text;                               // used for hints and for scoring when ids are empty
+  std::vector<int32_t> ids;                       // scored as given when non-empty
+  std::optional<std::string> reference_solution;  // enables GUIDE
+};
+
+class Gate {
+ public:
+  static absl::StatusOr<std::unique_ptr<Gate>> Create(const GateOptions& options);
+  ~Gate();
+
+  absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch);
+  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
+  absl::Status BeginEpoch(int64_t epoch);
+  absl::Status Save(const std::string& path) const;
+  absl::Status Load(const std::string& path);
+
+  TrainerPlugin& plugin() { return *plugin_; }
+  DifficultyClient& client() { return *client_; }
+
+ private:
+  Gate() = default;
+
+  std::unique_ptr<DifficultyClient> client_;
+  std::unique_ptr<TrainerPlugin> plugin_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+}  // namespace sparsegate::plugin
