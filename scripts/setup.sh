@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev python3-torch              # model forward (ATen) and the reference implementation in tests
   libopenblas0-openmp                     # without it libtorch falls back to reference BLAS (~35x slower)
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost-dev libboost-system-dev        # Boost.Asio: worker and tokenizer pools
   libpcre2-dev libutf8proc-dev libssl-dev # tokenizer regex, NFC normalisation, SHA-256 model digest
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
