@@ -1,0 +1,137 @@
+"""End to end: the real `sparsegate serve` on the tiny checkpoint, a Gate over a batch, rewards fed
+back, decisions changing as they should, and fail-open once the server is gone.
+
+Needs SPARSEGATE_BIN (the sparsegate binary) and SPARSEGATE_TINY_MODEL (the checkpoint the CTest
+fixture `tiny_models` writes); CTest sets both. Without them the test is skipped, saying why.
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+import sparsegate
+
+BIN = os.environ.get("SPARSEGATE_BIN", "")
+MODEL = os.environ.get("SPARSEGATE_TINY_MODEL", "")
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.isfile(BIN) and os.path.isdir(MODEL)),
+    reason=f"needs SPARSEGATE_BIN and SPARSEGATE_TINY_MODEL (got {BIN!r}, {MODEL!r})")
+
+SOLUTION = ("First, write the equation: 4x - 7 = 21.\nAdd 7 to both sides: 4x = 28.\n"
+            "Divide both sides by 4: x = 7.\nCheck: 4 * 7 - 7 = 21.\nThe answer is 7.")
+
+
+class Server:
+    """`sparsegate serve` on a free loopback port, up once it prints "ready on port N"."""
+
+    def __init__(self, timeout=60):
+        self.process = subprocess.Popen([BIN, "serve", "--model", MODEL, "--address", "127.0.0.1:0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.port = None
+        lines = []
+        found = threading.Event()
+
+        def read():
+            for line in self.process.stdout:
+                lines.append(line)
+                m = re.search(r"ready on port (\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    found.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(timeout):
+            self.stop()
+            raise RuntimeError(f"server not ready in {timeout}s; stdout: {''.join(lines)!r}, "
+                               f"stderr: {self.process.stderr.read()!r}")
+
+    @property
+    def target(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def batch():
+    prompts = []
+    for i in range(8):
+        text = f"Solve for x: {i + 3}x - 7 = {2 * i + 14}. Show your reasoning." + " Be careful." * i
+        prompts.append({"id": f"q{i}", "text": text, "reference": SOLUTION if i % 2 == 0 else None})
+    return prompts
+
+
+def test_client_scores_text_and_ids(server):
+    client = sparsegate.DifficultyClient.create(target=server.target, layers=[-1, 1],
+                                                poolings=["last_token", "mean"], deadline=10.0)
+    assert client.wait_for_service(30)
+    features = client.score(["What is 17 * 23?", [10, 20, 30, 40]])
+    assert all(len(f.metrics) == len(client.schema) == 4 * 14 for f in features)
+    assert features[1].token_count == 4
+    assert client.model_digest.startswith("sha256:")
+    assert client.stats()["prompts_scored"] == 2 and client.stats()["prompts_failed_open"] == 0
+
+
+def test_gate_learns_from_rewards_then_fails_open(server, tmp_path):
+    gate = sparsegate.Gate.create(target=server.target, deadline=5.0, max_attempts=2, hint_ladder=[0.25, 0.5, 0.75],
+                                  tokenizer_path=MODEL)
+    gate.wait_for_service(30)
+    prompts = batch()
+    with_reference = {p["id"] for p in prompts if p["reference"]}
+
+    levels = {pid: [] for pid in with_reference}
+    for step in range(4):
+        decisions = gate.decide(prompts)
+        assert [d.prompt_id for d in decisions] == [p["id"] for p in prompts]
+        for d in decisions:
+            assert not d.fail_open and d.source == "prior" and 0 < d.predicted_pass_rate < 1
+            if d.prompt_id in with_reference:
+                levels[d.prompt_id].append(d.hint_level)
+                if d.kind == "guide":
+                    assert d.prompt_text.endswith(d.hint_text) and "First, write the equation" in d.hint_text
+            else:
+                assert d.kind in ("keep", "drop")
+            if d.rolled_out:
+                # All-zero for prompts with a reference; some success for the others.
+                gate.observe(d.prompt_id, [0.0] * 8 if d.prompt_id in with_reference else [1.0, 0.0] * 4)
+    for pid, seen in levels.items():
+        # The ladder rises one rung per all-zero group, from wherever the prediction started it.
+        assert seen[-1] == 3 and all(b == min(a + 1, 3) for a, b in zip(seen, seen[1:])), (pid, seen)
+
+    # Prompts given as token ids get the hint back as token ids.
+    ids_prompt = {"id": "by-ids", "ids": [15, 16, 17, 18], "reference": SOLUTION}
+    if gate.decide([ids_prompt])[0].kind == "keep":
+        gate.observe("by-ids", [0.0] * 8)
+    d = gate.decide([ids_prompt])[0]
+    assert d.kind == "guide" and d.prompt_ids[:4] == [15, 16, 17, 18] and len(d.prompt_ids) > 4
+
+    stats = gate.stats()
+    assert stats["fail_open_decisions"] == 0 and stats["model_digest"].startswith("sha256:")
+    assert stats["client"]["prompts_scored"] >= 4 * len(prompts) + 1
+    gate.save(tmp_path / "gate.json")
+
+    server.stop()
+    start = time.monotonic()
+    decisions = gate.decide(prompts)
+    assert time.monotonic() - start < 15  # bounded by the deadline: training never stalls
+    assert all(d.kind == "keep" and d.fail_open and d.predicted_pass_rate is None for d in decisions)
+    stats = gate.stats()
+    assert stats["fail_open_decisions"] == len(prompts)
+    assert stats["client"]["prompts_failed_open"] == len(prompts) and stats["client"]["failed_calls"] >= 1

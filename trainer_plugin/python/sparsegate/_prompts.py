@@ -1,0 +1,100 @@
+"""Prompt plumbing shared by the adapters: ids, text, hints and rewards in the shapes trainers use.
+
+Contract:
+- ``stable_id(text)`` is the same string for the same prompt text in every process and every run
+  (a hash, not Python's salted ``hash``), so a prompt keeps its plugin history across epochs and
+  restarts when the dataset has no id column.
+- A prompt is either a string or a chat (a list of ``{"role", "content"}`` messages). Its *text*,
+  what the service scores and what hints extend, is the string itself, or the content of the
+  chat's last user message. ``with_hint`` appends a hint block there and returns a new prompt; it
+  never mutates the caller's.
+- ``unit_rewards`` maps one group's rewards into [0, 1], the range the plugin accepts: booleans
+  become 0/1, values are clamped (a -1/+1 verifier gives 0/1), and NaN (an unscorable rollout)
+  is left out.
+"""
+
+import copy
+import hashlib
+import math
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
+
+
+def stable_id(text: str) -> str:
+    """A short, stable id for a prompt: the first 16 hex digits of SHA-256 over its UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _content_text(content: Any) -> str:
+    # Multimodal chats hold a list of parts; the text parts are what a text-only scorer can read.
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
+    return str(content)
+
+
+def _last_user_index(messages: Sequence[Mapping[str, Any]]) -> Optional[int]:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return i
+    return None
+
+
+def is_chat(prompt: Any) -> bool:
+    return (not isinstance(prompt, str)) and isinstance(prompt, Sequence) and all(
+        isinstance(m, Mapping) and "role" in m for m in prompt)
+
+
+def prompt_text(prompt: Any) -> str:
+    """The text of a prompt: itself, or its chat's last user message."""
+    if isinstance(prompt, str):
+        return prompt
+    if is_chat(prompt):
+        i = _last_user_index(prompt)
+        return _content_text(prompt[i]["content"]) if i is not None else ""
+    raise TypeError(f"a prompt is a str or a list of chat messages, not {type(prompt).__name__}")
+
+
+def with_hint(prompt: Any, hint_text: str) -> Any:
+    """The prompt with ``hint_text`` appended to its text (the user turn, as GHPO does)."""
+    if not hint_text:
+        return prompt
+    if isinstance(prompt, str):
+        return prompt + hint_text
+    if not is_chat(prompt):
+        raise TypeError(f"a prompt is a str or a list of chat messages, not {type(prompt).__name__}")
+    messages = [dict(m) for m in prompt]
+    i = _last_user_index(messages)
+    if i is None:
+        raise ValueError("the chat has no user message to put the hint in")
+    content = messages[i]["content"]
+    if isinstance(content, str):
+        messages[i]["content"] = content + hint_text
+    else:  # multimodal parts: the hint is one more text part, after the others
+        messages[i]["content"] = copy.deepcopy(list(content)) + [{"type": "text", "text": hint_text}]
+    return messages
+
+
+def lookup(row: Mapping[str, Any], path: Optional[str]) -> Any:
+    """``row["a"]["b"]`` for path "a.b"; None when any step is missing or path is None."""
+    if path is None:
+        return None
+    value: Any = row
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def unit_rewards(values: Iterable[Any]) -> List[float]:
+    """One group's rewards in [0, 1], NaNs left out (see the module docstring)."""
+    out = []
+    for v in values:
+        if hasattr(v, "item"):  # numpy and torch scalars
+            v = v.item()
+        v = float(v)
+        if math.isnan(v):
+            continue
+        out.append(min(1.0, max(0.0, v)))
+    return out

@@ -1,0 +1,175 @@
+"""TRL adapter: a GRPOTrainer that gates each prompt group before generation and learns after it.
+
+What TRL's GRPOTrainer gives a subclass (trl/trainer/grpo_trainer.py; read at v1.9.0, and these
+hooks have kept their signatures since v0.19, which is also what GHPO's own trainer overrides):
+- ``_generate_and_score_completions(self, inputs)``: ``inputs`` is this process's generation
+  batch, a list of dataset rows, each with a "prompt" (a string or a chat). RepeatSampler places
+  a prompt's ``num_generations`` copies next to each other in the global batch, and a group may
+  span processes. It generates, scores and returns the tensors the loss needs (prompt and
+  completion ids, masks, advantages, ...); the rewards are not part of what it returns.
+- ``_calculate_rewards(self, inputs, prompts, completions, completion_ids_list)`` returns
+  ``rewards_per_func``: one row per completion of the *global* batch (gathered over processes),
+  one column per reward function.
+- ``_save_checkpoint(self, model, trial)`` and ``_load_optimizer_and_scheduler(self, checkpoint)``:
+  where TRL keeps its own extra state next to a checkpoint.
+
+Contract of SparsegateGRPOTrainer (training batches only; evaluation passes through untouched):
+- One decision per group, made on the main process by ``gate``; the other processes receive it
+  (accelerate's gather_object / broadcast_object_list), so every process rolls out the same thing.
+- GUIDE: every row of the group gets the hinted prompt (the hint block appended to the last user
+  message, or to a string prompt), the way GHPO feeds hints.
+- DROP / DEFER: GRPO's batch has a fixed shape, so a group cannot just disappear. Its rows are
+  replaced by a copy of a group that is rolled out (round-robin over the batch's rolled-out
+  groups, hint included): those G rollouts go to a prompt with learning signal, and their rewards
+  are observed together with the original group's, as one observation. If no group of a batch is
+  rolled out, the batch goes out unchanged and none of it is observed.
+- After scoring, each rolled-out prompt is observed with column ``success_reward`` of
+  ``rewards_per_func`` (the accuracy reward; index 0 by default, as in GHPO) mapped into [0, 1].
+- The gate's state is saved into every checkpoint folder as ``sparsegate_plugin.json`` and loaded
+  from it when training resumes from that checkpoint.
+Pass the same ``gate`` construction on every process; only the main process's is used.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from trl import GRPOTrainer
+
+from ._prompts import prompt_text, stable_id, unit_rewards, with_hint
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "sparsegate_plugin.json"
+_ROLLED_OUT = ("keep", "guide")
+
+
+@dataclass
+class _Plan:
+    """What one generation batch became: the rows to generate from and whose rewards they are."""
+    local_rows: List[Dict[str, Any]]
+    group_size: int = 0
+    # Per group slot of the global batch: the prompt id its rewards belong to (None: not observed).
+    observe_as: List[Optional[str]] = field(default_factory=list)
+
+
+class SparsegateGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer with sparsegate's decisions applied before generation (module docstring)."""
+
+    def __init__(self, *args, gate: Any = None, reference_column: Optional[str] = "solution",
+                 prompt_id_column: Optional[str] = None, success_reward: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+        self.reference_column = reference_column
+        self.prompt_id_column = prompt_id_column
+        self.success_reward = success_reward
+        self._sparsegate_rewards = None
+        self._sparsegate_warned = False
+
+    # --- TRL hooks -------------------------------------------------------------------------------
+
+    def _generate_and_score_completions(self, inputs):
+        if self.gate is None or not self.model.training:
+            return super()._generate_and_score_completions(inputs)
+        plan = self._sparsegate_plan(inputs)
+        self._sparsegate_rewards = None
+        output = super()._generate_and_score_completions(plan.local_rows)
+        self._sparsegate_observe(plan)
+        return output
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._sparsegate_rewards = rewards_per_func
+        return rewards_per_func
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.gate is not None and self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            self.gate.save(os.path.join(folder, CHECKPOINT_NAME))
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if self.gate is not None and checkpoint is not None:
+            path = os.path.join(checkpoint, CHECKPOINT_NAME)
+            if os.path.exists(path):
+                self.gate.load(path)
+
+    # --- before generation -----------------------------------------------------------------------
+
+    def _describe(self, row: Dict[str, Any]) -> Dict[str, Any]:
+        text = prompt_text(row["prompt"])
+        pid = row.get(self.prompt_id_column) if self.prompt_id_column else None
+        reference = row.get(self.reference_column) if self.reference_column else None
+        return {"id": str(pid) if pid is not None else stable_id(text), "text": text,
+                "reference": reference if isinstance(reference, str) and reference else None}
+
+    def _pass_through(self, inputs, why: str) -> _Plan:
+        if not self._sparsegate_warned:
+            logger.warning("sparsegate: batch passed through ungated: %s", why)
+            self._sparsegate_warned = True
+        return _Plan(local_rows=list(inputs))
+
+    def _sparsegate_plan(self, inputs) -> _Plan:
+        accelerator = self.accelerator
+        distributed = accelerator.num_processes > 1
+        if distributed:
+            from accelerate.utils import broadcast_object_list, gather_object
+            rows = gather_object(list(inputs))
+        else:
+            rows = list(inputs)
+        size = self.num_generations
+        if not rows or len(rows) % size or any("prompt" not in r for r in rows):
+            return self._pass_through(inputs, "rows are not whole groups with a 'prompt'")
+        groups = [rows[i:i + size] for i in range(0, len(rows), size)]
+        if any(r["prompt"] != g[0]["prompt"] for g in groups for r in g):
+            return self._pass_through(inputs, "a group mixes prompts (not RepeatSampler's layout)")
+
+        decisions = None
+        if accelerator.is_main_process:
+            self.gate.begin_epoch(int(self.state.epoch or 0))
+            decisions = [d.to_dict() for d in self.gate.decide([self._describe(g[0]) for g in groups])]
+        if distributed:
+            decisions = broadcast_object_list([decisions], from_process=0)[0]
+
+        rolled = [i for i, d in enumerate(decisions) if d["kind"] in _ROLLED_OUT]
+        if not rolled:
+            return _Plan(local_rows=list(inputs), group_size=size, observe_as=[None] * len(groups))
+        new_rows, observe_as = [], []
+        substitutes = 0
+        for i, d in enumerate(decisions):
+            source = i
+            if d["kind"] not in _ROLLED_OUT:
+                source = rolled[substitutes % len(rolled)]
+                substitutes += 1
+            chosen = decisions[source]
+            for row in groups[source]:
+                row = dict(row)
+                if chosen["kind"] == "guide":
+                    row["prompt"] = with_hint(row["prompt"], chosen["hint_text"])
+                new_rows.append(row)
+            observe_as.append(chosen["prompt_id"])
+        n = len(inputs)
+        start = accelerator.process_index * n
+        return _Plan(local_rows=new_rows[start:start + n], group_size=size, observe_as=observe_as)
+
+    # --- after scoring ---------------------------------------------------------------------------
+
+    def _sparsegate_observe(self, plan: _Plan) -> None:
+        if not plan.observe_as or not self.accelerator.is_main_process:
+            return
+        rewards = self._sparsegate_rewards
+        if rewards is None or rewards.shape[0] != plan.group_size * len(plan.observe_as):
+            logger.warning("sparsegate: no rewards matching the batch were computed; nothing observed")
+            return
+        column = rewards[:, self.success_reward].tolist()
+        by_prompt: Dict[str, List[float]] = {}
+        for slot, prompt_id in enumerate(plan.observe_as):
+            if prompt_id is not None:
+                by_prompt.setdefault(prompt_id, []).extend(column[slot * plan.group_size:(slot + 1) * plan.group_size])
+        for prompt_id, values in by_prompt.items():
+            values = unit_rewards(values)
+            if values:
+                self.gate.observe(prompt_id, values)
