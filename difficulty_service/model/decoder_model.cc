@@ -74,7 +74,8 @@ at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoint& checkpoint) {
+absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoint& checkpoint,
+                                                                 const ModelLoadOptions& options) {
   c10::InferenceMode guard;
   const ModelConfig& c = checkpoint.config();
   std::unique_ptr<DecoderModel> model(new DecoderModel(c, RotaryEmbedding(c.rope, c.head_dim)));
@@ -122,6 +123,10 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
       return absl::InvalidArgumentError(absl::StrCat(head->file->path(), ": tensor 'lm_head.weight' has shape ",
                                                      head->view->ShapeString(), " but config.json implies [",
                                                      c.vocab_size, ", ", H, "]"));
+    if (options.lm_head) load(&model->lm_head_, loader.Load("lm_head.weight", {c.vocab_size, H}));
+    if (!status.ok()) return status;
+  } else if (options.lm_head) {
+    model->lm_head_ = model->embed_tokens_;  // tied
   }
   return model;
 }
@@ -131,17 +136,17 @@ at::Tensor DecoderModel::RmsNorm(const at::Tensor& x, const at::Tensor& weight) 
   return x * at::rsqrt(variance + config_.rms_norm_eps) * weight;
 }
 
-at::Tensor DecoderModel::AttentionMask(int64_t T) const {
-  at::Tensor i = at::arange(T, at::kLong).unsqueeze(1);  // query position
-  at::Tensor j = at::arange(T, at::kLong).unsqueeze(0);  // key position
+at::Tensor DecoderModel::AttentionMask(int64_t T, int64_t offset) const {
+  at::Tensor i = at::arange(offset, offset + T, at::kLong).unsqueeze(1);  // query position
+  at::Tensor j = at::arange(offset + T, at::kLong).unsqueeze(0);          // key position
   at::Tensor allowed = j <= i;
   if (config_.sliding_window > 0) allowed = allowed.logical_and(i - j < config_.sliding_window);
-  at::Tensor mask = at::zeros({T, T}, at::kFloat);
+  at::Tensor mask = at::zeros({T, offset + T}, at::kFloat);
   return mask.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
 }
 
 at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                   const at::Tensor& mask) const {
+                                   const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache) const {
   const int64_t B = x.size(0), T = x.size(1), hd = config_.head_dim;
   const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads, groups = nh / nkv;
   at::Tensor q = Linear(x, L.q_proj, L.q_bias).view({B, T, nh, hd});
@@ -154,11 +159,19 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
   q = RotaryEmbedding::Apply(q.transpose(1, 2), cos, sin);  // [B, nh, T, hd]
   k = RotaryEmbedding::Apply(k.transpose(1, 2), cos, sin);  // [B, nkv, T, hd]
   v = v.transpose(1, 2);
+  if (k_cache != nullptr) {
+    if (k_cache->defined()) {
+      k = at::cat({*k_cache, k}, 2);
+      v = at::cat({*v_cache, v}, 2);
+    }
+    *k_cache = k;
+    *v_cache = v;
+  }
   // Grouped-query attention without copying K/V per head: the query heads of
   // a group share one K/V head through broadcasting.
   at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
   at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  at::Tensor probs = at::softmax(scores + mask, -1);
+  at::Tensor probs = at::softmax(scores + mask, -1);    // [B, nkv, groups, T, keys]
   at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // [B, nkv, groups, T, hd]
   out = out.reshape({B, nh, T, hd}).transpose(1, 2).reshape({B, T, nh * hd});
   return Linear(out, L.o_proj, L.o_bias);
@@ -167,6 +180,28 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
 at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
   at::Tensor gate = at::silu(Linear(x, L.gate_proj, L.gate_bias));
   return Linear(gate * Linear(x, L.up_proj, L.up_bias), L.down_proj, L.down_bias);
+}
+
+template <typename Visit>
+at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, Visit visit) const {
+  const int64_t T = h.size(1);
+  auto [cos_all, sin_all] = rope_.Table(offset + T);
+  at::Tensor cos = cos_all.narrow(0, offset, T), sin = sin_all.narrow(0, offset, T);
+  at::Tensor mask = AttentionMask(T, offset);
+  const int last = num_layers();
+  if (cache != nullptr && cache->keys.empty()) {
+    cache->keys.resize(last);
+    cache->values.resize(last);
+  }
+  for (int i = 1; i <= deepest; ++i) {
+    const Layer& layer = layers_[i - 1];
+    at::Tensor* k = cache ? &cache->keys[i - 1] : nullptr;
+    at::Tensor* v = cache ? &cache->values[i - 1] : nullptr;
+    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask, k, v);
+    h = h + Mlp(layer, RmsNorm(h, layer.post_attention_norm));
+    visit(i, i == last ? RmsNorm(h, final_norm_) : h);
+  }
+  return h;
 }
 
 std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const {
@@ -179,19 +214,27 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
   const int64_t B = ids.size(0), T = ids.size(1);
   at::Tensor h = embed_tokens_.index_select(0, ids.reshape({-1})).view({B, T, config_.hidden_size});
   if (wanted(0)) out[0] = h;
-  if (deepest == 0) return out;
-
-  auto [cos, sin] = rope_.Table(T);
-  at::Tensor mask = AttentionMask(T);
-  const int last = num_layers();
-  for (int i = 1; i <= deepest; ++i) {
-    const Layer& layer = layers_[i - 1];
-    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask);
-    h = h + Mlp(layer, RmsNorm(h, layer.post_attention_norm));
-    if (i == last) out[i] = RmsNorm(h, final_norm_);
-    else if (wanted(i)) out[i] = h;
-  }
+  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, [&](int index, const at::Tensor& state) {
+    if (wanted(index)) out[index] = state;
+  });
   return out;
+}
+
+void DecoderModel::KvCache::RepeatRows(int64_t times) {
+  for (auto* list : {&keys, &values})
+    for (at::Tensor& t : *list) t = t.repeat_interleave(times, 0);
+}
+
+at::Tensor DecoderModel::NextTokenLogits(const at::Tensor& ids, KvCache* cache) const {
+  c10::InferenceMode guard;
+  TORCH_CHECK(lm_head_.defined(), "NextTokenLogits needs the LM head: load with ModelLoadOptions{.lm_head = true}");
+  const int64_t B = ids.size(0), T = ids.size(1);
+  at::Tensor h = embed_tokens_.index_select(0, ids.reshape({-1})).view({B, T, config_.hidden_size});
+  at::Tensor last;
+  RunLayers(h, num_layers(), cache->length(), cache, [&](int index, const at::Tensor& state) {
+    if (index == num_layers()) last = state.select(1, T - 1);
+  });
+  return at::matmul(last, lm_head_.t());
 }
 
 }  // namespace sparsegate

@@ -10,6 +10,10 @@
 // embedding output, i the output of decoder layer i, and num_layers the
 // output of the last layer after the final norm. The forward pass stops at
 // the deepest index asked for and never computes the LM head.
+//
+// For generation (the embedded model's evaluation, not the service), Load
+// with lm_head = true keeps the LM head, and NextTokenLogits() runs new
+// positions against a KV cache.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -24,9 +28,16 @@
 
 namespace sparsegate {
 
+struct ModelLoadOptions {
+  // The service never needs it, and for a large vocabulary it is the
+  // biggest tensor of the model.
+  bool lm_head = false;
+};
+
 class DecoderModel {
  public:
-  static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const Checkpoint& checkpoint);
+  static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const Checkpoint& checkpoint,
+                                                           const ModelLoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
   int num_layers() const { return static_cast<int>(config_.num_hidden_layers); }
@@ -37,6 +48,20 @@ class DecoderModel {
   // indices: hidden-state indices in [0, num_layers], any order.
   // Returns index -> [B, T, hidden_size] float32. Thread-safe (const).
   std::map<int, at::Tensor> HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const;
+
+  // Keys and values (after RoPE) of the positions run so far, per layer:
+  // [B, num_key_value_heads, length, head_dim].
+  struct KvCache {
+    std::vector<at::Tensor> keys, values;
+    int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
+    // Repeats every row `times` (sampling several continuations of one prompt).
+    void RepeatRows(int64_t times);
+  };
+
+  // Runs ids [B, T] as positions [cache->length(), cache->length() + T),
+  // appends them to the cache, and returns the next-token logits after the
+  // last position, [B, vocab_size]. Needs the LM head (ModelLoadOptions).
+  at::Tensor NextTokenLogits(const at::Tensor& ids, KvCache* cache) const;
 
  private:
   struct Layer {
@@ -51,16 +76,25 @@ class DecoderModel {
   DecoderModel(ModelConfig config, RotaryEmbedding rope) : config_(std::move(config)), rope_(std::move(rope)) {}
 
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+  // With a cache (k_cache/v_cache non-null), x holds the new positions only
+  // and the cache grows by them.
   at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                       const at::Tensor& mask) const;
+                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;
-  // Additive [T, T] mask: causal, and limited to the sliding window if any.
-  at::Tensor AttentionMask(int64_t length) const;
+  // Additive [T, offset + T] mask for queries at positions [offset, offset + T):
+  // causal, and limited to the sliding window if any.
+  at::Tensor AttentionMask(int64_t length, int64_t offset = 0) const;
+  // The decoder layers 1..deepest over h (positions [offset, offset + T)),
+  // handing each index's output to `visit`. The last layer's output is
+  // handed over after the final norm.
+  template <typename Visit>
+  at::Tensor RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, Visit visit) const;
 
   ModelConfig config_;
   RotaryEmbedding rope_;
   at::Tensor embed_tokens_;  // [vocab, hidden]
   at::Tensor final_norm_;
+  at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded
   std::vector<Layer> layers_;
   // Keeps the memory-mapped weight files alive for in-place F32 tensors.
   std::vector<std::shared_ptr<const MappedFile>> mappings_;
