@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Arithmetic problems with step-by-step solution traces and controlled difficulty.
+
+The corpus the embedded default model is trained and evaluated on (issue 4). Every problem records
+what makes it hard, so the model card can report per level and control for each factor:
+
+- op: add, sub, mul, or expr (a two-step expression such as (a + b) * c);
+- digits: the largest operand's digit count;
+- carries: the length of the longest carry (add) or borrow (sub) chain; for mul, the number of
+  digit products that carried plus the carry chain of summing the partial products;
+- familiar: whether every operand lies in the training range (digits <= FAMILIAR_DIGITS). Problems
+  outside it are never trained on; the card compares them with familiar ones of equal difficulty.
+
+Traces are written digit by digit, least significant first, the way the model is taught to work:
+
+    Q: 478 + 356 = ?
+    A: 8+6=14 write 4 carry 1. 7+5+1=13 write 3 carry 1. 4+3+1=8 write 8. So 478 + 356 = 834.
+
+Deterministic: the same seed gives the same problems on every machine (random.Random, no hashing).
+
+    arithmetic.py --count 1000 --seed 0 --max-digits 7 > problems.jsonl
+"""
+import argparse
+import json
+import random
+import sys
+
+FAMILIAR_DIGITS = 3
+
+
+def digits_of(n):
+    return [int(c) for c in str(n)][::-1]  # least significant first
+
+
+def add_trace(a, b):
+    da, db = digits_of(a), digits_of(b)
+    steps, carry, chain, longest = [], 0, 0, 0
+    for i in range(max(len(da), len(db))):
+        x = da[i] if i < len(da) else 0
+        y = db[i] if i < len(db) else 0
+        s = x + y + carry
+        term = f"{x}+{y}" + ("+1" if carry else "")
+        carry_out = s // 10
+        steps.append(f"{term}={s} write {s % 10}" + (" carry 1" if carry_out else ""))
+        chain = chain + 1 if carry_out else 0
+        longest = max(longest, chain)
+        carry = carry_out
+    if carry:
+        steps.append("write 1")
+    return steps, longest
+
+
+def sub_trace(a, b):  # a >= b
+    da, db = digits_of(a), digits_of(b)
+    steps, borrow, chain, longest = [], 0, 0, 0
+    for i in range(len(da)):
+        x = da[i] - borrow
+        y = db[i] if i < len(db) else 0
+        borrow_out = 1 if x < y else 0
+        top = x + 10 * borrow_out
+        steps.append(f"{top}-{y}={top - y} write {top - y}" + (" borrow 1" if borrow_out else ""))
+        chain = chain + 1 if borrow_out else 0
+        longest = max(longest, chain)
+        borrow = borrow_out
+    return steps, longest
+
+
+def times_digit_trace(a, y):
+    """a * y for one digit y, digit by digit; returns the steps and whether any step carried."""
+    steps, carry, carried = [], 0, False
+    for x in digits_of(a):
+        p = x * y + carry
+        term = f"{x}*{y}" + (f"+{carry}" if carry else "")
+        carry = p // 10
+        carried = carried or carry > 0
+        steps.append(f"{term}={p} write {p % 10}" + (f" carry {carry}" if carry else ""))
+    if carry:
+        steps.append(f"write {carry}")
+    return steps, carried
+
+
+def mul_trace(a, b):
+    """b has one or two digits: one digit-by-digit product per digit of b, then their sum."""
+    steps, with_carry, partials = [], 0, []
+    for i, y in enumerate(digits_of(b)):
+        digit_steps, carried = times_digit_trace(a, y)
+        steps += digit_steps
+        partial = a * y * 10 ** i
+        steps.append(f"so {a}*{y}" + ("0" * i) + f" = {partial}")
+        with_carry += int(carried)
+        partials.append(partial)
+    if len(partials) == 2:
+        add_steps, add_carries = add_trace(partials[0], partials[1])
+        steps += add_steps
+        with_carry += add_carries
+    return steps, with_carry
+
+
+def operand(rng, digits):
+    return rng.randint(10 ** (digits - 1) if digits > 1 else 0, 10 ** digits - 1)
+
+
+def make_problem(rng, op, digits):
+    """One problem whose largest operand has `digits` digits."""
+    if op == "add":
+        a, b = operand(rng, digits), operand(rng, rng.randint(1, digits))
+        steps, carries = add_trace(a, b)
+        question, answer = f"{a} + {b}", a + b
+    elif op == "sub":
+        a, b = operand(rng, digits), operand(rng, rng.randint(1, digits))
+        a, b = max(a, b), min(a, b)
+        steps, carries = sub_trace(a, b)
+        question, answer = f"{a} - {b}", a - b
+    elif op == "mul":  # the multiplier has one or two digits: the trace stays short enough to learn
+        a, b = operand(rng, digits), operand(rng, rng.randint(1, min(2, digits)))
+        steps, carries = mul_trace(a, b)
+        question, answer = f"{a} * {b}", a * b
+    elif op == "expr":  # (a + b) * c: an addition, then a multiplication by a one-digit number
+        a, b, c = operand(rng, digits), operand(rng, rng.randint(1, digits)), rng.randint(2, 9)
+        s_steps, s_carries = add_trace(a, b)
+        m_steps, m_carries = mul_trace(a + b, c)
+        steps = s_steps + [f"so {a} + {b} = {a + b}"] + m_steps
+        carries = s_carries + m_carries
+        question, answer = f"({a} + {b}) * {c}", (a + b) * c
+    else:
+        raise ValueError(op)
+    solution = ". ".join(steps) + f". So {question} = {answer}."
+    return {
+        "prompt": f"Q: {question} = ?",
+        "solution": solution,
+        "answer": str(answer),
+        "op": op,
+        "digits": digits,
+        "carries": carries,
+        "familiar": digits <= FAMILIAR_DIGITS,
+    }
+
+
+def generate(count, seed, max_digits, ops=("add", "sub", "mul", "expr")):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        op = ops[i % len(ops)]
+        digits = rng.randint(1, max_digits)
+        row = make_problem(rng, op, digits)
+        row["id"] = f"{op}-{seed}-{i}"
+        rows.append(row)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-digits", type=int, default=7)
+    ap.add_argument("--ops", default="add,sub,mul,expr")
+    args = ap.parse_args()
+    for row in generate(args.count, args.seed, args.max_digits, tuple(args.ops.split(","))):
+        sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
