@@ -192,6 +192,11 @@ absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const
   if (options.max_attempts < 1 || options.max_attempts > 5)
     return absl::InvalidArgumentError("max_attempts must be in [1, 5] (gRPC's retry limit)");
   if (options.deadline.count() <= 0) return absl::InvalidArgumentError("deadline must be positive");
+  // The plugin core keeps its own copy of the metric names (it does not
+  // depend on the proto); a name the proto lacks would be a null field later.
+  for (const std::string& name : SparsityMetricNames())
+    if (v1::SparsityMetrics::descriptor()->FindFieldByName(name) == nullptr)
+      return absl::InternalError(absl::StrCat("metric '", name, "' is not a field of sparsegate.v1.SparsityMetrics"));
   std::vector<v1::Pooling> poolings;
   std::vector<std::string> labels;
   for (int layer : options.layers) {
