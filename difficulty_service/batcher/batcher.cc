@@ -8,16 +8,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/clock.h"
 
 namespace sparsegate {
-namespace {
-
-double MillisSince(ScoreJob::Clock::time_point start, ScoreJob::Clock::time_point end = ScoreJob::Clock::now()) {
-  return std::chrono::duration<double, std::milli>(end - start).count();
-}
-
-}  // namespace
-
 Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options)
     : engine_(engine), options_(options), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
   // libtorch's own default here was one thread on two cores (it halves the

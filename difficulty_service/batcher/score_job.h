@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "difficulty_service/common/clock.h"
 #include "difficulty_service/engine/scoring_engine.h"
 
 namespace sparsegate {
@@ -24,7 +25,7 @@ struct JobTiming {
 };
 
 struct ScoreJob {
-  using Clock = std::chrono::steady_clock;
+  using Clock = SteadyClock;
 
   std::vector<PromptInput> prompts;
   FeatureRequest features;

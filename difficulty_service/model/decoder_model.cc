@@ -29,14 +29,21 @@ class WeightLoader {
   WeightLoader(const Checkpoint& checkpoint, std::vector<std::shared_ptr<const MappedFile>>* mappings)
       : checkpoint_(checkpoint), mappings_(mappings) {}
 
-  absl::StatusOr<at::Tensor> Load(const std::string& name, std::vector<int64_t> shape) {
+  // The tensor, when it exists with the shape config.json implies.
+  absl::StatusOr<WeightRef> Find(const std::string& name, const std::vector<int64_t>& shape) const {
     auto ref = checkpoint_.Find(name);
     if (!ref.ok()) return ref.status();
-    const TensorView& view = *ref->view;
-    if (view.shape != shape)
+    if (ref->view->shape != shape)
       return absl::InvalidArgumentError(absl::StrCat(ref->file->path(), ": tensor '", name, "' has shape ",
-                                                     view.ShapeString(), " but config.json implies [",
+                                                     ref->view->ShapeString(), " but config.json implies [",
                                                      absl::StrJoin(shape, ", "), "]"));
+    return ref;
+  }
+
+  absl::StatusOr<at::Tensor> Load(const std::string& name, std::vector<int64_t> shape) {
+    auto ref = Find(name, shape);
+    if (!ref.ok()) return ref.status();
+    const TensorView& view = *ref->view;
     auto type = ScalarTypeOf(view.dtype);
     if (!type.ok()) return absl::Status(type.status().code(), absl::StrCat(ref->file->path(), ": tensor '", name, "': ", type.status().message()));
     const size_t element = DTypeSize(view.dtype);
@@ -117,13 +124,11 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   if (!status.ok()) return status;
   // The LM head is not needed for hidden states, but a checkpoint whose head disagrees with its config is broken.
   if (!c.tie_word_embeddings || checkpoint.Has("lm_head.weight")) {
-    auto head = checkpoint.Find("lm_head.weight");
-    if (!head.ok()) return head.status();
-    if (head->view->shape != std::vector<int64_t>{c.vocab_size, H})
-      return absl::InvalidArgumentError(absl::StrCat(head->file->path(), ": tensor 'lm_head.weight' has shape ",
-                                                     head->view->ShapeString(), " but config.json implies [",
-                                                     c.vocab_size, ", ", H, "]"));
-    if (options.lm_head) load(&model->lm_head_, loader.Load("lm_head.weight", {c.vocab_size, H}));
+    if (options.lm_head) {
+      load(&model->lm_head_, loader.Load("lm_head.weight", {c.vocab_size, H}));
+    } else if (auto head = loader.Find("lm_head.weight", {c.vocab_size, H}); !head.ok()) {
+      status = head.status();
+    }
     if (!status.ok()) return status;
   } else if (options.lm_head) {
     model->lm_head_ = model->embed_tokens_;  // tied

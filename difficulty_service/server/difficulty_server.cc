@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/clock.h"
 #include "difficulty_service/model/blas_probe.h"
 #include "difficulty_service/server/request_translation.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
@@ -19,12 +20,8 @@
 namespace sparsegate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = SteadyClock;
 constexpr char kServiceName[] = "sparsegate.v1.DifficultyService";
-
-double MillisSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 Clock::time_point SteadyDeadline(std::chrono::system_clock::time_point deadline) {
   if (deadline == std::chrono::system_clock::time_point::max()) return Clock::time_point::max();
