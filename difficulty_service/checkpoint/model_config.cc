@@ -89,6 +89,13 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
   std::string hidden_act = "silu";
   read("hidden_act", &hidden_act);
   if (!s.ok()) return s;
+  if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
+    for (const json& id : it->is_array() ? *it : json::array({*it})) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= c.vocab_size)
+        return absl::InvalidArgumentError(absl::StrCat(where, ": eos_token_id must be token ids below vocab_size"));
+      c.eos_token_ids.push_back(id.get<int32_t>());
+    }
+  }
   if (auto rs = ReadRope(j, where, &c.rope); !rs.ok()) return rs;
 
   if (c.model_type == "qwen2") {

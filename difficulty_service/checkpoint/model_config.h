@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json_fwd.hpp"
@@ -49,6 +50,8 @@ struct ModelConfig {
   // Tokens a position may attend to, itself included; 0 = unlimited.
   int64_t sliding_window = 0;
   std::string torch_dtype;
+  // eos_token_id, one id or a list (Llama 3.1); generation stops at any of them.
+  std::vector<int32_t> eos_token_ids;
 
   // `source` names the file in error messages.
   static absl::StatusOr<ModelConfig> FromJson(const nlohmann::json& j, const std::string& source);

@@ -1,12 +1,14 @@
 // sparsegate: difficulty features for RL fine-tuning prompts.
 //   sparsegate serve     gRPC difficulty service
 //   sparsegate score     features for a JSONL file, in process
+//   sparsegate generate  continuations of a JSONL file's prompts, in process
 //   sparsegate tokenize  token ids for lines on stdin
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
+#include "difficulty_service/cli/generate_command.h"
 #include "difficulty_service/cli/score_command.h"
 #include "difficulty_service/cli/serve_command.h"
 #include "difficulty_service/cli/tokenize_command.h"
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SPARSEGATE_VERSION);
   sparsegate::cli::AddServeCommand(app);
   sparsegate::cli::AddScoreCommand(app);
+  sparsegate::cli::AddGenerateCommand(app);
   sparsegate::cli::AddTokenizeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

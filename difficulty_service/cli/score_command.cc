@@ -3,13 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <condition_variable>
-#include <fstream>
-#include <iostream>
-
-#include "absl/strings/strip.h"
-#include "difficulty_service/batcher/batcher.h"
 #include "difficulty_service/cli/feature_json.h"
+#include "difficulty_service/cli/in_process_scorer.h"
+#include "difficulty_service/cli/jsonl_rows.h"
 #include "difficulty_service/engine/scoring_engine.h"
 #include "nlohmann/json.hpp"
 
@@ -32,39 +28,6 @@ struct ScoreFlags {
   int64_t token_budget = 8192;
   int64_t max_prompt_tokens = 0;
 };
-
-// Counts jobs down to zero; the reading thread waits for a chunk to finish.
-class Countdown {
- public:
-  void Add(int n) {
-    std::lock_guard<std::mutex> lock(mu_);
-    left_ += n;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--left_ == 0) cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return left_ == 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int left_ = 0;
-};
-
-struct Row {
-  int64_t line = 0;
-  json value;
-  std::string error;
-  std::shared_ptr<ScoreJob> job;
-};
-
-// An error message can quote the bad bytes of its row; replace them rather
-// than let the JSON writer throw.
-std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Reads the prompt out of one parsed row: a string is text, an array of
 // integers is token ids.
@@ -111,99 +74,48 @@ int RunScore(const ScoreFlags& flags) {
   for (const std::string& p : flags.poolings)
     request.poolings.push_back(p == "mean" ? Pooling::kMean : Pooling::kLastToken);
 
-  std::ifstream file_in;
-  std::istream* in = &std::cin;
-  if (flags.input != "-") {
-    file_in.open(flags.input);
-    if (!file_in) {
-      spdlog::error("{}: cannot open", flags.input);
-      return 2;
-    }
-    in = &file_in;
-  }
-  std::ofstream file_out;
-  std::ostream* out = &std::cout;
-  if (flags.output != "-") {
-    file_out.open(flags.output);
-    if (!file_out) {
-      spdlog::error("{}: cannot write", flags.output);
-      return 2;
-    }
-    out = &file_out;
-  }
-  const std::string source = flags.input == "-" ? "<stdin>" : flags.input;
+  JsonlFiles files;
+  if (int rc = files.Open(flags.input, flags.output); rc != 0) return rc;
+  InProcessScorer scorer(**engine, request, flags.truncate_left, flags.token_budget);
 
-  BatcherOptions batcher_options;
-  batcher_options.token_budget = flags.token_budget;
-  constexpr int kChunkRows = 1024;
-  batcher_options.max_queued_prompts = kChunkRows;
-  Batcher batcher(**engine, batcher_options);
-
-  int64_t line_number = 0, failed = 0, scored = 0;
-  bool eof = false;
-  while (!eof) {
-    std::vector<Row> rows;
-    std::string line;
-    while (static_cast<int>(rows.size()) < kChunkRows) {
-      if (!std::getline(*in, line)) {
+  constexpr size_t kChunkRows = 1024;
+  JsonlReader reader(*files.in);
+  int64_t failed = 0, scored = 0;
+  for (bool eof = false; !eof;) {
+    std::vector<JsonlRow> rows;
+    std::vector<absl::StatusOr<PromptInput>> inputs;
+    while (rows.size() < kChunkRows) {
+      std::optional<JsonlRow> row = reader.Next();
+      if (!row) {
         eof = true;
         break;
       }
-      ++line_number;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not rows
-      Row row;
-      row.line = line_number;
-      try {
-        row.value = json::parse(line);
-      } catch (const json::parse_error& e) {
-        row.error = std::string("invalid JSON: ") + e.what();
-      }
-      rows.push_back(std::move(row));
+      inputs.push_back(row->error.empty() ? PromptFromRow(row->value, flags)
+                                          : absl::StatusOr<PromptInput>(absl::InvalidArgumentError(row->error)));
+      rows.push_back(*std::move(row));
     }
-    Countdown pending;
-    for (Row& row : rows) {
-      if (!row.error.empty()) continue;
-      auto input = PromptFromRow(row.value, flags);
-      if (!input.ok()) {
-        row.error = std::string(input.status().message());
-        continue;
+    std::vector<PromptInput> valid;
+    for (auto& input : inputs)
+      if (input.ok()) valid.push_back(*input);
+    std::vector<absl::StatusOr<PromptFeatures>> results = scorer.Score(std::move(valid));
+    for (size_t i = 0, next = 0; i < rows.size(); ++i) {
+      absl::Status status = inputs[i].status();
+      if (inputs[i].ok()) {
+        status = results[next].status();
+        if (status.ok()) AddFeaturesToJson(*results[next], flags.with_hidden, &rows[i].value);
+        ++next;
       }
-      row.job = std::make_shared<ScoreJob>();
-      row.job->prompts = {*std::move(input)};
-      row.job->features = request;
-      row.job->truncate_left = flags.truncate_left;
-      Row* target = &row;
-      row.job->on_done = [target, &pending](const absl::Status& status, ScoreJob&) {
-        if (!status.ok()) {
-          // "prompt 0: " adds nothing when a job holds one row.
-          absl::string_view message = status.message();
-          absl::ConsumePrefix(&message, "prompt 0: ");
-          target->error = std::string(message);
-        }
-        pending.Done();
-      };
-      pending.Add(1);
-      absl::Status admitted = batcher.Submit(row.job);
-      if (!admitted.ok()) {  // cannot happen: a chunk never exceeds the queue bound
-        row.error = std::string(admitted.message());
-        pending.Done();
-      }
-    }
-    pending.Wait();
-    for (Row& row : rows) {
-      if (!row.error.empty()) {
+      if (!status.ok()) {
         ++failed;
-        std::cerr << source << ":" << row.line << ": " << row.error << "\n";
-        *out << Dump(json{{"line", row.line}, {"error", row.error}}) << "\n";
+        files.Error(rows[i].line, std::string(status.message()));
         continue;
       }
-      AddFeaturesToJson(row.job->results.front(), flags.with_hidden, &row.value);
-      *out << Dump(row.value) << "\n";
+      files.Write(rows[i].value);
       ++scored;
     }
-    out->flush();
+    files.out->flush();
   }
-  spdlog::info("{}: {} rows scored, {} failed", source, scored, failed);
+  spdlog::info("{}: {} rows scored, {} failed", files.source(), scored, failed);
   return failed > 0 ? 1 : 0;
 }
 

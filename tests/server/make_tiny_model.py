@@ -19,9 +19,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.path.join(HERE, "..", "reference", "make_reference.py")
 
-# The pattern Qwen's tokenizer.json uses (pre-tokenizer Split, Isolated).
-SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
-                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "embedded_model"))
+import byte_bpe  # noqa: E402
 
 MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"),
           ("o", "n"), ("Ġ", "s"), ("r", "e"), ("a", "t"), ("Ġ", "w"), ("Ġ", "+"),
@@ -33,48 +32,10 @@ CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'
                  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 
 
-def byte_alphabet():
-    """GPT-2's reversible byte -> printable character map."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return chars
-
-
 def write_tokenizer(out):
-    vocab = {c: i for i, c in enumerate(byte_alphabet()[b] for b in range(256))}
-    for a, b in MERGES:
-        vocab[a + b] = len(vocab)
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    added = []
-    for s in specials:
-        added.append({"id": len(vocab) + len(added), "content": s, "single_word": False, "lstrip": False,
-                      "rstrip": False, "normalized": False, "special": True})
-    tokenizer = {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
-        "normalizer": {"type": "NFC"},
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": SPLIT_PATTERN}, "behavior": "Isolated", "invert": False},
-            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
-        "post_processor": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-                  "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-                  "vocab": vocab, "merges": [[a, b] for a, b in MERGES]},
-    }
-    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(tokenizer, f, ensure_ascii=False)
     config = {"add_bos_token": False, "bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
               "model_max_length": 512, "tokenizer_class": "Qwen2Tokenizer", "chat_template": CHAT_TEMPLATE}
-    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-        json.dump(config, f, ensure_ascii=False, indent=1)
-    return len(vocab) + len(added)
+    return byte_bpe.write_tokenizer_files(out, MERGES, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], config)
 
 
 def make_bench(out):
