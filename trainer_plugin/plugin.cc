@@ -187,6 +187,25 @@ absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vec
   return absl::OkStatus();
 }
 
+absl::Status TrainerPlugin::ObserveOffline(const std::string& prompt_id, const PromptFeatures& features,
+                                           int32_t successes, int32_t trials) {
+  if (prompt_id.empty()) return absl::InvalidArgumentError("offline outcome with an empty prompt id");
+  if (trials < 1 || successes < 0 || successes > trials) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt '", prompt_id, "': need 0 <= successes <= trials and trials >= 1, got ", successes, " of ",
+                     trials));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  absl::StatusOr<EncodedPrompt> encoded = predictor_.Encode(features);
+  if (!encoded.ok()) return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': ", encoded.status().message()));
+  return predictor_.Observe(prompt_id, *encoded, successes, trials);
+}
+
+bool TrainerPlugin::IsHoldout(const std::string& prompt_id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return predictor_.IsHoldout(prompt_id);
+}
+
 absl::Status TrainerPlugin::BeginEpoch(int64_t epoch) {
   std::lock_guard<std::mutex> lock(mutex_);
   return policy_.BeginEpoch(epoch);

@@ -90,6 +90,13 @@ class TrainerPlugin {
   // The rewards of one prompt's G rollouts, each in [0, 1], after the rollouts of its last decision.
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
 
+  // Outcomes measured outside this plugin's decisions (an offline evaluation, an earlier run): the
+  // prompt's features and its successes out of `trials` unhinted rollouts. They train the
+  // predictor only (held-out prompts stay held out), never the policy's ladder; they are fitted at
+  // the next Decide.
+  absl::Status ObserveOffline(const std::string& prompt_id, const PromptFeatures& features, int32_t successes,
+                              int32_t trials);
+
   // Epoch boundaries, for quarantine and deferral; epochs never go backwards.
   absl::Status BeginEpoch(int64_t epoch);
 
@@ -98,6 +105,9 @@ class TrainerPlugin {
   // from a plugin with the same feature schema, ladder length and probe settings; thresholds and
   // other settings are this plugin's own, so a resumed run may retune them.
   absl::Status Load(const std::string& path);
+
+  // Whether the predictor holds this prompt's outcomes out of training, to measure itself on them.
+  bool IsHoldout(const std::string& prompt_id) const;
 
   PluginStats Stats() const;
   nlohmann::json StatsJson() const;

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "difficulty_service/checkpoint/checkpoint.h"
-#include "difficulty_service/cli/jsonl_rows.h"
+#include "difficulty_service/common/jsonl_rows.h"
 #include "difficulty_service/model/decoder_model.h"
 #include "difficulty_service/model/generation.h"
 #include "difficulty_service/tokenizer/tokenizer.h"

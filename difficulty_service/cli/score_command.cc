@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include "difficulty_service/cli/feature_json.h"
 #include "difficulty_service/cli/in_process_scorer.h"
-#include "difficulty_service/cli/jsonl_rows.h"
+#include "difficulty_service/common/jsonl_rows.h"
 #include "difficulty_service/engine/scoring_engine.h"
 #include "nlohmann/json.hpp"
 

@@ -108,6 +108,27 @@ TEST(TrainerPlugin, PredictorLearnsOnlyFromGroupsThatMeasureTheUnhintedPassRate)
   EXPECT_EQ(calibrated, 1);
 }
 
+TEST(TrainerPlugin, OfflineOutcomesTrainThePredictorButNotTheLadder) {
+  PluginConfig config = testing::FastLearningConfig();
+  config.predictor.holdout_modulus = 0;
+  std::unique_ptr<TrainerPlugin> plugin = MakePlugin(config);
+  ASSERT_TRUE(plugin->ObserveOffline("q", SomeFeatures(), 0, 8).ok());
+  ASSERT_TRUE(plugin->ObserveOffline("r", SomeFeatures(1), 8, 8).ok());
+  EXPECT_EQ(plugin->Stats().predictor.training_groups, 2);
+  EXPECT_EQ(plugin->Stats().counters.observed_groups, 0);  // the ladder saw nothing
+  absl::StatusOr<std::vector<Decision>> d = plugin->Decide({Info("q", true)}, {SomeFeatures()});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)[0].hint_level, 0) << "an offline failure must not climb the ladder: " << (*d)[0].reason;
+
+  EXPECT_EQ(plugin->ObserveOffline("q", SomeFeatures(), 9, 8).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(plugin->ObserveOffline("q", SomeFeatures(), 0, 0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(plugin->ObserveOffline("", SomeFeatures(), 0, 8).code(), absl::StatusCode::kInvalidArgument);
+  PromptFeatures short_features = SomeFeatures();
+  short_features.metrics.pop_back();
+  EXPECT_EQ(plugin->ObserveOffline("q", short_features, 0, 8).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(plugin->Stats().predictor.training_groups, 2);
+}
+
 TEST(TrainerPlugin, StatsAddUp) {
   TrainerSim sim;
   std::unique_ptr<TrainerPlugin> plugin = MakePlugin();

@@ -117,6 +117,22 @@ TEST(Policy, NoReferenceMeansOnlyKeepOrDrop) {
   EXPECT_EQ(fresh.Decide("r", false, kMiddling).kind, DecisionKind::kDrop);
 }
 
+TEST(Policy, HopelessPromptsAreDroppedEvenWithAReferenceOnlyWhenAsked) {
+  const Prediction hopeless{0.004, PredictionSource::kSupervised};
+  EXPECT_EQ(MakePolicy().Decide("p", true, hopeless).kind, DecisionKind::kGuide);  // the default guides
+  PolicyConfig config;
+  config.drop_hopeless_below = 0.01;
+  Policy policy = MakePolicy(config);
+  PolicyDecision d = policy.Decide("p", true, hopeless);
+  EXPECT_EQ(d.kind, DecisionKind::kDrop);
+  EXPECT_NE(d.reason.find("even with a hint"), std::string::npos) << d.reason;
+  EXPECT_EQ(policy.Decide("q", true, Prediction{0.02, PredictionSource::kSupervised}).kind, DecisionKind::kGuide);
+  // The unsupervised prior is a ranking guess: it never drops.
+  EXPECT_EQ(policy.Decide("r", true, Prediction{0.004, PredictionSource::kPrior}).kind, DecisionKind::kGuide);
+  config.drop_hopeless_below = 1.0;
+  EXPECT_FALSE(Policy::Create(config).ok());
+}
+
 TEST(Policy, LosingTheReferenceLeavesTheLadder) {
   Policy policy = MakePolicy();
   Step(policy, "p", true, kAllZero);

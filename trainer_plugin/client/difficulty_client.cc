@@ -170,7 +170,10 @@ class DifficultyClient::Impl {
     ++stats_.calls;
     stats_.prompts_scored += static_cast<int64_t>(scored);
     stats_.prompts_failed_open += static_cast<int64_t>(count - scored);
-    if (!call.status.ok()) ++stats_.failed_calls;
+    if (!call.status.ok()) {
+      ++stats_.failed_calls;
+      stats_.last_error_code = call.status.error_code();
+    }
     if (!error.empty()) stats_.last_error = error;
     if (call.status.ok() && !call.response.model_digest().empty()) digest_ = call.response.model_digest();
   }

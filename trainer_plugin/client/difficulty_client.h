@@ -50,6 +50,7 @@ struct ClientStats {
   int64_t prompts_scored = 0;
   int64_t prompts_failed_open = 0;
   std::string last_error;
+  int last_error_code = 0;  // the grpc::StatusCode of the last failed call; 0 (OK) if none failed
 };
 
 // One prompt as the trainer holds it: text, or token ids.

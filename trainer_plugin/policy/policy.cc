@@ -67,6 +67,9 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
   if (c.quarantine_epochs < 0 || c.defer_epochs < 0) {
     return absl::InvalidArgumentError("quarantine_epochs and defer_epochs must be >= 0");
   }
+  if (!(c.drop_hopeless_below >= 0 && c.drop_hopeless_below < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("drop_hopeless_below must be in [0, 1), got ", c.drop_hopeless_below));
+  }
   if (!(c.drop_below >= 0 && c.drop_below <= 1) || !(c.defer_above >= 0 && c.defer_above <= 1) ||
       !(c.drop_below < c.defer_above)) {
     return absl::InvalidArgumentError(absl::StrCat("need 0 <= drop_below < defer_above <= 1, got ", c.drop_below,
@@ -183,6 +186,12 @@ PolicyDecision Policy::DecideBeforeOutcomes(PromptHistory& h, const std::optiona
   }
   const double p = prediction->pass_rate;
   const bool may_skip = prediction->source == PredictionSource::kSupervised || config_.prior_may_drop_or_defer;
+  if (h.has_reference && p < config_.drop_hopeless_below && may_skip) {
+    d.kind = DecisionKind::kDrop;
+    d.reason = absl::StrFormat("no outcome yet; %s < %g: near-impossible even with a hint",
+                               DescribePrediction(*prediction), config_.drop_hopeless_below);
+    return d;
+  }
   if (h.has_reference) {
     int32_t rung = 0;
     while (rung < rungs() && p < config_.start_rung_below[rung]) ++rung;

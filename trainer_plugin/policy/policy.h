@@ -84,6 +84,10 @@ struct PolicyConfig {
   // Predicted pass rate below which a prompt with no reference is dropped before any rollout. At
   // p = 0.02 and G = 8 rollouts, 85% of groups would have no success and give no gradient.
   double drop_below = 0.02;
+  // Predicted pass rate below which even a prompt with a reference is dropped before any rollout,
+  // rather than started high on the ladder. 0 (the default) never does: in training the ladder and
+  // quarantine find out cheaply. Offline filtering, which sees no rollouts, sets it.
+  double drop_hopeless_below = 0.0;
   // Predicted pass rate thresholds for the starting rung, one per rung, decreasing: below 0.10
   // (43% of G = 8 groups would be all-zero) start at rung 1, below 0.03 (78%) at rung 2, below 0.01
   // (92%) at rung 3. Must have one entry per ladder rung.

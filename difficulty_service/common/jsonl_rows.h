@@ -27,7 +27,8 @@ struct JsonlRow {
 
 class JsonlReader {
  public:
-  explicit JsonlReader(std::istream& in) : in_(in) {}
+  // `lines_before`: lines already consumed before the stream's position (to resume a file midway).
+  explicit JsonlReader(std::istream& in, int64_t lines_before = 0) : in_(in), line_(lines_before) {}
   // The next non-blank line, or nullopt at the end of the input.
   std::optional<JsonlRow> Next();
   // Lines consumed so far (blank ones included).

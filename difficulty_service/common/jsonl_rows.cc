@@ -1,4 +1,4 @@
-#include "difficulty_service/cli/jsonl_rows.h"
+#include "difficulty_service/common/jsonl_rows.h"
 
 #include <spdlog/spdlog.h>
 
