@@ -1,0 +1,292 @@
+"""`sparsegate filter` end to end on the embedded model: every row lands exactly once, bad rows are
+rejected with their line numbers, a killed run resumes without losing or repeating a row, shards
+split the work, outcomes calibrate the predictor, and a real `sparsegate serve` on loopback gives
+the same decisions as the in-process model.
+
+Environment (set by CTest): SPARSEGATE_BIN, the built CLI; SPARSEGATE_MODEL, the embedded model.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+BIN = os.environ.get("SPARSEGATE_BIN", "")
+MODEL = os.environ.get("SPARSEGATE_MODEL", "")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "embedded_model"))
+import arithmetic  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.isfile(BIN) and os.path.isfile(os.path.join(MODEL, "model.safetensors"))),
+    reason=f"needs SPARSEGATE_BIN and SPARSEGATE_MODEL (got {BIN!r}, {MODEL!r})")
+
+OUTPUTS = ("kept", "guided", "dropped")
+# Bad rows, placed at fixed lines among good ones, with what the reject must say.
+BAD_ROWS = {
+    3: ('{"id": "broken", "prompt": ', "invalid JSON"),
+    7: ('{"id": "no-prompt", "solution": "x"}', "missing field 'prompt'"),
+    11: ('{"id": "number-prompt", "prompt": 42}', "field 'prompt' is not a non-empty string"),
+    15: ('["an", "array"]', "row is not a JSON object"),
+    19: ('{"prompt": "Q: 1 + 1 = ?"}', "missing field 'id'"),
+    23: ('{"id": "add-9-0", "prompt": "Q: 2 + 2 = ?"}', "duplicate id 'add-9-0' (first on line 1)"),
+}
+
+
+def expected_rejects():
+    # write_dataset inserted a blank line as line 10: bad rows from line 10 on moved down by one.
+    return {(line if line < 10 else line + 1): why for line, (_, why) in BAD_ROWS.items()}
+
+
+def make_dataset(path, count=120, seed=9):
+    """Mixed-difficulty problems with the bad rows at their lines; returns the good ids."""
+    rows = iter(arithmetic.generate(count, seed, max_digits=6))
+    ids, lines = [], []
+    while len(ids) < count:
+        if len(lines) + 1 in BAD_ROWS:
+            lines.append(BAD_ROWS[len(lines) + 1][0])
+            continue
+        row = next(rows)
+        ids.append(row["id"])
+        lines.append(json.dumps(row))
+    lines.insert(9, "")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return ids
+
+
+def run_filter(dataset, out, *extra, check_rc=(0, 1), in_process=True):
+    cmd = [BIN, "filter", "-i", str(dataset), "-o", str(out), "--progress", "never", *extra]
+    if in_process:
+        cmd += ["--model", MODEL]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode in check_rc, (p.returncode, p.stderr)
+    return p
+
+
+def read_outputs(out, suffix=""):
+    rows = {}
+    for stem in OUTPUTS:
+        with open(os.path.join(out, f"{stem}{suffix}.jsonl")) as f:
+            rows[stem] = [json.loads(line) for line in f]
+    return rows
+
+
+def all_ids(rows):
+    return [r["id"] for stem in OUTPUTS for r in rows[stem]]
+
+
+def test_every_row_lands_once_and_bad_rows_are_rejected_with_their_line(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    ids = make_dataset(dataset)
+    p = run_filter(dataset, tmp_path / "out", check_rc=(1,))  # 1: rows were rejected
+    rows = read_outputs(tmp_path / "out")
+    assert sorted(all_ids(rows)) == sorted(ids)
+    for stem, decisions in (("kept", {"keep"}), ("guided", {"guide"}), ("dropped", {"drop", "defer"})):
+        for r in rows[stem]:
+            sg = r["sparsegate"]
+            assert sg["decision"] in decisions
+            assert sg["token_count"] > 0 and len(sg["features"]) == 28
+            assert sg["predicted_pass_rate"] is None or 0 <= sg["predicted_pass_rate"] <= 1
+    with open(tmp_path / "out" / "rejects.jsonl") as f:
+        rejects = {r["line"]: r for r in map(json.loads, f)}
+    assert set(rejects) == set(expected_rejects())
+    for line, why in expected_rejects().items():
+        assert why in rejects[line]["error"], rejects[line]
+        assert f"problems.jsonl:{line}: " in p.stderr
+    report = json.load(open(tmp_path / "out" / "report.json"))
+    assert report["rows"]["total"] == len(ids) and report["rows"]["rejected"] == len(BAD_ROWS)
+    assert sum(d["rows"] for d in report["decisions"]) == len(ids)
+    html = open(tmp_path / "out" / "report.html").read()
+    assert html.count("<svg") >= 2
+    assert re.search(r"keep\s+\d+", p.stdout), p.stdout  # the summary table
+
+
+def test_guided_rows_carry_the_hinted_prompt(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset)
+    # Every prediction under 0.99 starts on the ladder, so rows are guided whatever the model says.
+    run_filter(dataset, tmp_path / "out", "--start-rung-below", "0.99,0.5,0.3", "--drop-hopeless-below", "0",
+               "--hint-template", "\nA: {hint}")
+    rows = read_outputs(tmp_path / "out")
+    assert rows["guided"], "no guided rows"
+    for r in rows["guided"]:
+        sg = r["sparsegate"]
+        # The hint block is the template with the reference's prefix in place of {hint}.
+        assert r["prompt"] == sg["original_prompt"] + sg["hint"]
+        assert sg["hint"].startswith("\nA: ") and len(sg["hint"]) > 4
+        assert r["solution"].startswith(sg["hint"][4:].rstrip())
+        assert sg["hint_level"] >= 1
+
+
+def wait_for_progress(out, process, timeout=300):
+    path = os.path.join(out, ".filter-state", "progress.json")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(path) as f:
+                if json.load(f)["rows_done"] > 0:
+                    return
+        except (OSError, ValueError):
+            pass
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    raise AssertionError("no progress recorded")
+
+
+def test_a_killed_run_resumes_without_losing_or_repeating_a_row(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    ids = make_dataset(dataset, count=400)
+    out = tmp_path / "out"
+    cmd = [BIN, "filter", "--model", MODEL, "-i", str(dataset), "-o", str(out), "--progress", "never",
+           "--batch-rows", "8"]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_progress(out, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {stem: open(out / f"{stem}.jsonl").read() for stem in OUTPUTS}
+    progress = json.load(open(out / ".filter-state" / "progress.json"))
+    assert not progress["done"], "the run finished before the kill; the test proves nothing"
+
+    p = run_filter(dataset, out, "--batch-rows", "8", check_rc=(1,))
+    assert "continued an interrupted run" in p.stderr
+    rows = read_outputs(out)
+    assert sorted(all_ids(rows)) == sorted(ids)  # none lost, none twice
+    for stem in OUTPUTS:
+        # What the killed run had checkpointed is kept as it was (a torn last line would be cut off).
+        after = open(out / f"{stem}.jsonl").read()
+        kept_part = before[stem][:progress["sizes"][stem]]
+        assert after.startswith(kept_part)
+    with open(out / "rejects.jsonl") as f:
+        assert sorted(r["line"] for r in map(json.loads, f)) == sorted(expected_rejects())
+
+    # A finished run asked again changes nothing.
+    again = run_filter(dataset, out, "--batch-rows", "8", check_rc=(1,))
+    assert read_outputs(out) == rows, again.stderr
+
+
+def test_changed_settings_refuse_to_resume(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=40)
+    run_filter(dataset, tmp_path / "out")
+    p = run_filter(dataset, tmp_path / "out", "--drop-below", "0.1", check_rc=(2,))
+    assert "'drop_below' differs" in p.stderr and "--restart" in p.stderr
+    run_filter(dataset, tmp_path / "out", "--drop-below", "0.1", "--restart")
+
+
+def test_shards_split_the_rows(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    ids = make_dataset(dataset)
+    out = tmp_path / "out"
+    for i in range(3):
+        run_filter(dataset, out, "--shard", f"{i}/3")
+    seen = []
+    for i in range(3):
+        rows = read_outputs(out, f"-{i:05d}-of-00003")
+        shard_ids = all_ids(rows)
+        assert shard_ids, f"shard {i} is empty"
+        for stem in OUTPUTS:
+            for r in rows[stem]:
+                assert (r["sparsegate"]["line"] - 1) % 3 == i
+        seen += shard_ids
+        assert os.path.exists(out / f"report-{i:05d}-of-00003.html")
+    assert sorted(seen) == sorted(ids)
+
+
+def write_outcomes(path, dataset):
+    """Outcomes a user could have measured: here, one- and two-digit problems pass, longer ones fail."""
+    with open(dataset) as f, open(path, "w") as out:
+        for line in f:
+            try:
+                row = json.loads(line)
+                assert isinstance(row, dict) and "digits" in row and "id" in row
+            except (ValueError, AssertionError):
+                continue
+            successes = 7 if row["digits"] <= 2 else 0
+            out.write(json.dumps({"id": row["id"], "successes": successes, "trials": 8}) + "\n")
+
+
+def test_outcomes_calibrate_the_predictor_and_fill_the_report(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=300, seed=11)
+    outcomes = tmp_path / "outcomes.jsonl"
+    write_outcomes(outcomes, dataset)
+    run_filter(dataset, tmp_path / "out", "--outcomes", str(outcomes), "--min-training-groups", "32")
+    rows = read_outputs(tmp_path / "out")
+    sources = {r["sparsegate"]["prediction_source"] for stem in OUTPUTS for r in rows[stem]}
+    assert "supervised" in sources, sources
+    with_outcome = [r for stem in OUTPUTS for r in rows[stem] if "outcome" in r["sparsegate"]]
+    assert len(with_outcome) > 250
+    assert any(r["sparsegate"]["outcome"]["holdout"] for r in with_outcome)
+    report = json.load(open(tmp_path / "out" / "report.json"))
+    held_out = report["outcome"]["held_out"]
+    assert held_out["groups"] > 20 and held_out["calibration"]
+    assert held_out["zero_pass_auroc"] is not None
+    assert "calibration" in open(tmp_path / "out" / "report.html").read().lower()
+
+
+def test_a_bad_outcomes_file_stops_the_job_naming_the_line(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=20)
+    outcomes = tmp_path / "outcomes.jsonl"
+    outcomes.write_text('{"id": "a", "successes": 1, "trials": 8}\n{"id": "b", "successes": 9, "trials": 8}\n')
+    p = run_filter(dataset, tmp_path / "out", "--outcomes", str(outcomes), check_rc=(2,))
+    assert "outcomes.jsonl:2: need 0 <= successes <= trials" in p.stderr
+
+
+class Server:
+    """`sparsegate serve` on a free loopback port, up once it prints "ready on port N"."""
+
+    def __init__(self, timeout=120):
+        self.process = subprocess.Popen([BIN, "serve", "--model", MODEL, "--address", "127.0.0.1:0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.port = None
+        found = threading.Event()
+
+        def read():
+            for line in self.process.stdout:
+                m = re.search(r"ready on port (\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    found.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(timeout):
+            self.stop()
+            raise RuntimeError("server not ready")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def test_a_remote_service_decides_as_the_in_process_model(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=60)
+    run_filter(dataset, tmp_path / "local")
+    servers = [Server(), Server()]
+    try:
+        targets = ",".join(f"127.0.0.1:{s.port}" for s in servers)
+        p = run_filter(dataset, tmp_path / "remote", "--server", targets, check_rc=(1,), in_process=False)
+    finally:
+        for s in servers:
+            s.stop()
+    local, remote = read_outputs(tmp_path / "local"), read_outputs(tmp_path / "remote")
+    by_id = {r["id"]: r["sparsegate"] for stem in OUTPUTS for r in local[stem]}
+    assert sorted(by_id) == sorted(r["id"] for stem in OUTPUTS for r in remote[stem])
+    for stem in OUTPUTS:
+        for r in remote[stem]:
+            a, b = by_id[r["id"]], r["sparsegate"]
+            assert a["token_count"] == b["token_count"]
+            for name, value in a["features"].items():
+                assert b["features"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+    assert "rejected" in p.stdout
