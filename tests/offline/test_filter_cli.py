@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -20,7 +19,9 @@ BIN = os.environ.get("SPARSEGATE_BIN", "")
 MODEL = os.environ.get("SPARSEGATE_MODEL", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "embedded_model"))
+sys.path.insert(0, os.path.join(HERE, "..", "server"))
 import arithmetic  # noqa: E402
+from loopback_server import LoopbackServer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (os.path.isfile(BIN) and os.path.isfile(os.path.join(MODEL, "model.safetensors"))),
@@ -239,43 +240,13 @@ def test_a_bad_outcomes_file_stops_the_job_naming_the_line(tmp_path):
     assert "outcomes.jsonl:2: need 0 <= successes <= trials" in p.stderr
 
 
-class Server:
-    """`sparsegate serve` on a free loopback port, up once it prints "ready on port N"."""
-
-    def __init__(self, timeout=120):
-        self.process = subprocess.Popen([BIN, "serve", "--model", MODEL, "--address", "127.0.0.1:0"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.port = None
-        found = threading.Event()
-
-        def read():
-            for line in self.process.stdout:
-                m = re.search(r"ready on port (\d+)", line)
-                if m and self.port is None:
-                    self.port = int(m.group(1))
-                    found.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not found.wait(timeout):
-            self.stop()
-            raise RuntimeError("server not ready")
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def test_a_remote_service_decides_as_the_in_process_model(tmp_path):
     dataset = tmp_path / "problems.jsonl"
     make_dataset(dataset, count=60)
     run_filter(dataset, tmp_path / "local")
-    servers = [Server(), Server()]
+    servers = [LoopbackServer(BIN, MODEL), LoopbackServer(BIN, MODEL)]
     try:
-        targets = ",".join(f"127.0.0.1:{s.port}" for s in servers)
+        targets = ",".join(s.target for s in servers)
         p = run_filter(dataset, tmp_path / "remote", "--server", targets, check_rc=(1,), in_process=False)
     finally:
         for s in servers:

@@ -5,14 +5,15 @@ Needs SPARSEGATE_BIN (the sparsegate binary) and SPARSEGATE_TINY_MODEL (the chec
 fixture `tiny_models` writes); CTest sets both. Without them the test is skipped, saying why.
 """
 import os
-import re
-import subprocess
-import threading
+import sys
 import time
 
 import pytest
 
 import sparsegate
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+from loopback_server import LoopbackServer  # noqa: E402
 
 BIN = os.environ.get("SPARSEGATE_BIN", "")
 MODEL = os.environ.get("SPARSEGATE_TINY_MODEL", "")
@@ -25,47 +26,9 @@ SOLUTION = ("First, write the equation: 4x - 7 = 21.\nAdd 7 to both sides: 4x = 
             "Divide both sides by 4: x = 7.\nCheck: 4 * 7 - 7 = 21.\nThe answer is 7.")
 
 
-class Server:
-    """`sparsegate serve` on a free loopback port, up once it prints "ready on port N"."""
-
-    def __init__(self, timeout=60):
-        self.process = subprocess.Popen([BIN, "serve", "--model", MODEL, "--address", "127.0.0.1:0"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.port = None
-        lines = []
-        found = threading.Event()
-
-        def read():
-            for line in self.process.stdout:
-                lines.append(line)
-                m = re.search(r"ready on port (\d+)", line)
-                if m and self.port is None:
-                    self.port = int(m.group(1))
-                    found.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not found.wait(timeout):
-            self.stop()
-            raise RuntimeError(f"server not ready in {timeout}s; stdout: {''.join(lines)!r}, "
-                               f"stderr: {self.process.stderr.read()!r}")
-
-    @property
-    def target(self):
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def server():
-    s = Server()
+    s = LoopbackServer(BIN, MODEL, timeout=60)
     yield s
     s.stop()
 
