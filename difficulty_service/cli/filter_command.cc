@@ -74,9 +74,10 @@ void PrintSummary(const plugin::FilterSummary& s) {
     const auto& held = r["outcome"]["held_out"];
     auto number = [](const nlohmann::json& v) { return v.is_null() ? std::string("n/a") : absl::StrFormat("%.3f", v.get<double>()); };
     std::cout << absl::StrFormat(
-        "outcomes: %d rows calibrate the predictor; on %d held-out rows: AUROC(pass@G=0) %s, calibration error %s\n",
+        "outcomes: %d rows calibrate the predictor; on %d held-out rows: AUROC(pass@G=0) %s (prompt length alone: "
+        "%s), calibration error %s\n",
         s.outcome_rows, held["groups"].get<int64_t>(), number(held["zero_pass_auroc"]),
-        number(held["expected_calibration_error"]));
+        number(held["length_baseline_auroc"]), number(held["expected_calibration_error"]));
   }
   std::cout << "report: " << s.report_html_path << " (numbers in " << s.report_json_path << ")\n";
 }

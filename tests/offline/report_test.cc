@@ -190,6 +190,20 @@ TEST(BuildReport, QualityNumbersAreThoseOfQualityH) {
   EXPECT_DOUBLE_EQ(s.at("mean_observed_pass_rate").get<double>(), Summarize(all).mean_observed_pass_rate);
 }
 
+TEST(BuildReport, LengthBaselineRanksLongerPromptsAsHarder) {
+  // Zero-success groups are the 30- and 12-token prompts; the others have 20 and 10 tokens.
+  std::vector<ReportRow> rows = {WithOutcome(0.5, 0, 8, true), WithOutcome(0.5, 3, 8, true),
+                                 WithOutcome(0.5, 0, 8, true), WithOutcome(0.5, 8, 8, true)};
+  const int32_t tokens[] = {30, 20, 12, 10};
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].token_count = tokens[i];
+  const json h = BuildReport(rows, {}).at("outcome").at("held_out");
+  // Pairs (positive, negative): 30 > 20, 30 > 10, 12 < 20, 12 > 10: three of four.
+  EXPECT_NEAR(h.at("length_baseline_auroc").get<double>(), 0.75, 1e-12);
+  EXPECT_NEAR(h.at("zero_pass_auroc").get<double>(), 0.5, 1e-12);  // equal predictions: all ties
+  rows[0].token_count.reset();  // one row without a length: no baseline rather than a partial one
+  EXPECT_TRUE(BuildReport(rows, {}).at("outcome").at("held_out").at("length_baseline_auroc").is_null());
+}
+
 TEST(BuildReport, UndefinedNumbersAreNull) {
   // Every group has a success: AUROC has one class.
   const json one_class = BuildReport({WithOutcome(0.3, 1, 4, true), WithOutcome(0.6, 3, 4, true)}, {});
@@ -230,6 +244,7 @@ TEST(ReportRowFromOutput, ReadsAFullRow) {
   EXPECT_EQ(*r->successes, 3);
   EXPECT_EQ(*r->trials, 8);
   EXPECT_TRUE(r->holdout);
+  EXPECT_EQ(*r->token_count, 17);
 
   const absl::StatusOr<ReportRow> bare =
       ReportRowFromOutput(json::parse(R"({"sparsegate": {"decision": "keep", "predicted_pass_rate": null}})"));
@@ -237,6 +252,7 @@ TEST(ReportRowFromOutput, ReadsAFullRow) {
   EXPECT_FALSE(bare->predicted_pass_rate.has_value());
   EXPECT_FALSE(bare->successes.has_value());
   EXPECT_FALSE(bare->holdout);
+  EXPECT_FALSE(bare->token_count.has_value());
 }
 
 void ExpectErrorNaming(const char* row, const std::string& key) {

@@ -105,7 +105,7 @@ json DistributionJson(std::vector<double> predictions, int64_t without_predictio
 }
 
 json QualityJson(const std::vector<const ReportRow*>& rows) {
-  std::vector<ScoredOutcome> outcomes;
+  std::vector<ScoredOutcome> outcomes, by_length;
   int64_t without_prediction = 0;
   struct Bin {
     int64_t groups = 0, successes = 0, trials = 0;
@@ -120,6 +120,8 @@ json QualityJson(const std::vector<const ReportRow*>& rows) {
     }
     const int32_t trials = *r->trials, successes = std::clamp(*r->successes, 0, trials);
     outcomes.push_back({*p, successes, trials});
+    // Any decreasing function of the length ranks the same way; AUROC reads only the ranking.
+    if (r->token_count) by_length.push_back({1.0 / (1.0 + *r->token_count), successes, trials});
     Bin& b = bins[BinOf(*p)];
     ++b.groups;
     b.successes += successes;
@@ -149,6 +151,8 @@ json QualityJson(const std::vector<const ReportRow*>& rows) {
           {"groups", s.groups},
           {"zero_pass_groups", s.zero_pass_groups},
           {"zero_pass_auroc", OrNull(s.zero_pass_auroc)},
+          {"length_baseline_auroc",
+           by_length.size() == outcomes.size() ? OrNull(ZeroPassAuroc(by_length)) : json(nullptr)},
           {"expected_calibration_error", OrNull(s.expected_calibration_error)},
           {"mean_log_loss", OrNull(s.mean_log_loss)},
           {"mean_predicted_pass_rate", any ? json(s.mean_predicted_pass_rate) : json(nullptr)},
@@ -353,7 +357,8 @@ std::string CalibrationChart(const json& outcome) {
 std::string QualityTableRow(const std::string& label, const json& q) {
   return absl::StrCat(
       "<tr><td>", label, "</td><td>", Int(Get(q, "groups")), "</td><td>", Int(Get(q, "zero_pass_groups")), "</td><td>",
-      Fixed(Get(q, "zero_pass_auroc")), "</td><td>", Fixed(Get(q, "expected_calibration_error")), "</td><td>",
+      Fixed(Get(q, "zero_pass_auroc")), "</td><td>", Fixed(Get(q, "length_baseline_auroc")), "</td><td>",
+      Fixed(Get(q, "expected_calibration_error")), "</td><td>",
       Fixed(Get(q, "mean_log_loss")), "</td><td>", Fixed(Get(q, "mean_predicted_pass_rate")), "</td><td>",
       Fixed(Get(q, "mean_observed_pass_rate")), "</td><td>", Int(Get(q, "without_prediction")), "</td></tr>\n");
 }
@@ -400,6 +405,12 @@ absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row) {
   if (source != sg->end() && !source->is_null()) {
     if (!source->is_string()) return TypeError("sparsegate.prediction_source", "a string or null", *source);
     r.prediction_source = source->get<std::string>();
+  }
+
+  if (auto tokens = sg->find("token_count"); tokens != sg->end() && !tokens->is_null()) {
+    if (!tokens->is_number_integer() || tokens->get<int64_t>() < 1)
+      return TypeError("sparsegate.token_count", "a positive integer", *tokens);
+    r.token_count = tokens->get<int32_t>();
   }
 
   auto outcome = sg->find("outcome");
@@ -548,13 +559,15 @@ std::string RenderReportHtml(const json& report) {
     }
     absl::StrAppend(&h,
                     "<table>\n<tr><th>rows</th><th>groups</th><th>zero-pass groups</th><th>AUROC (pass@G = 0)</th>"
+                    "<th>AUROC, length alone</th>"
                     "<th>ECE</th><th>log loss</th><th>mean predicted</th><th>mean observed</th>"
                     "<th>no prediction (left out)</th></tr>\n",
                     QualityTableRow("held-out", held_out),
                     QualityTableRow("all with outcomes (in-sample)", Get(outcome, "in_sample")), "</table>\n");
     absl::StrAppend(&h,
                     "<p class=\"note\">AUROC: how well 1 &minus; predicted ranks the groups with no success above "
-                    "the others (0.5 is chance). ECE: calibration gap over 10 bins, each group weighing one. "
+                    "the others (0.5 is chance). AUROC, length alone: the same when longer prompts are simply "
+                    "predicted harder; the predictor is worth something only above it. ECE: calibration gap over 10 bins, each group weighing one. "
                     "Log loss: binomial, per trial. Rows with an outcome but no prediction are left out of all of "
                     "these.</p>\n",
                     CalibrationChart(outcome));

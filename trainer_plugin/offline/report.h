@@ -24,6 +24,8 @@
 //     Quality: {rows (with an outcome), without_prediction (left out of everything below), groups,
 //               zero_pass_groups, zero_pass_auroc, expected_calibration_error, mean_log_loss,
 //               mean_predicted_pass_rate, mean_observed_pass_rate (per-group means),
+//               length_baseline_auroc (the same AUROC when longer prompts are simply predicted
+//               harder: what the predictor must beat, since length is confounded with difficulty),
 //               calibration: [{bin, low, high, groups, successes, trials, mean_predicted,
 //                              observed_pass_rate (successes / trials), wilson_low, wilson_high}]}
 //     held_out holds the holdout rows; in_sample holds all rows with outcomes, held-out included.
@@ -49,6 +51,7 @@ struct ReportRow {
   std::optional<int32_t> successes;           // from the user's outcomes file, when it has this row
   std::optional<int32_t> trials;              // >= 1 when present; a row without both has no outcome
   bool holdout = false;                       // the outcome was held out from the predictor's training
+  std::optional<int32_t> token_count;         // the prompt's length, for the length-only baseline
 };
 
 // Reads a ReportRow from the "sparsegate" object of one whole output row (user fields plus
