@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import arithmetic  # noqa: E402
 
+DEFAULT_PER_LEVEL = 20  # 480 problems: about 12 minutes on the 2-core development machine, under load
 OPS = ("add", "sub", "mul", "expr")
 DIGITS = tuple(range(1, 7))
 ANSWER_PREFIX = "\nA: "  # train.py's ANSWER_PREFIX: the model continues the prompt with it
@@ -116,8 +117,14 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+# The CLI runs libtorch on every core; when another process holds a core (a build, a training run),
+# OpenMP's default spin-waiting makes each tiny forward pass wait out its time slices: measured here,
+# 93 s instead of 2 s for the same 8-sample generation. Passive waiting gives identical outputs.
+CLI_ENV = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+
+
 def sparsegate(binary, *args, stdin=None):
-    result = subprocess.run([binary, *map(str, args)], input=stdin, capture_output=True, text=True)
+    result = subprocess.run([binary, *map(str, args)], input=stdin, capture_output=True, text=True, env=CLI_ENV)
     if result.returncode != 0:
         sys.exit(f"sparsegate {args[0]} failed ({result.returncode}):\n{result.stderr}")
     return result.stdout
@@ -520,6 +527,7 @@ def render_card(card, log):
     seen_levels = [f"{l['op']} {l['digits']}" for l in card["levels"] if l["seen_in_training"]]
     mixed_levels = [l for l in card["level_sets"] if 0 < l["held_out"] < l["n"]]
     bonferroni = 0.05 / (len(METRICS) * 2)
+    solved = card["headline"]["unfamiliar_solved_greedily"]
 
     lines = [f"# {os.path.basename(os.path.normpath(card['model_dir']))}: sparsegate's embedded default model", ""]
     lines += [
@@ -562,8 +570,8 @@ def render_card(card, log):
         "## Evaluation set", "",
         f"{n} problems: {s['per_level']} per level, for each operation and each largest-operand size of 1 to "
         f"{max(DIGITS)} digits, drawn by `arithmetic.make_problem` from the evaluation's own seeds (`eval-{s['seed']}-"
-        f"<op>-<digits>`). Every prompt that occurs in the training set was excluded; {held} of the {n} problems are "
-        f"held out. "
+        f"<op>-<digits>`). Prompts that occur in the training set were excluded wherever the level has others: "
+        f"{held} of the {n} problems are held out. "
         + (f"No held-out problem could be found for {', '.join(seen_levels)} (every prompt drawn for those "
            f"levels is in the training set); those levels are evaluated on seen prompts and starred (\\*) in "
            f"the accuracy tables. " if seen_levels else "")
@@ -581,7 +589,9 @@ def render_card(card, log):
         "By operand size, all operations (reported problems as above): " + ", ".join(
             f"{d} digit{'s' * (d > 1)} {pct(by_digits[str(d)]['greedy_accuracy'])}" for d in DIGITS)
         + f". Familiar (1-{log['train_max_digits']} digits): {pct(fam['greedy_accuracy'])} of {fam['n']}; "
-          f"unfamiliar: {pct(unf['greedy_accuracy'])} of {unf['n']}.", "",
+          f"unfamiliar: {pct(unf['greedy_accuracy'])} of {unf['n']}."
+        + (" The unfamiliar problems solved greedily are " + ", ".join(f"`{q}`" for q in solved) + "."
+           if 0 < len(solved) <= 8 else ""), "",
         f"Sampled ({SAMPLES} samples at temperature {TEMPERATURE:g}, seed {SAMPLE_SEED}), per level: mean pass "
         f"rate (correct samples / {SAMPLES}) / pass@{SAMPLES} (share of problems with at least one correct "
         "sample):", "",
@@ -730,59 +740,75 @@ def what_this_shows(card, log):
            + ": greedy "
            f"accuracy is {pct(fam['greedy_accuracy'])} on familiar problems and {pct(unf['greedy_accuracy'])} on "
            f"unfamiliar ones (pass@{SAMPLES}: {pct(fam['pass_at_8'])} and {pct(unf['pass_at_8'])})."]
+    if hl["pass_rate_extremes"] is not None:
+        out.append(f"The measured pass rate is nearly a label of familiarity: {pct(hl['pass_rate_extremes'])} of the "
+                   f"problems have a pass rate of 0 or 1, and its ρ with familiarity is "
+                   f"{hl['pass_rate_vs_familiar']:+.2f}, so per-problem correlations with pass rate here largely "
+                   f"measure familiarity." if abs(hl["pass_rate_vs_familiar"] or 0) >= 0.7 else
+                   f"{pct(hl['pass_rate_extremes'])} of the problems have a pass rate of 0 or 1.")
     sd, sp = hl["strongest_digits"], hl["strongest_pass_rate"]
     if sd and sp:
         out.append(f"Per problem, the strongest correlation with operand size is {sd['metric']} (`{sd['set']}`, "
                    f"ρ = {sd['rho']:+.2f}) and with the measured pass rate {sp['metric']} (`{sp['set']}`, "
-                   f"ρ = {sp['rho']:+.2f}): {strength(sp['rho'])}" +
-                   (", so the per-problem signal is weak." if abs(sp["rho"]) < WEAK else "."))
-        ms = hl["main_strongest_pass_rate"]
-        if ms:
-            out.append(f"In the main set (`{main}`) the strongest is {ms['metric']} (ρ = {ms['rho']:+.2f}).")
+                   f"ρ = {sp['rho']:+.2f}, {strength(sp['rho'])}" +
+                   ("; the per-problem signal is weak)." if abs(sp["rho"]) < WEAK else ")."))
         tok = eff[sp["set"]][sp["metric"]]
         part, strat = tok["partial_pass_rate_given_tokens"]["rho"], tok["stratified_pass_rate_by_tokens"]["rho"]
         if part is not None:
-            carried = abs(part) < abs(sp["rho"]) / 2
-            out.append(f"Prompt length carries {'most' if carried else 'part'} of it: that metric's ρ with token "
-                       f"count is {tok['spearman_token_count']:+.2f}, and controlling for it leaves a partial ρ of "
-                       f"{part:+.2f}" + (f" (within equal-length strata {strat:+.2f})" if strat is not None else "")
+            share = abs(part) / abs(sp["rho"])
+            carried = "most" if share < 0.5 else "part" if share < 0.8 else "little"
+            out.append(f"Prompt length carries {carried} of that: its ρ with token count is "
+                       f"{tok['spearman_token_count']:+.2f}, and controlling for token count leaves a partial ρ of "
+                       f"{part:+.2f}" + (f" (within equal-length strata, {strat:+.2f})" if strat is not None else "")
                        + ".")
-        bp = hl["strongest_partial"]
-        if bp:
-            out.append(f"The strongest length-controlled correlation of any metric is {bp['metric']} (`{bp['set']}`, "
-                       f"partial ρ = {bp['rho']:+.2f}, {strength(bp['rho'])}).")
-        bs = hl["strongest_stratified"]
-        if bs:
+        bp, bs = hl["strongest_partial"], hl["strongest_stratified"]
+        if bp and (bp["set"], bp["metric"]) != (sp["set"], sp["metric"]):
+            out.append(f"The strongest length-controlled correlation of any metric is {bp['metric']} "
+                       f"(`{bp['set']}`, partial ρ = {bp['rho']:+.2f}, {strength(bp['rho'])}).")
+        if bs and (bs["set"], bs["metric"]) != (sp["set"], sp["metric"]):
             out.append(f"Within equal-length strata the strongest mean ρ is {bs['metric']} (`{bs['set']}`, "
                        f"{bs['rho']:+.2f} over {bs['n']} problems in {len(bs['strata'])} strata).")
+        ms = hl["main_strongest_pass_rate"]
+        if ms:
+            part = eff[main][ms["metric"]]["partial_pass_rate_given_tokens"]["rho"]
+            out.append(f"The main set (`{main}`) is weaker: its strongest is {ms['metric']} (ρ = {ms['rho']:+.2f}, "
+                       f"partial {part:+.2f}, {strength(ms['rho'])})." if abs(ms["rho"]) < abs(sp["rho"]) - 0.05 else
+                       f"In the main set (`{main}`) the strongest is {ms['metric']} (ρ = {ms['rho']:+.2f}, "
+                       f"{strength(ms['rho'])}).")
+            if hl["prompts_end_alike"]:
+                out.append(f"Every prompt ends in the same character (`{hl['prompts_end_alike']}`), so last-token "
+                           "states see the problem only through attention; mean pooling sees every operand token.")
     means = [abs(eff[main][mt]["level_means_vs_digits"] or 0) for mt in METRICS]
     best = METRICS[int(np.argmax(means))]
     per_problem = max(abs(eff[main][mt]["spearman_digits"]["rho"] or 0) for mt in METRICS)
     clearer = ("clearer, as in the reference study" if max(means) > per_problem + 0.05
                else "no clearer than per problem")
-    out.append(f"Between groups the relation with digits is {clearer}: across the {len(card['levels'])} levels, the "
-               f"level mean of {best} has ρ = {eff[main][best]['level_means_vs_digits']:+.2f} with digits (per "
-               f"problem, the main set's strongest |ρ| with digits is {per_problem:.2f}).")
-    for key, label in (("familiarity_direction_structure", "structure-matched (same operation and carries)"),
-                       ("familiarity_direction_unsolved", "among problems it never solves")):
+    out.append(f"Between groups the main set's relation with digits is {clearer}: across the "
+               f"{len(card['levels'])} levels, the level mean of {best} has ρ = "
+               f"{eff[main][best]['level_means_vs_digits']:+.2f} with digits (per problem, the strongest |ρ| with "
+               f"digits is {per_problem:.2f}).")
+    for key, label in (("familiarity_direction_structure", "Matched on structure (same operation and carries)"),
+                       ("familiarity_direction_unsolved", "Among the problems the model never solves")):
         d = hl[key]
         if d["verdict"] == "not measurable":
-            out.append(f"Familiar against unfamiliar {label}: the cells are too small to compare.")
+            out.append(f"{label}, familiar and unfamiliar problems are too few to compare.")
             continue
-        out.append(f"Familiar against unfamiliar {label}: {len(d['denser'])} of "
-                   f"{len(d['denser']) + len(d['sparser'])} direction-defined metrics say unfamiliar prompts have "
-                   f"*denser* last-token states, {len(d['sparser'])} say sparser ({d['verdict']}).")
+        out.append(f"{label}, {len(d['denser'])} of {len(d['denser']) + len(d['sparser'])} direction-defined "
+                   f"metrics say unfamiliar prompts have denser last-token states than familiar ones, "
+                   f"{len(d['sparser'])} say sparser ({d['verdict']}).")
     e10 = eff[main]["top10_energy"]["familiarity_by_structure"]
     eht = eff[main]["heavy_tail_fraction"]["familiarity_by_structure"]
     if e10["difference"] is not None and eht["difference"] is not None:
-        verdict = hl["familiarity_direction_structure"]["verdict"]
-        agree = {"denser": "the same direction as",
-                 "sparser": "the opposite direction to"}.get(verdict, "no clear direction, unlike")
-        out.append(f"DESIGN.md notes that a 0.8M-parameter addition model had *denser* states on unfamiliar "
-                   f"problems (top-10% energy lower, heavy-tail fraction higher); this model shows {agree} that "
-                   f"note: matched on structure, top-10% energy differs by {e10['difference']:+.4f} "
+        denser = (e10["difference"] < 0) + (eht["difference"] > 0)
+        agree = {2: "agrees with that note (denser)", 0: "shows the opposite (sparser)"}.get(denser, "is split")
+        overall = hl["familiarity_direction_structure"]["verdict"]
+        out.append(f"DESIGN.md notes that a 0.8M-parameter addition model had *denser* last-token states on "
+                   f"unfamiliar problems (top-10% energy lower, heavy-tail fraction higher). On those two metrics, "
+                   f"matched on structure, this model {agree}: top-10% energy differs by {e10['difference']:+.4f} "
                    f"(d = {e10['d']:+.2f}) and the heavy-tail fraction by {eht['difference']:+.4f} "
-                   f"(d = {eht['d']:+.2f}).")
+                   f"(d = {eht['d']:+.2f})"
+                   + (f"; over all direction-defined metrics the picture is {overall}." if overall != "not measurable"
+                      else "."))
     out.append("Whatever the direction, the product does not assume that sparser means harder: its predictor "
                "learns the sign and weight of each feature from observed outcomes, with prompt length as an input.")
     return " ".join(out)
@@ -828,7 +854,8 @@ def measure(args):
         "training_example": first["prompt"] + ANSWER_PREFIX + first["solution"],
         "settings": {"per_level": args.per_level, "seed": args.seed, "ops": OPS, "digits": DIGITS, "samples": SAMPLES,
                      "temperature": TEMPERATURE, "sample_seed": SAMPLE_SEED, "layers": LAYERS, "poolings": POOLINGS,
-                     "min_cell": MIN_CELL, "min_stratum": MIN_STRATUM},
+                     "min_cell": MIN_CELL, "min_stratum": MIN_STRATUM,
+                     "cli_env": {"OMP_WAIT_POLICY": CLI_ENV["OMP_WAIT_POLICY"]}},
         "main_set": main, "set_names": set_names,
         "level_sets": level_sets,
         "levels": [level_summary(problems, op, d) for op in OPS for d in DIGITS],
@@ -837,7 +864,13 @@ def measure(args):
         "effect": effect,
         "problems": problems,
     }
-    card["headline"] = headline(effect, main)
+    passes = np.array([p["pass_rate"] for p in problems])
+    card["headline"] = dict(
+        headline(effect, main),
+        pass_rate_extremes=float(np.mean((passes == 0) | (passes == 1))),
+        pass_rate_vs_familiar=spearman(passes, [p["familiar"] for p in problems]),
+        prompts_end_alike=problems[0]["prompt"][-1] if len({p["prompt"][-1] for p in problems}) == 1 else None,
+        unfamiliar_solved_greedily=[p["prompt"] for p in problems if not p["familiar"] and p["greedy_correct"]])
     card = finite(card)
     card["timings"] = finite(dict(timings, evaluation_set_seconds=t_set, total_seconds=time.time() - t_start))
     write_outputs(model, card, log)
@@ -897,8 +930,6 @@ def check(args):
     print(f"reproduced: {len(subset)} problems (greedy outcome, {SAMPLES}-sample counts, "
           f"{len(card['set_names']) * len(METRICS)} features each) in {time.time() - t0:.0f}s", file=sys.stderr)
 
-
-DEFAULT_PER_LEVEL = 20
 
 
 def main():

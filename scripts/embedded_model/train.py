@@ -229,7 +229,7 @@ def main():
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--sparsegate", required=True, help="the sparsegate CLI (tokenizes the corpus)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=200)
