@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see README, Speed
 DATA=models/arith-3m/demo
 OUT=build/demo
 build/difficulty_service/cli/sparsegate filter --model models/arith-3m \
