@@ -62,7 +62,9 @@ def make_dataset(path, count=120, seed=9):
 
 
 def run_filter(dataset, out, *extra, check_rc=(0, 1), in_process=True):
-    cmd = [BIN, "filter", "-i", str(dataset), "-o", str(out), "--progress", "never", *extra]
+    cmd = [BIN, "filter", "-i", str(dataset), "-o", str(out), *extra]
+    if "--progress" not in extra:
+        cmd += ["--progress", "never"]
     if in_process:
         cmd += ["--model", MODEL]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -261,3 +263,25 @@ def test_a_remote_service_decides_as_the_in_process_model(tmp_path):
             for name, value in a["features"].items():
                 assert b["features"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
     assert "rejected" in p.stdout
+
+
+def test_configurable_fields_and_line_number_ids(tmp_path):
+    dataset = tmp_path / "custom.jsonl"
+    rows = arithmetic.generate(30, 13, max_digits=4)
+    with open(dataset, "w") as f:
+        for r in rows:
+            f.write(json.dumps({"question": r["prompt"], "worked": r["solution"]}) + "\n")
+    run_filter(dataset, tmp_path / "out", "--id-field", "", "--prompt-field", "question", "--reference-field", "worked",
+               "--start-rung-below", "0.99,0.5,0.3", "--drop-hopeless-below", "0")
+    out = read_outputs(tmp_path / "out")
+    assert sorted(r["sparsegate"]["id"] for stem in OUTPUTS for r in out[stem]) == \
+        sorted(f"line-{i}" for i in range(1, 31))
+    assert out["guided"] and all(r["question"].startswith(r["sparsegate"]["original_prompt"]) for r in out["guided"])
+
+
+def test_progress_bar_shows_rate_and_eta(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=40)
+    p = run_filter(dataset, tmp_path / "out", "--progress", "always", "--batch-rows", "8")
+    assert re.search(r"\d+/\d+ rows\s+[\d.]+ rows/s\s+ETA \d+:\d\d", p.stderr), p.stderr
+    assert "100%" in p.stderr
