@@ -138,13 +138,13 @@ def wait_for_progress(out, process, timeout=300):
         except (OSError, ValueError):
             pass
         assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise AssertionError("no progress recorded")
 
 
 def test_a_killed_run_resumes_without_losing_or_repeating_a_row(tmp_path):
     dataset = tmp_path / "problems.jsonl"
-    ids = make_dataset(dataset, count=400)
+    ids = make_dataset(dataset, count=1000)
     out = tmp_path / "out"
     cmd = [BIN, "filter", "--model", MODEL, "-i", str(dataset), "-o", str(out), "--progress", "never",
            "--batch-rows", "8"]
