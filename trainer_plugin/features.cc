@@ -24,6 +24,15 @@ FeatureSchema FeatureSchema::ForFeatureSets(const std::vector<std::string>& feat
   return schema;
 }
 
+FeatureSchema FeatureSchema::ForLayersAndPoolings(const std::vector<int>& layers,
+                                                 const std::vector<std::string>& poolings) {
+  std::vector<std::string> labels;
+  for (int layer : layers) {
+    for (const std::string& pooling : poolings) labels.push_back("layer" + std::to_string(layer) + "/" + pooling);
+  }
+  return ForFeatureSets(labels);
+}
+
 std::optional<size_t> FeatureSchema::IndexOf(std::string_view column) const {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] == column) return i;

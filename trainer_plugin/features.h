@@ -30,6 +30,9 @@ struct FeatureSchema {
   // SparsityMetricNames() order. Labels name a (layer, pooling) pair, e.g. "layer28/last_token";
   // list first the one the unsupervised prior should read (see PriorConfig::metric_column).
   static FeatureSchema ForFeatureSets(const std::vector<std::string>& feature_set_labels);
+  // The columns of a request for `layers` x `poolings` as given (layers outer): labels
+  // "layer<index>/<pooling>", e.g. "layer-1/last_token". Every feature source names them so.
+  static FeatureSchema ForLayersAndPoolings(const std::vector<int>& layers, const std::vector<std::string>& poolings);
 
   std::optional<size_t> IndexOf(std::string_view column) const;
   size_t size() const { return columns.size(); }

@@ -55,18 +55,14 @@ absl::StatusOr<std::unique_ptr<plugin::FeatureSource>> MakeInProcessSource(const
   if (!layers.ok()) return layers.status();
   request.layers = *layers;
   request.poolings.clear();
-  std::vector<std::string> labels;
-  for (int layer : options.layers) {
-    for (const std::string& pooling : options.poolings) labels.push_back(absl::StrCat("layer", layer, "/", pooling));
-  }
-  for (const std::string& pooling : options.poolings) {
-    if (pooling != "last_token" && pooling != "mean")
-      return absl::InvalidArgumentError(absl::StrCat("unknown pooling '", pooling, "' (last_token, mean)"));
-    request.poolings.push_back(pooling == "mean" ? Pooling::kMean : Pooling::kLastToken);
+  for (const std::string& name : options.poolings) {
+    std::optional<Pooling> pooling = PoolingFromName(name);
+    if (!pooling) return absl::InvalidArgumentError(absl::StrCat("unknown pooling '", name, "' (last_token, mean)"));
+    request.poolings.push_back(*pooling);
   }
   if (request.layers.size() != options.layers.size())
     return absl::InvalidArgumentError("two requested layers are the same hidden state");
-  plugin::FeatureSchema schema = plugin::FeatureSchema::ForFeatureSets(labels);
+  auto schema = plugin::FeatureSchema::ForLayersAndPoolings(options.layers, options.poolings);
   if (absl::Status valid = plugin::ValidateSchema(schema); !valid.ok()) return valid;
   return std::unique_ptr<plugin::FeatureSource>(
       new InProcessSource(*std::move(engine), std::move(request), options, std::move(schema)));

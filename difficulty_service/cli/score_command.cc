@@ -71,8 +71,7 @@ int RunScore(const ScoreFlags& flags) {
   request.exclude_channels = *channels;
   request.return_hidden = flags.with_hidden;
   request.poolings.clear();
-  for (const std::string& p : flags.poolings)
-    request.poolings.push_back(p == "mean" ? Pooling::kMean : Pooling::kLastToken);
+  for (const std::string& p : flags.poolings) request.poolings.push_back(*PoolingFromName(p));  // CLI checked it
 
   JsonlFiles files;
   if (int rc = files.Open(flags.input, flags.output); rc != 0) return rc;

@@ -10,6 +10,12 @@ namespace sparsegate {
 
 const char* PoolingName(Pooling pooling) { return pooling == Pooling::kMean ? "mean" : "last_token"; }
 
+std::optional<Pooling> PoolingFromName(std::string_view name) {
+  if (name == "last_token") return Pooling::kLastToken;
+  if (name == "mean") return Pooling::kMean;
+  return std::nullopt;
+}
+
 at::Tensor PoolHiddenStates(const at::Tensor& hidden, const at::Tensor& lengths, Pooling pooling) {
   const int64_t B = hidden.size(0), T = hidden.size(1);
   if (pooling == Pooling::kLastToken) {

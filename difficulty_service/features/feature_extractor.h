@@ -12,6 +12,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "difficulty_service/features/sparsity_metrics.h"
@@ -20,6 +22,8 @@ namespace sparsegate {
 
 enum class Pooling { kLastToken, kMean };
 const char* PoolingName(Pooling pooling);  // "last_token", "mean"
+// The inverse of PoolingName; nullopt for any other name.
+std::optional<Pooling> PoolingFromName(std::string_view name);
 
 // What one prompt asks for. Layers are resolved indices in [0, num_layers].
 struct FeatureRequest {

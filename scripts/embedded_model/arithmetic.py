@@ -148,6 +148,16 @@ def generate(count, seed, max_digits, ops=("add", "sub", "mul", "expr")):
     return rows
 
 
+def training_seed(run_seed):
+    """The corpus seed of the training run with seed `run_seed`, apart from every evaluation seed."""
+    return 1000 + run_seed
+
+
+def training_set(count, run_seed):
+    """The problems a training run draws: operands in the familiar range only."""
+    return generate(count, seed=training_seed(run_seed), max_digits=FAMILIAR_DIGITS)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=1000)

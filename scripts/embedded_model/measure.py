@@ -66,7 +66,8 @@ def training_prompts(log):
     """The prompts train.py trained on, regenerated from its log exactly as train.py draws them."""
     count = log["steps"] * log["batch"]
     assert count == log.get("train_problems", count), "training_log.json: steps * batch != train_problems"
-    rows = arithmetic.generate(count, seed=1000 + log["seed"], max_digits=log.get("train_max_digits", 3))
+    assert log.get("train_max_digits", arithmetic.FAMILIAR_DIGITS) == arithmetic.FAMILIAR_DIGITS
+    rows = arithmetic.training_set(count, log["seed"])
     return {r["prompt"] for r in rows}
 
 
@@ -556,7 +557,7 @@ def render_card(card, log):
         f"significant digit first, ending in the answer. The first training example:", "",
         "```", example, "```", "",
         table(["", ""], [
-            ["training problems", f"{log['train_problems']:,} (seed {1000 + log['seed']})"],
+            ["training problems", f"{log['train_problems']:,} (seed {arithmetic.training_seed(log['seed'])})"],
             ["supervised tokens", f"{log['supervised_tokens']:,} (completion and EOS only)"],
             ["steps x batch", f"{log['steps']:,} x {log['batch']}"],
             ["optimizer", log["optimizer"]],
@@ -841,7 +842,7 @@ def measure(args):
     effect = analyse(problems, set_names)
     accuracy_problems = [p for op in OPS for d in DIGITS
                          for p in reported([q for q in problems if q["op"] == op and q["digits"] == d])]
-    first = arithmetic.generate(1, seed=1000 + log["seed"], max_digits=log.get("train_max_digits", 3))[0]
+    first = arithmetic.training_set(1, log["seed"])[0]
     card = {
         "model_dir": os.path.normpath(args.model),
         "command": "/usr/bin/python3 scripts/embedded_model/measure.py --model "

@@ -256,7 +256,7 @@ def main():
                       num_key_value_heads=1, max_window_layers=2)
 
     # Training problems: operands of up to FAMILIAR_DIGITS digits, every operation, from their own seed.
-    rows = arithmetic.generate(args.steps * args.batch, seed=1000 + args.seed, max_digits=arithmetic.FAMILIAR_DIGITS)
+    rows = arithmetic.training_set(args.steps * args.batch, args.seed)
     t0 = time.time()
     examples = make_examples(args.sparsegate, args.out, rows, eos_id)
     tokenize_seconds = time.time() - t0

@@ -201,16 +201,12 @@ absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const
     if (v1::SparsityMetrics::descriptor()->FindFieldByName(name) == nullptr)
       return absl::InternalError(absl::StrCat("metric '", name, "' is not a field of sparsegate.v1.SparsityMetrics"));
   std::vector<v1::Pooling> poolings;
-  std::vector<std::string> labels;
-  for (int layer : options.layers) {
-    for (const std::string& name : options.poolings) {
-      auto pooling = PoolingFromName(name);
-      if (!pooling.ok()) return pooling.status();
-      labels.push_back(absl::StrCat("layer", layer, "/", name));
-    }
+  for (const std::string& name : options.poolings) {
+    auto pooling = PoolingFromName(name);
+    if (!pooling.ok()) return pooling.status();
+    poolings.push_back(*pooling);
   }
-  for (const std::string& name : options.poolings) poolings.push_back(*PoolingFromName(name));
-  FeatureSchema schema = FeatureSchema::ForFeatureSets(labels);
+  FeatureSchema schema = FeatureSchema::ForLayersAndPoolings(options.layers, options.poolings);
   if (absl::Status valid = ValidateSchema(schema); !valid.ok())
     return absl::InvalidArgumentError(absl::StrCat("layers and poolings must not repeat: ", valid.message()));
   auto impl = std::make_unique<Impl>(options, std::move(poolings), schema.size());

@@ -55,6 +55,13 @@ struct FilterRow {
   std::optional<std::string> reference;
 };
 
+// An id may be written as a string or an integer; both name the prompt by their text.
+std::optional<std::string> IdText(const json& id) {
+  if (id.is_string() && !id.get<std::string>().empty()) return id.get<std::string>();
+  if (id.is_number_integer()) return std::to_string(id.get<int64_t>());
+  return std::nullopt;
+}
+
 absl::StatusOr<std::map<std::string, Outcome>> LoadOutcomes(const std::string& path) {
   std::map<std::string, Outcome> outcomes;
   if (path.empty()) return outcomes;
@@ -69,15 +76,15 @@ absl::StatusOr<std::map<std::string, Outcome>> LoadOutcomes(const std::string& p
     const json& v = row->value;
     if (!v.is_object()) return fail("row is not a JSON object");
     auto id = v.find("id");
-    if (id == v.end() || !(id->is_string() || id->is_number_integer())) return fail("needs an 'id' (string or integer)");
+    const std::optional<std::string> key = id == v.end() ? std::nullopt : IdText(*id);
+    if (!key) return fail("needs an 'id' (non-empty string or integer)");
     auto s = v.find("successes"), t = v.find("trials");
     if (s == v.end() || t == v.end() || !s->is_number_integer() || !t->is_number_integer())
       return fail("needs integer 'successes' and 'trials'");
     Outcome o{s->get<int32_t>(), t->get<int32_t>()};
     if (o.trials < 1 || o.successes < 0 || o.successes > o.trials)
       return fail(absl::StrCat("need 0 <= successes <= trials and trials >= 1, got ", o.successes, " of ", o.trials));
-    const std::string key = id->is_string() ? id->get<std::string>() : std::to_string(id->get<int64_t>());
-    if (!outcomes.emplace(key, o).second) return fail(absl::StrCat("id '", key, "' is listed twice"));
+    if (!outcomes.emplace(*key, o).second) return fail(absl::StrCat("id '", *key, "' is listed twice"));
   }
   return outcomes;
 }
@@ -93,13 +100,10 @@ absl::StatusOr<FilterRow> ReadRow(JsonlRow row, const FilterFields& fields) {
   } else {
     auto id = v.find(fields.id);
     if (id == v.end()) return absl::InvalidArgumentError(absl::StrCat("missing field '", fields.id, "'"));
-    if (id->is_string() && !id->get<std::string>().empty()) {
-      out.id = id->get<std::string>();
-    } else if (id->is_number_integer()) {
-      out.id = std::to_string(id->get<int64_t>());
-    } else {
+    std::optional<std::string> text = IdText(*id);
+    if (!text)
       return absl::InvalidArgumentError(absl::StrCat("field '", fields.id, "' is not a non-empty string or an integer"));
-    }
+    out.id = *std::move(text);
   }
   auto prompt = v.find(fields.prompt);
   if (prompt == v.end()) return absl::InvalidArgumentError(absl::StrCat("missing field '", fields.prompt, "'"));
@@ -179,7 +183,10 @@ absl::StatusOr<Calibration> Calibrate(const FilterOptions& o, const std::map<std
   if (!in) return absl::NotFoundError(absl::StrCat(o.input_path, ": cannot open"));
   Calibration c;
   std::map<std::string, int64_t> first_line;
-  std::vector<FilterRow> reference, observed;
+  // The reference rows and the rows with outcomes, in input order, each once.
+  std::vector<FilterRow> picked;
+  std::vector<bool> in_reference;
+  int reference_count = 0;
   JsonlReader reader(in);
   while (std::optional<JsonlRow> raw = reader.Next()) {
     if (InShard(raw->line, o)) ++c.shard_rows;
@@ -190,27 +197,28 @@ absl::StatusOr<Calibration> Calibrate(const FilterOptions& o, const std::map<std
       c.duplicate_of[row->line] = it->second;
       continue;
     }
-    const bool has_outcome = outcomes.count(row->id) > 0;
-    if (has_outcome) observed.push_back(*row);
-    if (static_cast<int>(reference.size()) < o.reference_rows) reference.push_back(*std::move(row));
+    const bool reference_row = reference_count < o.reference_rows;
+    if (!reference_row && outcomes.count(row->id) == 0) continue;
+    reference_count += reference_row;
+    in_reference.push_back(reference_row);
+    picked.push_back(*std::move(row));
   }
   std::vector<const FilterRow*> to_score;
-  for (const auto& r : reference) to_score.push_back(&r);
-  for (const auto& r : observed) to_score.push_back(&r);
+  for (const auto& r : picked) to_score.push_back(&r);
   auto scored = ScoreRows(to_score, source, o.batch_rows);
   if (!scored.ok()) return scored.status();
   std::vector<PromptFeatures> reference_features;
-  for (size_t i = 0; i < reference.size(); ++i)
-    if ((*scored)[i].ok()) reference_features.push_back(*(*scored)[i]);
+  for (size_t i = 0; i < picked.size(); ++i)
+    if (in_reference[i] && (*scored)[i].ok()) reference_features.push_back(*(*scored)[i]);
   if (!reference_features.empty()) {
     if (absl::Status s = plugin.SetPriorReference(reference_features); !s.ok()) return s;
   }
-  for (size_t i = 0; i < observed.size(); ++i) {
-    const auto& features = (*scored)[reference.size() + i];
-    if (!features.ok()) continue;
-    const Outcome& outcome = outcomes.at(observed[i].id);
-    if (absl::Status s = plugin.ObserveOffline(observed[i].id, *features, outcome.successes, outcome.trials); !s.ok())
-      return s;
+  for (size_t i = 0; i < picked.size(); ++i) {
+    auto outcome = outcomes.find(picked[i].id);
+    if (outcome == outcomes.end() || !(*scored)[i].ok()) continue;
+    absl::Status s =
+        plugin.ObserveOffline(picked[i].id, *(*scored)[i], outcome->second.successes, outcome->second.trials);
+    if (!s.ok()) return s;
     ++c.outcome_rows;
   }
   return c;
@@ -283,10 +291,9 @@ absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, co
   context.rejected_rows = summary->rejected;
   context.settings = settings;
   summary->report = BuildReport(rows, context);
-  summary->report_json_path = (fs::path(o.output_dir) / ShardFileName("report", o)).string() + "";
-  summary->report_html_path = summary->report_json_path;
-  summary->report_json_path += ".json";
-  summary->report_html_path += ".html";
+  const std::string base = (fs::path(o.output_dir) / ShardFileName("report", o)).string();
+  summary->report_json_path = base + ".json";
+  summary->report_html_path = base + ".html";
   if (absl::Status s = WriteFileAtomically(summary->report_json_path, summary->report.dump(1) + "\n"); !s.ok()) return s;
   return WriteFileAtomically(summary->report_html_path, RenderReportHtml(summary->report));
 }
@@ -357,7 +364,6 @@ absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& s
                 {"done", false}};
   }
   summary.outcome_rows = progress["outcome_rows"].get<int64_t>();
-  if (absl::Status s = (*plugin)->Load(plugin_path); !s.ok()) return s;
 
   // Cut every output back to what the last checkpoint recorded, then append.
   std::map<std::string, OutputFile> out;
