@@ -11,7 +11,7 @@ scripts/setup.sh
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see README, Speed
 DATA=models/arith-3m/demo
 OUT=build/demo
-build/difficulty_service/cli/sparsegate filter --model models/arith-3m \
+build/apps/cli/sparsegate filter --model models/arith-3m \
   --input "$DATA/problems.jsonl" --outcomes "$DATA/outcomes.jsonl" --output-dir "$OUT" --restart \
   --hint-template $'\nA: {hint}'
 echo "kept, guided and dropped rows: $OUT/{kept,guided,dropped}.jsonl"

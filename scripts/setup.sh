@@ -15,7 +15,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libssl-dev # tokenizer regex, NFC normalisation, SHA-256 model digest
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  pybind11-dev python3-dev python3-numpy python3-pytest python3-jinja2
+  pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
   nodejs npm                              # tokenizer parity reference (tests only)
 )
 

@@ -7,19 +7,10 @@
 
 namespace sparsegate::plugin {
 
-const std::vector<std::string>& SparsityMetricNames() {
-  static const std::vector<std::string> names = {
-      "heavy_tail_fraction", "top1_energy", "top5_energy",       "top10_energy",
-      "top1_mass",           "top5_mass",   "top10_mass",        "hoyer",
-      "effective_rank_l1",   "effective_rank_l2", "gini",        "kurtosis",
-      "participation_ratio", "max_abs_over_rms"};
-  return names;
-}
-
 FeatureSchema FeatureSchema::ForFeatureSets(const std::vector<std::string>& feature_set_labels) {
   FeatureSchema schema;
   for (const std::string& label : feature_set_labels) {
-    for (const std::string& metric : SparsityMetricNames()) schema.columns.push_back(label + "/" + metric);
+    for (const char* metric : MetricNames()) schema.columns.push_back(label + "/" + metric);
   }
   return schema;
 }

@@ -16,18 +16,16 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "difficulty_service/features/metric_list.h"
 
 namespace sparsegate::plugin {
-
-// The service's 14 metric names in SparsityMetrics field order (proto/sparsegate/v1/difficulty.proto).
-const std::vector<std::string>& SparsityMetricNames();
 
 // Names the columns of PromptFeatures::metrics, one name per column, all distinct.
 struct FeatureSchema {
   std::vector<std::string> columns;
 
   // One column per (feature set, metric): "<label>/<metric>", labels outer, metrics in
-  // SparsityMetricNames() order. Labels name a (layer, pooling) pair, e.g. "layer28/last_token";
+  // MetricNames() order (difficulty_service/features/metric_list.h). Labels name a (layer, pooling) pair, e.g. "layer28/last_token";
   // list first the one the unsupervised prior should read (see PriorConfig::metric_column).
   static FeatureSchema ForFeatureSets(const std::vector<std::string>& feature_set_labels);
   // The columns of a request for `layers` x `poolings` as given (layers outer): labels

@@ -6,7 +6,8 @@
 // Decision per prompt in order; with a tokenizer it also returns the hinted
 // prompt's token ids for trainers that work in ids. Observe(), BeginEpoch(),
 // Save() and Load() pass through to the plugin.
-#pragma once
+#ifndef SPARSEGATE_TRAINER_PLUGIN_GATE_H_
+#define SPARSEGATE_TRAINER_PLUGIN_GATE_H_
 
 #include <memory>
 #include <optional>
@@ -68,3 +69,5 @@ class Gate {
 };
 
 }  // namespace sparsegate::plugin
+
+#endif  // SPARSEGATE_TRAINER_PLUGIN_GATE_H_

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "trainer_plugin/state/checkpoint.h"
+#include "trainer_plugin/state/plugin_checkpoint.h"
 
 namespace sparsegate::plugin {
 namespace {

@@ -4,17 +4,13 @@
 #include <string>
 
 namespace sparsegate::plugin {
-namespace {
-
-nlohmann::json OptionalNumber(const std::optional<double>& value) {
+nlohmann::json NumberOrNull(const std::optional<double>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
-}  // namespace
-
 void PluginCounters::RecordCalibration(double predicted_pass_rate, int32_t successes, int32_t trials) {
   const double p = std::clamp(predicted_pass_rate, 0.0, 1.0);
-  CalibrationBin& bin = calibration[std::min(kCalibrationBins - 1, static_cast<int>(p * kCalibrationBins))];
+  CalibrationBin& bin = calibration[CalibrationBinOf(p)];
   ++bin.groups;
   bin.predicted_sum += p;
   bin.observed_sum += static_cast<double>(successes) / trials;
@@ -24,9 +20,9 @@ nlohmann::json QualityToJson(const QualitySummary& q) {
   return {
       {"groups", q.groups},
       {"zero_pass_groups", q.zero_pass_groups},
-      {"zero_pass_auroc", OptionalNumber(q.zero_pass_auroc)},
-      {"expected_calibration_error", OptionalNumber(q.expected_calibration_error)},
-      {"mean_log_loss", OptionalNumber(q.mean_log_loss)},
+      {"zero_pass_auroc", NumberOrNull(q.zero_pass_auroc)},
+      {"expected_calibration_error", NumberOrNull(q.expected_calibration_error)},
+      {"mean_log_loss", NumberOrNull(q.mean_log_loss)},
       {"mean_predicted_pass_rate", q.mean_predicted_pass_rate},
       {"mean_observed_pass_rate", q.mean_observed_pass_rate},
   };

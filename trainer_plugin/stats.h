@@ -20,8 +20,6 @@
 
 namespace sparsegate::plugin {
 
-constexpr int kCalibrationBins = 10;
-
 struct CalibrationBin {
   int64_t groups = 0;
   double predicted_sum = 0;  // of predicted pass rates
@@ -51,6 +49,9 @@ struct PluginStats {
   std::vector<int64_t> prompts_by_hint_level;  // where prompts with a reference sit on the ladder now
   PredictorQuality predictor;
 };
+
+// A number, or JSON null when absent (undefined numbers are null, never NaN, in every JSON we write).
+nlohmann::json NumberOrNull(const std::optional<double>& value);
 
 nlohmann::json QualityToJson(const QualitySummary& quality);
 nlohmann::json StatsToJson(const PluginStats& stats);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/batcher/batch_cut.h"
 #include "difficulty_service/common/clock.h"
 
 namespace sparsegate {
@@ -74,7 +75,6 @@ void Batcher::Enqueue(const std::shared_ptr<ScoreJob>& job) {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < job->prepared.size(); ++i)
       pending_.push_back({job, static_cast<int>(i), static_cast<int64_t>(job->prepared[i].ids.size())});
-    stats_.queued_prompts = static_cast<int64_t>(pending_.size());
     if (!drain_scheduled_ && !stopping_) schedule = drain_scheduled_ = true;
   }
   if (schedule) boost::asio::post(worker_pool_, [this] { Drain(); });
@@ -89,7 +89,7 @@ void Batcher::Drain() {
         drain_scheduled_ = false;
         return;
       }
-      batch = CutBatch();
+      batch = NextBatch();
       if (batch.empty()) {
         drain_scheduled_ = false;
         return;
@@ -99,7 +99,7 @@ void Batcher::Drain() {
   }
 }
 
-std::vector<Batcher::Item> Batcher::CutBatch() {
+std::vector<Batcher::Item> Batcher::NextBatch() {
   // Drop the prompts of jobs that ended or whose caller gave up.
   const auto now = ScoreJob::Clock::now();
   std::vector<std::shared_ptr<ScoreJob>> dropped;
@@ -108,7 +108,6 @@ std::vector<Batcher::Item> Batcher::CutBatch() {
     ScoreJob& job = *item.job;
     bool dead = job.finished.load() || now >= job.deadline || (job.is_cancelled && job.is_cancelled());
     if (dead) {
-      ++stats_.dropped_prompts;
       admitted_prompts_.fetch_sub(1);
       if (!job.finished.load()) dropped.push_back(item.job);
     } else {
@@ -121,32 +120,20 @@ std::vector<Batcher::Item> Batcher::CutBatch() {
                                             : absl::CancelledError("the caller cancelled the request");
     Finish(*job, why);
   }
+  std::vector<int64_t> lengths;
+  lengths.reserve(pending_.size());
+  for (const Item& item : pending_) lengths.push_back(item.length);
+  const std::vector<size_t> chosen = sparsegate::CutBatch(lengths, options_.token_budget, options_.max_batch_prompts);
   std::vector<Item> batch;
-  if (pending_.empty()) return batch;
-
-  // The oldest prompt anchors the batch; the rest are the closest in length.
-  const int64_t anchor_length = pending_.front().length;
-  std::vector<size_t> order(pending_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin() + 1, order.end(), [&](size_t a, size_t b) {
-    return std::llabs(pending_[a].length - anchor_length) < std::llabs(pending_[b].length - anchor_length);
-  });
   std::vector<bool> taken(pending_.size(), false);
-  int64_t longest = 0;
-  for (size_t i : order) {
-    int64_t new_longest = std::max(longest, pending_[i].length);
-    int64_t count = static_cast<int64_t>(batch.size()) + 1;
-    bool fits = new_longest * count <= options_.token_budget && count <= options_.max_batch_prompts;
-    if (!batch.empty() && !fits) continue;  // a single over-budget prompt still runs alone
+  for (size_t i : chosen) {
     batch.push_back(pending_[i]);
     taken[i] = true;
-    longest = new_longest;
   }
   std::deque<Item> rest;
   for (size_t i = 0; i < pending_.size(); ++i)
     if (!taken[i]) rest.push_back(std::move(pending_[i]));
   pending_.swap(rest);
-  stats_.queued_prompts = static_cast<int64_t>(pending_.size());
   return batch;
 }
 
@@ -154,14 +141,11 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
   const auto start = ScoreJob::Clock::now();
   std::vector<const PreparedPrompt*> prompts;
   std::vector<const FeatureRequest*> requests;
-  int64_t longest = 0, real = 0;
   for (const Item& item : batch) {
     prompts.push_back(&item.job->prepared[item.index]);
     requests.push_back(&item.job->features);
-    longest = std::max(longest, item.length);
-    real += item.length;
   }
-  std::vector<PromptFeatures> results = engine_.Run(prompts, requests);
+  std::vector<ScoredPrompt> results = engine_.Run(prompts, requests);
   const double forward_ms = MillisSince(start);
 
   std::vector<ScoreJob*> seen;
@@ -175,13 +159,6 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
     }
     admitted_prompts_.fetch_sub(1);
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.batches;
-    stats_.prompts_scored += static_cast<int64_t>(batch.size());
-    stats_.padded_tokens += longest * static_cast<int64_t>(batch.size());
-    stats_.real_tokens += real;
-  }
   for (const Item& item : batch)
     if (--item.job->remaining == 0) Finish(*item.job, absl::OkStatus());
 }
@@ -189,11 +166,6 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
 void Batcher::Finish(ScoreJob& job, const absl::Status& status) {
   if (job.finished.exchange(true)) return;
   if (job.on_done) job.on_done(status, job);
-}
-
-BatcherStats Batcher::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
 }
 
 }  // namespace sparsegate

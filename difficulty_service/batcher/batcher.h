@@ -4,12 +4,13 @@
 // queued prompts and refuses at once with RESOURCE_EXHAUSTED when the queue
 // is full, otherwise posts the job to the tokenizer pool and returns.
 // Tokenized prompts wait in one queue. The worker cuts batches from it under
-// a padded token budget (longest prompt x prompts <= token_budget): each
-// batch takes the oldest waiting prompt, so none starves, and fills up with
+// a padded token budget (longest prompt x prompts <= token_budget; the rule
+// is CutBatch in batch_cut.h): each batch takes the oldest waiting prompt, so none starves, and fills up with
 // the waiting prompts closest to it in length, so padding stays small.
 // Prompts of cancelled jobs or jobs past their deadline are dropped when a
 // batch is cut, before any forward pass is spent on them.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_BATCHER_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_BATCHER_H_
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -31,15 +32,6 @@ struct BatcherOptions {
   int intra_op_threads = 0;           // 0: one per available core
 };
 
-struct BatcherStats {
-  int64_t queued_prompts = 0;
-  int64_t batches = 0;
-  int64_t prompts_scored = 0;
-  int64_t padded_tokens = 0;  // sum of longest x prompts over batches
-  int64_t real_tokens = 0;
-  int64_t dropped_prompts = 0;  // cancelled or past deadline before scoring
-};
-
 class Batcher {
  public:
   Batcher(const ScoringEngine& engine, BatcherOptions options);
@@ -52,8 +44,6 @@ class Batcher {
   // refused (RESOURCE_EXHAUSTED) and on_done is never called.
   absl::Status Submit(std::shared_ptr<ScoreJob> job);
 
-  BatcherStats stats() const;
-
  private:
   struct Item {
     std::shared_ptr<ScoreJob> job;
@@ -64,7 +54,9 @@ class Batcher {
   void Tokenize(const std::shared_ptr<ScoreJob>& job);
   void Enqueue(const std::shared_ptr<ScoreJob>& job);
   void Drain();  // runs on the single worker thread
-  std::vector<Item> CutBatch();  // with mu_ held
+  // With mu_ held: ends the jobs that are cancelled or past their deadline, then takes the next
+  // batch (batch_cut.h) out of pending_.
+  std::vector<Item> NextBatch();
   void RunBatch(std::vector<Item>& batch);
   void Finish(ScoreJob& job, const absl::Status& status);
 
@@ -77,8 +69,9 @@ class Batcher {
   std::deque<Item> pending_;     // arrival order
   bool drain_scheduled_ = false;
   bool stopping_ = false;
-  BatcherStats stats_;
   std::atomic<int64_t> admitted_prompts_{0};
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_BATCHER_H_

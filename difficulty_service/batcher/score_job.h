@@ -5,7 +5,8 @@
 // results and timing, and calls on_done exactly once, from one of its
 // threads, with OK or the reason the job ended (a bad prompt, cancellation,
 // a passed deadline, shutdown).
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_SCORE_JOB_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_SCORE_JOB_H_
 
 #include <atomic>
 #include <chrono>
@@ -37,7 +38,7 @@ struct ScoreJob {
 
   // Written by the batcher.
   std::vector<PreparedPrompt> prepared;
-  std::vector<PromptFeatures> results;
+  std::vector<ScoredPrompt> results;
   JobTiming timing;
   Clock::time_point enqueued;
   int remaining = 0;  // prompts not yet scored; touched by the worker only
@@ -45,3 +46,5 @@ struct ScoreJob {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_SCORE_JOB_H_

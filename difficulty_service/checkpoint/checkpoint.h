@@ -6,7 +6,8 @@
 // every safetensors header, and that the index's weight_map names only
 // tensors that exist in the shard it points to. The model stage checks the
 // tensors' names and shapes against the config.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_CHECKPOINT_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_CHECKPOINT_H_
 
 #include <map>
 #include <memory>
@@ -60,3 +61,5 @@ class Checkpoint {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_CHECKPOINT_H_

@@ -3,7 +3,8 @@
 // Weights are read straight out of the page cache through this mapping: F32
 // tensors are used in place and never copied. The mapping lives as long as
 // the last shared_ptr to it.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MAPPED_FILE_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MAPPED_FILE_H_
 
 #include <cstddef>
 #include <memory>
@@ -37,3 +38,5 @@ class MappedFile {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MAPPED_FILE_H_

@@ -6,7 +6,8 @@
 // rope_scaling, and the newer rope_parameters object. Anything the forward
 // pass cannot honour (another activation, an unknown rope_type) is an error
 // here, at load time, not a silent approximation later.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MODEL_CONFIG_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MODEL_CONFIG_H_
 
 #include <cstdint>
 #include <optional>
@@ -59,3 +60,5 @@ struct ModelConfig {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_MODEL_CONFIG_H_

@@ -7,7 +7,8 @@
 // equals end - begin; the entries tile the buffer exactly (contiguous, no
 // gaps or overlaps, ending at the end of the file); names are unique. The
 // file is memory-mapped; tensor views point into the mapping.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_SAFETENSORS_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_SAFETENSORS_H_
 
 #include <cstdint>
 #include <map>
@@ -60,3 +61,5 @@ class SafetensorsFile {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CHECKPOINT_SAFETENSORS_H_

@@ -1,5 +1,6 @@
 // Time as the service reports it: a steady clock, durations in milliseconds.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_COMMON_CLOCK_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_COMMON_CLOCK_H_
 
 #include <chrono>
 
@@ -12,3 +13,5 @@ inline double MillisSince(SteadyClock::time_point start, SteadyClock::time_point
 }
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_COMMON_CLOCK_H_

@@ -71,7 +71,7 @@ absl::Status ScoringEngine::DetectOutliers(const EngineOptions& options) {
       chunk.push_back(&prepared[i]);
       requests.push_back(&request);
     }
-    for (const PromptFeatures& f : Run(chunk, requests))
+    for (const ScoredPrompt& f : Run(chunk, requests))
       for (const FeatureSet& set : f.features)
         vectors[set.layer].push_back(at::tensor(set.hidden, at::kFloat));
   }
@@ -147,7 +147,7 @@ absl::StatusOr<std::vector<int64_t>> ScoringEngine::ResolveChannels(const std::v
   return std::vector<int64_t>(channels.begin(), channels.end());
 }
 
-std::vector<PromptFeatures> ScoringEngine::Run(const std::vector<const PreparedPrompt*>& prompts,
+std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPrompt*>& prompts,
                                                const std::vector<const FeatureRequest*>& requests) const {
   c10::InferenceMode guard;
   const int64_t B = static_cast<int64_t>(prompts.size());
@@ -165,7 +165,7 @@ std::vector<PromptFeatures> ScoringEngine::Run(const std::vector<const PreparedP
   for (const FeatureRequest* r : requests) indices.insert(r->layers.begin(), r->layers.end());
   auto hidden = model_->HiddenStates(ids, std::vector<int>(indices.begin(), indices.end()));
   auto sets = extractor_.Extract(hidden, lengths, requests);
-  std::vector<PromptFeatures> out(B);
+  std::vector<ScoredPrompt> out(B);
   for (int64_t b = 0; b < B; ++b) {
     out[b].token_count = lengths[b];
     out[b].truncated = prompts[b]->truncated;

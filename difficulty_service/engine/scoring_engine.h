@@ -6,7 +6,8 @@
 // batcher calls them from its pools; `sparsegate score` calls them directly.
 // Both are const and thread-safe; Run() is meant for one worker thread at a
 // time (it uses every intra-op thread).
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_ENGINE_SCORING_ENGINE_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_ENGINE_SCORING_ENGINE_H_
 
 #include <memory>
 #include <optional>
@@ -41,7 +42,9 @@ struct PreparedPrompt {
   bool truncated = false;
 };
 
-struct PromptFeatures {
+// One prompt's result: its feature sets as the engine computes them (the trainer plugin flattens
+// them into plugin::PromptFeatures).
+struct ScoredPrompt {
   int64_t token_count = 0;
   bool truncated = false;
   std::vector<FeatureSet> features;
@@ -66,7 +69,7 @@ class ScoringEngine {
   absl::StatusOr<std::vector<int64_t>> ResolveChannels(const std::vector<int64_t>& requested) const;
 
   // One padded forward pass up to the deepest layer any request names.
-  std::vector<PromptFeatures> Run(const std::vector<const PreparedPrompt*>& prompts,
+  std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
                                   const std::vector<const FeatureRequest*>& requests) const;
 
   const Checkpoint& checkpoint() const { return *checkpoint_; }
@@ -89,3 +92,5 @@ class ScoringEngine {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_ENGINE_SCORING_ENGINE_H_

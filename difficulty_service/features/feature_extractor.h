@@ -6,8 +6,9 @@
 // reference set of prompts: per hidden-state index, a channel whose median
 // magnitude over the reference vectors exceeds `ratio` times the median of
 // all channels' medians. A handful of such channels otherwise decide every
-// metric (DESIGN.md).
-#pragma once
+// metric (README.md, The features).
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_FEATURES_FEATURE_EXTRACTOR_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_FEATURES_FEATURE_EXTRACTOR_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -71,3 +72,5 @@ class FeatureExtractor {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_FEATURES_FEATURE_EXTRACTOR_H_

@@ -7,15 +7,6 @@
 
 namespace sparsegate {
 
-const std::array<const char*, kNumMetrics>& MetricNames() {
-  static const std::array<const char*, kNumMetrics> names = {
-      "heavy_tail_fraction", "top1_energy",       "top5_energy", "top10_energy", "top1_mass",
-      "top5_mass",           "top10_mass",        "hoyer",       "effective_rank_l1",
-      "effective_rank_l2",   "gini",              "kurtosis",    "participation_ratio",
-      "max_abs_over_rms"};
-  return names;
-}
-
 namespace {
 
 // Shannon entropy of each row of a probability matrix, with 0 log 0 = 0.

@@ -3,8 +3,9 @@
 //
 // Debian's libtorch calls whatever libblas.so.3 is selected; with the
 // reference BLAS a forward pass runs about 35 times slower than with
-// OpenBLAS (DESIGN.md). The service measures at start-up and warns.
-#pragma once
+// OpenBLAS (README.md, The features). The service measures at start-up and warns.
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_BLAS_PROBE_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_BLAS_PROBE_H_
 
 namespace sparsegate {
 
@@ -16,3 +17,5 @@ double MeasureMatmulGflops();
 constexpr double kSlowBlasGflops = 20.0;
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_BLAS_PROBE_H_

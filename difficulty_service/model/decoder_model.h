@@ -14,7 +14,8 @@
 // For generation (the embedded model's evaluation, not the service), Load
 // with lm_head = true keeps the LM head, and NextTokenLogits() runs new
 // positions against a KV cache.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_DECODER_MODEL_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_DECODER_MODEL_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -101,3 +102,5 @@ class DecoderModel {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_DECODER_MODEL_H_

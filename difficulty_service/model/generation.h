@@ -6,7 +6,8 @@
 // all samples after max_new_tokens. Deterministic for a given seed.
 // Lives with the model so that every caller (the embedded model's training
 // and evaluation, pass@k measurements) decodes the same way.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_GENERATION_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_GENERATION_H_
 
 #include <cstdint>
 #include <vector>
@@ -29,3 +30,5 @@ std::vector<std::vector<int32_t>> Generate(const DecoderModel& model, const std:
                                            const GenerationOptions& options);
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_GENERATION_H_

@@ -1,7 +1,8 @@
 // Rotary position embedding tables, computed the way Hugging Face computes
 // them (float32 inverse frequencies, float32 angle products) so that hidden
 // states agree with transformers to float rounding.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_ROPE_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_ROPE_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -27,3 +28,5 @@ class RotaryEmbedding {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_ROPE_H_

@@ -271,6 +271,7 @@ grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse>* DifficultySe
 }
 
 absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const ServerOptions& options) {
+  if (absl::Status fields = CheckMetricFields(); !fields.ok()) return fields;
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
   server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request);
 

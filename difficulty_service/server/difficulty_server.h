@@ -5,7 +5,8 @@
 // model loads and warms up in the background; then SERVING. Score calls
 // before that get UNAVAILABLE. Handlers never block: they validate, hand the
 // job to the batcher and return; the model worker finishes the call.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 
 #include <grpcpp/server.h>
 
@@ -56,3 +57,5 @@ class DifficultyServer {
 };
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_

@@ -1,6 +1,9 @@
 #include "difficulty_service/server/request_translation.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/features/metric_list.h"
 
 namespace sparsegate {
 namespace {
@@ -19,22 +22,21 @@ v1::Pooling PoolingToProto(Pooling pooling) {
   return pooling == Pooling::kMean ? v1::POOLING_MEAN : v1::POOLING_LAST_TOKEN;
 }
 
+// The proto's field for each metric, found by name: metric_list.h is the one list, and the proto
+// only has to spell the same names (CheckMetricFields says so at start-up).
+const std::vector<const google::protobuf::FieldDescriptor*>& MetricFields() {
+  static const auto* fields = [] {
+    auto* found = new std::vector<const google::protobuf::FieldDescriptor*>;
+    for (const char* name : MetricNames()) found->push_back(v1::SparsityMetrics::descriptor()->FindFieldByName(name));
+    return found;
+  }();
+  return *fields;
+}
+
 void FillMetrics(const MetricValues& m, v1::SparsityMetrics* out) {
-  auto at = [&](Metric metric) { return m[static_cast<int>(metric)]; };
-  out->set_heavy_tail_fraction(at(Metric::kHeavyTailFraction));
-  out->set_top1_energy(at(Metric::kTop1Energy));
-  out->set_top5_energy(at(Metric::kTop5Energy));
-  out->set_top10_energy(at(Metric::kTop10Energy));
-  out->set_top1_mass(at(Metric::kTop1Mass));
-  out->set_top5_mass(at(Metric::kTop5Mass));
-  out->set_top10_mass(at(Metric::kTop10Mass));
-  out->set_hoyer(at(Metric::kHoyer));
-  out->set_effective_rank_l1(at(Metric::kEffectiveRankL1));
-  out->set_effective_rank_l2(at(Metric::kEffectiveRankL2));
-  out->set_gini(at(Metric::kGini));
-  out->set_kurtosis(at(Metric::kKurtosis));
-  out->set_participation_ratio(at(Metric::kParticipationRatio));
-  out->set_max_abs_over_rms(at(Metric::kMaxAbsOverRms));
+  const auto* reflection = v1::SparsityMetrics::GetReflection();
+  const auto& fields = MetricFields();
+  for (int i = 0; i < kNumMetrics; ++i) reflection->SetFloat(out, fields[i], m[i]);
 }
 
 }  // namespace
@@ -103,7 +105,7 @@ void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const st
   response->set_request_id(request.request_id());
   response->set_model_digest(model_digest);
   for (size_t i = 0; i < job.results.size(); ++i) {
-    const PromptFeatures& features = job.results[i];
+    const ScoredPrompt& features = job.results[i];
     v1::PromptResult* result = response->add_results();
     result->set_id(request.prompts(static_cast<int>(i)).id());
     result->set_index(static_cast<int>(i));
@@ -122,6 +124,20 @@ void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const st
   timing->set_queue_ms(job.timing.queue_ms);
   timing->set_forward_ms(job.timing.forward_ms);
   timing->set_total_ms(total_ms);
+}
+
+absl::Status CheckMetricFields() {
+  const auto* descriptor = v1::SparsityMetrics::descriptor();
+  for (int i = 0; i < kNumMetrics; ++i) {
+    const auto* field = MetricFields()[i];
+    if (field == nullptr || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_FLOAT)
+      return absl::InternalError(absl::StrCat("metric '", MetricNames()[i], "' is not a float field of ",
+                                              descriptor->full_name()));
+  }
+  if (descriptor->field_count() != kNumMetrics)
+    return absl::InternalError(absl::StrCat(descriptor->full_name(), " has ", descriptor->field_count(),
+                                            " fields for ", kNumMetrics, " metrics"));
+  return absl::OkStatus();
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

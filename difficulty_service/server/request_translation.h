@@ -5,7 +5,8 @@
 // known poolings and truncation, layers and channels in range. Errors are
 // INVALID_ARGUMENT naming the prompt's index or the option. Tokenization
 // checks (UTF-8, vocabulary, length) happen later on the tokenizer pool.
-#pragma once
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVER_REQUEST_TRANSLATION_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_SERVER_REQUEST_TRANSLATION_H_
 
 #include <memory>
 
@@ -24,6 +25,12 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
 void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const std::string& model_digest,
                   double total_ms, v1::ScoreResponse* response);
 
+// OK when every metric of metric_list.h is a float field of v1::SparsityMetrics and the message
+// has no other field; the server refuses to start otherwise.
+absl::Status CheckMetricFields();
+
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_SERVER_REQUEST_TRANSLATION_H_

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the dataset the README's first command filters, and the outcomes that calibrate it.
 
-    make_demo_data.py --model models/arith-3m --sparsegate build/difficulty_service/cli/sparsegate
+    make_demo_data.py --model models/arith-3m --sparsegate build/apps/cli/sparsegate
 
 models/arith-3m/demo/problems.jsonl: arithmetic problems of mixed difficulty (every operation, 1 to 6
 digits, in a shuffled order), each with its reference solution, as a user's RL dataset would hold

@@ -15,7 +15,7 @@ Writes, in the model directory: card_data.json (every number and the per-problem
 only under "timings"), README.md (the model card, rendered from card_data.json and
 training_log.json) and loss_curve.svg. Deterministic: a rerun gives identical README.md and SVG.
 
-    measure.py --model models/arith-3m --sparsegate build/difficulty_service/cli/sparsegate
+    measure.py --model models/arith-3m --sparsegate build/apps/cli/sparsegate
     measure.py --model models/arith-3m --sparsegate ... --check        # re-measure a subset, compare
     measure.py --model models/arith-3m --card-only                     # re-render from card_data.json
 """
@@ -43,10 +43,10 @@ ANSWER_PREFIX = "\nA: "  # train.py's ANSWER_PREFIX: the model continues the pro
 LAYERS = (-1, 2)
 POOLINGS = ("last_token", "mean")
 SAMPLES, TEMPERATURE, SAMPLE_SEED = 8, 1.0, 0
-METRICS = ("heavy_tail_fraction", "top1_energy", "top5_energy", "top10_energy", "top1_mass", "top5_mass",
-           "top10_mass", "hoyer", "effective_rank_l1", "effective_rank_l2", "gini", "kurtosis",
-           "participation_ratio", "max_abs_over_rms")
-# +1: a higher value means a sparser state, -1: a lower one does (DESIGN.md's table); the others
+# The metric names, in output order: from `sparsegate metrics` when measuring, from card_data.json
+# when only re-rendering (set_metric_names). The C++ list (metric_list.h) is the one definition.
+METRICS = ()
+# +1: a higher value means a sparser state, -1: a lower one does (the README's table of features); the others
 # have no agreed direction and are left out of the "sparser or denser" tally.
 SPARSER = {"heavy_tail_fraction": -1, "top1_energy": 1, "top5_energy": 1, "top10_energy": 1, "top1_mass": 1,
            "top5_mass": 1, "top10_mass": 1, "hoyer": 1, "effective_rank_l1": -1, "effective_rank_l2": -1, "gini": 1}
@@ -513,6 +513,11 @@ def level_grid(card, cell):
     return table(["op \\ digits"] + [str(d) for d in DIGITS], rows)
 
 
+def reproduce_command(card):
+    """The recorded measurement command, with the CLI where the current build puts it."""
+    return re.sub(r"--sparsegate \S+", "--sparsegate build/apps/cli/sparsegate", card["command"])
+
+
 def render_card(card, log):
     """README.md of the model directory, from card_data.json and training_log.json only."""
     c, m, s, eff = card["config"], card["model"], card["settings"], card["effect"]
@@ -683,7 +688,7 @@ def render_card(card, log):
         table(["metric", "difference", "d", "familiar / unfamiliar n"],
               fam_rows(lambda e: e["familiarity_by_structure"])),
         "",
-        "The cells with problems on both sides, for the two metrics of DESIGN.md's note (unfamiliar minus familiar):",
+        "The cells with problems on both sides, for the two metrics of the README's note on direction (unfamiliar minus familiar):",
         "",
     ]
     rows = []
@@ -716,14 +721,14 @@ def render_card(card, log):
         "## Reproduce", "",
         "Train (CPU, deterministic for the same torch build and thread count):", "",
         "```sh", f"/usr/bin/python3 scripts/embedded_model/train.py --out {card['model_dir']} "
-                 f"--sparsegate build/difficulty_service/cli/sparsegate --steps {log['steps']} --batch {log['batch']} "
+                 f"--sparsegate build/apps/cli/sparsegate --steps {log['steps']} --batch {log['batch']} "
                  f"--lr {log['peak_lr']:g} --warmup {log['warmup']} --seed {log['seed']} --threads {log['threads']}",
         "```", "",
         "Measure and write this card (`card_data.json`, `README.md`, `loss_curve.svg`):", "",
-        "```sh", card["command"], "```", "",
+        "```sh", reproduce_command(card), "```", "",
         "Check that a subset re-measures to the recorded numbers (greedy outcome, correct-sample counts, "
         f"features within {TOLERANCE:g}); `tests/embedded_model/test_card.py` runs it:", "",
-        "```sh", card["command"] + " --check", "```", "",
+        "```sh", reproduce_command(card) + " --check", "```", "",
     ]
     return "\n".join(lines)
 
@@ -803,7 +808,7 @@ def what_this_shows(card, log):
         denser = (e10["difference"] < 0) + (eht["difference"] > 0)
         agree = {2: "agrees with that note (denser)", 0: "shows the opposite (sparser)"}.get(denser, "is split")
         overall = hl["familiarity_direction_structure"]["verdict"]
-        out.append(f"DESIGN.md notes that a 0.8M-parameter addition model had *denser* last-token states on "
+        out.append(f"The README notes that a 0.8M-parameter addition model had *denser* last-token states on "
                    f"unfamiliar problems (top-10% energy lower, heavy-tail fraction higher). On those two metrics, "
                    f"matched on structure, this model {agree}: top-10% energy differs by {e10['difference']:+.4f} "
                    f"(d = {e10['d']:+.2f}) and the heavy-tail fraction by {eht['difference']:+.4f} "
@@ -846,7 +851,7 @@ def measure(args):
     card = {
         "model_dir": os.path.normpath(args.model),
         "command": "/usr/bin/python3 scripts/embedded_model/measure.py --model "
-                   f"{os.path.normpath(args.model)} --sparsegate build/difficulty_service/cli/sparsegate"
+                   f"{os.path.normpath(args.model)} --sparsegate build/apps/cli/sparsegate"
                    + ("" if args.per_level == DEFAULT_PER_LEVEL else f" --per-level {args.per_level}")
                    + ("" if args.seed == 0 else f" --seed {args.seed}"),
         "config": config,
@@ -888,9 +893,19 @@ def write_outputs(model, card, log):
         f.write(loss_curve_svg(log["loss_curve"]))
 
 
+def set_metric_names(binary=None, card=None):
+    """Takes the metric names from the CLI, or from the first feature set of a recorded card."""
+    global METRICS
+    if binary:
+        METRICS = tuple(sparsegate(binary, "metrics").split())
+    else:
+        METRICS = tuple(next(iter(card["effect"].values())).keys())
+
+
 def card_only(args):
     with open(os.path.join(args.model, "card_data.json")) as f:
         card = json.load(f)
+    set_metric_names(card=card)
     with open(os.path.join(args.model, "training_log.json")) as f:
         log = json.load(f)
     write_outputs(args.model, card, log)
@@ -948,6 +963,7 @@ def main():
         return card_only(args)
     if not args.sparsegate:
         ap.error("--sparsegate is required")
+    set_metric_names(binary=args.sparsegate)
     return check(args) if args.check else measure(args)
 
 

@@ -15,7 +15,7 @@ C++ generation code) is what shows the two agree.
 Deterministic: the same seed, steps and thread count give the same weights, byte for byte, on the
 same torch build and BLAS.
 
-    train.py --out models/arith-3m --sparsegate build/difficulty_service/cli/sparsegate
+    train.py --out models/arith-3m --sparsegate build/apps/cli/sparsegate
 """
 import argparse
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy reference for the sparsity metrics (DESIGN.md table).
+"""Independent numpy reference for the sparsity metrics (README.md, The features).
 
     reference_metrics.py OUT.json
 

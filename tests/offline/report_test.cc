@@ -1,7 +1,8 @@
 // The filter report: counts, histograms and calibration bins against values worked out by hand,
 // the quality numbers against predictor/quality.h on the same rows, reading output rows (and
 // naming the bad key), and the HTML page: one chart per section, escaping, the JSON's numbers.
-#include "trainer_plugin/offline/report.h"
+#include "apps/offline/report.h"
+#include "apps/offline/report_page.h"
 
 #include <gtest/gtest.h>
 
@@ -11,10 +12,15 @@
 #include "absl/strings/str_format.h"
 #include "trainer_plugin/predictor/quality.h"
 
-namespace sparsegate::plugin {
+namespace sparsegate::offline {
 namespace {
 
 using json = nlohmann::json;
+using plugin::ScoredOutcome;
+using plugin::QualitySummary;
+using plugin::ZeroPassAuroc;
+using plugin::ExpectedCalibrationError;
+using plugin::MeanLogLoss;
 
 ReportRow Row(std::string decision, std::optional<double> predicted) {
   ReportRow r;
@@ -317,4 +323,4 @@ TEST(RenderReportHtml, ShowsTheJsonNumbers) {
 }
 
 }  // namespace
-}  // namespace sparsegate::plugin
+}  // namespace sparsegate::offline

@@ -285,3 +285,32 @@ def test_progress_bar_shows_rate_and_eta(tmp_path):
     p = run_filter(dataset, tmp_path / "out", "--progress", "always", "--batch-rows", "8")
     assert re.search(r"\d+/\d+ rows\s+[\d.]+ rows/s\s+ETA \d+:\d\d", p.stderr), p.stderr
     assert "100%" in p.stderr
+
+
+def test_default_model_is_found_beside_the_binary_not_at_a_compiled_in_path(tmp_path):
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in arithmetic.generate(6, 3, max_digits=3)))
+    # From the build folder the binary walks up to the checkout's models/arith-3m.
+    p = subprocess.run([BIN, "filter", "-i", str(dataset), "-o", str(tmp_path / "out"), "--progress", "never"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "arith-3m" in p.stderr
+    # A copy of the binary installed elsewhere, without the model beside it, says where it looked.
+    alone = tmp_path / "bin" / "sparsegate"
+    alone.parent.mkdir()
+    alone.write_bytes(open(BIN, "rb").read())
+    alone.chmod(0o755)
+    p = subprocess.run([str(alone), "filter", "-i", str(dataset), "-o", str(tmp_path / "out2"), "--progress",
+                        "never"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 2
+    assert "embedded model arith-3m is not beside this binary" in p.stderr
+    assert str(tmp_path / "share" / "sparsegate" / "models" / "arith-3m") in p.stderr
+    # Installed layout: <prefix>/bin/sparsegate finds <prefix>/share/sparsegate/models/arith-3m.
+    installed = tmp_path / "share" / "sparsegate" / "models" / "arith-3m"
+    installed.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (installed / name).write_bytes(open(os.path.join(MODEL, name), "rb").read())
+    p = subprocess.run([str(alone), "filter", "-i", str(dataset), "-o", str(tmp_path / "out3"), "--progress",
+                        "never"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert str(installed) in p.stderr

@@ -14,7 +14,7 @@
 #include "tests/plugin/trainer_sim.h"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/atomic_file.h"
-#include "trainer_plugin/state/checkpoint.h"
+#include "trainer_plugin/state/plugin_checkpoint.h"
 
 namespace sparsegate::plugin {
 namespace {

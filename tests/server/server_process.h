@@ -1,6 +1,7 @@
 // Runs the real `sparsegate serve` binary as a child process for the
 // integration tests, on a free loopback port, and stops it again.
-#pragma once
+#ifndef SPARSEGATE_TESTS_SERVER_SERVER_PROCESS_H_
+#define SPARSEGATE_TESTS_SERVER_SERVER_PROCESS_H_
 
 #include <string>
 #include <vector>
@@ -38,3 +39,5 @@ struct CommandResult {
 CommandResult RunCommand(const std::string& command);
 
 }  // namespace sparsegate::testing
+
+#endif  // SPARSEGATE_TESTS_SERVER_SERVER_PROCESS_H_

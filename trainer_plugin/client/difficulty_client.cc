@@ -153,11 +153,11 @@ class DifficultyClient::Impl {
         PromptFeatures features;
         features.token_count = result.token_count();
         for (const v1::FeatureSet& set : result.features())
-          for (const std::string& name : SparsityMetricNames())
+          for (const char* name : MetricNames())
             features.metrics.push_back(reflection->GetFloat(set.metrics(), descriptor->FindFieldByName(name)));
         if (features.metrics.size() != num_columns_) {
           error = absl::StrCat("Score answered ", result.features_size(), " feature sets per prompt, expected ",
-                               num_columns_ / SparsityMetricNames().size(), " (are two requested layers the same?)");
+                               num_columns_ / MetricNames().size(), " (are two requested layers the same?)");
           continue;
         }
         if (options_.return_hidden && result.features_size() > 0)
@@ -195,9 +195,9 @@ absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const
   if (options.max_attempts < 1 || options.max_attempts > 5)
     return absl::InvalidArgumentError("max_attempts must be in [1, 5] (gRPC's retry limit)");
   if (options.deadline.count() <= 0) return absl::InvalidArgumentError("deadline must be positive");
-  // The plugin core keeps its own copy of the metric names (it does not
-  // depend on the proto); a name the proto lacks would be a null field later.
-  for (const std::string& name : SparsityMetricNames())
+  // The metric list (metric_list.h) and the proto are kept apart; a name the proto lacks would be
+  // a null field later.
+  for (const char* name : MetricNames())
     if (v1::SparsityMetrics::descriptor()->FindFieldByName(name) == nullptr)
       return absl::InternalError(absl::StrCat("metric '", name, "' is not a field of sparsegate.v1.SparsityMetrics"));
   std::vector<v1::Pooling> poolings;

@@ -13,7 +13,8 @@
 // be answered in time comes back with empty features, and the failure is
 // counted; the plugin then decides without features, so training never
 // stalls on the service.
-#pragma once
+#ifndef SPARSEGATE_TRAINER_PLUGIN_CLIENT_DIFFICULTY_CLIENT_H_
+#define SPARSEGATE_TRAINER_PLUGIN_CLIENT_DIFFICULTY_CLIENT_H_
 
 #include <chrono>
 #include <memory>
@@ -91,3 +92,5 @@ class DifficultyClient {
 };
 
 }  // namespace sparsegate::plugin
+
+#endif  // SPARSEGATE_TRAINER_PLUGIN_CLIENT_DIFFICULTY_CLIENT_H_

@@ -36,6 +36,12 @@ std::string_view DecisionKindName(DecisionKind kind) {
   return "unknown";
 }
 
+std::optional<DecisionKind> DecisionKindFromName(std::string_view name) {
+  for (int k = 0; k < kDecisionKindCount; ++k)
+    if (DecisionKindName(static_cast<DecisionKind>(k)) == name) return static_cast<DecisionKind>(k);
+  return std::nullopt;
+}
+
 absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
   if (c.hint_ladder.empty()) return absl::InvalidArgumentError("hint_ladder needs at least one rung");
   for (size_t i = 0; i < c.hint_ladder.size(); ++i) {

@@ -58,6 +58,7 @@ namespace sparsegate::plugin {
 enum class DecisionKind { kKeep = 0, kGuide = 1, kDrop = 2, kDefer = 3 };
 constexpr int kDecisionKindCount = 4;
 std::string_view DecisionKindName(DecisionKind kind);  // "keep", "guide", "drop", "defer"
+std::optional<DecisionKind> DecisionKindFromName(std::string_view name);
 
 enum class FailOpenMode {
   kKeep,       // no features: KEEP, always. Training never waits and never loses a prompt.

@@ -35,13 +35,15 @@ std::optional<double> ZeroPassAuroc(const std::vector<ScoredOutcome>& outcomes) 
   return (positive_rank_sum - p * (p + 1) / 2) / (p * static_cast<double>(negatives));
 }
 
+int CalibrationBinOf(double p, int bins) { return std::clamp(static_cast<int>(p * bins), 0, bins - 1); }
+
 std::optional<double> ExpectedCalibrationError(const std::vector<ScoredOutcome>& outcomes, int bins) {
   if (outcomes.empty() || bins < 1) return std::nullopt;
   std::vector<double> predicted_sum(bins, 0), observed_sum(bins, 0);
   std::vector<int64_t> count(bins, 0);
   for (const ScoredOutcome& o : outcomes) {
     const double p = std::clamp(o.predicted_pass_rate, 0.0, 1.0);
-    const int b = std::min(bins - 1, static_cast<int>(p * bins));
+    const int b = CalibrationBinOf(p, bins);
     predicted_sum[b] += p;
     observed_sum[b] += static_cast<double>(o.successes) / o.trials;
     ++count[b];

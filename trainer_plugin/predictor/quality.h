@@ -31,8 +31,14 @@ struct ScoredOutcome {
 // nullopt unless there is at least one zero-success group and one group with a success.
 std::optional<double> ZeroPassAuroc(const std::vector<ScoredOutcome>& outcomes);
 
-// nullopt on no outcomes. `bins` >= 1; a prediction of exactly 1 falls in the last bin.
-std::optional<double> ExpectedCalibrationError(const std::vector<ScoredOutcome>& outcomes, int bins = 10);
+// The equal-width bins of predicted pass rates that every calibration number and curve uses (the
+// ECE here, the plugin's stats, the filter report), and the bin of a prediction in [0, 1]: a
+// prediction of exactly 1 falls in the last bin.
+inline constexpr int kCalibrationBins = 10;
+int CalibrationBinOf(double p, int bins = kCalibrationBins);
+
+// nullopt on no outcomes. `bins` >= 1.
+std::optional<double> ExpectedCalibrationError(const std::vector<ScoredOutcome>& outcomes, int bins = kCalibrationBins);
 
 // Predictions are clipped to [1e-6, 1 - 1e-6] so one confident miss costs a lot but not infinity.
 std::optional<double> MeanLogLoss(const std::vector<ScoredOutcome>& outcomes);

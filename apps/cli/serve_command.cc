@@ -1,0 +1,75 @@
+#include "apps/cli/serve_command.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+
+#include "difficulty_service/server/difficulty_server.h"
+
+namespace sparsegate::cli {
+namespace {
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CLI::ValidationError("--outlier-reference", path + ": cannot open");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto options = std::make_shared<ServerOptions>();
+  auto outlier_file = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the gRPC difficulty service on a model directory");
+  cmd->add_option("--model", options->model_dir, "Hugging Face model directory (config.json, safetensors, tokenizer.json)")
+      ->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--address", options->address, "host:port to listen on (port 0 picks a free one)")->capture_default_str();
+  cmd->add_option("--max-prompt-tokens", options->engine.max_prompt_tokens,
+                  "longest prompt accepted (0: min(max_position_embeddings, 8192))")->capture_default_str();
+  cmd->add_option("--max-prompts-per-request", options->max_prompts_per_request)->capture_default_str();
+  cmd->add_option("--max-queued-prompts", options->batcher.max_queued_prompts,
+                  "admitted but unscored prompts before RESOURCE_EXHAUSTED")->capture_default_str();
+  cmd->add_option("--token-budget", options->batcher.token_budget,
+                  "padded tokens (longest x prompts) per forward pass")->capture_default_str();
+  cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)->capture_default_str();
+  cmd->add_option("--tokenizer-threads", options->batcher.tokenizer_threads)->capture_default_str();
+  cmd->add_option("--intra-op-threads", options->batcher.intra_op_threads, "0: one per core")->capture_default_str();
+  cmd->add_option("--max-message-bytes", options->max_message_bytes)->capture_default_str();
+  cmd->add_option("--outlier-reference", *outlier_file,
+                  "text file, one prompt per line, for outlier-channel detection at start-up");
+  cmd->add_option("--outlier-ratio", options->engine.outlier_ratio,
+                  "a channel is an outlier above this multiple of the median channel magnitude")->capture_default_str();
+
+  cmd->callback([options, outlier_file] {
+    if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);
+    auto server = DifficultyServer::Start(*options);
+    if (!server.ok()) {
+      spdlog::error("{}", std::string(server.status().message()));
+      throw CLI::RuntimeError(1);
+    }
+    spdlog::info("listening on port {} (health NOT_SERVING until the model is ready)", (*server)->port());
+    absl::Status ready = (*server)->WaitUntilReady();
+    if (!ready.ok()) {
+      spdlog::error("cannot load the model: {}", std::string(ready.message()));
+      throw CLI::RuntimeError(1);
+    }
+    // Print the port on stdout for scripts and tests that start the server on port 0.
+    std::printf("ready on port %d\n", (*server)->port());
+    std::fflush(stdout);
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int signal) {
+      spdlog::info("signal {}: shutting down", signal);
+    });
+    io.run();
+    (*server)->Shutdown();
+  });
+}
+
+}  // namespace sparsegate::cli

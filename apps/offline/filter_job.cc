@@ -1,0 +1,484 @@
+#include "apps/offline/filter_job.h"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "apps/offline/filter_outputs.h"
+#include "apps/offline/filter_progress.h"
+#include "apps/offline/jsonl_rows.h"
+#include "apps/offline/progress_bar.h"
+#include "apps/offline/report.h"
+#include "apps/offline/report_page.h"
+#include "trainer_plugin/config_json.h"
+#include "trainer_plugin/state/atomic_file.h"
+
+namespace sparsegate::offline {
+
+using plugin::DecisionKind;
+using plugin::DecisionKindName;
+using plugin::kDecisionKindCount;
+using plugin::PromptFeatures;
+using plugin::FeatureSchema;
+using plugin::TrainerPlugin;
+using plugin::Decision;
+using plugin::PromptInfo;
+using plugin::WriteFileAtomically;
+using plugin::ReadFileToString;
+using plugin::PredictionSourceName;
+namespace {
+
+ 
+ 
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int32_t successes = 0;
+  int32_t trials = 0;
+};
+
+// A row as the filter reads it.
+struct FilterRow {
+  int64_t line = 0;
+  json value;
+  std::string raw;
+  std::string id;
+  std::string prompt;
+  std::optional<std::string> reference;
+};
+
+// An id may be written as a string or an integer; both name the prompt by their text.
+std::optional<std::string> IdText(const json& id) {
+  if (id.is_string() && !id.get<std::string>().empty()) return id.get<std::string>();
+  if (id.is_number_integer()) return std::to_string(id.get<int64_t>());
+  return std::nullopt;
+}
+
+absl::StatusOr<std::map<std::string, Outcome>> LoadOutcomes(const std::string& path) {
+  std::map<std::string, Outcome> outcomes;
+  if (path.empty()) return outcomes;
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the outcomes file"));
+  JsonlReader reader(in);
+  while (std::optional<JsonlRow> row = reader.Next()) {
+    auto fail = [&](const std::string& why) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", row->line, ": ", why));
+    };
+    if (!row->error.empty()) return fail(row->error);
+    const json& v = row->value;
+    if (!v.is_object()) return fail("row is not a JSON object");
+    auto id = v.find("id");
+    const std::optional<std::string> key = id == v.end() ? std::nullopt : IdText(*id);
+    if (!key) return fail("needs an 'id' (non-empty string or integer)");
+    auto s = v.find("successes"), t = v.find("trials");
+    if (s == v.end() || t == v.end() || !s->is_number_integer() || !t->is_number_integer())
+      return fail("needs integer 'successes' and 'trials'");
+    Outcome o{s->get<int32_t>(), t->get<int32_t>()};
+    if (o.trials < 1 || o.successes < 0 || o.successes > o.trials)
+      return fail(absl::StrCat("need 0 <= successes <= trials and trials >= 1, got ", o.successes, " of ", o.trials));
+    if (!outcomes.emplace(*key, o).second) return fail(absl::StrCat("id '", *key, "' is listed twice"));
+  }
+  return outcomes;
+}
+
+absl::StatusOr<FilterRow> ReadRow(JsonlRow row, const FilterFields& fields) {
+  if (!row.error.empty()) return absl::InvalidArgumentError(row.error);
+  if (!row.value.is_object()) return absl::InvalidArgumentError("row is not a JSON object");
+  FilterRow out;
+  out.line = row.line;
+  const json& v = row.value;
+  if (fields.id.empty()) {
+    out.id = absl::StrCat("line-", row.line);
+  } else {
+    auto id = v.find(fields.id);
+    if (id == v.end()) return absl::InvalidArgumentError(absl::StrCat("missing field '", fields.id, "'"));
+    std::optional<std::string> text = IdText(*id);
+    if (!text)
+      return absl::InvalidArgumentError(absl::StrCat("field '", fields.id, "' is not a non-empty string or an integer"));
+    out.id = *std::move(text);
+  }
+  auto prompt = v.find(fields.prompt);
+  if (prompt == v.end()) return absl::InvalidArgumentError(absl::StrCat("missing field '", fields.prompt, "'"));
+  if (!prompt->is_string() || prompt->get<std::string>().empty())
+    return absl::InvalidArgumentError(absl::StrCat("field '", fields.prompt, "' is not a non-empty string"));
+  out.prompt = prompt->get<std::string>();
+  if (auto ref = v.find(fields.reference); ref != v.end() && !ref->is_null()) {
+    if (!ref->is_string()) return absl::InvalidArgumentError(absl::StrCat("field '", fields.reference, "' is not a string"));
+    if (!ref->get<std::string>().empty()) out.reference = ref->get<std::string>();
+  }
+  out.value = std::move(row.value);
+  out.raw = std::move(row.raw);
+  return out;
+}
+
+bool InShard(int64_t line, const FilterOptions& o) { return (line - 1) % o.shard_count == o.shard_index; }
+
+// What must be equal for a run to continue an earlier one: the input and outcomes files as they
+// were, and every setting of the job and the plugin (config_json.h lists the plugin's fields).
+json FilterSettings(const FilterOptions& o, const FeatureSource& source) {
+  std::error_code ec;
+  const auto input_bytes = fs::file_size(o.input_path, ec);
+  const auto outcomes_bytes = o.outcomes_path.empty() ? 0 : fs::file_size(o.outcomes_path, ec);
+  return json{
+      {"input", fs::absolute(o.input_path).string()},
+      {"input_bytes", input_bytes},
+      {"outcomes", o.outcomes_path.empty() ? "" : fs::absolute(o.outcomes_path).string()},
+      {"outcomes_bytes", outcomes_bytes},
+      {"fields", {{"id", o.fields.id}, {"prompt", o.fields.prompt}, {"reference", o.fields.reference}}},
+      {"shard", {o.shard_index, o.shard_count}},
+      {"reference_rows", o.reference_rows},
+      {"features", source.schema().columns},
+      {"plugin", plugin::PluginConfigToJson(o.plugin)},
+  };
+}
+
+// The first setting that differs, as "'key' differs (path.to.key)"; objects are searched in depth.
+std::string FirstDifference(const json& a, const json& b, const std::string& path = "") {
+  for (const auto& [key, value] : a.items()) {
+    const std::string where = path.empty() ? key : absl::StrCat(path, ".", key);
+    if (!b.contains(key)) return absl::StrCat("'", key, "' differs (", where, ")");
+    if (b[key] == value) continue;
+    if (value.is_object() && b[key].is_object()) return FirstDifference(value, b[key], where);
+    return absl::StrCat("'", key, "' differs (", where, ")");
+  }
+  return "'settings' differ";
+}
+
+// Scores `rows` in chunks; rows the source refuses come back as errors, in order.
+absl::StatusOr<std::vector<absl::StatusOr<PromptFeatures>>> ScoreRows(const std::vector<const FilterRow*>& rows,
+                                                                      FeatureSource& source, int chunk) {
+  std::vector<absl::StatusOr<PromptFeatures>> all;
+  for (size_t first = 0; first < rows.size(); first += chunk) {
+    std::vector<std::string> prompts;
+    for (size_t i = first; i < std::min(rows.size(), first + chunk); ++i) prompts.push_back(rows[i]->prompt);
+    auto scored = source.Score(prompts);
+    if (!scored.ok()) return scored.status();
+    for (auto& result : *scored) all.push_back(std::move(result));
+  }
+  return all;
+}
+
+// Pass 1: the prior's reference set and the predictor's training outcomes; duplicate ids.
+struct Calibration {
+  std::map<int64_t, int64_t> duplicate_of;  // line -> the line where its id first appeared
+  int64_t shard_rows = 0;                   // non-blank lines of this shard, for the progress bar
+  int64_t outcome_rows = 0;
+};
+
+absl::StatusOr<Calibration> Calibrate(const FilterOptions& o, const std::map<std::string, Outcome>& outcomes,
+                                      FeatureSource& source, TrainerPlugin& plugin) {
+  std::ifstream in(o.input_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(o.input_path, ": cannot open"));
+  Calibration c;
+  std::map<std::string, int64_t> first_line;
+  // The reference rows and the rows with outcomes, in input order, each once.
+  std::vector<FilterRow> picked;
+  std::vector<bool> in_reference;
+  int reference_count = 0;
+  JsonlReader reader(in);
+  while (std::optional<JsonlRow> raw = reader.Next()) {
+    if (InShard(raw->line, o)) ++c.shard_rows;
+    auto row = ReadRow(*std::move(raw), o.fields);
+    if (!row.ok()) continue;  // rejected in pass 2, by the row's own shard
+    auto [it, fresh] = first_line.emplace(row->id, row->line);
+    if (!fresh) {
+      c.duplicate_of[row->line] = it->second;
+      continue;
+    }
+    const bool reference_row = reference_count < o.reference_rows;
+    if (!reference_row && outcomes.count(row->id) == 0) continue;
+    reference_count += reference_row;
+    in_reference.push_back(reference_row);
+    picked.push_back(*std::move(row));
+  }
+  std::vector<const FilterRow*> to_score;
+  for (const auto& r : picked) to_score.push_back(&r);
+  auto scored = ScoreRows(to_score, source, o.batch_rows);
+  if (!scored.ok()) return scored.status();
+  std::vector<PromptFeatures> reference_features;
+  for (size_t i = 0; i < picked.size(); ++i)
+    if (in_reference[i] && (*scored)[i].ok()) reference_features.push_back(*(*scored)[i]);
+  if (!reference_features.empty()) {
+    if (absl::Status s = plugin.SetPriorReference(reference_features); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < picked.size(); ++i) {
+    auto outcome = outcomes.find(picked[i].id);
+    if (outcome == outcomes.end() || !(*scored)[i].ok()) continue;
+    absl::Status s =
+        plugin.ObserveOffline(picked[i].id, *(*scored)[i], outcome->second.successes, outcome->second.trials);
+    if (!s.ok()) return s;
+    ++c.outcome_rows;
+  }
+  return c;
+}
+
+json OutputRow(const FilterRow& row, const PromptFeatures& features, const Decision& decision,
+               const FeatureSchema& schema, const FilterOptions& o, const std::map<std::string, Outcome>& outcomes,
+               const TrainerPlugin& plugin) {
+  json sg = json::object();
+  sg["line"] = row.line;
+  sg["id"] = row.id;
+  sg["decision"] = std::string(DecisionKindName(decision.kind));
+  if (decision.prediction) {
+    sg["predicted_pass_rate"] = decision.prediction->pass_rate;
+    sg["prediction_source"] = std::string(PredictionSourceName(decision.prediction->source));
+  } else {
+    sg["predicted_pass_rate"] = nullptr;
+    sg["prediction_source"] = nullptr;
+  }
+  sg["hint_level"] = decision.hint_level;
+  sg["hint_fraction"] = decision.hint_fraction;
+  sg["reason"] = decision.reason;
+  sg["token_count"] = features.token_count;
+  json metrics = json::object();
+  for (size_t i = 0; i < schema.size(); ++i) metrics[schema.columns[i]] = features.metrics[i];
+  sg["features"] = std::move(metrics);
+  if (auto it = outcomes.find(row.id); it != outcomes.end()) {
+    sg["outcome"] = {{"successes", it->second.successes},
+                     {"trials", it->second.trials},
+                     {"holdout", plugin.IsHoldout(row.id)}};
+  }
+  json out = row.value;
+  if (decision.kind == DecisionKind::kGuide) {
+    sg["original_prompt"] = row.prompt;
+    sg["hint"] = decision.hint_text;
+    out[o.fields.prompt] = decision.prompt_text;
+  }
+  out["sparsegate"] = std::move(sg);
+  return out;
+}
+
+std::string NowIso() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
+}
+
+absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, const json& settings,
+                         FilterSummary* summary) {
+  std::vector<ReportRow> rows;
+  for (const char* stem : {"kept", "guided", "dropped"}) {
+    const std::string path = (fs::path(o.output_dir) / ShardFileName(stem, o)).string();
+    std::ifstream in(path);
+    JsonlReader reader(in);
+    while (std::optional<JsonlRow> row = reader.Next()) {
+      auto parsed = row->error.empty() ? ReportRowFromOutput(row->value) : absl::InvalidArgumentError(row->error);
+      if (!parsed.ok()) return absl::DataLossError(absl::StrCat(path, ":", row->line, ": ", parsed.status().message()));
+      if (auto kind = plugin::DecisionKindFromName(parsed->decision)) ++summary->decisions[static_cast<int>(*kind)];
+      rows.push_back(*std::move(parsed));
+    }
+  }
+  ReportContext context;
+  context.title = absl::StrCat("sparsegate filter: ", o.input_path,
+                               o.shard_count > 1 ? absl::StrCat(" (shard ", o.shard_index, " of ", o.shard_count, ")")
+                                                 : "");
+  context.model = source.Describe();
+  context.generated_at = NowIso();
+  context.rejected_rows = summary->rejected;
+  context.settings = settings;
+  summary->report = BuildReport(rows, context);
+  const std::string base = (fs::path(o.output_dir) / ShardFileName("report", o)).string();
+  summary->report_json_path = base + ".json";
+  summary->report_html_path = base + ".html";
+  if (absl::Status s = WriteFileAtomically(summary->report_json_path, summary->report.dump(1) + "\n"); !s.ok()) return s;
+  return WriteFileAtomically(summary->report_html_path, RenderReportHtml(summary->report));
+}
+
+}  // namespace
+
+std::string ShardFileName(const std::string& stem, const FilterOptions& o) {
+  std::string name = stem;
+  if (o.shard_count > 1) name += absl::StrFormat("-%05d-of-%05d", o.shard_index, o.shard_count);
+  return stem == "report" || stem == ".filter-state" ? name : name + ".jsonl";
+}
+
+namespace {
+
+struct JobPaths {
+  fs::path state_dir;
+  std::string progress;
+  std::string plugin;
+  std::string lock;
+  std::map<std::string, std::string> outputs;  // stem -> file
+};
+
+JobPaths PathsOf(const FilterOptions& o) {
+  JobPaths p;
+  const fs::path dir(o.output_dir);
+  p.state_dir = dir / ShardFileName(".filter-state", o);
+  p.progress = (p.state_dir / "progress.json").string();
+  p.plugin = (p.state_dir / "plugin.json").string();
+  p.lock = (dir / (ShardFileName(".filter-state", o) + ".lock")).string();
+  for (const char* stem : FilterOutputs::kStems) p.outputs[stem] = (dir / ShardFileName(stem, o)).string();
+  return p;
+}
+
+// The progress of an interrupted run with the same settings, or a fresh start: the calibration
+// pass, the calibrated plugin saved, and an empty progress record.
+absl::StatusOr<FilterProgress> ResumeOrStart(const FilterOptions& o, const JobPaths& paths, const json& settings,
+                                             const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
+                                             TrainerPlugin& plugin, bool* resumed) {
+  *resumed = false;
+  if (!o.restart && fs::exists(paths.progress)) {
+    auto progress = FilterProgress::Load(paths.progress);
+    if (!progress.ok()) return progress.status();
+    if (progress->settings != settings) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          o.output_dir, " holds a run with other settings (", FirstDifference(settings, progress->settings),
+          "); use --restart to start over there, or another output directory"));
+    }
+    *resumed = true;
+    return progress;
+  }
+  std::error_code ec;
+  fs::remove_all(paths.state_dir, ec);
+  fs::create_directories(paths.state_dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(paths.state_dir.string(), ": cannot create: ", ec.message()));
+  auto calibration = Calibrate(o, outcomes, source, plugin);
+  if (!calibration.ok()) return calibration.status();
+  if (absl::Status s = plugin.Save(paths.plugin); !s.ok()) return s;
+  FilterProgress progress;
+  progress.settings = settings;
+  progress.duplicates = calibration->duplicate_of;
+  progress.shard_rows = calibration->shard_rows;
+  progress.outcome_rows = calibration->outcome_rows;
+  return progress;
+}
+
+// The rows of the next batch of this shard: the readable ones, while the unreadable ones and
+// duplicates go to rejects at once. `lines` counts both.
+struct Batch {
+  std::vector<FilterRow> rows;
+  int64_t lines = 0;
+  bool eof = false;
+};
+
+Batch ReadBatch(JsonlReader& reader, const FilterOptions& o, const FilterProgress& progress,
+                const std::function<void(int64_t, const std::string&, const std::string&)>& reject) {
+  Batch batch;
+  while (static_cast<int>(batch.rows.size()) < o.batch_rows) {
+    std::optional<JsonlRow> raw = reader.Next();
+    if (!raw) {
+      batch.eof = true;
+      break;
+    }
+    if (!InShard(raw->line, o)) continue;
+    ++batch.lines;
+    const int64_t line = raw->line;
+    const std::string text = raw->raw;
+    auto row = ReadRow(*std::move(raw), o.fields);
+    if (!row.ok()) {
+      reject(line, text, std::string(row.status().message()));
+    } else if (auto d = progress.duplicates.find(line); d != progress.duplicates.end()) {
+      reject(line, text, absl::StrCat("duplicate id '", row->id, "' (first on line ", d->second, ")"));
+    } else {
+      batch.rows.push_back(*std::move(row));
+    }
+  }
+  return batch;
+}
+
+// Scores and decides one batch with a fresh copy of the calibrated plugin (so each decision
+// depends on its row alone) and writes every row to its output.
+absl::Status DecideBatch(const Batch& batch, const FilterOptions& o, const JobPaths& paths,
+                         const std::map<std::string, Outcome>& outcomes, FeatureSource& source, TrainerPlugin& plugin,
+                         FilterOutputs& outputs,
+                         const std::function<void(int64_t, const std::string&, const std::string&)>& reject) {
+  std::vector<const FilterRow*> to_score;
+  for (const auto& r : batch.rows) to_score.push_back(&r);
+  auto scored = ScoreRows(to_score, source, o.batch_rows);
+  if (!scored.ok()) return scored.status();
+  if (absl::Status s = plugin.Load(paths.plugin); !s.ok()) return s;
+  std::vector<PromptInfo> infos;
+  std::vector<PromptFeatures> features;
+  std::vector<const FilterRow*> decided;
+  for (size_t i = 0; i < batch.rows.size(); ++i) {
+    const FilterRow& row = batch.rows[i];
+    if (!(*scored)[i].ok()) {
+      reject(row.line, row.raw, std::string((*scored)[i].status().message()));
+      continue;
+    }
+    infos.push_back(PromptInfo{row.id, row.prompt, row.reference});
+    features.push_back(*(*scored)[i]);
+    decided.push_back(&row);
+  }
+  auto decisions = plugin.Decide(infos, features);
+  if (!decisions.ok()) return decisions.status();
+  for (size_t i = 0; i < decided.size(); ++i) {
+    const Decision& d = (*decisions)[i];
+    const char* stem = d.kind == DecisionKind::kKeep ? "kept" : d.kind == DecisionKind::kGuide ? "guided" : "dropped";
+    outputs.Write(stem, OutputRow(*decided[i], features[i], d, source.schema(), o, outcomes, plugin));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& source) {
+  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+    return absl::InvalidArgumentError(absl::StrCat("shard ", o.shard_index, "/", o.shard_count,
+                                                   ": need 0 <= i < n"));
+  if (o.batch_rows < 1 || o.reference_rows < 0) return absl::InvalidArgumentError("batch_rows must be >= 1");
+  auto outcomes = LoadOutcomes(o.outcomes_path);
+  if (!outcomes.ok()) return outcomes.status();
+  std::error_code ec;
+  fs::create_directories(o.output_dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(o.output_dir, ": cannot create: ", ec.message()));
+  const JobPaths paths = PathsOf(o);
+  // Two runs appending to the same files would interleave their rows: one run per output directory
+  // and shard, for as long as this function runs.
+  auto lock = OutputDirectoryLock::Acquire(paths.lock);
+  if (!lock.ok()) return lock.status();
+
+  auto plugin = TrainerPlugin::Create(source.schema(), o.plugin);
+  if (!plugin.ok()) return plugin.status();
+  const json settings = FilterSettings(o, source);
+  FilterSummary summary;
+  auto progress = ResumeOrStart(o, paths, settings, *outcomes, source, **plugin, &summary.resumed);
+  if (!progress.ok()) return progress.status();
+  summary.outcome_rows = progress->outcome_rows;
+  summary.rejected = progress->rejected;
+
+  // Every output cut back to what the last checkpoint recorded, then appended to.
+  auto outputs = FilterOutputs::Open(paths.outputs, progress->sizes);
+  if (!outputs.ok()) return outputs.status();
+  std::ifstream in(o.input_path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(o.input_path, ": cannot open"));
+  in.seekg(progress->input_offset);
+  JsonlReader reader(in, progress->next_line);
+  ProgressBar bar(o.progress_bar, progress->shard_rows, progress->rows_done);
+  auto reject = [&](int64_t line, const std::string& raw, const std::string& why) {
+    std::cerr << o.input_path << ":" << line << ": " << why << "\n";
+    outputs->Write("rejects", json{{"line", line}, {"error", why}, {"raw", raw}});
+    ++summary.rejected;
+  };
+  while (!progress->done) {
+    Batch batch = ReadBatch(reader, o, *progress, reject);
+    if (absl::Status s = DecideBatch(batch, o, paths, *outcomes, source, **plugin, *outputs, reject); !s.ok()) return s;
+    // Checkpoint: the outputs first, then the record of how far they go.
+    if (absl::Status s = outputs->Flush(); !s.ok()) return s;
+    progress->sizes = outputs->Sizes();
+    progress->rows_done += batch.lines;
+    progress->input_offset = batch.eof ? 0 : static_cast<int64_t>(in.tellg());
+    progress->next_line = reader.line();
+    progress->rejected = summary.rejected;
+    progress->done = batch.eof;
+    if (absl::Status s = progress->Save(paths.progress); !s.ok()) return s;
+    bar.Update(progress->rows_done);
+  }
+  bar.Finish();
+  if (absl::Status s = WriteReport(o, source, settings, &summary); !s.ok()) return s;
+  return summary;
+}
+
+}  // namespace sparsegate::offline

@@ -1,0 +1,30 @@
+// The offline filter's FeatureSource for a model loaded in this process: prompts go through the
+// InProcessScorer, and each prompt's feature sets are flattened into the trainer plugin's columns
+// exactly as the gRPC client flattens a service answer ("layer<index>/<pooling>/<metric>", with the
+// layer indices as requested), so in-process and remote runs are interchangeable.
+#ifndef SPARSEGATE_APPS_OFFLINE_IN_PROCESS_SOURCE_H_
+#define SPARSEGATE_APPS_OFFLINE_IN_PROCESS_SOURCE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/engine/scoring_engine.h"
+#include "apps/offline/feature_source.h"
+
+namespace sparsegate::offline {
+
+struct InProcessSourceOptions {
+  std::string model_dir;
+  std::vector<int> layers{-1};
+  std::vector<std::string> poolings{"last_token"};
+  bool truncate_left = true;  // as the gRPC client does by default
+  int64_t token_budget = 8192;
+};
+
+absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(const InProcessSourceOptions& options);
+
+}  // namespace sparsegate::offline
+
+#endif  // SPARSEGATE_APPS_OFFLINE_IN_PROCESS_SOURCE_H_

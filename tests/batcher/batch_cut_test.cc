@@ -1,0 +1,44 @@
+// The batching rule (batch_cut.h) on plain lengths.
+#include "difficulty_service/batcher/batch_cut.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace sparsegate {
+namespace {
+
+using Indices = std::vector<size_t>;
+
+TEST(CutBatch, NoPromptsNoBatch) { EXPECT_TRUE(CutBatch({}, 100, 8).empty()); }
+
+TEST(CutBatch, TheOldestPromptAlwaysRunsEvenOverBudget) {
+  EXPECT_EQ(CutBatch({500, 10, 10}, 100, 8), (Indices{0}));
+}
+
+TEST(CutBatch, FillsWithTheClosestLengthsFirst) {
+  // Anchor 50: 52 and 47 are closest, then 60; 200 would make the padded size 4 x 200.
+  EXPECT_EQ(CutBatch({50, 200, 60, 52, 47}, 240, 8), (Indices{0, 3, 4, 2}));
+}
+
+TEST(CutBatch, PaddedSizeStaysWithinTheBudget) {
+  const std::vector<int64_t> lengths = {30, 30, 30, 30, 30};
+  // 3 x 30 = 90 fits in 100, 4 x 30 does not.
+  EXPECT_EQ(CutBatch(lengths, 100, 8).size(), 3u);
+}
+
+TEST(CutBatch, CountStaysWithinMaxPrompts) {
+  EXPECT_EQ(CutBatch({1, 1, 1, 1, 1, 1}, 1000, 4), (Indices{0, 1, 2, 3}));
+}
+
+TEST(CutBatch, TiesGoToTheEarlierArrival) {
+  EXPECT_EQ(CutBatch({10, 12, 8, 12}, 24, 2), (Indices{0, 1}));
+}
+
+TEST(CutBatch, SkipsAPromptThatDoesNotFitAndTakesLaterOnesThatDo) {
+  // 16 is closer to the anchor 10 than 3 is, but would pad 2 x 16 = 32 > 30; 3 fits (2 x 10).
+  EXPECT_EQ(CutBatch({10, 16, 3}, 30, 8), (Indices{0, 2}));
+}
+
+}  // namespace
+}  // namespace sparsegate

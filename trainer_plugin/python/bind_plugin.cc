@@ -1,0 +1,349 @@
+// The objects that decide: TrainerPlugin (no network), DifficultyClient (the service) and Gate (both,
+// plus a tokenizer), with the prompt dicts they take and the stats dicts they give.
+//
+// The methods TrainerPlugin and Gate share (observe, begin_epoch, save, load) are bound once, by
+// BindPluginMethods; so is wait_for_service, shared by DifficultyClient and Gate.
+#include <pybind11/chrono.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+#include <pybind11_json/pybind11_json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "trainer_plugin/client/difficulty_client.h"
+#include "trainer_plugin/features.h"
+#include "trainer_plugin/gate.h"
+#include "trainer_plugin/plugin.h"
+#include "trainer_plugin/python/bindings.h"
+
+namespace sparsegate::plugin::python {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Prompts: a dict with known keys only.
+
+struct PromptDict {
+  std::string id;
+  std::optional<std::string> text;
+  std::vector<int32_t> ids;
+  std::optional<std::string> reference;
+};
+
+std::string StringField(py::handle value, size_t index, const char* key) {
+  if (!py::isinstance<py::str>(value)) {
+    throw py::type_error("prompt " + std::to_string(index) + ": '" + key + "' must be a str or None, got " +
+                         std::string(py::str(py::type::of(value).attr("__name__"))));
+  }
+  return value.cast<std::string>();
+}
+
+PromptDict ParsePrompt(py::handle item, size_t index, bool ids_allowed) {
+  if (!py::isinstance<py::dict>(item)) {
+    throw py::type_error("prompt " + std::to_string(index) + ": expected a dict with 'id' and 'text'" +
+                         (ids_allowed ? " or 'ids'" : "") + ", got " + std::string(py::str(py::type::of(item))));
+  }
+  PromptDict p;
+  bool has_id = false;
+  for (auto [key_handle, value] : py::reinterpret_borrow<py::dict>(item)) {
+    const std::string key = py::str(key_handle);
+    if (key == "id") {
+      // Integer ids (a dataset's row index) are accepted and used as their decimal string.
+      if (py::isinstance<py::str>(value) || py::isinstance<py::int_>(value)) {
+        p.id = py::str(value);
+        has_id = true;
+      } else {
+        throw py::type_error("prompt " + std::to_string(index) + ": 'id' must be a str or an int");
+      }
+    } else if (key == "text") {
+      if (!value.is_none()) p.text = StringField(value, index, "text");
+    } else if (key == "ids" && ids_allowed) {
+      if (value.is_none()) continue;
+      try {
+        p.ids = value.cast<std::vector<int32_t>>();
+      } catch (const py::cast_error&) {
+        throw py::type_error("prompt " + std::to_string(index) + ": 'ids' must be a sequence of token ids");
+      }
+    } else if (key == "reference") {
+      if (!value.is_none()) p.reference = StringField(value, index, "reference");
+    } else {
+      throw py::value_error("prompt " + std::to_string(index) + ": unknown key '" + key + "' (expected id, text" +
+                            (ids_allowed ? ", ids" : "") + ", reference)");
+    }
+  }
+  if (!has_id) throw py::value_error("prompt " + std::to_string(index) + ": no 'id'");
+  if (!p.text && p.ids.empty()) {
+    throw py::value_error("prompt " + std::to_string(index) + ": needs 'text'" + (ids_allowed ? " or 'ids'" : ""));
+  }
+  return p;
+}
+
+// Parses each prompt and makes it into the C++ type with `make(PromptDict&&)`.
+template <typename Make>
+auto ParsePrompts(const py::sequence& prompts, bool ids_allowed, Make make) {
+  std::vector<decltype(make(PromptDict{}))> batch;
+  batch.reserve(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) batch.push_back(make(ParsePrompt(prompts[i], i, ids_allowed)));
+  return batch;
+}
+
+std::vector<PromptInfo> ParsePromptInfos(const py::sequence& prompts) {
+  return ParsePrompts(prompts, /*ids_allowed=*/false, [](PromptDict&& p) {
+    return PromptInfo{std::move(p.id), std::move(*p.text), std::move(p.reference)};
+  });
+}
+
+std::vector<GatePrompt> ParseGatePrompts(const py::sequence& prompts) {
+  return ParsePrompts(prompts, /*ids_allowed=*/true, [](PromptDict&& p) {
+    GatePrompt g;
+    g.id = std::move(p.id);
+    g.text = p.text.value_or("");
+    g.ids = std::move(p.ids);
+    g.reference_solution = std::move(p.reference);
+    return g;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats.
+
+// The plugin's StatsJson as Python values (pybind11_json: integers stay int, NaN stays float).
+py::object PluginStats(const TrainerPlugin& p) { return pyjson::from_json(p.StatsJson()); }
+
+py::dict ClientStatsToPython(const ClientStats& s) {
+  py::dict d;
+  d["calls"] = s.calls;
+  d["failed_calls"] = s.failed_calls;
+  d["prompts_scored"] = s.prompts_scored;
+  d["prompts_failed_open"] = s.prompts_failed_open;
+  d["last_error"] = s.last_error;
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods bound on more than one class.
+
+// T is TrainerPlugin or Gate: Gate's Observe, BeginEpoch, Save and Load pass through to its
+// plugin (trainer_plugin/gate.h), so both classes get one set of names, keywords and docs.
+template <typename T>
+void BindPluginMethods(py::class_<T>& cls) {
+  cls.def(
+         "observe",
+         [](T& p, const std::string& prompt_id, const std::vector<double>& rewards) {
+           Check(p.Observe(prompt_id, rewards));
+         },
+         py::arg("prompt_id"), py::arg("rewards"), py::call_guard<py::gil_scoped_release>(),
+         "The rewards of one prompt's rollouts, each in [0, 1].")
+      .def(
+          "begin_epoch", [](T& p, int64_t epoch) { Check(p.BeginEpoch(epoch)); }, py::arg("epoch"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "save", [](const T& p, const std::filesystem::path& path) { Check(p.Save(PathString(path))); },
+          py::arg("path"), py::call_guard<py::gil_scoped_release>(), "Writes one checkpoint file, atomically.")
+      .def(
+          "load", [](T& p, const std::filesystem::path& path) { Check(p.Load(PathString(path))); }, py::arg("path"),
+          py::call_guard<py::gil_scoped_release>(), "All or nothing: on any error the plugin keeps its state.");
+}
+
+// T is DifficultyClient or Gate; `client_of` reaches the DifficultyClient.
+template <typename T, typename ClientOf>
+void BindWaitForService(py::class_<T>& cls, ClientOf client_of) {
+  cls.def(
+      "wait_for_service",
+      [client_of](T& t, double seconds) {
+        const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(std::llround(seconds * 1000)));
+        return Value(client_of(t).WaitForService(timeout));
+      },
+      py::arg("seconds"), py::call_guard<py::gil_scoped_release>(),
+      "Waits up to `seconds` for a replica to answer; returns the model it serves.");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void BindTrainerPlugin(py::module_& m) {
+  py::class_<TrainerPlugin> cls(m, "TrainerPlugin", R"doc(
+Decides per prompt before rollout and learns from each group's rewards after it (no network).
+
+    plugin = TrainerPlugin.create(FeatureSchema.for_feature_sets(["layer-1/last_token"]), PluginConfig())
+    decisions = plugin.decide([{"id": "q1", "text": "...", "reference": "..."}], [features])
+    plugin.observe("q1", [0.0] * 8)
+)doc");
+  cls.def_static(
+         "create",
+         [](FeatureSchema schema, const PluginConfig* config) {  // None arrives as nullptr
+           PluginConfig c;
+           if (config) c = *config;
+           return Value(TrainerPlugin::Create(std::move(schema), std::move(c)));
+         },
+         py::arg("schema"), py::arg("config") = py::none())
+      .def(
+          "set_prior_reference",
+          [](TrainerPlugin& p, const std::vector<PromptFeatures>& reference) { Check(p.SetPriorReference(reference)); },
+          py::arg("reference"), py::call_guard<py::gil_scoped_release>(),
+          "Features of a sample of the training set, for the unsupervised prior's percentiles.")
+      .def(
+          "decide",
+          [](TrainerPlugin& p, const py::sequence& prompts, const std::vector<std::optional<PromptFeatures>>& features) {
+            std::vector<PromptInfo> batch = ParsePromptInfos(prompts);
+            std::vector<PromptFeatures> plain;
+            plain.reserve(features.size());
+            for (const auto& f : features) plain.push_back(f.value_or(PromptFeatures{}));
+            std::vector<Decision> decisions;
+            {
+              py::gil_scoped_release release;
+              decisions = Value(p.Decide(batch, plain));
+            }
+            return ToPyDecisions(decisions);
+          },
+          py::arg("prompts"), py::arg("features"),
+          "One Decision per prompt, in order; features[i] None or empty means no features (fail-open).")
+      .def(
+          "decide_without_features",
+          [](TrainerPlugin& p, const py::sequence& prompts) {
+            return ToPyDecisions(p.DecideWithoutFeatures(ParsePromptInfos(prompts)));
+          },
+          py::arg("prompts"), "Fail-open for a whole batch: counted in stats()['fail_open_decisions'].");
+  BindPluginMethods(cls);
+  cls.def("stats", &PluginStats)
+      .def_property_readonly("schema", [](const TrainerPlugin& p) { return p.schema(); })
+      .def_property_readonly("config", [](const TrainerPlugin& p) { return p.config(); });
+}
+
+void BindClient(py::module_& m) {
+  py::class_<DifficultyClient> cls(m, "DifficultyClient", R"doc(
+Scores prompts with the difficulty service. Never fails as a whole: a prompt that could not be
+scored in time comes back as empty PromptFeatures and is counted in stats().
+)doc");
+  cls.def_static(
+         "create",
+         [](const ClientOptions* options, const py::kwargs& kwargs) {  // None arrives as nullptr
+           ClientOptions o;
+           if (options) o = *options;
+           Assign(o, kwargs);
+           return Value(DifficultyClient::Create(o));
+         },
+         py::arg("options") = py::none(), "create(options=None, **fields): fields as in ClientOptions.")
+      .def(
+          "score",
+          [](DifficultyClient& c, const py::sequence& prompts) {
+            std::vector<ScoreInput> inputs;
+            inputs.reserve(prompts.size());
+            for (size_t i = 0; i < prompts.size(); ++i) {
+              py::handle item = prompts[i];
+              ScoreInput in;
+              if (py::isinstance<py::str>(item)) {
+                in.text = item.cast<std::string>();
+              } else {
+                try {
+                  in.ids = item.cast<std::vector<int32_t>>();
+                } catch (const py::cast_error&) {
+                  throw py::type_error("prompt " + std::to_string(i) + ": expected a str or a list of token ids");
+                }
+                if (in.ids.empty()) throw py::value_error("prompt " + std::to_string(i) + ": no token ids");
+              }
+              inputs.push_back(std::move(in));
+            }
+            py::gil_scoped_release release;
+            return c.Score(inputs);
+          },
+          py::arg("prompts"), "Features per prompt (text or token ids), in order; empty where it failed open.")
+      .def("stats", [](const DifficultyClient& c) { return ClientStatsToPython(c.stats()); })
+      .def_property_readonly("schema", [](const DifficultyClient& c) { return c.schema(); })
+      .def_property_readonly("model_digest", &DifficultyClient::model_digest);
+  BindWaitForService(cls, [](DifficultyClient& c) -> DifficultyClient& { return c; });
+}
+
+void BindGate(py::module_& m) {
+  py::class_<Gate> cls(m, "Gate", R"doc(
+The whole plugin as a trainer uses it: score a batch with the service, decide per prompt, learn
+from the rewards afterwards.
+
+    gate = Gate.create(target="localhost:50051", hint_ladder=[0.25, 0.5, 0.75])
+    decisions = gate.decide([{"id": "q1", "text": "...", "reference": "..."}])
+    gate.observe("q1", rewards)
+
+create() takes ClientOptions and PluginConfig fields as flat keywords, or whole objects as
+client= and config=, and tokenizer_path= (a tokenizer.json or model directory) to get hinted
+prompts back as token ids for prompts given as ids.
+)doc");
+  cls.def_static(
+         "create",
+         [](const py::kwargs& kwargs) {
+           GateOptions options;
+           py::kwargs client_fields, plugin_fields;
+           py::handle client_type = py::type::of<ClientOptions>();
+           py::handle plugin_type = py::type::of<PluginConfig>();
+           for (auto [key_handle, value] : kwargs) {
+             const std::string key = py::str(key_handle);
+             if (key == "client") {
+               options.client = value.cast<ClientOptions>();
+             } else if (key == "config") {
+               options.plugin = value.cast<PluginConfig>();
+             } else if (key == "tokenizer_path") {
+               options.tokenizer_path =
+                   value.is_none() ? std::string() : PathString(value.cast<std::filesystem::path>());
+             } else if (HasProperty(client_type, key)) {
+               client_fields[key_handle] = value;
+             } else if (HasProperty(plugin_type, key)) {
+               plugin_fields[key_handle] = value;
+             } else {
+               throw py::type_error("Gate.create() got an unexpected keyword argument '" + key + "'");
+             }
+           }
+           // Flat fields apply on top of whole objects, whatever the keyword order.
+           Assign(options.client, client_fields);
+           Assign(options.plugin, plugin_fields);
+           py::gil_scoped_release release;
+           return Value(Gate::Create(options));
+         })
+      .def(
+          "decide",
+          [](Gate& g, const py::sequence& prompts) {
+            std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
+            std::vector<GatedDecision> gated;
+            {
+              py::gil_scoped_release release;
+              gated = Value(g.Decide(batch));
+            }
+            std::vector<PyDecision> out;
+            out.reserve(gated.size());
+            for (GatedDecision& d : gated) out.push_back(ToPyDecision(d.decision, std::move(d.prompt_ids)));
+            return out;
+          },
+          py::arg("prompts"),
+          "One Decision per prompt {'id', 'text' | 'ids', 'reference'}, in order. Prompts the service could not "
+          "score are decided fail-open.");
+  BindPluginMethods(cls);
+  BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
+  cls.def(
+         "stats",
+         [](Gate& g) {
+           py::dict stats = PluginStats(g.plugin());
+           stats["client"] = ClientStatsToPython(g.client().stats());
+           stats["model_digest"] = g.client().model_digest();
+           return stats;
+         },
+         "The plugin's stats, plus 'client' (the service calls) and 'model_digest'.")
+      .def_property_readonly(
+          "plugin", [](Gate& g) -> TrainerPlugin& { return g.plugin(); }, py::return_value_policy::reference_internal)
+      .def_property_readonly(
+          "client", [](Gate& g) -> DifficultyClient& { return g.client(); },
+          py::return_value_policy::reference_internal);
+}
+
+}  // namespace
+
+void BindPlugin(py::module_& m) {
+  BindTrainerPlugin(m);
+  BindClient(m);
+  BindGate(m);
+}
+
+}  // namespace sparsegate::plugin::python

@@ -1,0 +1,432 @@
+#include "trainer_plugin/state/plugin_checkpoint.h"
+
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "trainer_plugin/stable_hash.h"
+#include "trainer_plugin/state/atomic_file.h"
+
+namespace sparsegate::plugin {
+namespace {
+
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Writing. Optional values are null; enums are their names.
+
+json ToJson(const EncodedPrompt& p) {
+  return {{"metrics", p.metrics}, {"log_token_count", p.log_token_count}, {"hidden_projection", p.hidden_projection}};
+}
+
+json ToJson(const ReferencePoint& r) { return json::array({r.log_token_count, r.metric}); }
+
+json ToJson(const Prediction& p) {
+  return {{"pass_rate", p.pass_rate}, {"source", std::string(PredictionSourceName(p.source))}};
+}
+
+template <typename T>
+json OptionalToJson(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json ToJson(const PredictorState& s) {
+  json observations = json::array();
+  for (const ObservedGroup& g : s.observations) {
+    json o = ToJson(g.features);
+    o["prompt_id"] = g.prompt_id;
+    o["successes"] = g.successes;
+    o["trials"] = g.trials;
+    observations.push_back(std::move(o));
+  }
+  json seen = json::object();
+  for (const auto& [id, point] : s.seen_reference) seen[id] = ToJson(point);
+  json explicit_reference = nullptr;
+  if (s.explicit_reference) {
+    explicit_reference = json::array();
+    for (const ReferencePoint& r : *s.explicit_reference) explicit_reference.push_back(ToJson(r));
+  }
+  json fit = nullptr;
+  if (s.fit) {
+    fit = {{"intercept", s.fit->model.intercept},
+           {"weights", s.fit->model.weights},
+           {"column_mean", s.fit->column_mean},
+           {"column_scale", s.fit->column_scale},
+           {"uses_hidden", s.fit->uses_hidden}};
+  }
+  return {{"observations", std::move(observations)},
+          {"seen_reference", std::move(seen)},
+          {"explicit_reference", std::move(explicit_reference)},
+          {"fit", std::move(fit)},
+          {"supervised_active", s.supervised_active},
+          {"observations_since_fit", s.observations_since_fit},
+          {"total_observations", s.total_observations}};
+}
+
+json ToJson(const PromptHistory& h) {
+  return {{"has_reference", h.has_reference},
+          {"hint_level", h.hint_level},
+          {"successes_at_level", h.successes_at_level},
+          {"zero_groups_in_a_row", h.zero_groups_in_a_row},
+          {"all_pass_groups_in_a_row", h.all_pass_groups_in_a_row},
+          {"quarantined_until_epoch", OptionalToJson(h.quarantined_until_epoch)},
+          {"deferred_until_epoch", OptionalToJson(h.deferred_until_epoch)},
+          {"groups", h.groups},
+          {"successes", h.successes},
+          {"trials", h.trials},
+          {"last_group_level", h.last_group_level},
+          {"last_group_successes", h.last_group_successes},
+          {"last_group_trials", h.last_group_trials},
+          {"last_decision", h.last_decision ? json(std::string(DecisionKindName(*h.last_decision))) : json(nullptr)},
+          {"last_decision_level", h.last_decision_level},
+          {"last_prediction", h.last_prediction ? ToJson(*h.last_prediction) : json(nullptr)}};
+}
+
+json ToJson(const PolicyState& s) {
+  json prompts = json::object();
+  for (const auto& [id, history] : s.prompts) prompts[id] = ToJson(history);
+  return {{"epoch", s.epoch}, {"prompts", std::move(prompts)}};
+}
+
+json ToJson(const PluginCounters& c) {
+  json calibration = json::array();
+  for (const CalibrationBin& b : c.calibration) {
+    calibration.push_back({{"groups", b.groups}, {"predicted_sum", b.predicted_sum}, {"observed_sum", b.observed_sum}});
+  }
+  return {{"decisions", c.decisions},
+          {"fail_open_decisions", c.fail_open_decisions},
+          {"decisions_by_hint_level", c.decisions_by_hint_level},
+          {"observed_groups", c.observed_groups},
+          {"zero_pass_groups", c.zero_pass_groups},
+          {"all_pass_groups", c.all_pass_groups},
+          {"unknown_prompt_observations", c.unknown_prompt_observations},
+          {"calibration", std::move(calibration)}};
+}
+
+json StateToJson(const PluginCheckpoint& c) {
+  json pending = json::object();
+  for (const auto& [id, prompt] : c.pending) pending[id] = ToJson(prompt);
+  return {{"schema", c.schema.columns},
+          {"ladder_rungs", c.ladder_rungs},
+          {"hidden_probe_dims", c.hidden_probe_dims},
+          {"hidden_projection_seed", c.hidden_projection_seed},
+          {"predictor", ToJson(c.predictor)},
+          {"policy", ToJson(c.policy)},
+          {"counters", ToJson(c.counters)},
+          {"pending", std::move(pending)}};
+}
+
+std::string Checksum(const json& state) { return absl::StrFormat("fnv1a64:%016x", StableHash64(state.dump())); }
+
+// ---------------------------------------------------------------------------------------------
+// Reading. Every accessor checks the type it expects and throws FormatError naming the place in
+// the state; ParseCheckpoint turns that into a Status. Exceptions stay inside this file.
+
+struct FormatError {
+  std::string where;
+  std::string what;
+};
+
+const json& Field(const json& object, const char* key, const std::string& where) {
+  if (!object.is_object()) throw FormatError{where, "is not an object"};
+  auto it = object.find(key);
+  if (it == object.end()) throw FormatError{where, absl::StrCat("has no field '", key, "'")};
+  return *it;
+}
+
+std::string Join(const std::string& where, const char* key) { return absl::StrCat(where, ".", key); }
+
+double GetDouble(const json& j, const std::string& where) {
+  if (!j.is_number()) throw FormatError{where, "is not a number"};
+  return j.get<double>();
+}
+
+float GetFloat(const json& j, const std::string& where) {
+  const double v = GetDouble(j, where);
+  if (!(v >= -std::numeric_limits<float>::max() && v <= std::numeric_limits<float>::max())) {
+    throw FormatError{where, "is outside the float range"};
+  }
+  return static_cast<float>(v);
+}
+
+template <typename Int>
+Int GetInt(const json& j, const std::string& where) {
+  if (!j.is_number_integer()) throw FormatError{where, "is not an integer"};
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<Int>::max())) throw FormatError{where, "is out of range"};
+    return static_cast<Int>(v);
+  }
+  const auto v = j.get<int64_t>();
+  if (v < static_cast<int64_t>(std::numeric_limits<Int>::min()) ||
+      (v > 0 && static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<Int>::max()))) {
+    throw FormatError{where, "is out of range"};
+  }
+  return static_cast<Int>(v);
+}
+
+bool GetBool(const json& j, const std::string& where) {
+  if (!j.is_boolean()) throw FormatError{where, "is not true or false"};
+  return j.get<bool>();
+}
+
+std::string GetString(const json& j, const std::string& where) {
+  if (!j.is_string()) throw FormatError{where, "is not a string"};
+  return j.get<std::string>();
+}
+
+const json& GetArray(const json& j, const std::string& where) {
+  if (!j.is_array()) throw FormatError{where, "is not an array"};
+  return j;
+}
+
+const json& GetObject(const json& j, const std::string& where) {
+  if (!j.is_object()) throw FormatError{where, "is not an object"};
+  return j;
+}
+
+template <typename T, typename Get>
+std::vector<T> GetVector(const json& j, const std::string& where, Get get) {
+  std::vector<T> out;
+  const json& array = GetArray(j, where);
+  out.reserve(array.size());
+  for (size_t i = 0; i < array.size(); ++i) out.push_back(get(array[i], absl::StrCat(where, "[", i, "]")));
+  return out;
+}
+
+std::vector<float> GetFloats(const json& j, const std::string& where) { return GetVector<float>(j, where, GetFloat); }
+std::vector<double> GetDoubles(const json& j, const std::string& where) {
+  return GetVector<double>(j, where, GetDouble);
+}
+
+template <typename T, typename Get>
+std::optional<T> GetOptional(const json& j, const std::string& where, Get get) {
+  if (j.is_null()) return std::nullopt;
+  return get(j, where);
+}
+
+EncodedPrompt GetEncodedPrompt(const json& j, const std::string& where) {
+  EncodedPrompt p;
+  p.metrics = GetFloats(Field(j, "metrics", where), Join(where, "metrics"));
+  p.log_token_count = GetDouble(Field(j, "log_token_count", where), Join(where, "log_token_count"));
+  p.hidden_projection = GetFloats(Field(j, "hidden_projection", where), Join(where, "hidden_projection"));
+  return p;
+}
+
+ReferencePoint GetReferencePoint(const json& j, const std::string& where) {
+  if (!j.is_array() || j.size() != 2) throw FormatError{where, "is not a [log_token_count, metric] pair"};
+  return {GetDouble(j[0], where + "[0]"), GetDouble(j[1], where + "[1]")};
+}
+
+Prediction GetPrediction(const json& j, const std::string& where) {
+  Prediction p;
+  p.pass_rate = GetDouble(Field(j, "pass_rate", where), Join(where, "pass_rate"));
+  const std::string source = GetString(Field(j, "source", where), Join(where, "source"));
+  if (source == PredictionSourceName(PredictionSource::kPrior)) {
+    p.source = PredictionSource::kPrior;
+  } else if (source == PredictionSourceName(PredictionSource::kSupervised)) {
+    p.source = PredictionSource::kSupervised;
+  } else {
+    throw FormatError{Join(where, "source"), absl::StrCat("is '", source, "', not 'prior' or 'supervised'")};
+  }
+  return p;
+}
+
+DecisionKind GetDecisionKind(const json& j, const std::string& where) {
+  const std::string name = GetString(j, where);
+  for (int k = 0; k < kDecisionKindCount; ++k) {
+    if (name == DecisionKindName(static_cast<DecisionKind>(k))) return static_cast<DecisionKind>(k);
+  }
+  throw FormatError{where, absl::StrCat("is '", name, "', not a decision kind")};
+}
+
+PredictorState GetPredictorState(const json& j, const std::string& where) {
+  PredictorState s;
+  const std::string obs_where = Join(where, "observations");
+  const json& observations = GetArray(Field(j, "observations", where), obs_where);
+  for (size_t i = 0; i < observations.size(); ++i) {
+    const std::string w = absl::StrCat(obs_where, "[", i, "]");
+    ObservedGroup g;
+    g.features = GetEncodedPrompt(observations[i], w);
+    g.prompt_id = GetString(Field(observations[i], "prompt_id", w), Join(w, "prompt_id"));
+    g.successes = GetInt<int32_t>(Field(observations[i], "successes", w), Join(w, "successes"));
+    g.trials = GetInt<int32_t>(Field(observations[i], "trials", w), Join(w, "trials"));
+    s.observations.push_back(std::move(g));
+  }
+  const std::string seen_where = Join(where, "seen_reference");
+  for (const auto& [id, point] : GetObject(Field(j, "seen_reference", where), seen_where).items()) {
+    s.seen_reference.emplace(id, GetReferencePoint(point, absl::StrCat(seen_where, "[\"", id, "\"]")));
+  }
+  const std::string ref_where = Join(where, "explicit_reference");
+  const json& explicit_reference = Field(j, "explicit_reference", where);
+  if (!explicit_reference.is_null()) {
+    s.explicit_reference = GetVector<ReferencePoint>(explicit_reference, ref_where, GetReferencePoint);
+  }
+  const std::string fit_where = Join(where, "fit");
+  const json& fit = Field(j, "fit", where);
+  if (!fit.is_null()) {
+    SupervisedFit f;
+    f.model.intercept = GetDouble(Field(fit, "intercept", fit_where), Join(fit_where, "intercept"));
+    f.model.weights = GetDoubles(Field(fit, "weights", fit_where), Join(fit_where, "weights"));
+    f.column_mean = GetDoubles(Field(fit, "column_mean", fit_where), Join(fit_where, "column_mean"));
+    f.column_scale = GetDoubles(Field(fit, "column_scale", fit_where), Join(fit_where, "column_scale"));
+    f.uses_hidden = GetBool(Field(fit, "uses_hidden", fit_where), Join(fit_where, "uses_hidden"));
+    s.fit = std::move(f);
+  }
+  s.supervised_active = GetBool(Field(j, "supervised_active", where), Join(where, "supervised_active"));
+  s.observations_since_fit =
+      GetInt<int64_t>(Field(j, "observations_since_fit", where), Join(where, "observations_since_fit"));
+  s.total_observations = GetInt<int64_t>(Field(j, "total_observations", where), Join(where, "total_observations"));
+  return s;
+}
+
+PromptHistory GetPromptHistory(const json& j, const std::string& w) {
+  PromptHistory h;
+  auto i32 = [&](const char* key) { return GetInt<int32_t>(Field(j, key, w), Join(w, key)); };
+  auto i64 = [&](const char* key) { return GetInt<int64_t>(Field(j, key, w), Join(w, key)); };
+  h.has_reference = GetBool(Field(j, "has_reference", w), Join(w, "has_reference"));
+  h.hint_level = i32("hint_level");
+  h.successes_at_level = i32("successes_at_level");
+  h.zero_groups_in_a_row = i32("zero_groups_in_a_row");
+  h.all_pass_groups_in_a_row = i32("all_pass_groups_in_a_row");
+  h.quarantined_until_epoch = GetOptional<int64_t>(Field(j, "quarantined_until_epoch", w),
+                                                   Join(w, "quarantined_until_epoch"), GetInt<int64_t>);
+  h.deferred_until_epoch =
+      GetOptional<int64_t>(Field(j, "deferred_until_epoch", w), Join(w, "deferred_until_epoch"), GetInt<int64_t>);
+  h.groups = i64("groups");
+  h.successes = i64("successes");
+  h.trials = i64("trials");
+  h.last_group_level = i32("last_group_level");
+  h.last_group_successes = i32("last_group_successes");
+  h.last_group_trials = i32("last_group_trials");
+  h.last_decision = GetOptional<DecisionKind>(Field(j, "last_decision", w), Join(w, "last_decision"), GetDecisionKind);
+  h.last_decision_level = i32("last_decision_level");
+  h.last_prediction = GetOptional<Prediction>(Field(j, "last_prediction", w), Join(w, "last_prediction"), GetPrediction);
+  return h;
+}
+
+PolicyState GetPolicyState(const json& j, const std::string& where) {
+  PolicyState s;
+  s.epoch = GetInt<int64_t>(Field(j, "epoch", where), Join(where, "epoch"));
+  const std::string prompts_where = Join(where, "prompts");
+  for (const auto& [id, history] : GetObject(Field(j, "prompts", where), prompts_where).items()) {
+    s.prompts.emplace(id, GetPromptHistory(history, absl::StrCat(prompts_where, "[\"", id, "\"]")));
+  }
+  return s;
+}
+
+PluginCounters GetCounters(const json& j, const std::string& where) {
+  PluginCounters c;
+  const std::string decisions_where = Join(where, "decisions");
+  const std::vector<int64_t> decisions =
+      GetVector<int64_t>(Field(j, "decisions", where), decisions_where, GetInt<int64_t>);
+  if (decisions.size() != c.decisions.size()) {
+    throw FormatError{decisions_where, absl::StrCat("has ", decisions.size(), " entries, not ", c.decisions.size())};
+  }
+  std::copy(decisions.begin(), decisions.end(), c.decisions.begin());
+  c.fail_open_decisions = GetInt<int64_t>(Field(j, "fail_open_decisions", where), Join(where, "fail_open_decisions"));
+  c.decisions_by_hint_level = GetVector<int64_t>(Field(j, "decisions_by_hint_level", where),
+                                                 Join(where, "decisions_by_hint_level"), GetInt<int64_t>);
+  c.observed_groups = GetInt<int64_t>(Field(j, "observed_groups", where), Join(where, "observed_groups"));
+  c.zero_pass_groups = GetInt<int64_t>(Field(j, "zero_pass_groups", where), Join(where, "zero_pass_groups"));
+  c.all_pass_groups = GetInt<int64_t>(Field(j, "all_pass_groups", where), Join(where, "all_pass_groups"));
+  c.unknown_prompt_observations =
+      GetInt<int64_t>(Field(j, "unknown_prompt_observations", where), Join(where, "unknown_prompt_observations"));
+  const std::string cal_where = Join(where, "calibration");
+  const json& calibration = GetArray(Field(j, "calibration", where), cal_where);
+  if (calibration.size() != c.calibration.size()) {
+    throw FormatError{cal_where, absl::StrCat("has ", calibration.size(), " bins, not ", c.calibration.size())};
+  }
+  for (size_t b = 0; b < c.calibration.size(); ++b) {
+    const std::string w = absl::StrCat(cal_where, "[", b, "]");
+    c.calibration[b].groups = GetInt<int64_t>(Field(calibration[b], "groups", w), Join(w, "groups"));
+    c.calibration[b].predicted_sum = GetDouble(Field(calibration[b], "predicted_sum", w), Join(w, "predicted_sum"));
+    c.calibration[b].observed_sum = GetDouble(Field(calibration[b], "observed_sum", w), Join(w, "observed_sum"));
+  }
+  return c;
+}
+
+PluginCheckpoint GetCheckpoint(const json& j) {
+  const std::string where = "state";
+  PluginCheckpoint c;
+  c.schema.columns = GetVector<std::string>(Field(j, "schema", where), Join(where, "schema"), GetString);
+  c.ladder_rungs = GetInt<int32_t>(Field(j, "ladder_rungs", where), Join(where, "ladder_rungs"));
+  c.hidden_probe_dims = GetInt<int32_t>(Field(j, "hidden_probe_dims", where), Join(where, "hidden_probe_dims"));
+  c.hidden_projection_seed =
+      GetInt<uint64_t>(Field(j, "hidden_projection_seed", where), Join(where, "hidden_projection_seed"));
+  c.predictor = GetPredictorState(Field(j, "predictor", where), Join(where, "predictor"));
+  c.policy = GetPolicyState(Field(j, "policy", where), Join(where, "policy"));
+  c.counters = GetCounters(Field(j, "counters", where), Join(where, "counters"));
+  const std::string pending_where = Join(where, "pending");
+  for (const auto& [id, prompt] : GetObject(Field(j, "pending", where), pending_where).items()) {
+    c.pending.emplace(id, GetEncodedPrompt(prompt, absl::StrCat(pending_where, "[\"", id, "\"]")));
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string SerializeCheckpoint(const PluginCheckpoint& checkpoint) {
+  json state = StateToJson(checkpoint);
+  json document = {{"format", std::string(kCheckpointFormat)},
+                   {"version", kCheckpointVersion},
+                   {"checksum", Checksum(state)},
+                   {"state", std::move(state)}};
+  return document.dump() + "\n";
+}
+
+absl::StatusOr<PluginCheckpoint> ParseCheckpoint(std::string_view text, const std::string& source) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", source, " is not valid JSON (truncated or corrupt?) at byte ",
+                                            e.byte, ": ", e.what()));
+  }
+  if (!document.is_object() || !document.contains("format") || document["format"] != kCheckpointFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", source, " is not a sparsegate trainer plugin checkpoint (no \"format\": \"",
+                     kCheckpointFormat, "\")"));
+  }
+  if (!document.contains("version") || !document["version"].is_number_integer()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", source, " has no integer \"version\""));
+  }
+  const auto version = document["version"].get<int64_t>();
+  if (version != kCheckpointVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", source, " has format version ", version,
+                                                      "; this build reads version ", kCheckpointVersion));
+  }
+  if (!document.contains("state") || !document.contains("checksum") || !document["checksum"].is_string()) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", source, " lacks \"state\" or \"checksum\""));
+  }
+  const std::string expected = document["checksum"].get<std::string>();
+  const std::string actual = Checksum(document["state"]);
+  if (expected != actual) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", source, " fails its checksum (file says ", expected,
+                                            ", content gives ", actual, "): it was modified or corrupted"));
+  }
+  try {
+    return GetCheckpoint(document["state"]);
+  } catch (const FormatError& e) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", source, ": ", e.where, " ", e.what));
+  }
+}
+
+absl::Status SaveCheckpoint(const std::string& path, const PluginCheckpoint& checkpoint) {
+  absl::Status status = WriteFileAtomically(path, SerializeCheckpoint(checkpoint));
+  if (!status.ok()) return absl::Status(status.code(), absl::StrCat("saving checkpoint: ", status.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PluginCheckpoint> LoadCheckpoint(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("loading checkpoint: ", text.status().message()));
+  }
+  return ParseCheckpoint(*text, path);
+}
+
+}  // namespace sparsegate::plugin
