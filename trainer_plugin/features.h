@@ -46,6 +46,7 @@ struct PromptFeatures {
   std::vector<float> metrics;  // one value per schema column; empty = no features (fail-open)
   int32_t token_count = 0;     // tokens that went through the model
   std::vector<float> hidden;   // the pooled hidden vector, optional (empty when not requested)
+  std::string model_digest;    // of the model that computed them ("sha256:..."), when known
 
   bool empty() const { return metrics.empty(); }
 };

@@ -45,6 +45,7 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
   std::vector<GatedDecision> out(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     out[i].decision = std::move((*decisions)[i]);
+    out[i].decision.model_digest = features[i].model_digest;
     if (batch[i].ids.empty()) continue;
     // A trainer working in ids gets ids back: the prompt's own, then the
     // hint's. Without a tokenizer the hint cannot be given as ids.
@@ -66,6 +67,10 @@ absl::Status Gate::Observe(const std::string& prompt_id, const std::vector<doubl
   return plugin_->Observe(prompt_id, rewards);
 }
 absl::Status Gate::BeginEpoch(int64_t epoch) { return plugin_->BeginEpoch(epoch); }
+absl::StatusOr<std::vector<ReloadResult>> Gate::ReloadService(const std::string& model_dir,
+                                                              std::chrono::milliseconds timeout) {
+  return client_->Reload(model_dir, timeout);
+}
 absl::Status Gate::Save(const std::string& path) const { return plugin_->Save(path); }
 absl::Status Gate::Load(const std::string& path) { return plugin_->Load(path); }
 

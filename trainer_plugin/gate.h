@@ -5,10 +5,11 @@
 // service for the batch's features (failing open per prompt) and returns one
 // Decision per prompt in order; with a tokenizer it also returns the hinted
 // prompt's token ids for trainers that work in ids. Observe(), BeginEpoch(),
-// Save() and Load() pass through to the plugin.
+// Save() and Load() pass through to the plugin; ReloadService() to the client.
 #ifndef SPARSEGATE_TRAINER_PLUGIN_GATE_H_
 #define SPARSEGATE_TRAINER_PLUGIN_GATE_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,11 @@ class Gate {
   absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch);
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
   absl::Status BeginEpoch(int64_t epoch);
+  // Asks the service to score with the checkpoint in `model_dir` from now on (DifficultyClient::
+  // Reload): a trainer calls it with the policy's latest weights so that the features follow the
+  // policy. Every later Decision names the digest of the model that scored it.
+  absl::StatusOr<std::vector<ReloadResult>> ReloadService(const std::string& model_dir,
+                                                          std::chrono::milliseconds timeout);
   absl::Status Save(const std::string& path) const;
   absl::Status Load(const std::string& path);
 

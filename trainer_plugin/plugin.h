@@ -66,6 +66,9 @@ struct Decision {
   std::string hint_text;
   CutBoundary hint_boundary = CutBoundary::kEmpty;  // where the reference solution was cut
   std::optional<Prediction> prediction;  // absent when decided without features
+  // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
+  // when decided without features. A service that follows the policy changes it over training.
+  std::string model_digest;
   bool fail_open = false;
   std::string reason;
 };

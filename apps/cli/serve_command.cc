@@ -45,6 +45,8 @@ void AddServeCommand(CLI::App& app) {
                   "text file, one prompt per line, for outlier-channel detection at start-up");
   cmd->add_option("--outlier-ratio", options->engine.outlier_ratio,
                   "a channel is an outlier above this multiple of the median channel magnitude")->capture_default_str();
+  cmd->add_flag("--allow-reload", options->allow_reload,
+                "accept the Reload call: switch to another checkpoint of the same shape without a restart");
 
   cmd->callback([options, outlier_file] {
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);

@@ -44,6 +44,9 @@ class Batcher {
   // refused (RESOURCE_EXHAUSTED) and on_done is never called.
   absl::Status Submit(std::shared_ptr<ScoreJob> job);
 
+  // Prompts admitted and not yet scored, failed or dropped: 0 when the batcher holds no work.
+  int64_t admitted_prompts() const { return admitted_prompts_.load(); }
+
  private:
   struct Item {
     std::shared_ptr<ScoreJob> job;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/clock.h"
 #include "difficulty_service/model/blas_probe.h"
+#include "difficulty_service/server/backend.h"
 #include "difficulty_service/server/request_translation.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 
@@ -43,21 +44,23 @@ void CheckBlasSpeed() {
   }
 }
 
-// What exists once the model is loaded.
-struct Backend {
-  std::unique_ptr<ScoringEngine> engine;
-  std::unique_ptr<Batcher> batcher;
-};
-
 }  // namespace
 
 class DifficultyServiceImpl final : public v1::DifficultyService::CallbackService {
  public:
-  explicit DifficultyServiceImpl(int max_prompts_per_request) : max_prompts_(max_prompts_per_request) {}
+  // Reloads `model_dir` and calls `done` once with the result, from another thread. Empty: the
+  // Reload call is off.
+  using ReloadFunction =
+      std::function<void(const std::string& model_dir, std::function<void(absl::StatusOr<v1::ReloadResponse>)> done)>;
 
-  void SetBackend(std::shared_ptr<Backend> backend) {
+  DifficultyServiceImpl(int max_prompts_per_request, ReloadFunction reload)
+      : max_prompts_(max_prompts_per_request), reload_(std::move(reload)) {}
+
+  // Returns the backend it replaces.
+  std::shared_ptr<Backend> SetBackend(std::shared_ptr<Backend> backend) {
     std::lock_guard<std::mutex> lock(mu_);
-    backend_ = std::move(backend);
+    std::swap(backend_, backend);
+    return backend;
   }
   std::shared_ptr<Backend> backend() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -127,8 +130,26 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context, const v1::ReloadRequest* request,
+                                   v1::ReloadResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (!reload_) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                   "model reload is off: start the server with --allow-reload"));
+    } else if (request->model_dir().empty()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "model_dir is empty"));
+    } else {
+      reload_(request->model_dir(), [reactor, response](absl::StatusOr<v1::ReloadResponse> result) {
+        if (result.ok()) *response = *std::move(result);
+        reactor->Finish(ToGrpcStatus(result.status()));
+      });
+    }
+    return reactor;
+  }
+
  private:
   const int max_prompts_;
+  const ReloadFunction reload_;
   mutable std::mutex mu_;
   std::shared_ptr<Backend> backend_;
 };
@@ -273,7 +294,12 @@ grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse>* DifficultySe
 absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const ServerOptions& options) {
   if (absl::Status fields = CheckMetricFields(); !fields.ok()) return fields;
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
-  server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request);
+  DifficultyServer* raw = server.get();
+  DifficultyServiceImpl::ReloadFunction reload;
+  if (options.allow_reload) {
+    reload = [raw, options](const std::string& model_dir, auto done) { raw->Reload(model_dir, options, std::move(done)); };
+  }
+  server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request, std::move(reload));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -289,7 +315,6 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   health->SetServingStatus(false);
   health->SetServingStatus(kServiceName, false);
 
-  DifficultyServer* raw = server.get();
   server->ready_ = std::async(std::launch::async, [raw, options] { return raw->LoadModel(options); });
   return server;
 }
@@ -297,26 +322,62 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
 absl::Status DifficultyServer::LoadModel(const ServerOptions& options) {
   const auto start = Clock::now();
   CheckBlasSpeed();
-  auto backend = std::make_shared<Backend>();
-  auto engine = ScoringEngine::Load(options.model_dir, options.engine);
-  if (!engine.ok()) return engine.status();
-  backend->engine = *std::move(engine);
-  // Warm-up: the first forward pass pays for allocator and thread-pool start-up.
-  PromptInput warm;
-  warm.text = "Warm-up: 1 + 1 = 2.";
-  auto prepared = backend->engine->Prepare(warm, /*truncate_left=*/true);
-  if (!prepared.ok()) return absl::InternalError(absl::StrCat("warm-up prompt failed: ", prepared.status().message()));
-  FeatureRequest request;
-  request.layers = {backend->engine->config().num_hidden_layers > 0 ? static_cast<int>(backend->engine->config().num_hidden_layers) : 0};
-  backend->engine->Run({&*prepared}, {&request});
-  backend->batcher = std::make_unique<Batcher>(*backend->engine, options.batcher);
-  service_->SetBackend(backend);
+  auto backend = LoadBackend(options.model_dir, options.engine, options.batcher);
+  if (!backend.ok()) return backend.status();
+  service_->SetBackend(*backend);
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(true);
   health->SetServingStatus(kServiceName, true);
-  spdlog::info("model {} loaded and warmed up in {:.0f} ms ({})", backend->engine->checkpoint().name(),
-               MillisSince(start), backend->engine->checkpoint().content_digest());
+  spdlog::info("model {} loaded and warmed up in {:.0f} ms ({})", (*backend)->engine->checkpoint().name(),
+               MillisSince(start), (*backend)->engine->checkpoint().content_digest());
   return absl::OkStatus();
+}
+
+void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions& options,
+                              std::function<void(absl::StatusOr<v1::ReloadResponse>)> done) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  if (reloading_) {
+    done(absl::AbortedError("a reload is already in progress; retry when it has finished"));
+    return;
+  }
+  if (reload_thread_.joinable()) reload_thread_.join();  // the previous reload, finished
+  reloading_ = true;
+  reload_thread_ = std::thread([this, model_dir, options, done = std::move(done)] {
+    auto finish = [&](absl::StatusOr<v1::ReloadResponse> result) {
+      {
+        std::lock_guard<std::mutex> lock(reload_mu_);
+        reloading_ = false;
+      }
+      done(std::move(result));
+    };
+    const auto start = Clock::now();
+    std::shared_ptr<Backend> current = service_->backend();
+    if (!current) return finish(absl::UnavailableError("the first model is still loading"));
+    auto next = LoadBackend(model_dir, options.engine, options.batcher);
+    if (!next.ok()) {
+      spdlog::error("reload of {} refused, still serving {}: {}", model_dir,
+                    current->engine->checkpoint().content_digest(), std::string(next.status().message()));
+      return finish(next.status());
+    }
+    if (absl::Status shape = CheckSameShape(current->engine->config(), (*next)->engine->config(), model_dir);
+        !shape.ok()) {
+      spdlog::error("reload of {} refused: {}", model_dir, std::string(shape.message()));
+      return finish(shape);
+    }
+    v1::ReloadResponse response;
+    response.set_model_name((*next)->engine->checkpoint().name());
+    response.set_model_digest((*next)->engine->checkpoint().content_digest());
+    response.set_previous_digest(current->engine->checkpoint().content_digest());
+    response.set_load_ms(MillisSince(start));
+    current.reset();
+    std::shared_ptr<Backend> old = service_->SetBackend(*std::move(next));
+    spdlog::info("reloaded {} in {:.0f} ms: {} -> {}", model_dir, response.load_ms(), response.previous_digest(),
+                 response.model_digest());
+    // The calls the old model admitted finish on it before the reload answers, so the next reload
+    // never waits for this one.
+    RetireWhenIdle(std::move(old));
+    finish(std::move(response));
+  });
 }
 
 absl::Status DifficultyServer::WaitUntilReady() {
@@ -336,6 +397,7 @@ void DifficultyServer::Shutdown(std::chrono::milliseconds grace) {
 DifficultyServer::~DifficultyServer() {
   if (ready_.valid()) ready_.wait();
   Shutdown();
+  if (reload_thread_.joinable()) reload_thread_.join();
   // The batcher (inside the backend) ends queued jobs before the service goes.
   if (service_) service_->SetBackend(nullptr);
 }

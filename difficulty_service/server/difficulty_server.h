@@ -5,6 +5,10 @@
 // model loads and warms up in the background; then SERVING. Score calls
 // before that get UNAVAILABLE. Handlers never block: they validate, hand the
 // job to the batcher and return; the model worker finishes the call.
+//
+// With allow_reload, the Reload call switches to another checkpoint of the same
+// shape on a reload thread, while the old model goes on serving; calls it
+// admitted finish on it (difficulty.proto describes the contract).
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 
@@ -13,11 +17,14 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/batcher/batcher.h"
 #include "difficulty_service/engine/scoring_engine.h"
+#include "sparsegate/v1/difficulty.pb.h"
 
 namespace sparsegate {
 
@@ -28,6 +35,7 @@ struct ServerOptions {
   BatcherOptions batcher;
   int max_prompts_per_request = 256;
   int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
+  bool allow_reload = false;         // the Reload call (switch to another checkpoint of the same shape)
 };
 
 class DifficultyServiceImpl;
@@ -48,12 +56,18 @@ class DifficultyServer {
  private:
   DifficultyServer() = default;
   absl::Status LoadModel(const ServerOptions& options);
+  // Loads model_dir on the reload thread and switches to it; `done` gets the answer for the call.
+  void Reload(const std::string& model_dir, const ServerOptions& options,
+              std::function<void(absl::StatusOr<v1::ReloadResponse>)> done);
 
   std::unique_ptr<DifficultyServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::future<absl::Status> ready_;
   int port_ = 0;
   std::once_flag shutdown_once_;
+  std::mutex reload_mu_;
+  bool reloading_ = false;      // guarded by reload_mu_
+  std::thread reload_thread_;   // the latest reload; joined by the next one and on destruction
 };
 
 }  // namespace sparsegate

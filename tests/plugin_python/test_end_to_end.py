@@ -98,3 +98,25 @@ def test_gate_learns_from_rewards_then_fails_open(server, tmp_path):
     stats = gate.stats()
     assert stats["fail_open_decisions"] == len(prompts)
     assert stats["client"]["prompts_failed_open"] == len(prompts) and stats["client"]["failed_calls"] >= 1
+
+
+def test_gate_follows_a_reloaded_service_and_records_the_digest_per_decision():
+    other = os.path.join(os.path.dirname(MODEL), "tiny_qwen3_seed1")
+    s = LoopbackServer(BIN, MODEL, timeout=60, extra=["--allow-reload"])
+    try:
+        gate = sparsegate.Gate.create(target=s.target, deadline=10.0)
+        assert gate.wait_for_service(30)
+        first = gate.decide(batch())
+        digest = first[0].model_digest
+        assert digest.startswith("sha256:") and all(d.model_digest == digest for d in first)
+        assert first[0].to_dict()["model_digest"] == digest
+        switched = gate.reload_service(other)
+        assert len(switched) == 1 and switched[0]["replica"] == s.target
+        assert switched[0]["previous_digest"] == digest and switched[0]["model_digest"] != digest
+        after = gate.decide(batch())
+        assert all(d.model_digest == switched[0]["model_digest"] for d in after)
+        with pytest.raises(RuntimeError, match="bad_header"):
+            gate.reload_service(os.path.join(os.path.dirname(MODEL), "bad_header"))
+        assert gate.decide(batch())[0].model_digest == switched[0]["model_digest"]  # still the good one
+    finally:
+        s.stop()

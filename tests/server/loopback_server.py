@@ -1,6 +1,7 @@
 """`sparsegate serve` on a free loopback port, for Python tests that need a real service.
 
     server = LoopbackServer(binary, model_dir)   # returns once the binary prints "ready on port N"
+    LoopbackServer(binary, model_dir, extra=["--allow-reload"])  # more `serve` flags
     server.target                                # "127.0.0.1:N"
     server.stop()
 """
@@ -10,8 +11,8 @@ import threading
 
 
 class LoopbackServer:
-    def __init__(self, binary, model, timeout=120):
-        self.process = subprocess.Popen([binary, "serve", "--model", model, "--address", "127.0.0.1:0"],
+    def __init__(self, binary, model, timeout=120, extra=()):
+        self.process = subprocess.Popen([binary, "serve", "--model", model, "--address", "127.0.0.1:0", *extra],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.port = None
         lines = []

@@ -6,6 +6,7 @@
 OUTDIR/tiny_qwen3: a random Qwen3 checkpoint (tests/reference/make_reference.py)
 with a real byte-level BPE tokenizer.json (GPT-2 byte alphabet, a few merges,
 ChatML special tokens) and a tokenizer_config.json with a ChatML chat template.
+OUTDIR/tiny_qwen3_seed1: the same shape and tokenizer with other weights (for reloads).
 OUTDIR/bad_*: broken copies that must fail at start-up with a message naming
 the file and the tensor. With --bench, OUTDIR/bench_qwen3 instead: the same
 tokenizer on a mid-size (~24M parameter) random Qwen3 for benchmarks.
@@ -61,6 +62,13 @@ def main():
         config = json.load(f)
     n = write_tokenizer(model)
     assert n <= config["vocab_size"], (n, config["vocab_size"])
+
+    # The same shape and tokenizer with other weights: what a training step gives a reload.
+    other = os.path.join(out, "tiny_qwen3_seed1")
+    shutil.rmtree(other, ignore_errors=True)
+    subprocess.run([sys.executable, REFERENCE, "--arch", "qwen3", "--dtype", "f32", "--out", other, "--seed", "1",
+                    "--no-reference"], check=True, stdout=subprocess.DEVNULL)
+    write_tokenizer(other)
 
     # Broken copies.
     def broken(name):

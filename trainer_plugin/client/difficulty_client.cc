@@ -6,11 +6,30 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 
 namespace sparsegate::plugin {
 namespace {
+
+// The replicas a target names: "host:port" itself, or each address of "ipv4:a:p,b:p" /
+// "ipv6:[a]:p,...". Other schemes (dns:///, unix:) do not list their replicas.
+absl::StatusOr<std::vector<std::string>> ReplicaAddresses(const std::string& target) {
+  for (const char* scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      std::vector<std::string> out = absl::StrSplit(target.substr(std::string(scheme).size()), ',', absl::SkipEmpty());
+      if (!out.empty()) return out;
+    }
+  }
+  if (target.find("://") != std::string::npos || target.find(':') == std::string::npos ||
+      absl::StartsWith(target, "unix:"))
+    return absl::InvalidArgumentError(absl::StrCat("cannot reload through target '", target,
+                                                   "': name the replicas (host:port or ipv4:a:p,b:p)"));
+  return std::vector<std::string>{target};
+}
 
 constexpr char kServiceName[] = "sparsegate.v1.DifficultyService";
 
@@ -110,6 +129,30 @@ class DifficultyClient::Impl {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return digest_;
   }
+
+  absl::StatusOr<std::vector<ReloadResult>> Reload(const std::string& model_dir, std::chrono::milliseconds timeout) {
+    auto replicas = ReplicaAddresses(options_.target);
+    if (!replicas.ok()) return replicas.status();
+    std::vector<ReloadResult> results;
+    for (const std::string& replica : *replicas) {
+      auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(replica, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + timeout);
+      v1::ReloadRequest request;
+      request.set_model_dir(model_dir);
+      v1::ReloadResponse response;
+      grpc::Status status = stub->Reload(&context, request, &response);
+      if (!status.ok()) {
+        std::vector<std::string> done;
+        for (const ReloadResult& r : results) done.push_back(r.replica);
+        return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                            absl::StrCat(replica, " refused the reload: ", status.error_message(),
+                                         done.empty() ? "" : absl::StrCat(" (already switched: ", absl::StrJoin(done, ", "), ")")));
+      }
+      results.push_back({replica, response.model_digest(), response.previous_digest(), response.load_ms()});
+    }
+    return results;
+  }
   ClientStats stats() const {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return stats_;
@@ -152,6 +195,7 @@ class DifficultyClient::Impl {
         const v1::PromptResult& result = call.response.results(static_cast<int>(i));
         PromptFeatures features;
         features.token_count = result.token_count();
+        features.model_digest = call.response.model_digest();
         for (const v1::FeatureSet& set : result.features())
           for (const char* name : MetricNames())
             features.metrics.push_back(reflection->GetFloat(set.metrics(), descriptor->FindFieldByName(name)));
@@ -219,6 +263,10 @@ DifficultyClient::~DifficultyClient() = default;
 
 std::vector<PromptFeatures> DifficultyClient::Score(const std::vector<ScoreInput>& inputs) { return impl_->Score(inputs); }
 std::string DifficultyClient::model_digest() const { return impl_->model_digest(); }
+absl::StatusOr<std::vector<ReloadResult>> DifficultyClient::Reload(const std::string& model_dir,
+                                                                   std::chrono::milliseconds timeout) {
+  return impl_->Reload(model_dir, timeout);
+}
 absl::StatusOr<std::string> DifficultyClient::WaitForService(std::chrono::milliseconds timeout) {
   return impl_->WaitForService(timeout);
 }

@@ -54,6 +54,14 @@ struct ClientStats {
   int last_error_code = 0;  // the grpc::StatusCode of the last failed call; 0 (OK) if none failed
 };
 
+// One replica's answer to a Reload.
+struct ReloadResult {
+  std::string replica;  // "host:port"
+  std::string model_digest;
+  std::string previous_digest;
+  double load_ms = 0;
+};
+
 // One prompt as the trainer holds it: text, or token ids.
 struct ScoreInput {
   std::string text;
@@ -80,6 +88,13 @@ class DifficultyClient {
   std::string model_digest() const;
   // Waits up to `timeout` for a replica to answer Info; the model it serves.
   absl::StatusOr<std::string> WaitForService(std::chrono::milliseconds timeout);
+
+  // Asks every replica to switch to the checkpoint in `model_dir` (a path on the replicas'
+  // machines; the servers must run with --allow-reload), one replica after another so that the
+  // others keep serving. Needs a target that names its replicas: "host:port" or a static
+  // "ipv4:a:p,b:p" list (a dns:/// target is InvalidArgument). Stops at the first replica that
+  // refuses, with its status and a message naming it and the replicas already switched.
+  absl::StatusOr<std::vector<ReloadResult>> Reload(const std::string& model_dir, std::chrono::milliseconds timeout);
 
   ClientStats stats() const;
 

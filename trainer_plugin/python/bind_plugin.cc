@@ -331,6 +331,31 @@ prompts back as token ids for prompts given as ids.
            return stats;
          },
          "The plugin's stats, plus 'client' (the service calls) and 'model_digest'.")
+      .def(
+          "reload_service",
+          [](Gate& g, const std::string& model_dir, double timeout) {
+            absl::StatusOr<std::vector<ReloadResult>> results;
+            {
+              py::gil_scoped_release release;
+              results = g.ReloadService(model_dir, std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
+            }
+            Check(results.status());
+            py::list out;
+            for (const ReloadResult& r : *results) {
+              py::dict d;
+              d["replica"] = r.replica;
+              d["model_digest"] = r.model_digest;
+              d["previous_digest"] = r.previous_digest;
+              d["load_ms"] = r.load_ms;
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("model_dir"), py::arg("timeout") = 120.0,
+          "Asks every replica to score with the checkpoint in model_dir from now on (servers started with "
+          "--allow-reload; the path is on the replicas' machines). Returns one {'replica', 'model_digest', "
+          "'previous_digest', 'load_ms'} per replica. Raises (naming the replica) when one refuses; the old "
+          "model keeps serving there.")
       .def_property_readonly(
           "plugin", [](Gate& g) -> TrainerPlugin& { return g.plugin(); }, py::return_value_policy::reference_internal)
       .def_property_readonly(

@@ -31,6 +31,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   }
   p.fail_open = d.fail_open;
   p.reason = d.reason;
+  p.model_digest = d.model_digest;
   return p;
 }
 
@@ -94,6 +95,8 @@ const DecisionField kDecisionFields[] = {
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),
+    Row<&PyDecision::model_digest>("model_digest",
+                                   "Digest of the model that scored the prompt; '' when decided without features."),
 };
 
 py::dict ToDict(const PyDecision& d) {

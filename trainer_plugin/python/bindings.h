@@ -102,6 +102,7 @@ struct PyDecision {
   std::optional<std::string> source;
   bool fail_open = false;
   std::string reason;
+  std::string model_digest;
 
   bool rolled_out() const { return kind == "keep" || kind == "guide"; }
 };
