@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/tokenizer/tokenizer.h"
+#include "trainer_plugin/selection.h"
 
 namespace sparsegate::plugin {
 
@@ -61,6 +62,18 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
     }
   }
   return out;
+}
+
+absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePrompt>& candidates, size_t count,
+                                                        double target) {
+  auto decided = Decide(candidates);
+  if (!decided.ok()) return decided.status();
+  std::vector<Decision> decisions;
+  decisions.reserve(decided->size());
+  for (const GatedDecision& d : *decided) decisions.push_back(d.decision);
+  std::vector<GatedDecision> chosen;
+  for (size_t i : SelectNearestPassRate(decisions, count, target)) chosen.push_back(std::move((*decided)[i]));
+  return chosen;
 }
 
 absl::Status Gate::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {

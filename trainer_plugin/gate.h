@@ -53,6 +53,11 @@ class Gate {
   ~Gate();
 
   absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch);
+  // Decide() over an oversampled candidate batch, then the `count` decisions to roll out
+  // (selection.h: expected pass rate nearest `target`), in input order. The others are not to be
+  // rolled out and need no Observe.
+  absl::StatusOr<std::vector<GatedDecision>> Select(const std::vector<GatePrompt>& candidates, size_t count,
+                                                    double target = 0.5);
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
   absl::Status BeginEpoch(int64_t epoch);
   // Asks the service to score with the checkpoint in `model_dir` from now on (DifficultyClient::

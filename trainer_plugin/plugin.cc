@@ -142,6 +142,11 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
     if (!d.ok()) return d.status();  // unreachable: references were checked above
+    d->expected_pass_rate = prediction.pass_rate;
+    if (const PromptHistory& h = policy_.state().prompts.at(info.id);
+        h.groups > 0 && h.last_group_level == d->hint_level && h.last_group_trials > 0) {
+      d->expected_pass_rate = static_cast<double>(h.last_group_successes) / h.last_group_trials;
+    }
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
       pending_[info.id] = *std::move(encoded[i]);
     } else {

@@ -66,6 +66,10 @@ struct Decision {
   std::string hint_text;
   CutBoundary hint_boundary = CutBoundary::kEmpty;  // where the reference solution was cut
   std::optional<Prediction> prediction;  // absent when decided without features
+  // The pass rate this rollout is expected to have: the success share of the prompt's last group
+  // when that group was rolled out at the rung decided now, else the prediction (which is for the
+  // prompt without a hint). Absent when there is neither. What SelectNearestPassRate ranks by.
+  std::optional<double> expected_pass_rate;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
   // when decided without features. A service that follows the policy changes it over training.
   std::string model_digest;

@@ -120,3 +120,16 @@ def test_gate_follows_a_reloaded_service_and_records_the_digest_per_decision():
         assert gate.decide(batch())[0].model_digest == switched[0]["model_digest"]  # still the good one
     finally:
         s.stop()
+
+
+def test_gate_selects_the_candidates_expected_nearest_the_target(server):
+    gate = sparsegate.Gate.create(target=server.target, deadline=10.0)
+    assert gate.wait_for_service(30)
+    every = gate.decide(batch())
+    chosen = gate.select(batch(), 3, target=0.5)
+    assert len(chosen) == 3 and all(d.rolled_out for d in chosen)
+    order = [d.prompt_id for d in every]
+    assert [d.prompt_id for d in chosen] == sorted((d.prompt_id for d in chosen), key=order.index)
+    distance = {d.prompt_id: abs(d.expected_pass_rate - 0.5) for d in every if d.rolled_out}
+    worst_chosen = max(distance[d.prompt_id] for d in chosen)
+    assert all(distance[i] >= worst_chosen for i in distance if i not in {d.prompt_id for d in chosen})

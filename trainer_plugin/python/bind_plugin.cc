@@ -260,6 +260,13 @@ scored in time comes back as empty PromptFeatures and is counted in stats().
   BindWaitForService(cls, [](DifficultyClient& c) -> DifficultyClient& { return c; });
 }
 
+std::vector<PyDecision> GatedToPy(std::vector<GatedDecision> gated) {
+  std::vector<PyDecision> out;
+  out.reserve(gated.size());
+  for (GatedDecision& d : gated) out.push_back(ToPyDecision(d.decision, std::move(d.prompt_ids)));
+  return out;
+}
+
 void BindGate(py::module_& m) {
   py::class_<Gate> cls(m, "Gate", R"doc(
 The whole plugin as a trainer uses it: score a batch with the service, decide per prompt, learn
@@ -312,14 +319,26 @@ prompts back as token ids for prompts given as ids.
               py::gil_scoped_release release;
               gated = Value(g.Decide(batch));
             }
-            std::vector<PyDecision> out;
-            out.reserve(gated.size());
-            for (GatedDecision& d : gated) out.push_back(ToPyDecision(d.decision, std::move(d.prompt_ids)));
-            return out;
+            return GatedToPy(std::move(gated));
           },
           py::arg("prompts"),
           "One Decision per prompt {'id', 'text' | 'ids', 'reference'}, in order. Prompts the service could not "
-          "score are decided fail-open.");
+          "score are decided fail-open.")
+      .def(
+          "select",
+          [](Gate& g, const py::sequence& prompts, size_t count, double target) {
+            std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
+            std::vector<GatedDecision> gated;
+            {
+              py::gil_scoped_release release;
+              gated = Value(g.Select(batch, count, target));
+            }
+            return GatedToPy(std::move(gated));
+          },
+          py::arg("prompts"), py::arg("count"), py::arg("target") = 0.5,
+          "Decides an oversampled candidate batch and returns the `count` Decisions to roll out, in input order: "
+          "of those decided keep or guide, the ones whose expected_pass_rate is nearest `target` (Prompt "
+          "Curriculum Learning's choice). Fewer come back when fewer may be rolled out; the rest need no observe.");
   BindPluginMethods(cls);
   BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
   cls.def(

@@ -32,6 +32,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   p.fail_open = d.fail_open;
   p.reason = d.reason;
   p.model_digest = d.model_digest;
+  p.expected_pass_rate = d.expected_pass_rate;
   return p;
 }
 
@@ -92,6 +93,10 @@ const DecisionField kDecisionFields[] = {
                                  "For a prompt given to a Gate as ids: its ids, followed by the hint's when guided "
                                  "(which needs the Gate's tokenizer_path); empty for prompts given as text."),
     Row<&PyDecision::predicted_pass_rate>("predicted_pass_rate", "None when decided without features."),
+    Row<&PyDecision::expected_pass_rate>(
+        "expected_pass_rate",
+        "The last group's success share when it was rolled out at this rung, else the prediction; what "
+        "Gate.select ranks by. None when there is neither."),
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),

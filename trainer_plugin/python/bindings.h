@@ -99,6 +99,7 @@ struct PyDecision {
   std::string hint_boundary;
   std::vector<int32_t> prompt_ids;
   std::optional<double> predicted_pass_rate;
+  std::optional<double> expected_pass_rate;
   std::optional<std::string> source;
   bool fail_open = false;
   std::string reason;

@@ -1,0 +1,26 @@
+// Choosing which prompts of an oversampled candidate batch to roll out, as Prompt Curriculum
+// Learning does (arXiv 2510.01135) with its value model, here with the plugin's own expectations:
+// of the candidates decided KEEP or GUIDE, the `count` whose expected pass rate (Decision::
+// expected_pass_rate) is nearest `target`. At 0.5 a group's reward variance p(1 - p), and with
+// it the expected size of its group-normalised gradient, peaks; a prompt expected at 0 or 1 is a
+// group of equal rewards, which GRPO learns nothing from.
+//
+// Candidates with an expected pass rate come first, nearest first; those without one follow in
+// input order; ties keep input order. DROP and DEFER are never chosen. Fewer than `count` come
+// back when fewer were decided KEEP or GUIDE: the trainer draws more candidates.
+#ifndef SPARSEGATE_TRAINER_PLUGIN_SELECTION_H_
+#define SPARSEGATE_TRAINER_PLUGIN_SELECTION_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "trainer_plugin/plugin.h"
+
+namespace sparsegate::plugin {
+
+// Indices into `decisions` of the chosen candidates, in input order.
+std::vector<size_t> SelectNearestPassRate(const std::vector<Decision>& decisions, size_t count, double target = 0.5);
+
+}  // namespace sparsegate::plugin
+
+#endif  // SPARSEGATE_TRAINER_PLUGIN_SELECTION_H_
