@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "tests/plugin/synthetic.h"
+#include "trainer_plugin/plugin.h"
 #include "trainer_plugin/predictor/predictor.h"
 
 namespace sparsegate::plugin {
@@ -228,6 +229,39 @@ TEST(Predictor, HoldoutIsStableAndAboutOneInFive) {
   for (int i = 0; i < 5000; ++i) held += predictor.IsHoldout("prompt-" + std::to_string(i));
   EXPECT_NEAR(held / 5000.0, 0.2, 0.02);
   EXPECT_EQ(predictor.IsHoldout("prompt-17"), MakePredictor().IsHoldout("prompt-17"));
+}
+
+}  // namespace
+}  // namespace sparsegate::plugin
+
+namespace sparsegate::plugin {
+namespace {
+
+// The length-only baseline reads nothing but the length: two prompts of equal length and very
+// different metrics get the same prediction, before and after it learns from outcomes.
+TEST(LengthOnlyPredictor, IgnoresEverythingButTheLength) {
+  PluginConfig config;
+  config.predictor.length_only = true;
+  config.predictor.min_training_groups = 8;
+  config.predictor.holdout_modulus = 0;
+  auto plugin = TrainerPlugin::Create(testing::SyntheticSchema(), config);
+  ASSERT_TRUE(plugin.ok()) << plugin.status();
+  testing::SyntheticWorld world;
+  for (int i = 0; i < 40; ++i) {
+    testing::SyntheticPrompt p = world.Prompt("train", i);
+    ASSERT_TRUE((*plugin)->Decide({{p.id, "x", std::nullopt}}, {p.features}).ok());
+    ASSERT_TRUE((*plugin)->Observe(p.id, world.Rewards(p, 0, 8)).ok());
+  }
+  PromptFeatures a = world.Prompt("a", 0).features, b = a;
+  for (float& m : b.metrics) m = 1.0f - m;
+  auto decided = (*plugin)->Decide({{"a", "x", std::nullopt}, {"b", "y", std::nullopt}}, {a, b});
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  ASSERT_TRUE((*decided)[0].prediction && (*decided)[1].prediction);
+  EXPECT_DOUBLE_EQ((*decided)[0].prediction->pass_rate, (*decided)[1].prediction->pass_rate);
+  b.token_count *= 4;
+  auto longer = (*plugin)->Decide({{"b", "y", std::nullopt}}, {b});
+  ASSERT_TRUE(longer.ok());
+  EXPECT_NE((*longer)[0].prediction->pass_rate, (*decided)[0].prediction->pass_rate);
 }
 
 }  // namespace

@@ -123,8 +123,13 @@ absl::StatusOr<PassRatePredictor> PassRatePredictor::Restore(FeatureSchema schem
 absl::StatusOr<EncodedPrompt> PassRatePredictor::Encode(const PromptFeatures& features) const {
   if (absl::Status s = ValidateFeatures(schema_, features); !s.ok()) return s;
   EncodedPrompt encoded;
-  encoded.metrics = features.metrics;
   encoded.log_token_count = std::log(static_cast<double>(features.token_count));
+  if (config_.length_only) {
+    encoded.metrics.assign(features.metrics.size(), 0.0f);
+    encoded.metrics[prior_column_] = static_cast<float>(encoded.log_token_count);
+    return encoded;
+  }
+  encoded.metrics = features.metrics;
   if (projection_ && !features.hidden.empty()) encoded.hidden_projection = projection_->Project(features.hidden);
   return encoded;
 }
@@ -136,7 +141,8 @@ absl::Status PassRatePredictor::SetReference(const std::vector<PromptFeatures>& 
     if (absl::Status s = ValidateFeatures(schema_, reference[i]); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("reference prompt ", i, ": ", s.message()));
     }
-    points.push_back({std::log(static_cast<double>(reference[i].token_count)), reference[i].metrics[prior_column_]});
+    const double log_length = std::log(static_cast<double>(reference[i].token_count));
+    points.push_back({log_length, config_.length_only ? log_length : reference[i].metrics[prior_column_]});
   }
   state_.explicit_reference = std::move(points);
   RebuildPrior();

@@ -70,6 +70,10 @@ struct PredictorConfig {
   // than old ones. 8192 groups bound a refit to well under a second and the checkpoint to a few MB.
   size_t max_observations = 8192;
   int newton_max_iterations = 25;
+  // A baseline that reads only the prompt's length: every metric is taken as 0 except the prior's
+  // column, which becomes log(token_count) (so the prior ranks by length), and no hidden probe. Run
+  // beside the full predictor, it shows what the sparsity features add beyond length.
+  bool length_only = false;
 };
 
 absl::Status ValidatePredictorConfig(const PredictorConfig& config);

@@ -158,6 +158,8 @@ const ConfigField kConfigFields[] = {
      "Hidden channels left out of the probe (massive-activation channels).", false},
     {"max_observations", kPredictor<&PredictorConfig::max_observations>,
      "Sliding window of observed groups the predictor keeps and fits on.", false},
+    {"length_only", kPredictor<&PredictorConfig::length_only>,
+     "A baseline predictor that reads only the prompt's length (no metrics, no probe).", kInRepr},
     {"prior_metric_column", kPrior<&PriorConfig::metric_column>,
      "Schema column the unsupervised prior reads; empty: the first '...top10_energy' column.", false},
     {"prior_direction", &BindNamed<&GetDirection, &SetDirection>,
