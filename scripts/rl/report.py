@@ -1,0 +1,110 @@
+"""The RL comparison's report page: one self-contained HTML file, SVG curves written by hand.
+
+Per regime: a table of the summary's medians, then held-out accuracy (all levels, and the learnable
+levels alone) against cumulative rollout tokens, every seed of every arm (thin) and the arm's mean
+over seeds at each evaluation (thick), and the decisions per kind.
+"""
+import html
+
+COLORS = {"grpo": "#444444", "dapo": "#1f77b4", "greso": "#2ca02c", "ghpo": "#d62728", "sparsegate": "#9467bd",
+          "sparsegate-length": "#8c564b", "sparsegate-frozen": "#e377c2"}
+EXTRA = ["#17becf", "#bcbd22", "#ff7f0e", "#7f7f7f"]
+
+
+def color(arm, arms):
+    return COLORS.get(arm) or EXTRA[sorted(arms).index(arm) % len(EXTRA)]
+
+
+def fmt(x, digits=3):
+    if x is None:
+        return "null"
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:.{digits}f}"
+    return f"{int(x):,}"
+
+
+def curve_svg(runs, key, title, width=560, height=300):
+    """Accuracy (key: None for overall, else a per_kind name) against rollout tokens."""
+    pad_l, pad_r, pad_t, pad_b = 50, 120, 24, 36
+    def y_of(point):
+        return point["accuracy"] if key is None else point["per_kind"].get(key, 0.0)
+    xmax = max([p["tokens"] for r in runs for p in r["curve"]] + [1])
+    ys = [y_of(p) for r in runs for p in r["curve"]]
+    ylo, yhi = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
+    if yhi - ylo < 0.1:
+        ylo, yhi = max(0.0, ylo - 0.05), min(1.0, yhi + 0.05)
+    W, H = width - pad_l - pad_r, height - pad_t - pad_b
+    def sx(x):
+        return pad_l + W * x / xmax
+    def sy(y):
+        return pad_t + H * (1 - (y - ylo) / max(1e-9, yhi - ylo))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{pad_l}" y="15" font-size="13">{html.escape(title)}</text>',
+             f'<line x1="{pad_l}" y1="{pad_t + H}" x2="{pad_l + W}" y2="{pad_t + H}" stroke="#000"/>',
+             f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + H}" stroke="#000"/>']
+    for k in range(5):
+        y = ylo + (yhi - ylo) * k / 4
+        parts.append(f'<text x="{pad_l - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:.2f}</text>')
+        parts.append(f'<line x1="{pad_l}" y1="{sy(y):.1f}" x2="{pad_l + W}" y2="{sy(y):.1f}" stroke="#eee"/>')
+        x = xmax * k / 4
+        parts.append(f'<text x="{sx(x):.1f}" y="{pad_t + H + 14}" text-anchor="middle">{x / 1000:.0f}k</text>')
+    parts.append(f'<text x="{pad_l + W / 2}" y="{height - 4}" text-anchor="middle">rollout tokens generated (trained + discarded)</text>')
+    arms = sorted({r["arm"] for r in runs})
+    for i, arm in enumerate(arms):
+        c = color(arm, arms)
+        mine = [r for r in runs if r["arm"] == arm]
+        for r in mine:
+            pts = " ".join(f"{sx(p['tokens']):.1f},{sy(y_of(p)):.1f}" for p in r["curve"])
+            parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="0.8" opacity="0.45"/>')
+        n = min(len(r["curve"]) for r in mine)  # evaluations sit at the same token marks in every run
+        mean = [(sum(r["curve"][k]["tokens"] for r in mine) / len(mine), sum(y_of(r["curve"][k]) for r in mine) / len(mine))
+                for k in range(n)]
+        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in mean)
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2.2"/>')
+        parts.append(f'<line x1="{pad_l + W + 10}" y1="{pad_t + 10 + 16 * i}" x2="{pad_l + W + 28}" '
+                     f'y2="{pad_t + 10 + 16 * i}" stroke="{c}" stroke-width="2.2"/>')
+        parts.append(f'<text x="{pad_l + W + 32}" y="{pad_t + 14 + 16 * i}">{html.escape(arm)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def table(header, rows):
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render(summary, runs):
+    sizes = summary["sizes"]
+    out = ["<!doctype html><html><head><meta charset='utf-8'><title>sparsegate RL testbed</title><style>",
+           "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+           "th{background:#f4f4f4}.fig{display:inline-block;margin-right:1em}</style></head><body>",
+           "<h1>RL testbed: rollout tokens to accuracy</h1>",
+           f"<p>GRPO on the embedded model (models/arith-3m), G = {sizes['group']}, B = {sizes['batch']} groups per step, "
+           f"lr {sizes['lr']}, budget {sizes['budget_tokens']:,} rollout tokens per run, seeds {sizes['seeds']}, "
+           f"held-out set of {sizes['test_size']} problems over levels {', '.join(sizes['test_levels'])}; "
+           f"pools: {sizes['pool_sizes']}. Wall time {summary['wall_seconds']:.0f} s with {sizes['jobs']} runs at once"
+           f"{' (smoke configuration)' if sizes.get('smoke') else ''}. Starting model's held-out accuracy "
+           f"{sizes['starting_eval']['accuracy']:.3f}, per kind {sizes['starting_eval']['per_kind']}.</p>",
+           "<p><b>tokens to grpo final</b>: rollout tokens at the first evaluation whose held-out accuracy reached grpo's "
+           "final accuracy (same regime and seed), median over seeds, null when never reached. <b>effective ratio</b>: "
+           "share of generated rollouts whose group had non-zero reward variance.</p>"]
+    for regime, per_arm in summary["regimes"].items():
+        out.append(f"<h2>{html.escape(regime)}</h2>")
+        rows = [[arm, ",".join(map(str, s["seeds"])), fmt(s["rollout_tokens"]), fmt(s["discarded_tokens"]),
+                 fmt(s["final_accuracy"]), fmt(s.get("accuracy_gain")), fmt(s["final_learnable_accuracy"]),
+                 fmt(s["tokens_to_grpo_final"]),
+                 fmt(s["effective_ratio"]), fmt(s["prompt_tokens_scored"]), fmt(s["steps"]),
+                 " / ".join(fmt(s["seconds"].get(k), 0) for k in ("scoring", "rollout", "update", "eval")),
+                 " ".join(f"{k} {v}" for k, v in s["decisions_total"].items() if v), "; ".join(s["errors"])]
+                for arm, s in per_arm.items()]
+        out.append(table(["arm", "seeds", "rollout tokens", "discarded", "final acc", "gain vs start", "learnable acc",
+                          "tokens to grpo final",
+                          "effective ratio", "prompt tokens scored", "steps", "s: scoring / rollout / update / eval",
+                          "decisions (all seeds)", "errors"], rows))
+        mine = [r for r in runs if r["regime"] == regime]
+        out.append(f"<div class='fig'>{curve_svg(mine, None, f'{regime}: held-out greedy accuracy, all levels')}</div>")
+        out.append(f"<div class='fig'>{curve_svg(mine, 'learnable', f'{regime}: learnable levels only')}</div>")
+    out.append("</body></html>")
+    return "\n".join(out)

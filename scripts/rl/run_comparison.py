@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Runs the RL testbed's comparison: every arm x regime x seed, the same rollout-token budget per regime.
+
+Writes, under --out (default results/rl):
+- runs/<regime>-<arm>-<seed>.json: one run (grpo.py's result: curve, tokens, time split, decisions, checks);
+- summary.json: per regime (multi_epoch, single_pass) and arm: seeds, and the medians over seeds of
+  rollout_tokens, final_accuracy, tokens_to_grpo_final (rollout tokens at the first evaluation whose
+  held-out accuracy reached grpo's final accuracy of the same regime and seed; null when never
+  reached; a seed that never reaches it counts as infinitely many tokens in the median) and
+  effective_ratio, plus the sizes chosen and the wall time;
+- report.html: a self-contained page, hand-written SVG curves of held-out accuracy against rollout tokens.
+
+Runs are separate processes (--jobs at a time, one torch thread each: on 2 cores two single-thread
+runs beat one two-thread run, the model's matmuls are too small to split well), each deterministic
+from its seed. The starting model's evaluation is the same for every run, so it is measured once.
+
+    run_comparison.py                      # the full comparison (sizes in FULL; about 90 minutes on 2 cores)
+    run_comparison.py --smoke              # a few steps, a tiny pool, every arm: the bookkeeping check (< 2 min)
+    run_comparison.py --arms grpo,dapo --seeds 0,1,2 --budget-tokens 30000
+    run_comparison.py --serve              # also the sparsegate arms, on a `sparsegate serve` started here
+    run_comparison.py --target localhost:50051 --arms grpo,dapo,greso,ghpo,sparsegate   # a running service
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, replace
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import grpo  # noqa: E402
+import arms as arms_mod  # noqa: E402
+import policy as policy_mod  # noqa: E402
+import pools  # noqa: E402
+import report  # noqa: E402
+
+REGIMES = ("multi_epoch", "single_pass")
+BASE_ARMS = ("grpo", "dapo", "greso", "ghpo")
+# The full comparison, sized to fit 90 minutes on the 2-core machine with 7 arms (these 4 and the 3
+# sparsegate arms) x 2 regimes x 3 seeds = 42 runs, two at a time (one torch thread each).
+# Measured: on the quiet machine a grpo run of 250k rollout tokens (51 steps of 8 groups, about 625
+# tokens per group) took 145-160 s (rollout 75 s, update 31-48 s, 6 evaluations 38 s); with other
+# builds running, 200k-token runs took 175-280 s each (dapo slowest: many small generation
+# batches), about 2 minutes of wall time per run with two at once. 150k tokens and 5 evaluations:
+# about 1.5 minutes per run under that load, 60-65 minutes for 42 runs, 35-40 on a quiet machine.
+# lr 1e-4: 3e-4 and 1e-3 lowered held-out accuracy within 50 steps.
+FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=150000, evals=5, pool_size=48, test_size=64,
+                   pass_k_per_level=3, threads=1)
+# The smoke run: every arm, both regimes, one seed, a cheap subset of the levels (one of each kind,
+# short traces); the multi-epoch pool is smaller than GRESO's first sampling round, so that GRESO
+# has history (and skips) from step 2.
+SMOKE = grpo.Config(batch=3, group=4, lr=1e-4, budget_tokens=1500, max_steps=2, dapo_max_gen_batches=3, evals=1, pool_size=4,
+                    test_size=4, pass_k_per_level=0, threads=1, keep_ledger=True, levels="add-1,sub-2,mul-2,add-4")
+
+
+def serve(binary):
+    """`sparsegate serve` on the embedded model, on a free port; returns (process, target)."""
+    if not binary:
+        sys.exit("--serve needs the sparsegate CLI (build it, or pass --sparsegate)")
+    proc = subprocess.Popen([binary, "serve", "--model", policy_mod.MODEL_DIR, "--address", "127.0.0.1:0",
+                             "--intra-op-threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:  # "ready on port N" once the model is loaded and warmed up
+        if line.startswith("ready on port"):
+            port = int(line.split()[-1])
+            break
+    else:
+        sys.exit(f"sparsegate serve exited ({proc.wait()}) before it was ready")
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep draining its log
+    return proc, f"127.0.0.1:{port}"
+
+
+def sparsegate_available(flag):
+    """The CLI (to serve) and the Python plugin (build/python) are both built."""
+    if not policy_mod.find_sparsegate(flag):
+        return False
+    return os.path.exists(os.path.join(policy_mod.ROOT, "build", "python", "sparsegate", "__init__.py"))
+
+
+def run_name(regime, arm, seed):
+    return f"{regime}-{arm}-{seed}"
+
+
+def worker(spec_path):
+    """One run, in its own process: reads the spec, writes the run's JSON."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    cfg = grpo.Config(**spec["config"])
+    tok = policy_mod.Tokenizer(policy_mod.MODEL_DIR, spec["sparsegate"])
+    result = grpo.run_one(cfg, spec["arm"], tok, test_set=spec["test_set"], initial_eval=spec["initial_eval"],
+                          target=spec["target"])
+    with open(spec["out"] + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(spec["out"] + ".tmp", spec["out"])
+
+
+def median_or_null(values):
+    """Median with None as +infinity; null when the median is infinite."""
+    xs = sorted(float("inf") if v is None else v for v in values)
+    if not xs:
+        return None
+    m = statistics.median(xs)
+    return None if m == float("inf") else m
+
+
+def tokens_to_reach(curve, target):
+    for point in curve:
+        if point["accuracy"] >= target - 1e-12:
+            return point["tokens"]
+    return None
+
+
+def summarize(runs, plan, wall, sizes):
+    by = {}
+    for r in runs:
+        by.setdefault(r["regime"], {}).setdefault(r["arm"], []).append(r)
+    summary = {"sizes": sizes, "wall_seconds": round(wall, 1), "regimes": {}}
+    for regime, per_arm in by.items():
+        grpo_final = {r["seed"]: r["final_accuracy"] for r in per_arm.get("grpo", [])}
+        out = {}
+        # When grpo ends where it started, every arm "reaches" its final accuracy at 0 tokens: the
+        # gain says whether tokens_to_grpo_final measures anything.
+        grpo_gain = median_or_null([r["final_accuracy"] - r["curve"][0]["accuracy"] for r in per_arm.get("grpo", [])])
+        for arm, rs in per_arm.items():
+            rs = sorted(rs, key=lambda r: r["seed"])
+            reach = [tokens_to_reach(r["curve"], grpo_final[r["seed"]]) if r["seed"] in grpo_final else None for r in rs]
+            for r, t in zip(rs, reach):
+                r["tokens_to_grpo_final"] = t
+            out[arm] = {
+                "seeds": [r["seed"] for r in rs],
+                "rollout_tokens": median_or_null([r["rollout_tokens"] for r in rs]),
+                "final_accuracy": median_or_null([r["final_accuracy"] for r in rs]),
+                "tokens_to_grpo_final": median_or_null(reach) if grpo_final else None,
+                "grpo_gain": grpo_gain,
+                "accuracy_gain": median_or_null([r["final_accuracy"] - r["curve"][0]["accuracy"] for r in rs]),
+                "effective_ratio": median_or_null([r["effective_ratio"] for r in rs]),
+                "discarded_tokens": median_or_null([r["discarded_tokens"] for r in rs]),
+                "prompt_tokens_scored": median_or_null([r["prompt_tokens_scored"] for r in rs]),
+                "final_learnable_accuracy": median_or_null([r["curve"][-1]["per_kind"].get("learnable") for r in rs]),
+                "steps": median_or_null([r["steps"] for r in rs]),
+                "seconds": {k: median_or_null([r["seconds"][k] for r in rs]) for k in rs[0]["seconds"]},
+                "decisions_total": {k: sum(r["decisions_total"].get(k, 0) for r in rs)
+                                    for k in ("keep", "guide", "drop", "defer")},
+                "errors": [r["error"] for r in rs if r["error"]],
+                "per_seed": [{"seed": r["seed"], "rollout_tokens": r["rollout_tokens"], "final_accuracy": r["final_accuracy"],
+                              "tokens_to_grpo_final": t, "effective_ratio": r["effective_ratio"]} for r, t in zip(rs, reach)],
+            }
+        summary["regimes"][regime] = out
+    summary["missing_runs"] = sorted(set(run_name(*p) for p in plan) -
+                                     set(run_name(r["regime"], r["arm"], r["seed"]) for r in runs))
+    return summary
+
+
+def run_all(args, cfg, out, queue, running, done, plan, t0, sparsegate, test_set, initial):
+    """Runs the plan, --jobs processes at a time; finished runs go into `done`."""
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            regime, arm, seed = queue.pop(0)
+            name = run_name(regime, arm, seed)
+            finished = os.path.join(out, "runs", name + ".json")
+            if args.resume and os.path.exists(finished):  # a run of an earlier, interrupted or partial comparison
+                with open(finished) as f:
+                    done.append(json.load(f))
+                print(f"{name}: kept from {finished}", file=sys.stderr, flush=True)
+                continue
+            spec = {"config": asdict(replace(cfg, regime=regime, seed=seed)), "arm": arm, "sparsegate": sparsegate,
+                    "test_set": test_set, "initial_eval": initial, "target": args.target,
+                    "out": os.path.join(out, "runs", name + ".json")}
+            spec_path = os.path.join(out, "runs", name + ".spec.json")
+            with open(spec_path, "w") as f:
+                json.dump(spec, f)
+            log = open(os.path.join(out, "runs", name + ".log"), "w")
+            proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", spec_path],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            running.append((proc, name, spec, time.time(), log))
+        time.sleep(0.2)
+        for item in list(running):
+            proc, name, spec, started, log = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log.close()
+            os.remove(os.path.join(out, "runs", name + ".spec.json"))
+            if proc.returncode != 0 or not os.path.exists(spec["out"]):
+                print(f"{name}: FAILED ({proc.returncode}), see runs/{name}.log", file=sys.stderr, flush=True)
+                continue
+            with open(spec["out"]) as f:
+                r = json.load(f)
+            done.append(r)
+            print(f"{name}: {r['steps']} steps, {r['rollout_tokens']} tokens, accuracy {r['final_accuracy']:.3f}, "
+                  f"effective {r['effective_ratio']:.2f}, {time.time() - started:.0f}s "
+                  f"[{len(done)}/{len(plan)}, {time.time() - t0:.0f}s]", file=sys.stderr, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one seed: checks the bookkeeping")
+    ap.add_argument("--out", default=None, help="output folder (default results/rl, or results/rl/smoke)")
+    ap.add_argument("--arms", default=None, help="comma-separated (default: grpo,dapo,greso,ghpo, plus sparsegate "
+                                                 "arms when --target is given)")
+    ap.add_argument("--regimes", default=",".join(REGIMES))
+    ap.add_argument("--seeds", default=None, help="default 0,1,2 (smoke: 0)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--target", help="a running sparsegate service for the sparsegate arms")
+    ap.add_argument("--serve", action="store_true",
+                    help="start `sparsegate serve` on the embedded model for the sparsegate arms (stopped at the end)")
+    ap.add_argument("--sparsegate", help="the sparsegate CLI (tokenizer); default: the built one, else Python BPE")
+    ap.add_argument("--budget-tokens", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in OUT/runs (same sizes assumed) and run only the missing ones")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.worker)
+
+    t0 = time.time()
+    base = SMOKE if args.smoke else FULL
+    cfg = replace(base, **{k: v for k, v in (("budget_tokens", args.budget_tokens), ("lr", args.lr),
+                                             ("batch", args.batch)) if v is not None})
+    out = args.out or os.path.join(policy_mod.ROOT, "results", "rl", "smoke" if args.smoke else "")
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the service and the runs are stopped
+    server = None
+    if args.smoke and not args.target and not args.arms and sparsegate_available(args.sparsegate):
+        args.serve = True  # the smoke run covers every arm that can run here
+    if args.serve:
+        server, args.target = serve(policy_mod.find_sparsegate(args.sparsegate))
+    try:
+        return compare(args, t0, cfg, out)
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+
+
+def compare(args, t0, cfg, out):
+    arms = args.arms.split(",") if args.arms else list(BASE_ARMS) + (list(arms_mod.SPARSEGATE_ARMS) if args.target else [])
+    seeds = [int(s) for s in (args.seeds or ("0" if args.smoke else "0,1,2")).split(",")]
+    regimes = args.regimes.split(",")
+    sparsegate = policy_mod.find_sparsegate(args.sparsegate)
+    tok = policy_mod.Tokenizer(policy_mod.MODEL_DIR, sparsegate)
+
+    # One held-out set for every run, apart from every pool of the comparison; one starting evaluation.
+    all_pools = [grpo.make_pool(replace(cfg, regime=r, seed=s)) for r in regimes for s in seeds]
+    test_set = pools.make_test_set(cfg.test_size, 0, all_pools, cfg.levels.split(",") if cfg.levels else None)
+    import torch
+    torch.set_num_threads(cfg.threads)
+    pol = policy_mod.Policy()
+    limits = grpo.limits_of(tok, test_set)
+    t_eval = time.time()
+    initial = grpo.evaluate(pol, tok, test_set, cfg, lambda p: limits[p["id"]])
+    eval_seconds = time.time() - t_eval
+    print(f"starting model: held-out accuracy {initial['accuracy']:.3f} ({eval_seconds:.0f}s); "
+          f"per kind {initial['per_kind']}", file=sys.stderr, flush=True)
+
+    plan = [(r, a, s) for r in regimes for s in seeds for a in arms]
+    running, done = [], []
+    queue = list(plan)
+    try:
+        run_all(args, cfg, out, queue, running, done, plan, t0, sparsegate, test_set, initial)
+    finally:
+        for proc, *_ in running:  # interrupted: stop the runs still going
+            proc.terminate()
+
+    sizes = dict(asdict(cfg), arms=arms, seeds=seeds, regimes=regimes, jobs=args.jobs, tokenizer=tok.backend,
+                 test_levels=sorted({pools.level_of(p) for p in test_set}),
+                 pool_sizes={r: len(grpo.make_pool(replace(cfg, regime=r))) for r in regimes},
+                 levels={f"{op}-{d}": {"kind": k, "share": s} for (op, d), (k, s) in pools.LEVELS.items()},
+                 starting_eval=initial, starting_eval_seconds=round(eval_seconds, 1), smoke=args.smoke)
+    summary = summarize(done, plan, time.time() - t0, sizes)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    for r in done:  # tokens_to_grpo_final was filled in by summarize
+        with open(os.path.join(out, "runs", run_name(r["regime"], r["arm"], r["seed"]) + ".json"), "w") as f:
+            json.dump(r, f, indent=1)
+    with open(os.path.join(out, "report.html"), "w") as f:
+        f.write(report.render(summary, done))
+    print(f"wrote {out}/summary.json and report.html in {time.time() - t0:.0f}s", file=sys.stderr)
+    return 0 if not summary["missing_runs"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

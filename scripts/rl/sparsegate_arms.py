@@ -1,0 +1,136 @@
+"""The sparsegate arms of the RL testbed, as a trainer would configure the product for this task.
+
+Each arm runs its own `sparsegate serve --allow-reload` on the starting policy (a run that follows
+the policy must not move another run's service) and talks to it through the real Python Gate:
+
+    candidates = the next oversample x B prompts of the stream
+    chosen = gate.select(candidates, B)      # decided keep / guide / drop / defer, then the B whose
+                                             # expected pass rate is nearest 0.5 (Prompt Curriculum
+                                             # Learning's choice, from the plugin's own expectations)
+    ... roll out chosen (guided prompts as returned, with the hint), gate.observe(id, rewards) ...
+    after the update: policy saved as a model directory, gate.reload_service(dir)   # follow the policy
+
+Candidates that are not chosen are not rolled out (kind "defer" here, reason "not selected") and need
+no observe. What the variants change:
+- `sparsegate`: all of the above, the service following the policy;
+- `sparsegate-frozen`: the service keeps the starting weights (issue 9 item 4's comparison);
+- `sparsegate-length`: the predictor sees only the prompt's length (PluginConfig.length_only), so the
+  report shows what the sparsity features add beyond length;
+- `sparsegate-decide`: no oversampling: the Gate's decide() on B candidates, drops refilled from the
+  stream (how the verl sampler adapter uses it).
+
+The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
+- hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
+  training never saw English instructions; GhpoArm's `prefill` placement does the same);
+- enable_defer: trivially easy prompts are most of the pool at the start; deferring one after two
+  all-pass groups in a row is the plugin's built-in remedy;
+- min_training_groups 16 / min_holdout_groups 4: the testbed has a few hundred groups per run, so the
+  supervised predictor must be allowed to start early to matter at all.
+"""
+import atexit
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import arms as arms_mod
+import policy as policy_mod
+
+PLUGIN_SETTINGS = {"hint_template": "\nA: {hint}", "enable_defer": True, "min_training_groups": 16,
+                   "min_holdout_groups": 4}
+
+VARIANTS = {
+    "sparsegate": {"oversample": 4, "follow": True, "gate": {}},
+    "sparsegate-frozen": {"oversample": 4, "follow": False, "gate": {}},
+    "sparsegate-length": {"oversample": 4, "follow": True, "gate": {"length_only": True}},
+    "sparsegate-decide": {"oversample": 1, "follow": True, "gate": {}},
+}
+
+
+class Service:
+    """`sparsegate serve --allow-reload` on a model directory, on a free loopback port."""
+
+    def __init__(self, binary, model_dir, threads=1):
+        if not binary:
+            raise RuntimeError("the sparsegate arms need the sparsegate CLI (build it, or pass --sparsegate)")
+        self.proc = subprocess.Popen([binary, "serve", "--model", model_dir, "--address", "127.0.0.1:0",
+                                      "--allow-reload", "--intra-op-threads", str(threads)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        log = []
+        for line in self.proc.stdout:  # "ready on port N" once the model is loaded and warmed up
+            log.append(line)
+            if line.startswith("ready on port"):
+                self.target = f"127.0.0.1:{int(line.split()[-1])}"
+                break
+        else:
+            raise RuntimeError(f"sparsegate serve exited ({self.proc.wait()}) before it was ready:\n{''.join(log)}")
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # keep draining its log
+        atexit.register(self.stop)  # a run's worker process takes its service with it
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class GateArm(arms_mod.SparsegateArm):
+    """One sparsegate variant (VARIANTS), on a service of its own."""
+
+    def __init__(self, batch, group_size, seed, name="sparsegate", binary=None, **options):
+        variant = VARIANTS[name]
+        self.service = Service(binary or policy_mod.find_sparsegate(None), policy_mod.MODEL_DIR)
+        self.oversample, self.follow = variant["oversample"], variant["follow"]
+        self.work = tempfile.mkdtemp(prefix=f"rl-{name}-")
+        super().__init__(batch, group_size, seed, self.service.target,
+                         dict(PLUGIN_SETTINGS, **variant["gate"], **options), name=name)
+        self.chunk = self.oversample * batch if self.oversample > 1 else None
+        self.reloads, self.reload_seconds = [], 0.0
+        self.chosen_in_step = (None, 0)  # (step, prompts chosen so far): a refill round asks only for the rest
+
+    def select(self, step, candidates):
+        if self.oversample <= 1:
+            return super().select(step, candidates)
+        prompts = [{"id": p["id"], "text": p["prompt"], "reference": p["solution"]} for p in candidates]
+        already = self.chosen_in_step[1] if self.chosen_in_step[0] == step else 0
+        t0 = time.perf_counter()
+        chosen = {d.prompt_id: d for d in self.gate.select(prompts, self.B - already)}
+        self.scoring_seconds += time.perf_counter() - t0
+        self.chosen_in_step = (step, already + len(chosen))
+        out = []
+        for p in candidates:
+            d = chosen.get(p["id"])
+            if d is None:
+                out.append(arms_mod.Choice(p, "defer", "", "", {"reason": "not selected"}))
+                continue
+            self.decisions.append([step, p["id"], d.kind, d.predicted_pass_rate, d.model_digest])
+            info = {"hint_level": d.hint_level, "fraction": d.hint_fraction, "reason": d.reason,
+                    "predicted_pass_rate": d.predicted_pass_rate, "expected_pass_rate": d.expected_pass_rate}
+            out.append(arms_mod.Choice(p, d.kind, d.prompt_text, d.hint_text if d.kind == "guide" else "", info))
+        return out
+
+    def round_size(self, step, round_index, trained, last_round):
+        return self.B if round_index == 0 else 0
+
+    def after_update(self, step, policy):
+        if not self.follow:
+            return
+        t0 = time.perf_counter()
+        link = os.path.join(self.work, "policy")
+        policy.save(link)
+        switched = self.gate.reload_service(os.path.realpath(link))
+        self.reload_seconds += time.perf_counter() - t0
+        self.reloads.append({"step": step, "digest": switched[0]["model_digest"], "load_ms": switched[0]["load_ms"]})
+
+    def stats(self):
+        out = super().stats()
+        out.update({"reloads": len(self.reloads), "reload_seconds": self.reload_seconds,
+                    "digests": len({r["digest"] for r in self.reloads})})
+        return out
+
+    def close(self):
+        self.service.stop()

@@ -1,0 +1,37 @@
+"""summary.json's arithmetic: medians with never-reached seeds, tokens to grpo's final accuracy."""
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "rl"))
+import run_comparison as rc  # noqa: E402
+
+
+def run(arm, seed, curve, regime="multi_epoch"):
+    tokens = curve[-1][0]
+    return {"arm": arm, "seed": seed, "regime": regime, "rollout_tokens": tokens, "final_accuracy": curve[-1][1],
+            "effective_ratio": 0.5, "discarded_tokens": 0, "prompt_tokens_scored": 0, "steps": 3, "error": None,
+            "seconds": {"scoring": 0, "rollout": 1, "update": 1, "eval": 1}, "decisions_total": {"keep": 3},
+            "curve": [{"tokens": t, "accuracy": a, "per_kind": {"learnable": a}} for t, a in curve]}
+
+
+def test_median_counts_never_reached_as_infinite():
+    assert rc.median_or_null([1, 2, 3]) == 2
+    assert rc.median_or_null([1, None, 3]) == 3
+    assert rc.median_or_null([1, None, None]) is None
+    assert rc.median_or_null([]) is None
+
+
+def test_tokens_to_grpo_final_per_seed():
+    runs = [run("grpo", 0, [(0, 0.5), (100, 0.6), (200, 0.7)]), run("grpo", 1, [(0, 0.5), (200, 0.6)]),
+            run("x", 0, [(0, 0.5), (50, 0.7), (200, 0.8)]), run("x", 1, [(0, 0.5), (200, 0.55)])]
+    plan = [("multi_epoch", a, s) for a in ("grpo", "x") for s in (0, 1)]
+    s = rc.summarize(runs, plan, 1.0, {})
+    x = s["regimes"]["multi_epoch"]["x"]
+    assert [p["tokens_to_grpo_final"] for p in x["per_seed"]] == [50, None]
+    assert x["tokens_to_grpo_final"] is None            # median of (50, inf)
+    g = s["regimes"]["multi_epoch"]["grpo"]
+    assert g["tokens_to_grpo_final"] == 200 and abs(g["final_accuracy"] - 0.65) < 1e-12
+    assert s["missing_runs"] == []
+    s = rc.summarize(runs[:3], plan, 1.0, {})
+    assert s["missing_runs"] == ["multi_epoch-x-1"]
