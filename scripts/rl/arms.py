@@ -386,7 +386,7 @@ ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm}
 # writes its answer (the "prefill" placement of GhpoArm): the plugin's default wording is English,
 # which the embedded model has never seen. The length-only predictor and the frozen / following
 # service variants are for the lead to fill in (issue 9, items 3-4).
-SPARSEGATE_ARMS = {"sparsegate": {"hint_template": "\nA: {hint}"}}
+SPARSEGATE_ARMS = {"sparsegate-at-target": {"hint_template": "\nA: {hint}"}}
 
 
 def make_arm(name, batch, group_size, seed, target=None, **options):

@@ -14,11 +14,14 @@ Runs are separate processes (--jobs at a time, one torch thread each: on 2 cores
 runs beat one two-thread run, the model's matmuls are too small to split well), each deterministic
 from its seed. The starting model's evaluation is the same for every run, so it is measured once.
 
-    run_comparison.py                      # the full comparison (sizes in FULL; about 90 minutes on 2 cores)
-    run_comparison.py --smoke              # a few steps, a tiny pool, every arm: the bookkeeping check (< 2 min)
+    run_comparison.py                      # the full comparison (sizes in FULL; about an hour on 2 cores)
+    run_comparison.py --smoke              # a few steps, a tiny pool, every arm: the bookkeeping check
     run_comparison.py --arms grpo,dapo --seeds 0,1,2 --budget-tokens 30000
-    run_comparison.py --serve              # also the sparsegate arms, on a `sparsegate serve` started here
-    run_comparison.py --target localhost:50051 --arms grpo,dapo,greso,ghpo,sparsegate   # a running service
+    run_comparison.py --resume             # keep the runs already in OUT/runs, run the missing ones
+    run_comparison.py --target localhost:50051 --arms sparsegate-at-target   # the Gate on a running service
+
+The sparsegate arms (sparsegate_arms.VARIANTS) are part of every comparison when the CLI and the
+Python plugin are built; each run starts its own `sparsegate serve --allow-reload`.
 """
 import argparse
 import json
@@ -27,13 +30,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, replace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import grpo  # noqa: E402
+import sparsegate_arms  # noqa: E402
 import arms as arms_mod  # noqa: E402
 import policy as policy_mod  # noqa: E402
 import pools  # noqa: E402
@@ -56,22 +59,6 @@ FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=150000, evals=5, poo
 # has history (and skips) from step 2.
 SMOKE = grpo.Config(batch=3, group=4, lr=1e-4, budget_tokens=1500, max_steps=2, dapo_max_gen_batches=3, evals=1, pool_size=4,
                     test_size=4, pass_k_per_level=0, threads=1, keep_ledger=True, levels="add-1,sub-2,mul-2,add-4")
-
-
-def serve(binary):
-    """`sparsegate serve` on the embedded model, on a free port; returns (process, target)."""
-    if not binary:
-        sys.exit("--serve needs the sparsegate CLI (build it, or pass --sparsegate)")
-    proc = subprocess.Popen([binary, "serve", "--model", policy_mod.MODEL_DIR, "--address", "127.0.0.1:0",
-                             "--intra-op-threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:  # "ready on port N" once the model is loaded and warmed up
-        if line.startswith("ready on port"):
-            port = int(line.split()[-1])
-            break
-    else:
-        sys.exit(f"sparsegate serve exited ({proc.wait()}) before it was ready")
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep draining its log
-    return proc, f"127.0.0.1:{port}"
 
 
 def sparsegate_available(flag):
@@ -206,8 +193,6 @@ def main():
     ap.add_argument("--seeds", default=None, help="default 0,1,2 (smoke: 0)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--target", help="a running sparsegate service for the sparsegate arms")
-    ap.add_argument("--serve", action="store_true",
-                    help="start `sparsegate serve` on the embedded model for the sparsegate arms (stopped at the end)")
     ap.add_argument("--sparsegate", help="the sparsegate CLI (tokenizer); default: the built one, else Python BPE")
     ap.add_argument("--budget-tokens", type=int)
     ap.add_argument("--lr", type=float)
@@ -226,21 +211,15 @@ def main():
     out = args.out or os.path.join(policy_mod.ROOT, "results", "rl", "smoke" if args.smoke else "")
     os.makedirs(os.path.join(out, "runs"), exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the service and the runs are stopped
-    server = None
-    if args.smoke and not args.target and not args.arms and sparsegate_available(args.sparsegate):
-        args.serve = True  # the smoke run covers every arm that can run here
-    if args.serve:
-        server, args.target = serve(policy_mod.find_sparsegate(args.sparsegate))
-    try:
-        return compare(args, t0, cfg, out)
-    finally:
-        if server:
-            server.terminate()
-            server.wait()
+    return compare(args, t0, cfg, out)
 
 
 def compare(args, t0, cfg, out):
-    arms = args.arms.split(",") if args.arms else list(BASE_ARMS) + (list(arms_mod.SPARSEGATE_ARMS) if args.target else [])
+    # The product's arms each start their own service (sparsegate_arms.py); an arm of SPARSEGATE_ARMS
+    # instead uses the service at --target.
+    product = list(sparsegate_arms.VARIANTS) if sparsegate_available(args.sparsegate) else []
+    arms = args.arms.split(",") if args.arms else (list(BASE_ARMS) + product +
+                                                    (list(arms_mod.SPARSEGATE_ARMS) if args.target else []))
     seeds = [int(s) for s in (args.seeds or ("0" if args.smoke else "0,1,2")).split(",")]
     regimes = args.regimes.split(",")
     sparsegate = policy_mod.find_sparsegate(args.sparsegate)

@@ -28,7 +28,9 @@ The plugin settings used, and why (the defaults are for long math prompts of unk
   supervised predictor must be allowed to start early to matter at all.
 """
 import atexit
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,11 @@ VARIANTS = {
 }
 
 
+def _die_with_parent():
+    """In the child: SIGTERM when the run's worker ends, however it ends (Linux prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
 class Service:
     """`sparsegate serve --allow-reload` on a model directory, on a free loopback port."""
 
@@ -57,7 +64,8 @@ class Service:
             raise RuntimeError("the sparsegate arms need the sparsegate CLI (build it, or pass --sparsegate)")
         self.proc = subprocess.Popen([binary, "serve", "--model", model_dir, "--address", "127.0.0.1:0",
                                       "--allow-reload", "--intra-op-threads", str(threads)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=_die_with_parent)
         log = []
         for line in self.proc.stdout:  # "ready on port N" once the model is loaded and warmed up
             log.append(line)

@@ -79,7 +79,9 @@ def smoke(tmp_path_factory):
 def test_every_arm_in_every_regime_of_the_summary(smoke):
     s = smoke["summary"]
     assert s["missing_runs"] == []
-    assert set(ARMS) <= set(s["sizes"]["arms"])  # plus the sparsegate arms when the CLI and plugin are built
+    assert set(ARMS) <= set(s["sizes"]["arms"])
+    if os.environ.get("SPARSEGATE_BIN"):  # CTest: the CLI and the plugin are built, so the product's arms run too
+        assert {"sparsegate", "sparsegate-length", "sparsegate-frozen"} <= set(s["sizes"]["arms"])
     for regime in REGIMES:
         for arm in s["sizes"]["arms"]:
             entry = s["regimes"][regime][arm]
@@ -134,6 +136,3 @@ def test_the_checks_can_fail(smoke):
     assert any("without its hint" in p for p in problems)
     assert any("dropped prompts rolled out" in p for p in problems)
 
-
-def test_smoke_is_fast(smoke):
-    assert smoke["seconds"] < 120, f"the smoke comparison took {smoke['seconds']:.0f}s (CI budget: 2 minutes)"
