@@ -54,5 +54,5 @@ def test_evaluation_set_is_deterministic_and_excludes_training_prompts():
 @pytest.mark.skipif(not os.environ.get("SPARSEGATE_BIN"), reason="SPARSEGATE_BIN (the sparsegate CLI) not set")
 def test_card_data_reproduces():
     result = subprocess.run([sys.executable, SCRIPT, "--model", MODEL, "--sparsegate", os.environ["SPARSEGATE_BIN"],
-                             "--check"], capture_output=True, text=True, timeout=120)
+                             "--check"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
