@@ -25,19 +25,16 @@ namespace sparsegate::offline {
 
 using plugin::DecisionKind;
 using plugin::DecisionKindName;
-using plugin::kDecisionKindCount;
 using plugin::PromptFeatures;
 using plugin::FeatureSchema;
 using plugin::TrainerPlugin;
 using plugin::Decision;
 using plugin::PromptInfo;
 using plugin::WriteFileAtomically;
-using plugin::ReadFileToString;
 using plugin::PredictionSourceName;
+
 namespace {
 
- 
- 
 using nlohmann::json;
 namespace fs = std::filesystem;
 

@@ -347,25 +347,25 @@ class SparsegateArm(Arm):
 
     def select(self, step, candidates):
         t0 = time.perf_counter()
-        decided = self.gate.decide([{"id": p["id"], "text": p["prompt"], "reference": p["solution"]}
-                                    for p in candidates])
+        decided = self.gate.decide(self.gate_prompts(candidates))
         self.scoring_seconds += time.perf_counter() - t0
-        digest = self.gate.stats().get("model_digest")
-        out = []
-        for p, d in zip(candidates, decided):
-            self.decisions.append([step, p["id"], d.kind, d.predicted_pass_rate, digest])
-            info = {"hint_level": d.hint_level, "fraction": d.hint_fraction,
-                    "predicted_pass_rate": d.predicted_pass_rate, "reason": d.reason}
-            text = d.prompt_text if d.rolled_out else ""
-            out.append(Choice(p, d.kind, text, d.hint_text if d.kind == "guide" else "", info))
-        return out
+        return [self.choice(step, p, d) for p, d in zip(candidates, decided)]
+
+    @staticmethod
+    def gate_prompts(candidates):
+        return [{"id": p["id"], "text": p["prompt"], "reference": p["solution"]} for p in candidates]
+
+    def choice(self, step, prompt, d):
+        """A Gate decision as the trainer's Choice; the decision is logged with the model that scored it."""
+        self.decisions.append([step, prompt["id"], d.kind, d.predicted_pass_rate, d.model_digest])
+        info = {"hint_level": d.hint_level, "fraction": d.hint_fraction, "reason": d.reason,
+                "predicted_pass_rate": d.predicted_pass_rate, "expected_pass_rate": d.expected_pass_rate}
+        text = d.prompt_text if d.rolled_out else ""
+        return Choice(prompt, d.kind, text, d.hint_text if d.kind == "guide" else "", info)
 
     def observe(self, choice, rewards):
         super().observe(choice, rewards)
         self.gate.observe(choice.prompt["id"], list(rewards))
-
-    def round_size(self, step, round_index, trained, last_round):
-        return self.B if round_index == 0 else 0
 
     def end_step(self, step, groups):
         if self.checkpoint:

@@ -103,26 +103,14 @@ class GateArm(arms_mod.SparsegateArm):
     def select(self, step, candidates):
         if self.oversample <= 1:
             return super().select(step, candidates)
-        prompts = [{"id": p["id"], "text": p["prompt"], "reference": p["solution"]} for p in candidates]
+        prompts = self.gate_prompts(candidates)
         already = self.chosen_in_step[1] if self.chosen_in_step[0] == step else 0
         t0 = time.perf_counter()
         chosen = {d.prompt_id: d for d in self.gate.select(prompts, self.B - already)}
         self.scoring_seconds += time.perf_counter() - t0
         self.chosen_in_step = (step, already + len(chosen))
-        out = []
-        for p in candidates:
-            d = chosen.get(p["id"])
-            if d is None:
-                out.append(arms_mod.Choice(p, "defer", "", "", {"reason": "not selected"}))
-                continue
-            self.decisions.append([step, p["id"], d.kind, d.predicted_pass_rate, d.model_digest])
-            info = {"hint_level": d.hint_level, "fraction": d.hint_fraction, "reason": d.reason,
-                    "predicted_pass_rate": d.predicted_pass_rate, "expected_pass_rate": d.expected_pass_rate}
-            out.append(arms_mod.Choice(p, d.kind, d.prompt_text, d.hint_text if d.kind == "guide" else "", info))
-        return out
-
-    def round_size(self, step, round_index, trained, last_round):
-        return self.B if round_index == 0 else 0
+        return [self.choice(step, p, chosen[p["id"]]) if p["id"] in chosen
+                else arms_mod.Choice(p, "defer", "", "", {"reason": "not selected"}) for p in candidates]
 
     def after_update(self, step, policy):
         if not self.follow:
