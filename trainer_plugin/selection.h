@@ -5,6 +5,10 @@
 // it the expected size of its group-normalised gradient, peaks; a prompt expected at 0 or 1 is a
 // group of equal rewards, which GRPO learns nothing from.
 //
+// PCL has no public code to follow (searched twice; scripts/rl/PEERS.md, section 4): this follows
+// the paper's description (a pool of k x m prompts, the m predicted nearest 0.5, greedily); the
+// testbed's k = 4 is its own choice, not the paper's.
+//
 // Candidates with an expected pass rate come first, nearest first; those without one follow in
 // input order; ties keep input order. DROP and DEFER are never chosen. Fewer than `count` come
 // back when fewer were decided KEEP or GUIDE: the trainer draws more candidates.
