@@ -11,19 +11,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "apps/cli/embedded_model.h"
+#include "apps/cli/source_flags.h"
 #include "apps/offline/filter_job.h"
-#include "apps/offline/in_process_source.h"
 
 namespace sparsegate::cli {
 namespace {
 
 struct FilterFlags {
   offline::FilterOptions job;
-  std::string model_dir = FindEmbeddedModel();  // "" when not found: an error unless --server is given
-  std::vector<std::string> servers;
+  SourceFlags source{FindEmbeddedModel()};
   std::string shard = "0/1";
-  std::vector<int> layers{-1};
-  std::vector<std::string> poolings{"last_token", "mean"};
   std::string progress = "auto";
   std::string hint_template;
   bool ghpo_hint = false;
@@ -37,33 +34,6 @@ absl::Status ParseShard(const std::string& text, offline::FilterOptions* job) {
     return absl::InvalidArgumentError(absl::StrCat("--shard '", text, "': expected i/n with 0 <= i < n"));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const FilterFlags& flags) {
-  if (flags.servers.empty()) {
-    if (flags.model_dir.empty()) {
-      return absl::NotFoundError(absl::StrCat("no --model given, and the embedded model ", kEmbeddedModelName,
-                                              " is not beside this binary (looked in ",
-                                              absl::StrJoin(EmbeddedModelCandidates(), ", "), ")"));
-    }
-    offline::InProcessSourceOptions options;
-    options.model_dir = flags.model_dir;
-    options.layers = flags.layers;
-    options.poolings = flags.poolings;
-    return offline::MakeInProcessSource(options);
-  }
-  plugin::ClientOptions options;
-  // Several replicas: gRPC's round_robin over a static list (ipv4:a:p,b:p).
-  options.target = flags.servers.size() == 1 ? flags.servers[0] : "ipv4:" + absl::StrJoin(flags.servers, ",");
-  options.layers = flags.layers;
-  options.poolings = flags.poolings;
-  options.deadline = std::chrono::seconds(120);
-  auto client = plugin::DifficultyClient::Create(options);
-  if (!client.ok()) return client.status();
-  auto model = (*client)->WaitForService(std::chrono::seconds(30));
-  if (!model.ok()) return absl::UnavailableError(absl::StrCat(options.target, ": ", model.status().message()));
-  spdlog::info("{} serves {}", options.target, *model);
-  return offline::MakeRemoteFeatureSource(*std::move(client), options.target);
 }
 
 void PrintSummary(const offline::FilterSummary& s) {
@@ -96,21 +66,14 @@ int RunFilterCommand(FilterFlags flags) {
   flags.job.progress_bar = flags.progress == "always" || (flags.progress == "auto" && isatty(STDERR_FILENO));
   if (flags.ghpo_hint) flags.job.plugin.hint_template = plugin::HintTemplate::Ghpo();
   if (!flags.hint_template.empty()) flags.job.plugin.hint_template.block = flags.hint_template;
-  auto source = MakeSource(flags);
+  auto source = MakeSource(flags.source);
   if (!source.ok()) {
     spdlog::error("{}", std::string(source.status().message()));
     return 2;
   }
   spdlog::info("filtering {} with {} into {}", flags.job.input_path, (*source)->Describe(), flags.job.output_dir);
   auto summary = offline::RunFilter(flags.job, **source);
-  if (!summary.ok()) {
-    spdlog::error("{}", std::string(summary.status().message()));
-    return summary.status().code() == absl::StatusCode::kInvalidArgument ||
-                   summary.status().code() == absl::StatusCode::kFailedPrecondition ||
-                   summary.status().code() == absl::StatusCode::kNotFound
-               ? 2
-               : 3;
-  }
+  if (!summary.ok()) return FailedJobExitCode(summary.status());
   if (summary->resumed) spdlog::info("continued an interrupted run");
   PrintSummary(*summary);
   return summary->rejected > 0 ? 1 : 0;
@@ -128,10 +91,7 @@ void AddFilterCommand(CLI::App& app) {
   cmd->add_option("--input,-i", job.input_path, "JSONL dataset")->required()->check(CLI::ExistingFile);
   cmd->add_option("--output-dir,-o", job.output_dir, "where kept/guided/dropped/rejects.jsonl and the report go")
       ->required();
-  auto* model = cmd->add_option("--model", flags->model_dir, "model directory scored in process (default: the embedded model)")
-                    ->capture_default_str()->check(CLI::ExistingDirectory);
-  cmd->add_option("--server", flags->servers, "difficulty service address(es) host:port, instead of --model")
-      ->delimiter(',')->excludes(model);
+  AddSourceOptions(cmd, &flags->source);
   cmd->add_option("--id-field", job.fields.id, "row field with a unique id ('' : use line numbers)")->capture_default_str();
   cmd->add_option("--prompt-field", job.fields.prompt, "row field with the prompt text")->capture_default_str();
   cmd->add_option("--reference-field", job.fields.reference, "row field with the reference solution (optional per row)")
@@ -144,10 +104,6 @@ void AddFilterCommand(CLI::App& app) {
   cmd->add_option("--reference-rows", job.reference_rows, "first rows used as the prior's reference set")
       ->capture_default_str()->check(CLI::Range(0, 1 << 24));
   cmd->add_flag("--restart", job.restart, "ignore an interrupted run's progress in the output directory");
-  cmd->add_option("--layers", flags->layers, "hidden-state indices (negative from the end)")->delimiter(',')
-      ->capture_default_str();
-  cmd->add_option("--poolings", flags->poolings, "last_token and/or mean")->delimiter(',')
-      ->check(CLI::IsMember({"last_token", "mean"}))->capture_default_str();
   cmd->add_option("--drop-below", policy.drop_below, "drop a row without a reference predicted below this pass rate")
       ->capture_default_str();
   cmd->add_option("--drop-hopeless-below", policy.drop_hopeless_below,

@@ -3,6 +3,7 @@
 //   sparsegate score     features for a JSONL file, in process
 //   sparsegate generate  continuations of a JSONL file's prompts, in process
 //   sparsegate filter    kept / guided / dropped rows of a JSONL dataset, with a report
+//   sparsegate evaluate  what the features predict about failures beyond length and controls, with intervals
 //   sparsegate tokenize  token ids for lines on stdin
 //   sparsegate metrics   the sparsity metrics this build computes, one name per line, in order
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "apps/cli/evaluate_command.h"
 #include "apps/cli/filter_command.h"
 #include "apps/cli/generate_command.h"
 #include "apps/cli/score_command.h"
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   sparsegate::cli::AddScoreCommand(app);
   sparsegate::cli::AddGenerateCommand(app);
   sparsegate::cli::AddFilterCommand(app);
+  sparsegate::cli::AddEvaluateCommand(app);
   sparsegate::cli::AddTokenizeCommand(app);
   // Scripts read the metric names from here rather than keeping a copy of metric_list.h.
   app.add_subcommand("metrics", "Print the sparsity metric names, one per line, in output order")->callback([] {

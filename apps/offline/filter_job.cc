@@ -15,6 +15,7 @@
 #include "apps/offline/filter_outputs.h"
 #include "apps/offline/filter_progress.h"
 #include "apps/offline/jsonl_rows.h"
+#include "apps/offline/outcomes.h"
 #include "apps/offline/progress_bar.h"
 #include "apps/offline/report.h"
 #include "apps/offline/report_page.h"
@@ -38,11 +39,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int32_t successes = 0;
-  int32_t trials = 0;
-};
-
 // A row as the filter reads it.
 struct FilterRow {
   int64_t line = 0;
@@ -52,40 +48,6 @@ struct FilterRow {
   std::string prompt;
   std::optional<std::string> reference;
 };
-
-// An id may be written as a string or an integer; both name the prompt by their text.
-std::optional<std::string> IdText(const json& id) {
-  if (id.is_string() && !id.get<std::string>().empty()) return id.get<std::string>();
-  if (id.is_number_integer()) return std::to_string(id.get<int64_t>());
-  return std::nullopt;
-}
-
-absl::StatusOr<std::map<std::string, Outcome>> LoadOutcomes(const std::string& path) {
-  std::map<std::string, Outcome> outcomes;
-  if (path.empty()) return outcomes;
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the outcomes file"));
-  JsonlReader reader(in);
-  while (std::optional<JsonlRow> row = reader.Next()) {
-    auto fail = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", row->line, ": ", why));
-    };
-    if (!row->error.empty()) return fail(row->error);
-    const json& v = row->value;
-    if (!v.is_object()) return fail("row is not a JSON object");
-    auto id = v.find("id");
-    const std::optional<std::string> key = id == v.end() ? std::nullopt : IdText(*id);
-    if (!key) return fail("needs an 'id' (non-empty string or integer)");
-    auto s = v.find("successes"), t = v.find("trials");
-    if (s == v.end() || t == v.end() || !s->is_number_integer() || !t->is_number_integer())
-      return fail("needs integer 'successes' and 'trials'");
-    Outcome o{s->get<int32_t>(), t->get<int32_t>()};
-    if (o.trials < 1 || o.successes < 0 || o.successes > o.trials)
-      return fail(absl::StrCat("need 0 <= successes <= trials and trials >= 1, got ", o.successes, " of ", o.trials));
-    if (!outcomes.emplace(*key, o).second) return fail(absl::StrCat("id '", *key, "' is listed twice"));
-  }
-  return outcomes;
-}
 
 absl::StatusOr<FilterRow> ReadRow(JsonlRow row, const FilterFields& fields) {
   if (!row.error.empty()) return absl::InvalidArgumentError(row.error);
@@ -254,13 +216,6 @@ json OutputRow(const FilterRow& row, const PromptFeatures& features, const Decis
   return out;
 }
 
-std::string NowIso() {
-  std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
-
 absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, const json& settings,
                          FilterSummary* summary) {
   std::vector<ReportRow> rows;
@@ -280,7 +235,7 @@ absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, co
                                o.shard_count > 1 ? absl::StrCat(" (shard ", o.shard_index, " of ", o.shard_count, ")")
                                                  : "");
   context.model = source.Describe();
-  context.generated_at = NowIso();
+  context.generated_at = IsoTimeNow();
   context.rejected_rows = summary->rejected;
   context.settings = settings;
   summary->report = BuildReport(rows, context);

@@ -33,6 +33,7 @@ class InProcessSource : public offline::FeatureSource {
       plugin::PromptFeatures flat;
       flat.token_count = static_cast<int32_t>(s->token_count);
       for (const FeatureSet& set : s->features) flat.metrics.insert(flat.metrics.end(), set.metrics.begin(), set.metrics.end());
+      if (!s->features.empty()) flat.hidden = std::move(s->features[0].hidden);
       results.push_back(std::move(flat));
     }
     return results;
@@ -54,6 +55,7 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(cons
   auto layers = (*engine)->ResolveLayers(options.layers);
   if (!layers.ok()) return layers.status();
   request.layers = *layers;
+  request.return_hidden = options.return_hidden;
   request.poolings.clear();
   for (const std::string& name : options.poolings) {
     std::optional<Pooling> pooling = PoolingFromName(name);

@@ -21,6 +21,9 @@ struct InProcessSourceOptions {
   std::vector<std::string> poolings{"last_token"};
   bool truncate_left = true;  // as the gRPC client does by default
   int64_t token_budget = 8192;
+  // Fill PromptFeatures::hidden with the pooled vector of the first (layer, pooling), as the gRPC
+  // client does with return_hidden.
+  bool return_hidden = false;
 };
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(const InProcessSourceOptions& options);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <ctime>
 #include <limits>
 #include <map>
 #include <set>
@@ -292,6 +293,13 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
         {"rows", with_outcome}, {"held_out", QualityJson(held_out)}, {"in_sample", QualityJson(in_sample)}};
   }
   return report;
+}
+
+std::string IsoTimeNow() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
 }
 
 }  // namespace sparsegate::offline

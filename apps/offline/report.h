@@ -75,6 +75,9 @@ struct ReportContext {
 // and successes are clamped to [0, trials].
 nlohmann::json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& context);
 
+// The current UTC time as ISO 8601 ("2026-12-02T10:30:00Z"), for ReportContext::generated_at.
+std::string IsoTimeNow();
+
 
 }  // namespace sparsegate::offline
 

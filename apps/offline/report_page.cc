@@ -2,125 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/offline/html_page.h"
 
 namespace sparsegate::offline {
 namespace {
 
 using json = nlohmann::json;
-
-// ---------------------------------------------------------------------------------------------
-// HTML. The SVG is written by hand: Debian packages no charting library for C++, and three simple
-// charts do not need one. Each chart is a Plot (data coordinates onto a rectangle) plus a few
-// primitives; <title> elements give hover tooltips without JavaScript.
-
-const json& Get(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-double Num(const json& v) { return v.is_number() ? v.get<double>() : 0; }
-std::string Name(const json& v) { return v.is_string() ? v.get<std::string>() : ""; }
-std::string Str(const json& v) { return Escape(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump()); }
-std::string Int(const json& v) { return v.is_number() ? absl::StrCat(v.get<int64_t>()) : "n/a"; }
-std::string Fixed(const json& v, int digits = 3) {
-  return v.is_number() ? absl::StrFormat("%.*f", digits, v.get<double>()) : "n/a";
-}
-std::string Percent(const json& v) { return v.is_number() ? absl::StrFormat("%.1f%%", 100 * v.get<double>()) : "n/a"; }
+using namespace html;  // NOLINT: the page helpers are this file's vocabulary
 
 std::string DecisionColor(const std::string& decision) {
   static const std::map<std::string, std::string> kColors = {
       {"keep", "#2e7d32"}, {"guide", "#1565c0"}, {"drop", "#c62828"}, {"defer", "#8d6e63"}};
   auto it = kColors.find(decision);
   return it == kColors.end() ? "#757575" : it->second;
-}
-
-struct Plot {  // y grows upwards
-  double left, top, width, height;
-  double x_min, x_max, y_min, y_max;
-  double X(double x) const { return left + (x - x_min) / (x_max - x_min) * width; }
-  double Y(double y) const { return top + height - (y - y_min) / (y_max - y_min) * height; }
-};
-
-std::string Line(double x1, double y1, double x2, double y2, const std::string& style) {
-  return absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" %s/>\n", x1, y1, x2, y2, style);
-}
-
-std::string Text(double x, double y, const std::string& escaped, const std::string& attributes = "") {
-  return absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" %s>%s</text>\n", x, y, attributes, escaped);
-}
-
-// Round count ticks (steps of 1, 2 or 5 times a power of ten), about five of them.
-std::vector<double> CountTicks(double max) {
-  if (max <= 0) return {0, 1};
-  double step = std::pow(10.0, std::floor(std::log10(max / 5)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (max / (step * m) <= 5) {
-      step *= m;
-      break;
-    }
-  }
-  step = std::max(step, 1.0);
-  std::vector<double> ticks;
-  for (double t = 0; t < max + step; t += step) ticks.push_back(t);
-  return ticks;
-}
-
-std::string Axes(const Plot& p, const std::vector<double>& x_ticks, const std::vector<double>& y_ticks,
-                 const std::string& x_label, const std::string& y_label) {
-  std::string s;
-  const std::string axis = "stroke=\"#333\"", grid = "stroke=\"#e0e0e0\"";
-  for (double t : y_ticks) {
-    s += Line(p.left, p.Y(t), p.left + p.width, p.Y(t), grid);
-    s += Text(p.left - 5, p.Y(t) + 4, absl::StrFormat("%g", t), "text-anchor=\"end\"");
-  }
-  for (double t : x_ticks) {
-    s += Line(p.X(t), p.top + p.height, p.X(t), p.top + p.height + 4, axis);
-    s += Text(p.X(t), p.top + p.height + 16, absl::StrFormat("%g", t), "text-anchor=\"middle\"");
-  }
-  s += Line(p.left, p.top + p.height, p.left + p.width, p.top + p.height, axis);
-  s += Line(p.left, p.top, p.left, p.top + p.height, axis);
-  s += Text(p.left + p.width / 2, p.top + p.height + 32, x_label, "text-anchor=\"middle\"");
-  s += Text(
-      p.left - 36, p.top + p.height / 2, y_label,
-      absl::StrFormat("text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\"", p.left - 36, p.top + p.height / 2));
-  return s;
-}
-
-// A bar from the x axis up to y, spanning [x0, x1] in data coordinates.
-std::string Bar(const Plot& p, double x0, double x1, double y, const std::string& color, const std::string& tip) {
-  return absl::StrFormat(
-      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s</title></rect>\n", p.X(x0),
-      p.Y(y), p.X(x1) - p.X(x0), p.Y(p.y_min) - p.Y(y), color, tip);
-}
-
-std::string Svg(double width, double height, const std::string& body, const std::string& label) {
-  return absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-      "font-family=\"sans-serif\" role=\"img\" aria-label=\"%s\">\n%s</svg>\n",
-      width, height, width, height, label, body);
 }
 
 std::string DecisionChart(const json& decisions) {
@@ -215,15 +115,6 @@ std::string QualityTableRow(const std::string& label, const json& q) {
       Fixed(Get(q, "mean_log_loss")), "</td><td>", Fixed(Get(q, "mean_predicted_pass_rate")), "</td><td>",
       Fixed(Get(q, "mean_observed_pass_rate")), "</td><td>", Int(Get(q, "without_prediction")), "</td></tr>\n");
 }
-
-constexpr const char* kStyle = R"(
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #212121; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #e0e0e0; }
-table { border-collapse: collapse; margin: 1em 0; } td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; }
-td:not(:first-child), th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f5f5f5; } .meta, .note { color: #616161; } svg { font-size: 11px; display: block; margin: 1em 0; }
-.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em; }
-)";
 
 }  // namespace
 
