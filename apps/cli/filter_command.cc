@@ -98,6 +98,9 @@ void AddFilterCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--outcomes", job.outcomes_path, "JSONL of {id, successes, trials}: observed pass rates that calibrate the predictor")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--control", job.control_fields,
+                  "row field(s) whose values the report's controls baseline predicts from (with --outcomes)")
+      ->delimiter(',');
   cmd->add_option("--shard", flags->shard, "i/n: this job handles lines with (line - 1) % n == i")->capture_default_str();
   cmd->add_option("--batch-rows", job.batch_rows, "rows per batch (and per checkpoint)")->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));

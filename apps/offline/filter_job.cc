@@ -224,7 +224,7 @@ absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, co
     std::ifstream in(path);
     JsonlReader reader(in);
     while (std::optional<JsonlRow> row = reader.Next()) {
-      auto parsed = row->error.empty() ? ReportRowFromOutput(row->value) : absl::InvalidArgumentError(row->error);
+      auto parsed = row->error.empty() ? ReportRowFromOutput(row->value, o.control_fields) : absl::InvalidArgumentError(row->error);
       if (!parsed.ok()) return absl::DataLossError(absl::StrCat(path, ":", row->line, ": ", parsed.status().message()));
       if (auto kind = plugin::DecisionKindFromName(parsed->decision)) ++summary->decisions[static_cast<int>(*kind)];
       rows.push_back(*std::move(parsed));
@@ -238,6 +238,7 @@ absl::Status WriteReport(const FilterOptions& o, const FeatureSource& source, co
   context.generated_at = IsoTimeNow();
   context.rejected_rows = summary->rejected;
   context.settings = settings;
+  context.control_fields = o.control_fields;
   summary->report = BuildReport(rows, context);
   const std::string base = (fs::path(o.output_dir) / ShardFileName("report", o)).string();
   summary->report_json_path = base + ".json";

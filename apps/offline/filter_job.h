@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -43,6 +44,9 @@ struct FilterOptions {
   std::string output_dir;
   FilterFields fields;
   std::string outcomes_path;  // optional JSONL: {"id", "successes", "trials"} per line
+  // Row fields (a level, a source, a topic) for the report's controls baseline: what the outcomes
+  // say the pass rate is at the same values, which the predictor must beat to add anything.
+  std::vector<std::string> control_fields;
   int shard_index = 0;
   int shard_count = 1;
   int batch_rows = 256;

@@ -6,12 +6,16 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "apps/offline/cluster_bootstrap.h"
+#include "apps/offline/rank_statistics.h"
 #include "trainer_plugin/policy/policy.h"
 #include "trainer_plugin/predictor/quality.h"
 #include "trainer_plugin/stats.h"
@@ -104,15 +108,82 @@ json DistributionJson(std::vector<double> predictions, int64_t without_predictio
   return d;
 }
 
-json QualityJson(const std::vector<const ReportRow*>& rows) {
+// Each row's pass rate as the controls alone predict it: the observed rate of the training rows
+// (outcomes not held out) with the same control values, or of all training rows when none match.
+std::map<std::string, double> ControlRates(const std::vector<const ReportRow*>& training, double* overall) {
+  std::map<std::string, std::pair<int64_t, int64_t>> counts;
+  int64_t successes = 0, trials = 0;
+  for (const ReportRow* r : training) {
+    auto& c = counts[r->controls];
+    c.first += *r->successes;
+    c.second += *r->trials;
+    successes += *r->successes;
+    trials += *r->trials;
+  }
+  *overall = trials > 0 ? static_cast<double>(successes) / static_cast<double>(trials) : 0.5;
+  std::map<std::string, double> rates;
+  for (const auto& [label, c] : counts) rates[label] = static_cast<double>(c.first) / static_cast<double>(c.second);
+  return rates;
+}
+
+// 95% bootstrap intervals over rows (each prompt its own cluster) of the predictor's AUROC, the
+// baselines' and the paired differences.
+json QualityIntervals(const std::vector<const ReportRow*>& scored, const std::vector<const ReportRow*>& training,
+                      const ReportContext& context) {
+  const size_t n = scored.size();
+  std::vector<double> by_prediction(n), by_length(n), by_controls(n);
+  std::vector<uint8_t> never(n);
+  std::vector<int> cluster(n);
+  bool all_lengths = true;
+  double overall = 0;
+  const std::map<std::string, double> rates = ControlRates(training, &overall);
+  for (size_t i = 0; i < n; ++i) {
+    const ReportRow& r = *scored[i];
+    by_prediction[i] = 1 - *Prediction(r);
+    all_lengths = all_lengths && r.token_count.has_value();
+    by_length[i] = r.token_count.value_or(0);
+    auto it = rates.find(r.controls);
+    by_controls[i] = 1 - (it == rates.end() ? overall : it->second);
+    never[i] = *r.successes == 0;
+    cluster[i] = static_cast<int>(i);
+  }
+  auto statistic = [&never](std::vector<double> hardness) -> WeightedStatistic {
+    auto ranking = std::make_shared<StratifiedRanking>(hardness);
+    return [ranking, &never](const std::vector<double>& w) { return ranking->Auroc(never, w); };
+  };
+  std::vector<std::string> names = {"zero_pass_auroc"};
+  std::vector<WeightedStatistic> stats = {statistic(by_prediction)};
+  if (all_lengths) {
+    stats.push_back(statistic(by_length));
+    stats.push_back(Difference(stats[0], stats.back()));
+    names.insert(names.end(), {"length_baseline_auroc", "auroc_minus_length"});
+  }
+  if (!context.control_fields.empty()) {
+    stats.push_back(statistic(by_controls));
+    stats.push_back(Difference(stats[0], stats.back()));
+    names.insert(names.end(), {"controls_baseline_auroc", "auroc_minus_controls"});
+  }
+  const std::vector<Interval> intervals = ClusterBootstrap(cluster, context.bootstrap, context.seed, stats);
+  json out = json::object();
+  for (size_t k = 0; k < names.size(); ++k) out[names[k]] = IntervalToJson(intervals[k]);
+  return out;
+}
+
+json QualityJson(const std::vector<const ReportRow*>& rows, const std::vector<const ReportRow*>& training,
+                 const ReportContext& context) {
   std::vector<ScoredOutcome> outcomes, by_length;
+  std::vector<const ReportRow*> scored;
   int64_t without_prediction = 0;
   struct Bin {
     int64_t groups = 0, successes = 0, trials = 0;
     double predicted_sum = 0;
   };
   std::array<Bin, kBins> bins{};
+  std::map<std::string, std::pair<int64_t, int64_t>> never_by_decision;  // rows, never pass
   for (const ReportRow* r : rows) {
+    auto& d = never_by_decision[r->decision];
+    d.first += 1;
+    d.second += *r->successes == 0;
     const std::optional<double> p = Prediction(*r);
     if (!p) {
       ++without_prediction;
@@ -120,6 +191,7 @@ json QualityJson(const std::vector<const ReportRow*>& rows) {
     }
     const int32_t trials = *r->trials, successes = std::clamp(*r->successes, 0, trials);
     outcomes.push_back({*p, successes, trials});
+    scored.push_back(r);
     // Any decreasing function of the length ranks the same way; AUROC reads only the ranking.
     if (r->token_count) by_length.push_back({1.0 / (1.0 + *r->token_count), successes, trials});
     Bin& b = bins[BinOf(*p)];
@@ -152,13 +224,21 @@ json QualityJson(const std::vector<const ReportRow*>& rows) {
   quality["without_prediction"] = without_prediction;
   quality["length_baseline_auroc"] =
       by_length.size() == outcomes.size() ? plugin::NumberOrNull(ZeroPassAuroc(by_length)) : json(nullptr);
+  const json intervals = QualityIntervals(scored, training, context);
+  quality["controls_baseline_auroc"] =
+      intervals.contains("controls_baseline_auroc") ? intervals["controls_baseline_auroc"]["value"] : json(nullptr);
+  quality["intervals"] = intervals;
+  json never = json::object();
+  for (const auto& [decision, c] : never_by_decision)
+    never[decision] = {{"rows", c.first}, {"never_pass", c.second}, {"never_pass_share", Ratio(c.second, c.first)}};
+  quality["never_pass_by_decision"] = never;
   quality["calibration"] = std::move(calibration);
   return quality;
 }
 
 }  // namespace
 
-absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row) {
+absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row, const std::vector<std::string>& control_fields) {
   if (!row.is_object())
     return absl::InvalidArgumentError(absl::StrCat("output row must be an object, got ", row.type_name()));
   auto sg = row.find("sparsegate");
@@ -166,6 +246,14 @@ absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row) {
   if (!sg->is_object()) return TypeError("sparsegate", "an object", *sg);
 
   ReportRow r;
+  std::vector<std::string> controls;
+  for (const std::string& field : control_fields) {
+    auto it = row.find(field);
+    controls.push_back(it == row.end() || it->is_null() ? "(missing)"
+                       : it->is_string()                 ? it->get<std::string>()
+                                                         : it->dump());
+  }
+  r.controls = absl::StrJoin(controls, " / ");
   auto decision = sg->find("decision");
   if (decision == sg->end()) return KeyError("sparsegate.decision", "is missing");
   if (!decision->is_string()) return TypeError("sparsegate.decision", "a string", *decision);
@@ -238,7 +326,7 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
   const int64_t total = static_cast<int64_t>(rows.size());
   int64_t with_prediction = 0, with_outcome = 0;
   std::map<std::string, int64_t> sources;
-  std::vector<const ReportRow*> held_out, in_sample;
+  std::vector<const ReportRow*> held_out, in_sample, training;
   for (const ReportRow& r : rows) {
     if (Prediction(r)) {
       ++with_prediction;
@@ -247,7 +335,7 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
     if (HasOutcome(r)) {
       ++with_outcome;
       in_sample.push_back(&r);
-      if (r.holdout) held_out.push_back(&r);
+      (r.holdout ? held_out : training).push_back(&r);
     }
   }
 
@@ -277,7 +365,8 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
                   {{"title", context.title},
                    {"model", context.model},
                    {"generated_at", context.generated_at},
-                   {"settings", context.settings}}},
+                   {"settings", context.settings},
+                   {"control_fields", context.control_fields}}},
                  {"rows",
                   {{"total", total},
                    {"rejected", context.rejected_rows},
@@ -290,7 +379,8 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
                  {"decisions", std::move(decisions)}};
   if (with_outcome > 0) {
     report["outcome"] = {
-        {"rows", with_outcome}, {"held_out", QualityJson(held_out)}, {"in_sample", QualityJson(in_sample)}};
+        {"rows", with_outcome}, {"held_out", QualityJson(held_out, training, context)},
+        {"in_sample", QualityJson(in_sample, training, context)}};
   }
   return report;
 }

@@ -26,6 +26,14 @@
 //               mean_predicted_pass_rate, mean_observed_pass_rate (per-group means),
 //               length_baseline_auroc (the same AUROC when longer prompts are simply predicted
 //               harder: what the predictor must beat, since length is confounded with difficulty),
+//               controls_baseline_auroc (when control fields are named: each row predicted by the
+//               observed pass rate of the training rows, those not held out, with the same control
+//               values; the overall rate for values they lack),
+//               intervals: {zero_pass_auroc, length_baseline_auroc, auroc_minus_length,
+//                           controls_baseline_auroc, auroc_minus_controls}: 95% bootstrap intervals
+//                           over rows (cluster_bootstrap.h; {value, low, high, resamples}),
+//               never_pass_by_decision: {decision: {rows, never_pass, never_pass_share}} over the
+//                           rows with an outcome, predicted or not (e.g. kept rows that never pass),
 //               calibration: [{bin, low, high, groups, successes, trials, mean_predicted,
 //                              observed_pass_rate (successes / trials), wilson_low, wilson_high}]}
 //     held_out holds the holdout rows; in_sample holds all rows with outcomes, held-out included.
@@ -52,6 +60,7 @@ struct ReportRow {
   std::optional<int32_t> trials;              // >= 1 when present; a row without both has no outcome
   bool holdout = false;                       // the outcome was held out from the predictor's training
   std::optional<int32_t> token_count;         // the prompt's length, for the length-only baseline
+  std::string controls;                       // the row's control values joined, "" when none are named
 };
 
 // Reads a ReportRow from the "sparsegate" object of one whole output row (user fields plus
@@ -59,8 +68,10 @@ struct ReportRow {
 // in [0, 1], or null). Optional: "prediction_source" (string or null) and "outcome" (an object with
 // integer "successes" and "trials", 0 <= successes <= trials, trials >= 1, and an optional boolean
 // "holdout" that defaults to false, the side that never overstates quality). Other keys are
-// ignored. InvalidArgument, naming the key, on anything missing or ill-typed.
-absl::StatusOr<ReportRow> ReportRowFromOutput(const nlohmann::json& row);
+// ignored. InvalidArgument, naming the key, on anything missing or ill-typed. `control_fields`
+// are read from the row's own (user) fields into `controls`; a missing one reads as "(missing)".
+absl::StatusOr<ReportRow> ReportRowFromOutput(const nlohmann::json& row,
+                                              const std::vector<std::string>& control_fields = {});
 
 struct ReportContext {
   std::string title;          // e.g. "sparsegate filter: data/problems.jsonl"
@@ -68,6 +79,9 @@ struct ReportContext {
   std::string generated_at;   // ISO time string, given by the caller (keeps the function pure)
   int64_t rejected_rows = 0;  // rows that went to the rejects file (bad JSON, missing field...)
   nlohmann::json settings = nlohmann::json::object();  // thresholds etc., copied into the report
+  std::vector<std::string> control_fields;  // named: the controls baseline is computed
+  int bootstrap = 1000;                     // resamples of the intervals (0: none)
+  uint64_t seed = 0;
 };
 
 // Rows not read by ReportRowFromOutput are taken as they are, except that a non-finite prediction

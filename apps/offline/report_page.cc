@@ -107,13 +107,43 @@ std::string CalibrationChart(const json& outcome) {
   return Svg(lx + 230, p.top + p.height + 45, s, "calibration of predicted pass rates");
 }
 
+// "0.812 [0.780, 0.845]" from an interval object; signed for differences.
+std::string WithInterval(const json& interval, bool is_signed = false) {
+  if (!interval.is_object() || !Get(interval, "value").is_number()) return "n/a";
+  auto f = [&](const json& v) {
+    if (!v.is_number()) return std::string("n/a");
+    return absl::StrFormat(is_signed ? "%+.3f" : "%.3f", v.get<double>());
+  };
+  return absl::StrCat(f(Get(interval, "value")), " [", f(Get(interval, "low")), ", ", f(Get(interval, "high")), "]");
+}
+
 std::string QualityTableRow(const std::string& label, const json& q) {
+  const json& intervals = Get(q, "intervals");
   return absl::StrCat(
       "<tr><td>", label, "</td><td>", Int(Get(q, "groups")), "</td><td>", Int(Get(q, "zero_pass_groups")), "</td><td>",
-      Fixed(Get(q, "zero_pass_auroc")), "</td><td>", Fixed(Get(q, "length_baseline_auroc")), "</td><td>",
+      WithInterval(Get(intervals, "zero_pass_auroc")), "</td><td>", WithInterval(Get(intervals, "length_baseline_auroc")),
+      "</td><td>", WithInterval(Get(intervals, "auroc_minus_length"), true), "</td><td>",
+      WithInterval(Get(intervals, "controls_baseline_auroc")), "</td><td>",
+      WithInterval(Get(intervals, "auroc_minus_controls"), true), "</td><td>",
       Fixed(Get(q, "expected_calibration_error")), "</td><td>",
       Fixed(Get(q, "mean_log_loss")), "</td><td>", Fixed(Get(q, "mean_predicted_pass_rate")), "</td><td>",
       Fixed(Get(q, "mean_observed_pass_rate")), "</td><td>", Int(Get(q, "without_prediction")), "</td></tr>\n");
+}
+
+// Per decision, the rows with an outcome that never passed: the kept ones are wasted rollouts.
+std::string NeverPassTable(const json& outcome) {
+  std::string h = "<table>\n<tr><th>decision</th><th>held-out rows</th><th>never pass</th><th>all rows with outcomes</th>"
+                  "<th>never pass</th></tr>\n";
+  const json& held = Get(Get(outcome, "held_out"), "never_pass_by_decision");
+  const json& all = Get(Get(outcome, "in_sample"), "never_pass_by_decision");
+  if (!all.is_object()) return "";
+  for (auto it = all.begin(); it != all.end(); ++it) {
+    const json& held_one = Get(held, it.key().c_str());
+    absl::StrAppend(&h, "<tr><td>", Escape(it.key()), "</td><td>", Int(Get(held_one, "rows")), "</td><td>",
+                    Percent(Get(held_one, "never_pass_share")), "</td><td>", Int(Get(it.value(), "rows")), "</td><td>",
+                    Percent(Get(it.value(), "never_pass_share")), "</td></tr>\n");
+  }
+  return h + "</table>\n";
 }
 
 }  // namespace
@@ -168,7 +198,8 @@ std::string RenderReportHtml(const json& report) {
     }
     absl::StrAppend(&h,
                     "<table>\n<tr><th>rows</th><th>groups</th><th>zero-pass groups</th><th>AUROC (pass@G = 0)</th>"
-                    "<th>AUROC, length alone</th>"
+                    "<th>AUROC, length alone</th><th>predictor &minus; length</th><th>AUROC, controls alone</th>"
+                    "<th>predictor &minus; controls</th>"
                     "<th>ECE</th><th>log loss</th><th>mean predicted</th><th>mean observed</th>"
                     "<th>no prediction (left out)</th></tr>\n",
                     QualityTableRow("held-out", held_out),
@@ -176,10 +207,13 @@ std::string RenderReportHtml(const json& report) {
     absl::StrAppend(&h,
                     "<p class=\"note\">AUROC: how well 1 &minus; predicted ranks the groups with no success above "
                     "the others (0.5 is chance). AUROC, length alone: the same when longer prompts are simply "
-                    "predicted harder; the predictor is worth something only above it. ECE: calibration gap over 10 bins, each group weighing one. "
+                    "predicted harder; the predictor is worth something only above it. Controls alone: each row predicted by "
+                    "the observed pass rate of the training rows with the same values of the fields named by --control. "
+                    "Brackets: 95% bootstrap intervals over rows; differences paired. ECE: calibration gap over 10 bins, each group weighing one. "
                     "Log loss: binomial, per trial. Rows with an outcome but no prediction are left out of all of "
                     "these.</p>\n",
                     CalibrationChart(outcome));
+    absl::StrAppend(&h, "<h3>Rows that never pass, per decision</h3>\n", NeverPassTable(outcome));
   }
 
   absl::StrAppend(&h, "<h2>Settings</h2>\n<table>\n");

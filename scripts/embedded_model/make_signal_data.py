@@ -44,7 +44,7 @@ def controlled_set(per_level, seen):
             if p["prompt"] in drawn or p["prompt"] in seen:
                 continue
             drawn.add(p["prompt"])
-            rows.append(dict(p, held_out=True, level=f"{op}-{digits}"))
+            rows.append(dict(p, held_out=True, level=f"{op}-{digits}", id=f"{op}-{digits}-{len(drawn)}"))
     return rows
 
 

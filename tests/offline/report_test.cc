@@ -299,6 +299,60 @@ TEST(RenderReportHtml, OneSvgPerChart) {
   EXPECT_EQ(with.find("<script"), std::string::npos);
 }
 
+// The honesty numbers: intervals around the held-out AUROC and its baselines, the controls
+// baseline from the training rows, and how many rows of each decision never pass.
+TEST(BuildReport, IntervalsBaselinesAndRowsThatNeverPass) {
+  std::vector<ReportRow> rows;
+  // Two levels; the prediction ranks within levels at random, the level alone separates them.
+  for (int i = 0; i < 200; ++i) {
+    const bool hard = i % 2 == 0;
+    ReportRow r = WithOutcome(0.2 + 0.6 * ((i * 37) % 100) / 100.0, hard ? 0 : 5, 8, i % 4 < 2);
+    r.decision = i % 3 == 0 ? "guide" : "keep";
+    r.controls = hard ? "hard" : "easy";
+    r.token_count = 10 + (i * 7) % 13;
+    rows.push_back(r);
+  }
+  ReportContext context;
+  context.control_fields = {"level"};
+  context.bootstrap = 400;
+  const json report = BuildReport(rows, context);
+  const json& held = report.at("outcome").at("held_out");
+  const json& intervals = held.at("intervals");
+  for (const char* key : {"zero_pass_auroc", "length_baseline_auroc", "auroc_minus_length", "controls_baseline_auroc",
+                          "auroc_minus_controls"}) {
+    const json& i = intervals.at(key);
+    ASSERT_TRUE(i.at("low").is_number()) << key;
+    EXPECT_LE(i.at("low").get<double>(), i.at("value").get<double>()) << key;
+    EXPECT_GE(i.at("high").get<double>(), i.at("value").get<double>()) << key;
+    EXPECT_EQ(i.at("resamples"), 400) << key;
+  }
+  EXPECT_DOUBLE_EQ(held.at("controls_baseline_auroc").get<double>(), 1.0);  // the level is the answer
+  EXPECT_LT(intervals.at("auroc_minus_controls").at("high").get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(held.at("zero_pass_auroc").get<double>(), intervals.at("zero_pass_auroc").at("value").get<double>());
+  const json& never = held.at("never_pass_by_decision");
+  int64_t held_rows = 0, held_never = 0;
+  for (const ReportRow& r : rows) {
+    if (!r.holdout || r.decision != "keep") continue;
+    ++held_rows;
+    held_never += *r.successes == 0;
+  }
+  EXPECT_EQ(never.at("keep").at("rows"), held_rows);
+  EXPECT_EQ(never.at("keep").at("never_pass"), held_never);
+  EXPECT_DOUBLE_EQ(never.at("keep").at("never_pass_share").get<double>(), double(held_never) / held_rows);
+  // Without control fields there is no controls baseline.
+  const json plain = BuildReport(rows, {});
+  EXPECT_TRUE(plain.at("outcome").at("held_out").at("controls_baseline_auroc").is_null());
+  EXPECT_FALSE(plain.at("outcome").at("held_out").at("intervals").contains("auroc_minus_controls"));
+}
+
+TEST(ReportRowFromOutput, ReadsControlFieldsFromTheUserRow) {
+  const json row = {{"level", "mul-3"}, {"digits", 3},
+                    {"sparsegate", {{"decision", "keep"}, {"predicted_pass_rate", 0.4}}}};
+  auto r = ReportRowFromOutput(row, {"level", "digits", "absent"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->controls, "mul-3 / 3 / (missing)");
+}
+
 TEST(RenderReportHtml, EscapesUserStrings) {
   ReportContext context{"<script>alert(1)</script>", "m&m \"x\"", "now", 0, {{"<b>", "<i>"}}};
   const std::string html = RenderReportHtml(BuildReport(DecisionRows(), context));
@@ -317,8 +371,9 @@ TEST(RenderReportHtml, ShowsTheJsonNumbers) {
   const std::string in_sample_auroc =
       absl::StrFormat("%.3f", report["outcome"]["in_sample"]["zero_pass_auroc"].get<double>());
   EXPECT_EQ(held_out_auroc, "0.667");
-  EXPECT_NE(html.find("<td>" + held_out_auroc + "</td>"), std::string::npos);
-  EXPECT_NE(html.find("<td>" + in_sample_auroc + "</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>" + held_out_auroc + " ["), std::string::npos);
+  EXPECT_NE(html.find("<td>" + in_sample_auroc + " ["), std::string::npos);
+  EXPECT_NE(html.find("Rows that never pass, per decision"), std::string::npos);
   EXPECT_NE(html.find("They rest on 5 groups (2 with no success)"), std::string::npos);
 }
 
