@@ -13,5 +13,5 @@ DATA=models/arith-3m/demo
 OUT=build/demo
 build/apps/cli/sparsegate filter --model models/arith-3m \
   --input "$DATA/problems.jsonl" --outcomes "$DATA/outcomes.jsonl" --output-dir "$OUT" --restart \
-  --hint-template $'\nA: {hint}'
+  --hint-template $'\nA: {hint}' --control op,digits
 echo "kept, guided and dropped rows: $OUT/{kept,guided,dropped}.jsonl"

@@ -48,12 +48,23 @@ void PrintSummary(const offline::FilterSummary& s) {
   std::cout << absl::StrFormat("%-10s %8d\n", "rejected", s.rejected);
   if (r.contains("outcome")) {
     const auto& held = r["outcome"]["held_out"];
-    auto number = [](const nlohmann::json& v) { return v.is_null() ? std::string("n/a") : absl::StrFormat("%.3f", v.get<double>()); };
+    auto number = [](const nlohmann::json& v) { return v.is_number() ? absl::StrFormat("%.3f", v.get<double>()) : "n/a"; };
+    auto interval = [&](const char* key) {
+      const auto& i = held["intervals"].contains(key) ? held["intervals"][key] : nlohmann::json();
+      if (!i.is_object()) return std::string("n/a");
+      return absl::StrCat(number(i["value"]), " [", number(i["low"]), ", ", number(i["high"]), "]");
+    };
     std::cout << absl::StrFormat(
         "outcomes: %d rows calibrate the predictor; on %d held-out rows: AUROC(pass@G=0) %s (prompt length alone: "
         "%s), calibration error %s\n",
-        s.outcome_rows, held["groups"].get<int64_t>(), number(held["zero_pass_auroc"]),
-        number(held["length_baseline_auroc"]), number(held["expected_calibration_error"]));
+        s.outcome_rows, held["groups"].get<int64_t>(), interval("zero_pass_auroc"), interval("length_baseline_auroc"),
+        number(held["expected_calibration_error"]));
+    if (held["intervals"].contains("controls_baseline_auroc"))
+      std::cout << "  controls alone: AUROC " << interval("controls_baseline_auroc") << "\n";
+    const auto& kept = held["never_pass_by_decision"];
+    if (kept.contains("keep"))
+      std::cout << absl::StrFormat("  %s of %d held-out kept rows never pass\n",
+                                   number(kept["keep"]["never_pass_share"]), kept["keep"]["rows"].get<int64_t>());
   }
   std::cout << "report: " << s.report_html_path << " (numbers in " << s.report_json_path << ")\n";
 }
@@ -101,6 +112,8 @@ void AddFilterCommand(CLI::App& app) {
   cmd->add_option("--control", job.control_fields,
                   "row field(s) whose values the report's controls baseline predicts from (with --outcomes)")
       ->delimiter(',');
+  cmd->add_flag("--control-inputs", job.control_inputs,
+                "also give the --control fields to the predictor as inputs (numbers as they are, categories one-hot)");
   cmd->add_option("--shard", flags->shard, "i/n: this job handles lines with (line - 1) % n == i")->capture_default_str();
   cmd->add_option("--batch-rows", job.batch_rows, "rows per batch (and per checkpoint)")->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/offline/control_inputs.h"
 #include "apps/offline/filter_outputs.h"
 #include "apps/offline/filter_progress.h"
 #include "apps/offline/jsonl_rows.h"
@@ -83,7 +84,7 @@ bool InShard(int64_t line, const FilterOptions& o) { return (line - 1) % o.shard
 
 // What must be equal for a run to continue an earlier one: the input and outcomes files as they
 // were, and every setting of the job and the plugin (config_json.h lists the plugin's fields).
-json FilterSettings(const FilterOptions& o, const FeatureSource& source) {
+json FilterSettings(const FilterOptions& o, const FeatureSchema& schema) {
   std::error_code ec;
   const auto input_bytes = fs::file_size(o.input_path, ec);
   const auto outcomes_bytes = o.outcomes_path.empty() ? 0 : fs::file_size(o.outcomes_path, ec);
@@ -95,7 +96,8 @@ json FilterSettings(const FilterOptions& o, const FeatureSource& source) {
       {"fields", {{"id", o.fields.id}, {"prompt", o.fields.prompt}, {"reference", o.fields.reference}}},
       {"shard", {o.shard_index, o.shard_count}},
       {"reference_rows", o.reference_rows},
-      {"features", source.schema().columns},
+      {"features", schema.columns},
+      {"control_inputs", o.control_inputs ? json(o.control_fields) : json::array()},
       {"plugin", plugin::PluginConfigToJson(o.plugin)},
   };
 }
@@ -112,16 +114,21 @@ std::string FirstDifference(const json& a, const json& b, const std::string& pat
   return "'settings' differ";
 }
 
-// Scores `rows` in chunks; rows the source refuses come back as errors, in order.
+// Scores `rows` in chunks; rows the source refuses come back as errors, in order. With `controls`,
+// each row's control columns follow its metrics.
 absl::StatusOr<std::vector<absl::StatusOr<PromptFeatures>>> ScoreRows(const std::vector<const FilterRow*>& rows,
-                                                                      FeatureSource& source, int chunk) {
+                                                                      FeatureSource& source, int chunk,
+                                                                      const ControlInputs* controls) {
   std::vector<absl::StatusOr<PromptFeatures>> all;
   for (size_t first = 0; first < rows.size(); first += chunk) {
     std::vector<std::string> prompts;
     for (size_t i = first; i < std::min(rows.size(), first + chunk); ++i) prompts.push_back(rows[i]->prompt);
     auto scored = source.Score(prompts);
     if (!scored.ok()) return scored.status();
-    for (auto& result : *scored) all.push_back(std::move(result));
+    for (auto& result : *scored) {
+      if (controls && result.ok()) controls->Append(rows[all.size()]->value, &*result);
+      all.push_back(std::move(result));
+    }
   }
   return all;
 }
@@ -134,7 +141,7 @@ struct Calibration {
 };
 
 absl::StatusOr<Calibration> Calibrate(const FilterOptions& o, const std::map<std::string, Outcome>& outcomes,
-                                      FeatureSource& source, TrainerPlugin& plugin) {
+                                      FeatureSource& source, const ControlInputs* controls, TrainerPlugin& plugin) {
   std::ifstream in(o.input_path);
   if (!in) return absl::NotFoundError(absl::StrCat(o.input_path, ": cannot open"));
   Calibration c;
@@ -161,7 +168,7 @@ absl::StatusOr<Calibration> Calibrate(const FilterOptions& o, const std::map<std
   }
   std::vector<const FilterRow*> to_score;
   for (const auto& r : picked) to_score.push_back(&r);
-  auto scored = ScoreRows(to_score, source, o.batch_rows);
+  auto scored = ScoreRows(to_score, source, o.batch_rows, controls);
   if (!scored.ok()) return scored.status();
   std::vector<PromptFeatures> reference_features;
   for (size_t i = 0; i < picked.size(); ++i)
@@ -280,7 +287,7 @@ JobPaths PathsOf(const FilterOptions& o) {
 // pass, the calibrated plugin saved, and an empty progress record.
 absl::StatusOr<FilterProgress> ResumeOrStart(const FilterOptions& o, const JobPaths& paths, const json& settings,
                                              const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
-                                             TrainerPlugin& plugin, bool* resumed) {
+                                             const ControlInputs* controls, TrainerPlugin& plugin, bool* resumed) {
   *resumed = false;
   if (!o.restart && fs::exists(paths.progress)) {
     auto progress = FilterProgress::Load(paths.progress);
@@ -297,7 +304,7 @@ absl::StatusOr<FilterProgress> ResumeOrStart(const FilterOptions& o, const JobPa
   fs::remove_all(paths.state_dir, ec);
   fs::create_directories(paths.state_dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(paths.state_dir.string(), ": cannot create: ", ec.message()));
-  auto calibration = Calibrate(o, outcomes, source, plugin);
+  auto calibration = Calibrate(o, outcomes, source, controls, plugin);
   if (!calibration.ok()) return calibration.status();
   if (absl::Status s = plugin.Save(paths.plugin); !s.ok()) return s;
   FilterProgress progress;
@@ -344,12 +351,13 @@ Batch ReadBatch(JsonlReader& reader, const FilterOptions& o, const FilterProgres
 // Scores and decides one batch with a fresh copy of the calibrated plugin (so each decision
 // depends on its row alone) and writes every row to its output.
 absl::Status DecideBatch(const Batch& batch, const FilterOptions& o, const JobPaths& paths,
-                         const std::map<std::string, Outcome>& outcomes, FeatureSource& source, TrainerPlugin& plugin,
+                         const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
+                         const ControlInputs* controls, const FeatureSchema& schema, TrainerPlugin& plugin,
                          FilterOutputs& outputs,
                          const std::function<void(int64_t, const std::string&, const std::string&)>& reject) {
   std::vector<const FilterRow*> to_score;
   for (const auto& r : batch.rows) to_score.push_back(&r);
-  auto scored = ScoreRows(to_score, source, o.batch_rows);
+  auto scored = ScoreRows(to_score, source, o.batch_rows, controls);
   if (!scored.ok()) return scored.status();
   if (absl::Status s = plugin.Load(paths.plugin); !s.ok()) return s;
   std::vector<PromptInfo> infos;
@@ -370,7 +378,7 @@ absl::Status DecideBatch(const Batch& batch, const FilterOptions& o, const JobPa
   for (size_t i = 0; i < decided.size(); ++i) {
     const Decision& d = (*decisions)[i];
     const char* stem = d.kind == DecisionKind::kKeep ? "kept" : d.kind == DecisionKind::kGuide ? "guided" : "dropped";
-    outputs.Write(stem, OutputRow(*decided[i], features[i], d, source.schema(), o, outcomes, plugin));
+    outputs.Write(stem, OutputRow(*decided[i], features[i], d, schema, o, outcomes, plugin));
   }
   return absl::OkStatus();
 }
@@ -393,11 +401,19 @@ absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& s
   auto lock = OutputDirectoryLock::Acquire(paths.lock);
   if (!lock.ok()) return lock.status();
 
-  auto plugin = TrainerPlugin::Create(source.schema(), o.plugin);
+  std::optional<ControlInputs> controls;
+  if (o.control_inputs) {
+    auto scanned = ControlInputs::Scan(o.input_path, o.control_fields);
+    if (!scanned.ok()) return scanned.status();
+    controls = *std::move(scanned);
+  }
+  const FeatureSchema schema = controls ? controls->Extend(source.schema()) : source.schema();
+  auto plugin = TrainerPlugin::Create(schema, o.plugin);
   if (!plugin.ok()) return plugin.status();
-  const json settings = FilterSettings(o, source);
+  const json settings = FilterSettings(o, schema);
   FilterSummary summary;
-  auto progress = ResumeOrStart(o, paths, settings, *outcomes, source, **plugin, &summary.resumed);
+  const ControlInputs* control_inputs = controls ? &*controls : nullptr;
+  auto progress = ResumeOrStart(o, paths, settings, *outcomes, source, control_inputs, **plugin, &summary.resumed);
   if (!progress.ok()) return progress.status();
   summary.outcome_rows = progress->outcome_rows;
   summary.rejected = progress->rejected;
@@ -417,7 +433,7 @@ absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& s
   };
   while (!progress->done) {
     Batch batch = ReadBatch(reader, o, *progress, reject);
-    if (absl::Status s = DecideBatch(batch, o, paths, *outcomes, source, **plugin, *outputs, reject); !s.ok()) return s;
+    if (absl::Status s = DecideBatch(batch, o, paths, *outcomes, source, control_inputs, schema, **plugin, *outputs, reject); !s.ok()) return s;
     // Checkpoint: the outputs first, then the record of how far they go.
     if (absl::Status s = outputs->Flush(); !s.ok()) return s;
     progress->sizes = outputs->Sizes();

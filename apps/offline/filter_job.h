@@ -47,6 +47,8 @@ struct FilterOptions {
   // Row fields (a level, a source, a topic) for the report's controls baseline: what the outcomes
   // say the pass rate is at the same values, which the predictor must beat to add anything.
   std::vector<std::string> control_fields;
+  // Also give the control fields to the predictor as input columns (control_inputs.h).
+  bool control_inputs = false;
   int shard_index = 0;
   int shard_count = 1;
   int batch_rows = 256;

@@ -233,6 +233,34 @@ def test_outcomes_calibrate_the_predictor_and_fill_the_report(tmp_path):
     assert "calibration" in open(tmp_path / "out" / "report.html").read().lower()
 
 
+def test_control_fields_give_a_baseline_and_optionally_predictor_inputs(tmp_path):
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=300, seed=11)
+    outcomes = tmp_path / "outcomes.jsonl"
+    write_outcomes(outcomes, dataset)
+    common = ("--outcomes", str(outcomes), "--min-training-groups", "32", "--control", "op,digits")
+    p = run_filter(dataset, tmp_path / "baseline", *common)
+    held_out = json.load(open(tmp_path / "baseline" / "report.json"))["outcome"]["held_out"]
+    # The outcomes follow the digit count exactly, so the controls alone rank them perfectly.
+    assert held_out["controls_baseline_auroc"] == 1.0
+    assert held_out["intervals"]["auroc_minus_controls"]["value"] <= 0
+    assert "controls alone: AUROC 1.000" in p.stdout
+    assert "held-out kept rows never pass" in p.stdout
+    baseline_rows = read_outputs(tmp_path / "baseline")
+    assert not any(k.startswith("control/") for r in baseline_rows["kept"] for k in r["sparsegate"]["features"])
+
+    run_filter(dataset, tmp_path / "inputs", *common, "--control-inputs")
+    rows = read_outputs(tmp_path / "inputs")
+    for r in (r for stem in OUTPUTS for r in rows[stem]):
+        features = r["sparsegate"]["features"]
+        assert features["control/digits"] == r.get("digits", 0)  # a row without the field: zeros
+        ops = {k: v for k, v in features.items() if k.startswith("control/op=")}
+        assert ops == {f"control/op={op}": float(op == r.get("op")) for op in ("add", "expr", "mul", "sub")}
+    # A resume with other control inputs is refused, naming the setting.
+    p = run_filter(dataset, tmp_path / "inputs", *common, check_rc=(2,))
+    assert "control_inputs" in p.stderr or "features" in p.stderr
+
+
 def test_a_bad_outcomes_file_stops_the_job_naming_the_line(tmp_path):
     dataset = tmp_path / "problems.jsonl"
     make_dataset(dataset, count=20)
