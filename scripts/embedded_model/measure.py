@@ -701,6 +701,7 @@ def render_card(card, log):
     lines += [table(["op, carries", "familiar n", "unfamiliar n", "top10_energy", "heavy_tail_fraction"], rows)
               if rows else "No cell has problems on both sides.", ""]
 
+    lines += signal_section(card["model_dir"])
     lines += ["## What this shows", "", what_this_shows(card, log), ""]
     lines += [
         "## Limitations", "",
@@ -731,6 +732,94 @@ def render_card(card, log):
         "```sh", reproduce_command(card) + " --check", "```", "",
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# `sparsegate evaluate` on the model (scripts/embedded_model/evaluate_signal.sh writes these)
+# ---------------------------------------------------------------------------------------------
+SIGNAL_RUNS = ("levels", "controlled", "controlled-carries")
+
+
+def load_signal(model_dir):
+    out = {}
+    for name in SIGNAL_RUNS:
+        path = os.path.join(model_dir, "signal", name, "evaluation.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                out[name] = json.load(f)
+    return out
+
+
+def ci(interval, signed_=False):
+    if not interval or interval.get("value") is None:
+        return "n/a"
+    f = (lambda v: f"{v:+.3f}") if signed_ else (lambda v: f"{v:.3f}")
+    lo, hi = interval.get("low"), interval.get("high")
+    return f"{f(interval['value'])} [{f(lo) if lo is not None else 'n/a'}, {f(hi) if hi is not None else 'n/a'}]"
+
+
+def family(e, name):
+    return next(f for f in e["families"] if f["family"] == name)
+
+
+def result(fam, model):
+    return next(r for r in fam["results"] if r["model"] == model)
+
+
+def signal_table(e, fam_name, models):
+    fam = family(e, fam_name)
+    rows = [[m, ci(result(fam, m)["auroc"]), ci(result(fam, m).get("auroc_vs_length"), True),
+             ci(result(fam, m).get("auroc_vs_controls"), True), ci(result(fam, m)["spearman"])] for m in models]
+    return table(["model", "AUROC (never passes)", "vs length", "vs controls", "Spearman with pass rate"], rows)
+
+
+def above_chance(interval, chance):
+    return interval.get("low") is not None and interval["low"] > chance
+
+
+def signal_section(model_dir):
+    runs = load_signal(model_dir)
+    if not runs:
+        return []
+    lines = ["## What `sparsegate evaluate` measures", "",
+             "The numbers above are correlations. `sparsegate evaluate` asks the question a user has: do the "
+             "features predict this model's failures *beyond* what the prompt's surface already says? Every model is "
+             "cross-fitted (5 folds), intervals are 95% cluster-bootstrap percentiles (1000 resamples), and "
+             "within-stratum AUROC compares only prompts of the same stratum. Datasets: "
+             "`signal/levels.jsonl` and `signal/controlled.jsonl` (`make_signal_data.py`); reproduce with "
+             "`scripts/embedded_model/evaluate_signal.sh`.", ""]
+    all_models = ["length", "controls", "metrics", "probe", "controls+metrics", "controls+probe", "predictor",
+                  "predictor+controls"]
+    if "levels" in runs:
+        e = runs["levels"]
+        within = family(e, "op x digits")
+        lines += [f"### Every level ({e['rows']['evaluated']} problems, {e['rows']['zero_pass']} never solved in 8 "
+                  "samples; controls: operation and digits)", "",
+                  f"**{e['headline']['sentence']}**", "", signal_table(e, "overall", all_models), "",
+                  f"Within an (operation, digits) level ({within['eligible_strata']} levels with both outcomes, "
+                  f"{within['eligible_rows']} problems; the others are all solved or all failed):", "",
+                  signal_table(e, "op x digits", ["length", "metrics", "probe", "predictor"]), ""]
+    if "controlled" in runs:
+        e = runs["controlled"]
+        fam = family(e, "level x token_count")
+        m, pr, ln = (result(fam, k)["auroc"] for k in ("metrics", "probe", "length"))
+        verdict = lambda i: "above chance" if above_chance(i, 0.5) else "not distinguishable from chance"
+        lines += [f"### The controlled experiment ({e['rows']['evaluated']} problems of mul-2 and mul-3, none seen in "
+                  f"training, {e['rows']['zero_pass']} never solved)", "",
+                  "Inside one level and one exact token count, every prompt has the same operation, operand sizes, "
+                  "surface form and familiarity; only the numbers differ, and with them the carries and whatever else "
+                  "makes a product hard for the model. "
+                  f"{fam['eligible_strata']} such strata ({fam['eligible_rows']} problems) have both outcomes. "
+                  f"There the sparsity metrics rank failures at AUROC {ci(m)} ({verdict(m)}), the hidden-state "
+                  f"probe at {ci(pr)} ({verdict(pr)}); 0.5 is chance.", "",
+                  signal_table(e, "level x token_count", ["length", "metrics", "probe", "predictor"]), ""]
+    if "controlled-carries" in runs:
+        e = runs["controlled-carries"]
+        lines += ["With the carry count as a second control (a known driver of difficulty at fixed size):", "",
+                  f"**{e['headline']['sentence']}**", "",
+                  signal_table(e, "overall", ["length", "controls", "controls+metrics", "controls+probe",
+                                              "predictor+controls"]), ""]
+    return lines
 
 
 def what_this_shows(card, log):
