@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "apps/cli/embedded_model.h"
 #include "apps/cli/source_flags.h"
+#include "apps/offline/cluster_bootstrap.h"
 #include "apps/offline/evaluate_job.h"
 
 namespace sparsegate::cli {
@@ -25,13 +26,6 @@ struct EvaluateFlags {
   plugin::PredictorConfig predictor;
 };
 
-std::string Cell(const nlohmann::json& interval, bool is_signed) {
-  if (!interval.is_object() || !interval["value"].is_number()) return "n/a";
-  const char* f = is_signed ? "%+.3f [%+.3f, %+.3f]" : "%.3f [%.3f, %.3f]";
-  auto v = [&](const char* k) { return interval[k].is_number() ? interval[k].get<double>() : NAN; };
-  return absl::StrFormat(f, v("value"), v("low"), v("high"));
-}
-
 void PrintSummary(const offline::EvaluateSummary& s) {
   const nlohmann::json& e = s.evaluation;
   const bool controls = !e["settings"]["controls"].empty();
@@ -39,10 +33,10 @@ void PrintSummary(const offline::EvaluateSummary& s) {
   std::cout << absl::StrFormat("%-20s %-24s %-27s %-27s %s\n", "model", "AUROC (never passes)", "vs length",
                                controls ? "vs controls" : "", "Spearman");
   for (const auto& r : e["families"][0]["results"]) {
-    std::cout << absl::StrFormat("%-20s %-24s %-27s %-27s %s\n", r["model"].get<std::string>(), Cell(r["auroc"], false),
-                                 r.contains("auroc_vs_length") ? Cell(r["auroc_vs_length"], true) : "",
-                                 r.contains("auroc_vs_controls") ? Cell(r["auroc_vs_controls"], true) : "",
-                                 Cell(r["spearman"], false));
+    std::cout << absl::StrFormat("%-20s %-24s %-27s %-27s %s\n", r["model"].get<std::string>(), offline::IntervalText(r["auroc"]),
+                                 r.contains("auroc_vs_length") ? offline::IntervalText(r["auroc_vs_length"], true) : "",
+                                 r.contains("auroc_vs_controls") ? offline::IntervalText(r["auroc_vs_controls"], true) : "",
+                                 offline::IntervalText(r["spearman"]));
   }
   std::cout << absl::StrFormat("\n%d rows evaluated, %d rejected, %d without an outcome\n",
                                e["rows"]["evaluated"].get<int64_t>(), s.rejected, s.without_outcome);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "apps/cli/embedded_model.h"
 #include "apps/cli/source_flags.h"
+#include "apps/offline/cluster_bootstrap.h"
 #include "apps/offline/filter_job.h"
 
 namespace sparsegate::cli {
@@ -50,9 +51,7 @@ void PrintSummary(const offline::FilterSummary& s) {
     const auto& held = r["outcome"]["held_out"];
     auto number = [](const nlohmann::json& v) { return v.is_number() ? absl::StrFormat("%.3f", v.get<double>()) : "n/a"; };
     auto interval = [&](const char* key) {
-      const auto& i = held["intervals"].contains(key) ? held["intervals"][key] : nlohmann::json();
-      if (!i.is_object()) return std::string("n/a");
-      return absl::StrCat(number(i["value"]), " [", number(i["low"]), ", ", number(i["high"]), "]");
+      return offline::IntervalText(held["intervals"].contains(key) ? held["intervals"][key] : nlohmann::json());
     };
     std::cout << absl::StrFormat(
         "outcomes: %d rows calibrate the predictor; on %d held-out rows: AUROC(pass@G=0) %s (prompt length alone: "

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <random>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "trainer_plugin/stats.h"
 
 namespace sparsegate::offline {
@@ -24,6 +26,16 @@ nlohmann::json IntervalToJson(const Interval& interval) {
           {"low", plugin::NumberOrNull(interval.low)},
           {"high", plugin::NumberOrNull(interval.high)},
           {"resamples", interval.resamples}};
+}
+
+std::string IntervalText(const nlohmann::json& interval, bool is_signed, const std::string& absent) {
+  if (!interval.is_object() || !interval.contains("value") || !interval["value"].is_number()) return absent;
+  auto text = [&](const char* key) {
+    const nlohmann::json& v = interval.contains(key) ? interval[key] : nlohmann::json();
+    if (!v.is_number()) return std::string("n/a");
+    return absl::StrFormat(is_signed ? "%+.3f" : "%.3f", v.get<double>());
+  };
+  return absl::StrCat(text("value"), " [", text("low"), ", ", text("high"), "]");
 }
 
 std::vector<Interval> ClusterBootstrap(const std::vector<int>& cluster_of_row, int resamples, uint64_t seed,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -34,6 +35,10 @@ struct Interval {
 
 // {value, low, high, resamples}, undefined numbers as null.
 nlohmann::json IntervalToJson(const Interval& interval);
+
+// An interval's JSON as "0.812 [0.780, 0.845]" (signed: "+0.012 [-0.003, +0.027]"), for tables and
+// summaries; `absent` when it has no value, "n/a" for a missing end.
+std::string IntervalText(const nlohmann::json& interval, bool is_signed = false, const std::string& absent = "n/a");
 
 // `cluster_of_row`: each row's cluster, in [0, clusters). `resamples` >= 0 (0: values only).
 std::vector<Interval> ClusterBootstrap(const std::vector<int>& cluster_of_row, int resamples, uint64_t seed,

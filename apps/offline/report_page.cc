@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/offline/cluster_bootstrap.h"
 #include "apps/offline/html_page.h"
 
 namespace sparsegate::offline {
@@ -107,24 +108,14 @@ std::string CalibrationChart(const json& outcome) {
   return Svg(lx + 230, p.top + p.height + 45, s, "calibration of predicted pass rates");
 }
 
-// "0.812 [0.780, 0.845]" from an interval object; signed for differences.
-std::string WithInterval(const json& interval, bool is_signed = false) {
-  if (!interval.is_object() || !Get(interval, "value").is_number()) return "n/a";
-  auto f = [&](const json& v) {
-    if (!v.is_number()) return std::string("n/a");
-    return absl::StrFormat(is_signed ? "%+.3f" : "%.3f", v.get<double>());
-  };
-  return absl::StrCat(f(Get(interval, "value")), " [", f(Get(interval, "low")), ", ", f(Get(interval, "high")), "]");
-}
-
 std::string QualityTableRow(const std::string& label, const json& q) {
   const json& intervals = Get(q, "intervals");
   return absl::StrCat(
       "<tr><td>", label, "</td><td>", Int(Get(q, "groups")), "</td><td>", Int(Get(q, "zero_pass_groups")), "</td><td>",
-      WithInterval(Get(intervals, "zero_pass_auroc")), "</td><td>", WithInterval(Get(intervals, "length_baseline_auroc")),
-      "</td><td>", WithInterval(Get(intervals, "auroc_minus_length"), true), "</td><td>",
-      WithInterval(Get(intervals, "controls_baseline_auroc")), "</td><td>",
-      WithInterval(Get(intervals, "auroc_minus_controls"), true), "</td><td>",
+      IntervalText(Get(intervals, "zero_pass_auroc")), "</td><td>", IntervalText(Get(intervals, "length_baseline_auroc")),
+      "</td><td>", IntervalText(Get(intervals, "auroc_minus_length"), true), "</td><td>",
+      IntervalText(Get(intervals, "controls_baseline_auroc")), "</td><td>",
+      IntervalText(Get(intervals, "auroc_minus_controls"), true), "</td><td>",
       Fixed(Get(q, "expected_calibration_error")), "</td><td>",
       Fixed(Get(q, "mean_log_loss")), "</td><td>", Fixed(Get(q, "mean_predicted_pass_rate")), "</td><td>",
       Fixed(Get(q, "mean_observed_pass_rate")), "</td><td>", Int(Get(q, "without_prediction")), "</td></tr>\n");

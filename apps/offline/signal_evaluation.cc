@@ -107,29 +107,35 @@ absl::StatusOr<std::vector<double>> CrossFitPredictor(const SignalData& data, bo
       features[i].metrics.insert(features[i].metrics.end(), extra.begin(), extra.end());
     }
   }
+  // Encoding depends only on the schema and the configuration, so every fold shares one pass.
+  auto encoder = plugin::PassRatePredictor::Create(schema, config);
+  if (!encoder.ok()) return encoder.status();
+  std::vector<plugin::EncodedPrompt> encoded;
+  for (size_t i = 0; i < data.rows(); ++i) {
+    auto e = encoder->Encode(features[i]);
+    if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("row ", data.ids[i], ": ", e.status().message()));
+    encoded.push_back(*std::move(e));
+  }
   std::vector<double> predicted(data.rows(), 0.0);
   *sources = json::array();
   for (int k = 0; k < folds.folds; ++k) {
     auto predictor = plugin::PassRatePredictor::Create(schema, config);
     if (!predictor.ok()) return predictor.status();
     std::vector<std::string> ids;
-    std::vector<plugin::EncodedPrompt> encoded;
+    std::vector<plugin::EncodedPrompt> reference;
     for (size_t i = 0; i < data.rows(); ++i) {
       if (folds.fold_of_row[i] == k) continue;
-      auto e = predictor->Encode(features[i]);
-      if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("row ", data.ids[i], ": ", e.status().message()));
-      if (absl::Status s = predictor->Observe(data.ids[i], *e, data.successes[i], data.trials[i]); !s.ok()) return s;
+      if (absl::Status s = predictor->Observe(data.ids[i], encoded[i], data.successes[i], data.trials[i]); !s.ok())
+        return s;
       ids.push_back(data.ids[i]);
-      encoded.push_back(*std::move(e));
+      reference.push_back(encoded[i]);
     }
-    predictor->AddToReference(ids, encoded);
+    predictor->AddToReference(ids, reference);
     if (absl::Status s = predictor->Refit(); !s.ok()) return s;
     std::map<std::string, int> by_source;
     for (size_t i = 0; i < data.rows(); ++i) {
       if (folds.fold_of_row[i] != k) continue;
-      auto e = predictor->Encode(features[i]);
-      if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("row ", data.ids[i], ": ", e.status().message()));
-      plugin::Prediction p = predictor->Predict(*e);
+      plugin::Prediction p = predictor->Predict(encoded[i]);
       predicted[i] = p.pass_rate;
       by_source[p.source == plugin::PredictionSource::kSupervised ? "supervised" : "prior"] += 1;
     }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "apps/offline/cluster_bootstrap.h"
 #include "apps/offline/html_page.h"
 
 namespace sparsegate::offline {
@@ -13,16 +14,8 @@ namespace {
 using json = nlohmann::json;
 using namespace html;  // NOLINT: the page helpers are this file's vocabulary
 
-// "0.812 [0.780, 0.845]", signed for differences.
-std::string WithInterval(const json& interval, bool is_signed = false) {
-  auto f = [&](const json& v) {
-    if (!v.is_number()) return std::string("n/a");
-    return is_signed ? absl::StrFormat("%+.3f", v.get<double>()) : absl::StrFormat("%.3f", v.get<double>());
-  };
-  if (!interval.is_object()) return "";
-  return absl::StrCat(f(Get(interval, "value")), " <span class=\"ci\">[", f(Get(interval, "low")), ", ",
-                      f(Get(interval, "high")), "]</span>");
-}
+// An interval cell; a comparison a model has not (itself against itself) stays empty.
+std::string WithInterval(const json& interval, bool is_signed = false) { return IntervalText(interval, is_signed, ""); }
 
 // Overall AUROC per model, a dot at the estimate and a bar over the 95% interval; 0.5 dashed.
 std::string ForestPlot(const json& results) {
