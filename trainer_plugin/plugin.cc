@@ -140,13 +140,10 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     }
     const Prediction prediction = predictor_.Predict(*encoded[i]);
     PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
+    const double expected = policy_.ExpectedPassRate(info.id, decision, prediction);
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
     if (!d.ok()) return d.status();  // unreachable: references were checked above
-    d->expected_pass_rate = prediction.pass_rate;
-    if (const PromptHistory& h = policy_.state().prompts.at(info.id);
-        h.groups > 0 && h.last_group_level == d->hint_level && h.last_group_trials > 0) {
-      d->expected_pass_rate = static_cast<double>(h.last_group_successes) / h.last_group_trials;
-    }
+    d->expected_pass_rate = expected;
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
       pending_[info.id] = *std::move(encoded[i]);
     } else {

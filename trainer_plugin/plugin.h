@@ -66,9 +66,9 @@ struct Decision {
   std::string hint_text;
   CutBoundary hint_boundary = CutBoundary::kEmpty;  // where the reference solution was cut
   std::optional<Prediction> prediction;  // absent when decided without features
-  // The pass rate this rollout is expected to have: the success share of the prompt's last group
-  // when that group was rolled out at the rung decided now, else the prediction (which is for the
-  // prompt without a hint). Absent when there is neither. What SelectNearestPassRate ranks by.
+  // The pass rate this rollout is expected to have (Policy::ExpectedPassRate): the prompt's recent
+  // groups at the rung decided now, on a prior that is the prediction (unhinted) or every prompt's
+  // pass rate at that rung (hinted). Absent without features. What SelectNearestPassRate ranks by.
   std::optional<double> expected_pass_rate;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
   // when decided without features. A service that follows the policy changes it over training.

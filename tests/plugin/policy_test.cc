@@ -1,6 +1,7 @@
 // The policy's state machine: the ladder rises on all-zero groups, holds on success and steps down
 // after K successful groups; quarantine at the top rung and the return after N epochs; prompts with
-// no reference only ever KEEP or DROP; the predicted starting rung; DEFER; fail-open.
+// no reference only ever KEEP or DROP; the predicted starting rung; DEFER; fail-open; the expected
+// pass rate of a decided rollout.
 #include <gtest/gtest.h>
 
 #include "trainer_plugin/policy/policy.h"
@@ -232,6 +233,44 @@ TEST(Policy, SuccessThreshold) {
   EXPECT_EQ(lenient.Decide("p", true, kMiddling).kind, DecisionKind::kKeep);
 }
 
+TEST(Policy, ExpectedPassRateWeighsThePromptsGroupsAgainstThePrediction) {
+  Policy policy = MakePolicy();  // prior worth 8 rollouts, decay 0.75
+  PolicyDecision d = policy.Decide("p", true, kMiddling);
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("p", d, kMiddling), 0.5);  // no group yet: the prediction
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("never seen", d, kMiddling), 0.5);
+  ASSERT_TRUE(policy.Observe("p", kAllPass).ok());
+  d = policy.Decide("p", true, kMiddling);
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("p", d, kMiddling), (8 + 4) / 16.0);  // one lucky group is not 1.0
+  ASSERT_TRUE(policy.Observe("p", kAllPass).ok());
+  ASSERT_TRUE(policy.Observe("p", kOneSuccess).ok());
+  d = policy.Decide("p", true, kMiddling);
+  const double successes = 0.75 * (0.75 * 8 + 8) + 1, trials = 0.75 * (0.75 * 8 + 8) + 8;
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("p", d, kMiddling), (successes + 4) / (trials + 8));
+  const Prediction low{0.1, PredictionSource::kSupervised};
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("p", d, low), (successes + 0.8) / (trials + 8));
+}
+
+TEST(Policy, HintedExpectationsStartFromEveryPromptsPassRateAtTheRung) {
+  Policy policy = MakePolicy();
+  // Two prompts fail unhinted, then at rung 1 one of them passes 2 of 8 and the other none.
+  for (const char* id : {"a", "b"}) Step(policy, id, true, kAllZero);
+  EXPECT_EQ(Step(policy, "a", true, {1, 1, 0, 0, 0, 0, 0, 0}).hint_level, 1);
+  EXPECT_EQ(Step(policy, "b", true, kAllZero).hint_level, 1);
+  // A third prompt guided at rung 1 expects the rung's pooled 2 of 16, not its unhinted prediction.
+  Step(policy, "c", true, kAllZero);
+  PolicyDecision d = policy.Decide("c", true, kMiddling);
+  ASSERT_EQ(d.hint_level, 1);
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("c", d, kMiddling), 2.0 / 16);
+  // "b" climbed to rung 2, where nothing was rolled out yet: the prediction stands; its rung-1
+  // evidence was cleared when it left the rung.
+  d = policy.Decide("b", true, kMiddling);
+  ASSERT_EQ(d.hint_level, 2);
+  EXPECT_DOUBLE_EQ(policy.ExpectedPassRate("b", d, kMiddling), 0.5);
+  EXPECT_EQ(policy.state().prompts.at("b").level_trials, 0);
+  EXPECT_EQ(policy.state().rung_trials, (std::vector<int64_t>{24, 16, 0, 0}));
+  EXPECT_EQ(policy.state().rung_successes, (std::vector<int64_t>{0, 2, 0, 0}));
+}
+
 TEST(Policy, RejectsBadInput) {
   Policy policy = MakePolicy();
   EXPECT_EQ(policy.Observe("p", {}).status().code(), absl::StatusCode::kInvalidArgument);
@@ -252,6 +291,18 @@ TEST(Policy, RejectsBadInput) {
   config = PolicyConfig{};
   config.drop_below = 0.99;
   EXPECT_FALSE(Policy::Create(config).ok());
+  config = PolicyConfig{};
+  config.expectation_decay = 0;
+  EXPECT_FALSE(Policy::Create(config).ok());
+  config = PolicyConfig{};
+  config.expectation_prior_rollouts = 0;
+  EXPECT_FALSE(Policy::Create(config).ok());
+  PolicyState state;
+  state.rung_trials = {1, 2, 3, 4, 5};  // a five-entry count for a three-rung ladder
+  state.rung_successes = {0, 0, 0, 0, 0};
+  absl::StatusOr<Policy> mismatched = Policy::Create(PolicyConfig{}, state);
+  EXPECT_EQ(mismatched.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(mismatched.status().message().find("5 rungs"), std::string::npos) << mismatched.status();
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ TEST(SelectNearestPassRate, UnknownExpectationsComeLastInInputOrder) {
   EXPECT_EQ(SelectNearestPassRate(d, 1), (Indices{1}));
 }
 
-TEST(ExpectedPassRate, IsThePredictionUntilAGroupAtTheRungIsObserved) {
+TEST(ExpectedPassRate, IsThePredictionUntilAGroupAtTheRungIsObservedThenWeighsItIn) {
   auto plugin = TrainerPlugin::Create(testing::SyntheticSchema());
   ASSERT_TRUE(plugin.ok()) << plugin.status();
   const std::vector<PromptInfo> batch = {{"p", "What is 2 + 2?", std::nullopt}};
@@ -52,7 +52,8 @@ TEST(ExpectedPassRate, IsThePredictionUntilAGroupAtTheRungIsObserved) {
   ASSERT_TRUE((*plugin)->Observe("p", {1, 1, 0, 0, 0, 0, 0, 0}).ok());
   auto second = (*plugin)->Decide(batch, features);
   ASSERT_TRUE(second.ok());
-  EXPECT_DOUBLE_EQ(*(*second)[0].expected_pass_rate, 0.25);
+  const double predicted = (*second)[0].prediction->pass_rate;  // 2 of 8 on a prior worth 8 rollouts
+  EXPECT_DOUBLE_EQ(*(*second)[0].expected_pass_rate, (2 + 8 * predicted) / 16);
 }
 
 }  // namespace

@@ -73,6 +73,11 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
   if (c.quarantine_epochs < 0 || c.defer_epochs < 0) {
     return absl::InvalidArgumentError("quarantine_epochs and defer_epochs must be >= 0");
   }
+  if (!(c.expectation_prior_rollouts > 0) || !(c.expectation_decay > 0 && c.expectation_decay <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "need expectation_prior_rollouts > 0 and expectation_decay in (0, 1], got ", c.expectation_prior_rollouts,
+        " and ", c.expectation_decay));
+  }
   if (!(c.drop_hopeless_below >= 0 && c.drop_hopeless_below < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("drop_hopeless_below must be in [0, 1), got ", c.drop_hopeless_below));
   }
@@ -87,6 +92,12 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
 absl::StatusOr<Policy> Policy::Create(PolicyConfig config, PolicyState state) {
   if (absl::Status s = ValidatePolicyConfig(config); !s.ok()) return s;
   const auto rungs = static_cast<int32_t>(config.hint_ladder.size());
+  if (state.rung_successes.size() != state.rung_trials.size() || state.rung_trials.size() > static_cast<size_t>(rungs) + 1) {
+    return absl::InvalidArgumentError(absl::StrCat("the state counts groups for ", state.rung_trials.size(),
+                                                   " rungs but the ladder has ", rungs + 1, " (unhinted included)"));
+  }
+  state.rung_successes.resize(rungs + 1, 0);
+  state.rung_trials.resize(rungs + 1, 0);
   for (const auto& [id, h] : state.prompts) {
     if (h.hint_level < 0 || h.hint_level > rungs || h.last_decision_level < 0 || h.last_decision_level > rungs ||
         h.last_group_level < 0 || h.last_group_level > rungs) {
@@ -244,8 +255,13 @@ absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const
   h.last_group_level = level;
   h.last_group_successes = successes;
   h.last_group_trials = trials;
+  state_.rung_successes[level] += successes;
+  state_.rung_trials[level] += trials;
 
   if (level == h.hint_level) {
+    h.level_successes = config_.expectation_decay * h.level_successes + successes;
+    h.level_trials = config_.expectation_decay * h.level_trials + trials;
+    const int32_t rung_before = h.hint_level;
     if (successes == 0) {
       h.successes_at_level = 0;
       h.all_pass_groups_in_a_row = 0;
@@ -267,8 +283,22 @@ absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const
         h.successes_at_level = 0;
       }
     }
+    if (h.hint_level != rung_before) h.level_successes = h.level_trials = 0;  // evidence of another rung
   }
   return GroupOutcome{successes, trials, level, h.last_prediction};
+}
+
+double Policy::ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
+                                const Prediction& prediction) const {
+  const int32_t rung = decision.kind == DecisionKind::kGuide ? decision.hint_level : 0;
+  double prior = prediction.pass_rate;
+  if (rung > 0 && state_.rung_trials[rung] > 0) {
+    prior = static_cast<double>(state_.rung_successes[rung]) / static_cast<double>(state_.rung_trials[rung]);
+  }
+  const double k = config_.expectation_prior_rollouts;
+  auto it = state_.prompts.find(prompt_id);
+  if (it == state_.prompts.end() || it->second.hint_level != rung) return prior;
+  return (it->second.level_successes + k * prior) / (it->second.level_trials + k);
 }
 
 absl::Status Policy::BeginEpoch(int64_t epoch) {

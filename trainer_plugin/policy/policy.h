@@ -39,6 +39,14 @@
 // or a quarantined prompt rolled out by a trainer that ignored the DROP) is counted but does not
 // move the ladder: it was no test of it.
 //
+// ExpectedPassRate says what pass rate a decided rollout is expected to have, for selection
+// (selection.h): a Beta posterior whose prior is worth expectation_prior_rollouts rollouts and
+// whose evidence is the prompt's own recent groups at the decided rung. The prior of an unhinted
+// rollout is the prediction; that of a hinted one is the pass rate of every prompt's groups at that
+// rung so far, because whether a hint rescues a failing prompt is mostly a property of the ladder
+// and the model (on a model that cannot continue a trace, no hint helps any prompt), which one
+// prompt's two or three groups cannot show. Before any group at the rung, the prediction stands.
+//
 // Not thread-safe; the facade serialises calls.
 #ifndef SPARSEGATE_TRAINER_PLUGIN_POLICY_POLICY_H_
 #define SPARSEGATE_TRAINER_PLUGIN_POLICY_POLICY_H_
@@ -104,6 +112,14 @@ struct PolicyConfig {
   int defer_epochs = 1;
   bool prior_may_drop_or_defer = false;
   FailOpenMode fail_open = FailOpenMode::kKeep;
+  // The prior's weight in ExpectedPassRate, in rollouts: one group's worth at G = 8, so that one
+  // all-pass group of a prompt predicted at 0.5 reads 0.75, not 1 (at p = 0.8, 17% of groups of 8
+  // pass entirely by luck), and three such groups in a row read 0.85.
+  double expectation_prior_rollouts = 8;
+  // Each newer group at the rung weighs the prompt's older ones by this factor (in (0, 1]): the
+  // policy changes every step, so a group from many steps ago says less about the next one. At
+  // 0.75 the evidence is worth at most four groups.
+  double expectation_decay = 0.75;
 };
 
 absl::Status ValidatePolicyConfig(const PolicyConfig& config);
@@ -130,6 +146,10 @@ struct PromptHistory {
   int32_t last_group_level = 0;  // the last observed group: its rung and result
   int32_t last_group_successes = 0;
   int32_t last_group_trials = 0;
+  // Successes and rollouts of the groups observed at hint_level since the prompt reached it, older
+  // groups weighed down by expectation_decay: ExpectedPassRate's evidence.
+  double level_successes = 0;
+  double level_trials = 0;
   std::optional<DecisionKind> last_decision;  // what the rollouts now under way were told
   int32_t last_decision_level = 0;
   std::optional<Prediction> last_prediction;
@@ -138,6 +158,10 @@ struct PromptHistory {
 struct PolicyState {
   int64_t epoch = 0;
   std::map<std::string, PromptHistory> prompts;
+  // Successes and rollouts of every observed group by the rung it was rolled out at (index 0:
+  // unhinted), over all prompts: the prior of a hinted rollout's expected pass rate.
+  std::vector<int64_t> rung_successes;
+  std::vector<int64_t> rung_trials;
 };
 
 // What one observed group was, for the caller's bookkeeping.
@@ -158,6 +182,10 @@ class Policy {
 
   // `rewards` holds the G rollouts' rewards, each in [0, 1].
   absl::StatusOr<GroupOutcome> Observe(const std::string& prompt_id, const std::vector<double>& rewards);
+
+  // The pass rate a rollout decided `decision` is expected to have (see the top of this file).
+  double ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
+                          const Prediction& prediction) const;
 
   // Epochs never go backwards; the same epoch again is a no-op.
   absl::Status BeginEpoch(int64_t epoch);

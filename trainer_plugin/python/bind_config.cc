@@ -141,6 +141,10 @@ const ConfigField kConfigFields[] = {
     {"defer_epochs", kPolicy<&PolicyConfig::defer_epochs>, "Epochs a deferred prompt is skipped.", false},
     {"prior_may_drop_or_defer", kPolicy<&PolicyConfig::prior_may_drop_or_defer>,
      "Let the unsupervised prior's prediction drop or defer a prompt (it only guides by default).", false},
+    {"expectation_prior_rollouts", kPolicy<&PolicyConfig::expectation_prior_rollouts>,
+     "Weight, in rollouts, of the prior in a decision's expected pass rate (what select() ranks by).", false},
+    {"expectation_decay", kPolicy<&PolicyConfig::expectation_decay>,
+     "Factor by which each newer group at a rung weighs a prompt's older groups in its expected pass rate.", false},
     // Predictor.
     {"min_training_groups", kPredictor<&PredictorConfig::min_training_groups>,
      "Observed groups before the supervised model may take over from the prior.", kInRepr},

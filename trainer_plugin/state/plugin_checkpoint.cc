@@ -80,6 +80,8 @@ json ToJson(const PromptHistory& h) {
           {"last_group_level", h.last_group_level},
           {"last_group_successes", h.last_group_successes},
           {"last_group_trials", h.last_group_trials},
+          {"level_successes", h.level_successes},
+          {"level_trials", h.level_trials},
           {"last_decision", h.last_decision ? json(std::string(DecisionKindName(*h.last_decision))) : json(nullptr)},
           {"last_decision_level", h.last_decision_level},
           {"last_prediction", h.last_prediction ? ToJson(*h.last_prediction) : json(nullptr)}};
@@ -88,7 +90,10 @@ json ToJson(const PromptHistory& h) {
 json ToJson(const PolicyState& s) {
   json prompts = json::object();
   for (const auto& [id, history] : s.prompts) prompts[id] = ToJson(history);
-  return {{"epoch", s.epoch}, {"prompts", std::move(prompts)}};
+  return {{"epoch", s.epoch},
+          {"prompts", std::move(prompts)},
+          {"rung_successes", s.rung_successes},
+          {"rung_trials", s.rung_trials}};
 }
 
 json ToJson(const PluginCounters& c) {
@@ -302,6 +307,11 @@ PromptHistory GetPromptHistory(const json& j, const std::string& w) {
   h.last_group_level = i32("last_group_level");
   h.last_group_successes = i32("last_group_successes");
   h.last_group_trials = i32("last_group_trials");
+  // Added within version 1: absent in checkpoints written before the expected pass rate had evidence.
+  if (j.contains("level_trials")) {
+    h.level_successes = GetDouble(Field(j, "level_successes", w), Join(w, "level_successes"));
+    h.level_trials = GetDouble(Field(j, "level_trials", w), Join(w, "level_trials"));
+  }
   h.last_decision = GetOptional<DecisionKind>(Field(j, "last_decision", w), Join(w, "last_decision"), GetDecisionKind);
   h.last_decision_level = i32("last_decision_level");
   h.last_prediction = GetOptional<Prediction>(Field(j, "last_prediction", w), Join(w, "last_prediction"), GetPrediction);
@@ -314,6 +324,10 @@ PolicyState GetPolicyState(const json& j, const std::string& where) {
   const std::string prompts_where = Join(where, "prompts");
   for (const auto& [id, history] : GetObject(Field(j, "prompts", where), prompts_where).items()) {
     s.prompts.emplace(id, GetPromptHistory(history, absl::StrCat(prompts_where, "[\"", id, "\"]")));
+  }
+  if (j.contains("rung_trials")) {  // added within version 1, as level_trials
+    s.rung_successes = GetVector<int64_t>(Field(j, "rung_successes", where), Join(where, "rung_successes"), GetInt<int64_t>);
+    s.rung_trials = GetVector<int64_t>(Field(j, "rung_trials", where), Join(where, "rung_trials"), GetInt<int64_t>);
   }
   return s;
 }
