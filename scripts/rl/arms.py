@@ -101,6 +101,10 @@ class Arm:
     def stats(self):
         return {}
 
+    def predictor_quality(self):
+        """What the arm's difficulty predictor scores on its own held-out prompts now; None without one."""
+        return None
+
 
 class TooDifficult(RuntimeError):
     """DAPO's ValueError: max_num_gen_batches generation batches did not fill the train batch."""
@@ -379,6 +383,14 @@ class SparsegateArm(Arm):
 
     def stats(self):
         return {"gate": self.gate.stats(), "scoring_seconds": self.scoring_seconds}
+
+    def predictor_quality(self):
+        predictor = self.gate.stats()["predictor"]
+        held_out = predictor.get(f"{predictor['active']}_on_holdout") or {}
+        return {"active": predictor["active"], "training_groups": predictor["training_groups"],
+                **{k: held_out.get(k) for k in ("groups", "zero_pass_groups", "zero_pass_auroc",
+                                                "expected_calibration_error", "mean_predicted_pass_rate",
+                                                "mean_observed_pass_rate")}}
 
 
 ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm}

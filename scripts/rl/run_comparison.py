@@ -94,6 +94,12 @@ def median_or_null(values):
     return None if m == float("inf") else m
 
 
+def median_of_known(values):
+    """Median of the values that are not None; None when there are none."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def tokens_to_reach(curve, target):
     for point in curve:
         if point["accuracy"] >= target - 1e-12:
@@ -125,6 +131,9 @@ def summarize(runs, plan, wall, sizes):
                 "grpo_gain": grpo_gain,
                 "accuracy_gain": median_or_null([r["final_accuracy"] - r["curve"][0]["accuracy"] for r in rs]),
                 "effective_ratio": median_or_null([r["effective_ratio"] for r in rs]),
+                # the predictor's forward AUROC for pass@G = 0 over the whole run (None: no predictor)
+                "zero_pass_auroc": median_of_known([(r.get("prediction_whole_run") or {}).get("zero_pass_auroc")
+                                                    for r in rs]),
                 "discarded_tokens": median_or_null([r["discarded_tokens"] for r in rs]),
                 "prompt_tokens_scored": median_or_null([r["prompt_tokens_scored"] for r in rs]),
                 "final_learnable_accuracy": median_or_null([r["curve"][-1]["per_kind"].get("learnable") for r in rs]),

@@ -118,6 +118,14 @@ def test_the_arms_did_their_thing(smoke):
         if arm.startswith("sparsegate"):
             assert run["prompt_tokens_scored"] > 0
             assert run["arm_stats"]["gate"]["observed_groups"] == len(run["ledger"]), (regime, arm)
+            # the predictor is judged over training: every curve point past the start says what it knows,
+            # and the forward test covers every unhinted group once
+            assert all(p["predictor"]["active"] in ("prior", "supervised") for p in run["curve"][1:]), (regime, arm)
+            windows = run["prediction_over_training"]
+            assert len(windows) == len(run["curve"]) - 1
+            assert sum(w["groups"] for w in windows) == sum(g["kind"] == "keep" for g in run["ledger"]), (regime, arm)
+        else:
+            assert run["prediction_over_training"] == []
     # grpo trains every group it rolls out.
     assert all(g["fate"] == "trained" for g in runs[("multi_epoch", "grpo")]["ledger"])
 

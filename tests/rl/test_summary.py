@@ -1,10 +1,12 @@
-"""summary.json's arithmetic: medians with never-reached seeds, tokens to grpo's final accuracy."""
+"""summary.json's arithmetic: medians with never-reached seeds, tokens to grpo's final accuracy; the
+predictor's forward AUROC over training."""
 import os
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "rl"))
 import run_comparison as rc  # noqa: E402
+import grpo  # noqa: E402
 
 
 def run(arm, seed, curve, regime="multi_epoch"):
@@ -35,3 +37,26 @@ def test_tokens_to_grpo_final_per_seed():
     assert s["missing_runs"] == []
     s = rc.summarize(runs[:3], plan, 1.0, {})
     assert s["missing_runs"] == ["multi_epoch-x-1"]
+
+
+def test_zero_pass_auroc():
+    assert grpo.zero_pass_auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 1.0
+    assert grpo.zero_pass_auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 0.0
+    assert grpo.zero_pass_auroc([0.5, 0.5], [True, False]) == 0.5        # a tie counts half
+    assert grpo.zero_pass_auroc([0.1, 0.2], [True, True]) is None         # one kind of group only
+
+
+def test_prediction_over_training_windows_follow_the_curve():
+    import arms
+    def group(kind, predicted, rewards):
+        return grpo.Group(1, arms.Choice({"id": "p"}, kind, "", "", {"predicted_pass_rate": predicted}), [], [], [],
+                          rewards, 1)
+    ledger = [group("keep", 0.1, [0, 0]), group("keep", 0.9, [1, 0]), group("guide", 0.0, [0, 0]),
+              group("keep", 0.8, [0, 0]), group("keep", 0.2, [1, 1])]
+    curve = [{"tokens": 0, "groups": 0}, {"tokens": 10, "groups": 3}, {"tokens": 20, "groups": 5}]
+    first, second = grpo.prediction_over_training(ledger, curve)
+    assert (first["groups"], first["zero_pass_groups"], first["zero_pass_auroc"]) == (2, 1, 1.0)  # the guided one is out
+    assert (second["groups"], second["zero_pass_auroc"]) == (2, 0.0)
+    assert abs(second["mean_observed"] - 0.5) < 1e-12
+    no_predictions = [grpo.Group(1, arms.Choice({"id": "p"}), [], [], [], [0, 1], 1)]
+    assert grpo.prediction_over_training(no_predictions, curve) == []
