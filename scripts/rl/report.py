@@ -89,22 +89,31 @@ def render(summary, runs):
            f"{sizes['starting_eval']['accuracy']:.3f}, per kind {sizes['starting_eval']['per_kind']}.</p>",
            "<p><b>tokens to grpo final</b>: rollout tokens at the first evaluation whose held-out accuracy reached grpo's "
            "final accuracy (same regime and seed), median over seeds, null when never reached. <b>effective ratio</b>: "
-           "share of generated rollouts whose group had non-zero reward variance.</p>"]
+           "share of generated rollouts whose group had non-zero reward variance. <b>predictor AUROC (forward)</b>: "
+           "for the arms with a predictor, how well the pass rate predicted before each unhinted group's rollout "
+           "ranks the groups that passed 0 of G, over the run.</p>"]
     for regime, per_arm in summary["regimes"].items():
         out.append(f"<h2>{html.escape(regime)}</h2>")
         rows = [[arm, ",".join(map(str, s["seeds"])), fmt(s["rollout_tokens"]), fmt(s["discarded_tokens"]),
                  fmt(s["final_accuracy"]), fmt(s.get("accuracy_gain")), fmt(s["final_learnable_accuracy"]),
                  fmt(s["tokens_to_grpo_final"]),
-                 fmt(s["effective_ratio"]), fmt(s["prompt_tokens_scored"]), fmt(s["steps"]),
+                 fmt(s["effective_ratio"]), fmt(s.get("zero_pass_auroc")), fmt(s["prompt_tokens_scored"]), fmt(s["steps"]),
                  " / ".join(fmt(s["seconds"].get(k), 0) for k in ("scoring", "rollout", "update", "eval")),
                  " ".join(f"{k} {v}" for k, v in s["decisions_total"].items() if v), "; ".join(s["errors"])]
                 for arm, s in per_arm.items()]
         out.append(table(["arm", "seeds", "rollout tokens", "discarded", "final acc", "gain vs start", "learnable acc",
                           "tokens to grpo final",
-                          "effective ratio", "prompt tokens scored", "steps", "s: scoring / rollout / update / eval",
+                          "effective ratio", "predictor AUROC (forward)", "prompt tokens scored", "steps",
+                          "s: scoring / rollout / update / eval",
                           "decisions (all seeds)", "errors"], rows))
         mine = [r for r in runs if r["regime"] == regime]
         out.append(f"<div class='fig'>{curve_svg(mine, None, f'{regime}: held-out greedy accuracy, all levels')}</div>")
         out.append(f"<div class='fig'>{curve_svg(mine, 'learnable', f'{regime}: learnable levels only')}</div>")
+        windows = [[r["arm"], r["seed"]] + [fmt(w["zero_pass_auroc"]) + f" ({w['groups']})" for w in r["prediction_over_training"]]
+                   for r in sorted(mine, key=lambda r: (r["arm"], r["seed"])) if r.get("prediction_over_training")]
+        if windows:
+            out.append(f"<h3>{html.escape(regime)}: the predictor over training</h3><p>Forward AUROC for pass@G = 0 "
+                       "between consecutive evaluations (unhinted groups in the window).</p>")
+            out.append(table(["arm", "seed"] + [f"window {k + 1}" for k in range(max(len(w) - 2 for w in windows))], windows))
     out.append("</body></html>")
     return "\n".join(out)
