@@ -356,19 +356,20 @@ def prediction_over_training(ledger, curve):
     rollout: a forward (prequential) test, since no group trains the prediction made for itself.
     The predictor's own held-out view (the plugin's holdout prompts) is in each curve point's
     "predictor". Empty for arms that predict nothing."""
-    scored = [(g.choice.info.get("predicted_pass_rate"), g) for g in ledger if g.choice.kind == "keep"]
-    if not any(p is not None for p, _ in scored):
+    scored = [(i, g.choice.info.get("predicted_pass_rate"), g) for i, g in enumerate(ledger) if g.choice.kind == "keep"]
+    scored = [(i, p, g) for i, p, g in scored if p is not None]
+    if not scored:
         return []
-    index_of = {id(g): i for i, g in enumerate(ledger)}
     out = []
     for lo, hi in zip(curve, curve[1:]):
-        window = [(p, g) for p, g in scored if p is not None and lo["groups"] <= index_of[id(g)] < hi["groups"]]
+        window = [(p, g) for i, p, g in scored if lo["groups"] <= i < hi["groups"]]
         predicted = [p for p, _ in window]
         zero = [sum(g.rewards) == 0 for _, g in window]
-        out.append({"tokens_from": lo["tokens"], "tokens_to": hi["tokens"], "groups": len(window),
+        n = len(window)
+        out.append({"tokens_from": lo["tokens"], "tokens_to": hi["tokens"], "groups": n,
                     "zero_pass_groups": sum(zero), "zero_pass_auroc": zero_pass_auroc(predicted, zero),
-                    "mean_predicted": sum(predicted) / len(window) if window else None,
-                    "mean_observed": sum(sum(g.rewards) / len(g.rewards) for _, g in window) / len(window) if window else None})
+                    "mean_predicted": sum(predicted) / n if n else None,
+                    "mean_observed": sum(sum(g.rewards) / len(g.rewards) for _, g in window) / n if n else None})
     return out
 
 
