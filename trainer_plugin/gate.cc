@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::Create(const GateOptions& options) {
 
 Gate::~Gate() = default;
 
-absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePrompt>& batch) {
+absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePrompt>& batch, const PromptFits& fits) {
   std::vector<ScoreInput> inputs(batch.size());
   std::vector<PromptInfo> infos(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -40,7 +40,7 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
     infos[i] = PromptInfo{batch[i].id, batch[i].text, batch[i].reference_solution};
   }
   std::vector<PromptFeatures> features = client_->Score(inputs);
-  auto decisions = plugin_->Decide(infos, features);
+  auto decisions = plugin_->Decide(infos, features, fits);
   if (!decisions.ok()) return decisions.status();
 
   std::vector<GatedDecision> out(batch.size());
@@ -65,8 +65,8 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
 }
 
 absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePrompt>& candidates, size_t count,
-                                                        double target) {
-  auto decided = Decide(candidates);
+                                                        double target, const PromptFits& fits) {
+  auto decided = Decide(candidates, fits);
   if (!decided.ok()) return decided.status();
   std::vector<Decision> decisions;
   decisions.reserve(decided->size());

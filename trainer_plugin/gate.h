@@ -52,12 +52,14 @@ class Gate {
   static absl::StatusOr<std::unique_ptr<Gate>> Create(const GateOptions& options);
   ~Gate();
 
-  absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch);
+  // `fits`: the trainer's prompt-length budget (TrainerPlugin::Decide); none, no budget.
+  absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch,
+                                                    const PromptFits& fits = nullptr);
   // Decide() over an oversampled candidate batch, then the `count` decisions to roll out
   // (selection.h: expected pass rate nearest `target`), in input order. The others are not to be
   // rolled out and need no Observe.
   absl::StatusOr<std::vector<GatedDecision>> Select(const std::vector<GatePrompt>& candidates, size_t count,
-                                                    double target = 0.5);
+                                                    double target = 0.5, const PromptFits& fits = nullptr);
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
   absl::Status BeginEpoch(int64_t epoch);
   // Asks the service to score with the checkpoint in `model_dir` from now on (DifficultyClient::

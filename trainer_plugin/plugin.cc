@@ -81,7 +81,60 @@ void TrainerPlugin::Count(const Decision& decision) {
   }
 }
 
-Decision TrainerPlugin::FailOpen(const PromptInfo& info) {
+absl::Status TrainerPlugin::FitHint(size_t index, const PromptInfo& info, const PromptFits& fits,
+                                    Decision& decision) {
+  if (!fits || decision.kind != DecisionKind::kGuide) return absl::OkStatus();
+  absl::StatusOr<bool> fit = fits(index, decision.prompt_text);
+  if (!fit.ok()) return fit.status();
+  if (*fit) return absl::OkStatus();
+
+  // The longest hint below the rung's that fits: a bisection over the fraction, each cut moved back
+  // to a step boundary by the cutter. A longer fraction never gives a shorter cut, so the prompt's
+  // length grows with it and bisection finds the boundary (8 halvings: within 1/256 of the rung).
+  const std::string& solution = *info.reference_solution;
+  double low = 0;
+  double high = decision.hint_fraction;
+  std::optional<HintCut> best;
+  std::string best_block;
+  for (int i = 0; i < 8; ++i) {
+    const double fraction = (low + high) / 2;
+    absl::StatusOr<HintCut> cut = CutReferenceSolution(solution, fraction, config_.hint_cut);
+    if (!cut.ok()) return cut.status();  // unreachable: the reference was checked before deciding
+    std::string block = RenderHintBlock(config_.hint_template, std::string_view(solution).substr(0, cut->bytes));
+    fit = fits(index, ApplyHintBlock(info.prompt, block));
+    if (!fit.ok()) return fit.status();
+    if (*fit) {
+      low = fraction;
+      if (!best || cut->bytes > best->bytes) {
+        best = *cut;
+        best_block = std::move(block);
+      }
+    } else {
+      high = fraction;
+    }
+  }
+  if (best && best->bytes > 0) {
+    decision.hint_boundary = best->boundary;
+    decision.hint_text = std::move(best_block);
+    decision.prompt_text = ApplyHintBlock(info.prompt, decision.hint_text);
+    absl::StrAppend(&decision.reason, "; hint shortened to ", best->bytes, "/", solution.size(),
+                    " bytes to fit the prompt-length budget");
+    ++counters_.hints_shortened_to_fit;
+    return absl::OkStatus();
+  }
+  decision.kind = DecisionKind::kKeep;
+  decision.hint_level = 0;
+  decision.hint_fraction = 0;
+  decision.hint_text.clear();
+  decision.hint_boundary = CutBoundary::kEmpty;
+  decision.prompt_text = info.prompt;
+  absl::StrAppend(&decision.reason, "; no hint fits the prompt-length budget: rolled out unhinted (KEEP)");
+  policy_.WithholdHint(info.id);
+  ++counters_.hints_withheld_to_fit;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Decision> TrainerPlugin::FailOpen(size_t index, const PromptInfo& info, const PromptFits& fits) {
   const bool has_reference = HasUsableReference(info);
   PolicyDecision decision = policy_.DecideWithoutFeatures(info.id, has_reference);
   pending_.erase(info.id);  // nothing to learn from this prompt's outcome without its features
@@ -95,12 +148,14 @@ Decision TrainerPlugin::FailOpen(const PromptInfo& info) {
     d.fail_open = true;
     d.reason = absl::StrCat("fail-open: KEEP (", finished.status().message(), ")");
   }
+  if (absl::Status s = FitHint(index, info, fits, d); !s.ok()) return s;
   Count(d);
   return d;
 }
 
 absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<PromptInfo>& batch,
-                                                            const std::vector<PromptFeatures>& features) {
+                                                            const std::vector<PromptFeatures>& features,
+                                                            const PromptFits& fits) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (batch.size() != features.size()) {
     return absl::InvalidArgumentError(
@@ -135,7 +190,9 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
   for (size_t i = 0; i < batch.size(); ++i) {
     const PromptInfo& info = batch[i];
     if (!encoded[i]) {
-      decisions.push_back(FailOpen(info));
+      absl::StatusOr<Decision> d = FailOpen(i, info, fits);
+      if (!d.ok()) return d.status();
+      decisions.push_back(*std::move(d));
       continue;
     }
     const Prediction prediction = predictor_.Predict(*encoded[i]);
@@ -144,6 +201,9 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
     if (!d.ok()) return d.status();  // unreachable: references were checked above
     d->expected_pass_rate = expected;
+    const DecisionKind decided = d->kind;
+    if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
+    if (d->kind != decided) d->expected_pass_rate = policy_.ExpectedPassRate(info.id, PolicyDecision{}, prediction);
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
       pending_[info.id] = *std::move(encoded[i]);
     } else {
@@ -155,11 +215,16 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
   return decisions;
 }
 
-std::vector<Decision> TrainerPlugin::DecideWithoutFeatures(const std::vector<PromptInfo>& batch) {
+absl::StatusOr<std::vector<Decision>> TrainerPlugin::DecideWithoutFeatures(const std::vector<PromptInfo>& batch,
+                                                                           const PromptFits& fits) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<Decision> decisions;
   decisions.reserve(batch.size());
-  for (const PromptInfo& info : batch) decisions.push_back(FailOpen(info));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    absl::StatusOr<Decision> d = FailOpen(i, batch[i], fits);
+    if (!d.ok()) return d.status();
+    decisions.push_back(*std::move(d));
+  }
   return decisions;
 }
 

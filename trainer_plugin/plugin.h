@@ -13,8 +13,17 @@
 // (PolicyConfig::fail_open), and counted in Stats().counters.fail_open_decisions. DecideWithoutFeatures
 // does this for a whole batch. Training never waits on the plugin.
 //
+// Prompt-length budget: a trainer filters over-long prompts when its dataset loads, before any
+// hint exists, so a hint must not push a prompt over that limit. Decide takes an optional `fits`,
+// the trainer's own test (its tokenizer and chat template, its max_prompt_length). A hinted prompt
+// that fails it gets the longest shorter hint that passes, still cut at a step boundary
+// (counters.hints_shortened_to_fit); if none passes, the prompt is rolled out unhinted as KEEP, its
+// group observed as unhinted and its rung left alone (counters.hints_withheld_to_fit). The reason
+// says which.
+//
 // Errors are values. Decide fails only on caller bugs (mismatched sizes, empty ids, features that
-// do not fit the schema, invalid UTF-8 in a reference solution), and then changes no state.
+// do not fit the schema, invalid UTF-8 in a reference solution), and then changes no state; or
+// when `fits` itself fails, and then the decisions made so far are lost to the caller.
 //
 // Thread-safe: every method takes one internal mutex (calls are per batch, so it never contends
 // in practice).
@@ -22,6 +31,7 @@
 #define SPARSEGATE_TRAINER_PLUGIN_PLUGIN_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,6 +87,9 @@ struct Decision {
   std::string reason;
 };
 
+// Whether the prompt to roll out, batch[index] with its hint placed, fits the trainer's budget.
+using PromptFits = std::function<absl::StatusOr<bool>(size_t index, const std::string& prompt_text)>;
+
 class TrainerPlugin {
  public:
   static absl::StatusOr<std::unique_ptr<TrainerPlugin>> Create(FeatureSchema schema, PluginConfig config = {});
@@ -87,12 +100,15 @@ class TrainerPlugin {
 
   // One decision per prompt, in order. features[i] belongs to batch[i]; an empty PromptFeatures
   // means no features for that prompt (fail-open). Outcomes observed since the last call are
-  // fitted first, so decisions use everything learned so far.
+  // fitted first, so decisions use everything learned so far. `fits`: the prompt-length budget
+  // (top of this file); none, no budget.
   absl::StatusOr<std::vector<Decision>> Decide(const std::vector<PromptInfo>& batch,
-                                               const std::vector<PromptFeatures>& features);
+                                               const std::vector<PromptFeatures>& features,
+                                               const PromptFits& fits = nullptr);
 
   // Fail-open for a whole batch, when the service could not be reached at all.
-  std::vector<Decision> DecideWithoutFeatures(const std::vector<PromptInfo>& batch);
+  absl::StatusOr<std::vector<Decision>> DecideWithoutFeatures(const std::vector<PromptInfo>& batch,
+                                                              const PromptFits& fits = nullptr);
 
   // The rewards of one prompt's G rollouts, each in [0, 1], after the rollouts of its last decision.
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
@@ -128,8 +144,10 @@ class TrainerPlugin {
   // Turns a policy decision into the caller's Decision, cutting and placing the hint for GUIDE.
   absl::StatusOr<Decision> Finish(const PromptInfo& info, PolicyDecision decision,
                                   const std::optional<Prediction>& prediction, bool fail_open) const;
+  // Applies the prompt-length budget to a GUIDE decision (top of this file).
+  absl::Status FitHint(size_t index, const PromptInfo& info, const PromptFits& fits, Decision& decision);
   void Count(const Decision& decision);
-  Decision FailOpen(const PromptInfo& info);
+  absl::StatusOr<Decision> FailOpen(size_t index, const PromptInfo& info, const PromptFits& fits);
   PluginStats StatsLocked() const;
 
   const FeatureSchema schema_;

@@ -64,6 +64,8 @@ nlohmann::json StatsToJson(const PluginStats& stats) {
       {"zero_pass_groups", c.zero_pass_groups},
       {"all_pass_groups", c.all_pass_groups},
       {"unknown_prompt_observations", c.unknown_prompt_observations},
+      {"hints_shortened_to_fit", c.hints_shortened_to_fit},
+      {"hints_withheld_to_fit", c.hints_withheld_to_fit},
       {"predicted_vs_observed",
        {
            {"unhinted_groups", groups},

@@ -34,6 +34,10 @@ struct PluginCounters {
   int64_t zero_pass_groups = 0;
   int64_t all_pass_groups = 0;
   int64_t unknown_prompt_observations = 0;  // Observe for a prompt never decided
+  // GUIDE decisions whose hinted prompt would not fit the caller's prompt-length budget
+  // (TrainerPlugin::Decide's `fits`): the hint cut shorter, or withheld (rolled out unhinted).
+  int64_t hints_shortened_to_fit = 0;
+  int64_t hints_withheld_to_fit = 0;
   std::array<CalibrationBin, kCalibrationBins> calibration{};
 
   // Adds one unhinted group with its prediction to the calibration bins.

@@ -59,11 +59,69 @@ TEST(TrainerPlugin, FailOpenIsCountedAndNeverBlocks) {
   EXPECT_FALSE((*decisions)[1].fail_open);
   EXPECT_TRUE((*decisions)[1].prediction.has_value());
 
-  const std::vector<Decision> all = plugin->DecideWithoutFeatures({Info("c", true), Info("d", true)});
-  EXPECT_EQ(all.size(), 2u);
-  for (const Decision& d : all) EXPECT_EQ(d.kind, DecisionKind::kKeep);
+  const absl::StatusOr<std::vector<Decision>> all = plugin->DecideWithoutFeatures({Info("c", true), Info("d", true)});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  for (const Decision& d : *all) EXPECT_EQ(d.kind, DecisionKind::kKeep);
   EXPECT_EQ(plugin->Stats().counters.fail_open_decisions, 3);
   EXPECT_EQ(plugin->StatsJson()["fail_open_decisions"], 3);
+}
+
+// A trainer's prompt-length budget: a hint is cut shorter on a step boundary to fit, or withheld,
+// and a withheld hint's group counts as unhinted without moving the ladder.
+TEST(TrainerPlugin, HintsAreFittedToThePromptLengthBudget) {
+  std::unique_ptr<TrainerPlugin> plugin = MakePlugin();
+  const PromptInfo q = Info("q", true);
+  ASSERT_TRUE(plugin->Decide({q}, {SomeFeatures()}).ok());
+  for (int rung = 1; rung <= 3; ++rung) {  // three all-wrong groups: rung 3, the 75% hint
+    ASSERT_TRUE(plugin->Observe("q", std::vector<double>(8, 0.0)).ok());
+    ASSERT_TRUE(plugin->Decide({q}, {SomeFeatures()}).ok());
+  }
+  const Decision full = (*plugin->Decide({q}, {SomeFeatures()}))[0];
+  ASSERT_EQ(full.kind, DecisionKind::kGuide);
+  ASSERT_EQ(full.hint_level, 3);
+
+  // Room for the first line of the solution only (what the 25% hint shows).
+  const size_t limit = ApplyHintBlock(q.prompt, RenderHintBlock(HintTemplate::Default(),
+                                                                "Let $n$ be the number of steps.\n")).size();
+  std::vector<size_t> asked;
+  const PromptFits short_budget = [&](size_t index, const std::string& text) -> absl::StatusOr<bool> {
+    asked.push_back(index);
+    return text.size() <= limit;
+  };
+  const Decision shortened = (*plugin->Decide({q}, {SomeFeatures()}, short_budget))[0];
+  EXPECT_EQ(shortened.kind, DecisionKind::kGuide);
+  EXPECT_EQ(shortened.hint_level, 3);
+  EXPECT_LE(shortened.prompt_text.size(), limit);
+  EXPECT_LT(shortened.hint_text.size(), full.hint_text.size());
+  EXPECT_EQ(shortened.prompt_text, q.prompt + shortened.hint_text);
+  EXPECT_EQ(shortened.hint_boundary, CutBoundary::kLineEnd);
+  EXPECT_NE(shortened.reason.find("shortened"), std::string::npos) << shortened.reason;
+  EXPECT_FALSE(asked.empty());
+  for (size_t index : asked) EXPECT_EQ(index, 0u);
+
+  const PromptFits no_room = [&](size_t, const std::string& text) -> absl::StatusOr<bool> {
+    return text.size() <= q.prompt.size();
+  };
+  const Decision withheld = (*plugin->Decide({q}, {SomeFeatures()}, no_room))[0];
+  EXPECT_EQ(withheld.kind, DecisionKind::kKeep);
+  EXPECT_EQ(withheld.hint_level, 0);
+  EXPECT_EQ(withheld.prompt_text, q.prompt);
+  EXPECT_TRUE(withheld.hint_text.empty());
+  EXPECT_NE(withheld.reason.find("rolled out unhinted"), std::string::npos) << withheld.reason;
+  ASSERT_TRUE(plugin->Observe("q", std::vector<double>(8, 0.0)).ok());
+  const PluginStats stats = plugin->Stats();
+  EXPECT_EQ(stats.counters.hints_shortened_to_fit, 1);
+  EXPECT_EQ(stats.counters.hints_withheld_to_fit, 1);
+  EXPECT_EQ(stats.prompts_by_hint_level[3], 1);  // an unhinted failure does not climb the ladder
+  EXPECT_EQ(plugin->StatsJson()["hints_withheld_to_fit"], 1);
+
+  const PromptFits broken = [](size_t, const std::string&) -> absl::StatusOr<bool> {
+    return absl::InternalError("tokenizer gone");
+  };
+  const absl::Status failed = plugin->Decide({q}, {SomeFeatures()}, broken).status();
+  EXPECT_EQ(failed.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(failed.message().find("tokenizer gone"), std::string::npos);
 }
 
 TEST(TrainerPlugin, ErrorsLeaveTheStateUntouched) {

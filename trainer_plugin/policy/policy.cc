@@ -234,6 +234,13 @@ PolicyDecision Policy::DecideBeforeOutcomes(PromptHistory& h, const std::optiona
   return d;
 }
 
+void Policy::WithholdHint(const std::string& prompt_id) {
+  auto it = state_.prompts.find(prompt_id);
+  if (it == state_.prompts.end() || it->second.last_decision != DecisionKind::kGuide) return;
+  it->second.last_decision = DecisionKind::kKeep;
+  it->second.last_decision_level = 0;
+}
+
 absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
   if (rewards.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': no rewards"));
   int32_t successes = 0;

@@ -180,6 +180,11 @@ class Policy {
   // The fail-open entry point, for prompts the service gave no features for (see FailOpenMode).
   PolicyDecision DecideWithoutFeatures(const std::string& prompt_id, bool has_reference);
 
+  // The rollouts of the prompt's last GUIDE decision go out without the hint after all (it did not
+  // fit the trainer's prompt-length budget): their group is observed as unhinted, and the rung
+  // stays where it is, since it was not tried.
+  void WithholdHint(const std::string& prompt_id);
+
   // `rewards` holds the G rollouts' rewards, each in [0, 1].
   absl::StatusOr<GroupOutcome> Observe(const std::string& prompt_id, const std::vector<double>& rewards);
 

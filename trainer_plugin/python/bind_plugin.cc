@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -115,6 +116,45 @@ std::vector<GatePrompt> ParseGatePrompts(const py::sequence& prompts) {
 // Stats.
 
 // The plugin's StatsJson as Python values (pybind11_json: integers stay int, NaN stays float).
+// The trainer's prompt-length test as the core calls it, from a thread without the GIL. An
+// exception from the callable is kept and raised again, unchanged, once the core has returned.
+class PythonFits {
+ public:
+  explicit PythonFits(py::object fits) : fits_(std::move(fits)) {}
+
+  PromptFits get() {
+    if (fits_.is_none()) return nullptr;
+    return [this](size_t index, const std::string& text) -> absl::StatusOr<bool> {
+      py::gil_scoped_acquire gil;
+      try {
+        return fits_(index, text).cast<bool>();
+      } catch (...) {
+        raised_ = std::current_exception();
+        return absl::CancelledError("the fits callable raised");
+      }
+    };
+  }
+
+  // Call with the GIL held, after the core returned.
+  void RethrowIfRaised() {
+    if (raised_) std::rethrow_exception(std::exchange(raised_, nullptr));
+  }
+
+ private:
+  py::object fits_;
+  std::exception_ptr raised_;
+};
+
+template <typename T>
+T ValueOrRaised(absl::StatusOr<T> result, PythonFits& fits) {
+  if (!result.ok()) fits.RethrowIfRaised();
+  return Value(std::move(result));
+}
+
+constexpr const char* kFitsDoc =
+    " `fits`: optional callable (index, prompt_text) -> bool, the trainer's prompt-length budget; a hinted "
+    "prompt that fails it gets a shorter hint, or none (stats: hints_shortened_to_fit, hints_withheld_to_fit).";
+
 py::object PluginStats(const TrainerPlugin& p) { return pyjson::from_json(p.StatsJson()); }
 
 py::dict ClientStatsToPython(const ClientStats& s) {
@@ -190,26 +230,32 @@ Decides per prompt before rollout and learns from each group's rewards after it 
           "Features of a sample of the training set, for the unsupervised prior's percentiles.")
       .def(
           "decide",
-          [](TrainerPlugin& p, const py::sequence& prompts, const std::vector<std::optional<PromptFeatures>>& features) {
+          [](TrainerPlugin& p, const py::sequence& prompts, const std::vector<std::optional<PromptFeatures>>& features,
+             py::object fits) {
             std::vector<PromptInfo> batch = ParsePromptInfos(prompts);
             std::vector<PromptFeatures> plain;
             plain.reserve(features.size());
             for (const auto& f : features) plain.push_back(f.value_or(PromptFeatures{}));
-            std::vector<Decision> decisions;
+            PythonFits budget(std::move(fits));
+            absl::StatusOr<std::vector<Decision>> decisions;
             {
               py::gil_scoped_release release;
-              decisions = Value(p.Decide(batch, plain));
+              decisions = p.Decide(batch, plain, budget.get());
             }
-            return ToPyDecisions(decisions);
+            return ToPyDecisions(ValueOrRaised(std::move(decisions), budget));
           },
-          py::arg("prompts"), py::arg("features"),
-          "One Decision per prompt, in order; features[i] None or empty means no features (fail-open).")
+          py::arg("prompts"), py::arg("features"), py::arg("fits") = py::none(),
+          (std::string("One Decision per prompt, in order; features[i] None or empty means no features (fail-open).") +
+           kFitsDoc)
+              .c_str())
       .def(
           "decide_without_features",
-          [](TrainerPlugin& p, const py::sequence& prompts) {
-            return ToPyDecisions(p.DecideWithoutFeatures(ParsePromptInfos(prompts)));
+          [](TrainerPlugin& p, const py::sequence& prompts, py::object fits) {
+            PythonFits budget(std::move(fits));
+            return ToPyDecisions(ValueOrRaised(p.DecideWithoutFeatures(ParsePromptInfos(prompts), budget.get()), budget));
           },
-          py::arg("prompts"), "Fail-open for a whole batch: counted in stats()['fail_open_decisions'].");
+          py::arg("prompts"), py::arg("fits") = py::none(),
+          "Fail-open for a whole batch: counted in stats()['fail_open_decisions'].");
   BindPluginMethods(cls);
   cls.def("stats", &PluginStats)
       .def_property_readonly("schema", [](const TrainerPlugin& p) { return p.schema(); })
@@ -312,30 +358,34 @@ prompts back as token ids for prompts given as ids.
          })
       .def(
           "decide",
-          [](Gate& g, const py::sequence& prompts) {
+          [](Gate& g, const py::sequence& prompts, py::object fits) {
             std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
-            std::vector<GatedDecision> gated;
+            PythonFits budget(std::move(fits));
+            absl::StatusOr<std::vector<GatedDecision>> gated;
             {
               py::gil_scoped_release release;
-              gated = Value(g.Decide(batch));
+              gated = g.Decide(batch, budget.get());
             }
-            return GatedToPy(std::move(gated));
+            return GatedToPy(ValueOrRaised(std::move(gated), budget));
           },
-          py::arg("prompts"),
-          "One Decision per prompt {'id', 'text' | 'ids', 'reference'}, in order. Prompts the service could not "
-          "score are decided fail-open.")
+          py::arg("prompts"), py::arg("fits") = py::none(),
+          (std::string("One Decision per prompt {'id', 'text' | 'ids', 'reference'}, in order. Prompts the service "
+                       "could not score are decided fail-open.") +
+           kFitsDoc)
+              .c_str())
       .def(
           "select",
-          [](Gate& g, const py::sequence& prompts, size_t count, double target) {
+          [](Gate& g, const py::sequence& prompts, size_t count, double target, py::object fits) {
             std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
-            std::vector<GatedDecision> gated;
+            PythonFits budget(std::move(fits));
+            absl::StatusOr<std::vector<GatedDecision>> gated;
             {
               py::gil_scoped_release release;
-              gated = Value(g.Select(batch, count, target));
+              gated = g.Select(batch, count, target, budget.get());
             }
-            return GatedToPy(std::move(gated));
+            return GatedToPy(ValueOrRaised(std::move(gated), budget));
           },
-          py::arg("prompts"), py::arg("count"), py::arg("target") = 0.5,
+          py::arg("prompts"), py::arg("count"), py::arg("target") = 0.5, py::arg("fits") = py::none(),
           "Decides an oversampled candidate batch and returns the `count` Decisions to roll out, in input order: "
           "of those decided keep or guide, the ones whose expected_pass_rate is nearest `target` (Prompt "
           "Curriculum Learning's choice). Fewer come back when fewer may be rolled out; the rest need no observe.");

@@ -108,6 +108,8 @@ json ToJson(const PluginCounters& c) {
           {"zero_pass_groups", c.zero_pass_groups},
           {"all_pass_groups", c.all_pass_groups},
           {"unknown_prompt_observations", c.unknown_prompt_observations},
+          {"hints_shortened_to_fit", c.hints_shortened_to_fit},
+          {"hints_withheld_to_fit", c.hints_withheld_to_fit},
           {"calibration", std::move(calibration)}};
 }
 
@@ -349,6 +351,12 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
   c.all_pass_groups = GetInt<int64_t>(Field(j, "all_pass_groups", where), Join(where, "all_pass_groups"));
   c.unknown_prompt_observations =
       GetInt<int64_t>(Field(j, "unknown_prompt_observations", where), Join(where, "unknown_prompt_observations"));
+  if (j.contains("hints_withheld_to_fit")) {  // added within version 1, with the prompt-length budget
+    c.hints_shortened_to_fit =
+        GetInt<int64_t>(Field(j, "hints_shortened_to_fit", where), Join(where, "hints_shortened_to_fit"));
+    c.hints_withheld_to_fit =
+        GetInt<int64_t>(Field(j, "hints_withheld_to_fit", where), Join(where, "hints_withheld_to_fit"));
+  }
   const std::string cal_where = Join(where, "calibration");
   const json& calibration = GetArray(Field(j, "calibration", where), cal_where);
   if (calibration.size() != c.calibration.size()) {
