@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
+  python3-pip python3-venv python3-setuptools   # `pip install .` of the Python package (tests)
   nodejs npm                              # tokenizer parity reference (tests only)
 )
 
