@@ -1,0 +1,1 @@
+"""Stand-in for openrlhf/cli/__init__.py at OpenRLHF 3c3be6234e0cb353e76bb8019947db9dfe99fca7."""
