@@ -25,10 +25,11 @@ class PluginGate:
         self.plugin = sparsegate.TrainerPlugin.create(SCHEMA, sparsegate.PluginConfig(**{**DEFAULT_KNOBS, **knobs}))
         self.decide_calls = []
 
-    def decide(self, prompts):
+    def decide(self, prompts, fits=None):
         prompts = list(prompts)
         self.decide_calls.append(prompts)
-        return self.plugin.decide(prompts, [synthetic_features(str(p["id"]), p.get("text", "")) for p in prompts])
+        features = [synthetic_features(str(p["id"]), p.get("text", "")) for p in prompts]
+        return self.plugin.decide(prompts, features, fits=fits)
 
     def observe(self, prompt_id, rewards):
         self.plugin.observe(prompt_id, rewards)

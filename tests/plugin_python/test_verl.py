@@ -1,136 +1,188 @@
-"""sparsegate.verl against verl's stand-in: configured by YAML keys, driven like verl's trainer."""
+"""sparsegate.verl inside verl's stand-in (stubs/verl, mirroring verl b178a3c): the real fit() step
+order, _get_gen_batch's pop, the single-turn agent loop, save-before-update and the
+StatefulDataLoader resume. Each test names the defect of issue 11 it guards against."""
 import json
-import logging
 
-import numpy as np
-import torch
-from omegaconf import OmegaConf
-from torch.utils.data import DataLoader
-from verl import DataProto
-from verl.experimental.dataset.sampler import AbstractCurriculumSampler
+from verl.experimental.agent_loop import single_turn_agent_loop
 from verl.trainer.main_ppo import create_rl_dataset, create_rl_sampler
-from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
+from verl.trainer.ppo.ray_trainer import RayPPOTrainer, make_config
+from verl.trainer.ppo.utils import Role
 
-from sparsegate.verl import SparsegateDataset
+from sparsegate.filters import GroupFilter
+from sparsegate.verl import STEP_CHECKPOINT
 
-BATCH = 4
-ROLLOUTS = 4
-KINDS = ["easy", "hard", "impossible", "easy", "hard", "easy", "impossible", "easy"]
+KINDS = ["easy", "hard", "impossible", "easy", "hard", "easy", "impossible", "hard"]
 HINT_MARK = "<partial_solution>"  # in the default hint template
+RIGHT, WRONG = 7, 8  # the response token that says whether the fake policy solved it
 
 
-def write_rows(path):
+class Tokenizer:
+    """What the dataset's overlong filter and the agent loop call: one token per word."""
+    pad_token_id = 0
+
+    def apply_chat_template(self, messages, tools=None, add_generation_prompt=False, tokenize=True, **kwargs):
+        words = " ".join(m["content"] for m in messages).split()
+        return [1 + len(w) % 50 for w in words] + ([2] if add_generation_prompt else [])
+
+
+def write_rows(path, solution_words=6):
     with open(path, "w") as f:
         for i, kind in enumerate(KINDS):
+            solution = "\n".join(f"Step {s}: " + " ".join(["w"] * solution_words) for s in range(4))
             f.write(json.dumps({
                 "data_source": "synthetic",
-                "prompt": [{"role": "system", "content": "Reason step by step."},
-                           {"role": "user", "content": f"Problem {i} ({kind}): compute {i} * 7."}],
+                "prompt": [{"role": "user", "content": f"Problem {i} ({kind}): compute {i} * 7."}],
                 "reward_model": {"ground_truth": str(i * 7)},
-                "extra_info": {"index": i, "kind": kind,
-                               "solution": f"We multiply.\n{i} * 7 = {i * 7}.\nThe answer is {i * 7}."},
+                "extra_info": {"index": i, "solution": solution},
             }) + "\n")
 
 
-def data_config(tmp_path, custom_dataset=True, **sparsegate_keys):
-    config = {
-        "train_batch_size": BATCH, "shuffle": True, "seed": 7, "dataloader_num_workers": 0, "prompt_key": "prompt",
-        "sampler": {"class_path": "pkg://fake_verl", "class_name": "PluginGateSampler",
-                    "sparsegate": {"reference_key": "extra_info.solution", "id_key": "extra_info.index",
-                                   "checkpoint": str(tmp_path / "sparsegate.json"), "quarantine_epochs": 1,
-                                   **sparsegate_keys}},
-    }
+def respond(prompt_ids, row):
+    """Easy prompts are always solved, hard ones only with a hint, impossible ones never."""
+    text = row["raw_prompt"][-1]["content"]
+    kind = text.split("(")[1].split(")")[0]
+    solved = kind == "easy" or (kind == "hard" and HINT_MARK in text)
+    return [RIGHT if solved else WRONG]
+
+
+def reward_loop(data):
+    right = int(data.batch["responses"][0, 0]) == RIGHT
+    return {"reward_score": 1.0 if right else -1.0, "reward_extra_info": {"acc": float(right)}}
+
+
+def config(tmp_path, epochs=3, save_freq=0, max_prompt_length=64, sampler_keys=None, custom_dataset=True, **data):
+    sparsegate = {"reference_key": "extra_info.solution", "quarantine_epochs": 1,
+                  "checkpoint_dir": str(tmp_path / "ckpt"), **(sampler_keys or {})}
+    data_config = {"train_files": str(tmp_path / "train.json"), "train_batch_size": 4, "dataloader_num_workers": 0,
+                   "max_prompt_length": max_prompt_length, "max_response_length": 4, "shuffle": True, "seed": 7,
+                   "sampler": {"class_path": "pkg://fake_verl", "class_name": "PluginGateSampler",
+                               "sparsegate": sparsegate}, **data}
     if custom_dataset:
-        config["custom_cls"] = {"path": "pkg://sparsegate.verl", "name": "SparsegateDataset"}
-    return OmegaConf.create(config)
+        data_config["custom_cls"] = {"path": "pkg://sparsegate.verl", "name": "SparsegateDataset"}
+    return make_config({"data": data_config,
+                        "actor_rollout_ref": {"rollout": {"n": 4, "agent": {"num_workers": 2}}},
+                        "algorithm": {"adv_estimator": "grpo"},
+                        "trainer": {"total_epochs": epochs, "save_freq": save_freq,
+                                    "default_local_dir": str(tmp_path / "ckpt"), "val_before_train": False}})
 
 
-def rollout(batch_dict):
-    """What verl's trainer does between the loader and sampler.update, with a fake policy:
-    easy prompts are always solved, hard ones only with a hint (half the time), impossible ones never."""
-    batch = DataProto.from_single_dict(batch_dict)
-    batch.non_tensor_batch["uid"] = np.array([f"u{i}-{id(batch)}" for i in range(len(batch))], dtype=object)
-    batch = batch.repeat(repeat_times=ROLLOUTS, interleave=True)
-    acc = []
-    for row, messages in enumerate(batch.non_tensor_batch["raw_prompt"]):
-        kind = batch.non_tensor_batch["extra_info"][row]["kind"]
-        hinted = HINT_MARK in messages[-1]["content"]
-        acc.append(kind == "easy" or (kind == "hard" and hinted and row % 2 == 0))
-    scores = torch.zeros(len(batch), 3)
-    scores[:, -1] = torch.tensor([1.0 if a else -1.0 for a in acc])  # a -1/+1 verifier, like DAPO's math scorer
-    batch.batch["token_level_scores"] = scores
-    batch.non_tensor_batch["acc"] = np.array(acc, dtype=object)
-    return batch
+def trainer_for(cfg, trainer_cls=RayPPOTrainer, policy=respond):
+    """What verl's TaskRunner does: dataset, sampler, trainer, in that order."""
+    tokenizer = Tokenizer()
+    dataset = create_rl_dataset(cfg.data.train_files, cfg.data, tokenizer, None)
+    sampler = create_rl_sampler(cfg.data, dataset)
+    generate = lambda chunk: single_turn_agent_loop(chunk, tokenizer, cfg, respond=policy, reward_loop=reward_loop)
+    trainer = trainer_cls(cfg, tokenizer, {Role.ActorRollout: generate}, None, train_dataset=dataset,
+                          train_sampler=sampler)
+    trainer.init_workers()
+    return trainer, sampler
 
 
-def train(loader, sampler, epochs):
-    """verl's fit loop: for each epoch, for each batch: roll out, then sampler.update(batch)."""
-    per_epoch = []
-    for _ in range(epochs):
-        rows = []
-        for batch_dict in loader:
-            batch = rollout(batch_dict)
-            ids = [str(e["index"]) for e in batch_dict["extra_info"]]
-            rows.extend(zip(ids, (m[-1]["content"] for m in batch_dict["raw_prompt"])))
-            if isinstance(loader.sampler, AbstractCurriculumSampler):
-                loader.sampler.update(batch=batch)
-        per_epoch.append(rows)
-    return per_epoch
+def recording(gate):
+    """Every observe() the gate gets, as (prompt id, rewards)."""
+    seen = []
+    observe = gate.observe
+    gate.observe = lambda prompt_id, rewards: (seen.append((prompt_id, list(rewards))), observe(prompt_id, rewards))
+    return seen
 
 
-def make(tmp_path, **kwargs):
-    write_rows(tmp_path / "train.jsonl")
-    config = data_config(tmp_path, **kwargs)
-    dataset = create_rl_dataset([str(tmp_path / "train.jsonl")], config, tokenizer=None, processor=None)
-    sampler = create_rl_sampler(config, dataset)
-    # verl: StatefulDataLoader(batch_size=gen_batch_size or train_batch_size, drop_last=True, sampler=...)
-    loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler, collate_fn=collate_fn, drop_last=True,
-                        num_workers=0)
-    return dataset, sampler, loader
+def decided_ids(gate):
+    return {str(p["id"]) for call in gate.decide_calls for p in call}
 
 
-def test_sampler_gates_guides_and_learns(tmp_path):
-    dataset, sampler, loader = make(tmp_path)
-    assert isinstance(dataset, SparsegateDataset) and type(sampler).__name__ == "PluginGateSampler"
-    assert len(sampler) == len(KINDS) and len(loader) == len(KINDS) // BATCH
-
-    epochs = train(loader, sampler, epochs=6)
-    assert [len(rows) for rows in epochs] == [len(KINDS)] * 6  # verl's step count holds every epoch
-
-    kind = {str(i): k for i, k in enumerate(KINDS)}
-    first = epochs[0]
-    assert sorted(pid for pid, _ in first) == sorted(str(i) for i in range(len(KINDS)))  # a plain permutation
-    assert not any(HINT_MARK in text for _, text in first)
-    # From the second epoch on, prompts that failed are rolled out with a hint; solved ones never are.
-    later = [row for rows in epochs[1:] for row in rows]
-    assert all(HINT_MARK not in text for pid, text in later if kind[pid] == "easy")
-    assert any(HINT_MARK in text for pid, text in later if kind[pid] == "hard")
-    # Impossible prompts climb to the top rung, get quarantined and are skipped, replaced by others.
-    assert sampler.skipped > 0
-    last = [pid for pid, _ in epochs[-1]]
-    assert len(last) == len(KINDS)
-    stats = sampler.stats()
-    assert stats["observed_groups"] == 6 * len(KINDS) and stats["decisions"]["drop"] == sampler.skipped
-    assert stats["unknown_prompt_observations"] == 0  # every group mapped back to its prompt id
-    assert stats["sampler"]["yielded"] == 6 * len(KINDS)
+def test_guided_prompts_are_observed_under_the_id_they_were_decided_under(tmp_path):
+    # Defect 1: verl drops sparsegate_id and index before update(); the sampler then hashed the
+    # hinted raw_prompt, so every guided group went to a new id and its ladder never moved.
+    write_rows(tmp_path / "train.json")
+    trainer, sampler = trainer_for(config(tmp_path))
+    seen = recording(sampler.gate)
+    trainer.fit()
+    stats = sampler.gate.stats()
+    assert seen and {pid for pid, _ in seen} <= decided_ids(sampler.gate)
+    assert stats["unknown_prompt_observations"] == 0
+    assert stats["decisions"]["guide"] > 0
+    # Hard prompts are solved once hinted: some group observed under a hard prompt's id succeeded.
+    hard = {sampler.data_source.sparsegate_prompt(i)["id"] for i, k in enumerate(KINDS) if k == "hard"}
+    assert any(pid in hard and max(r) == 1.0 for pid, r in seen)
 
 
-def test_checkpoint_resumes_the_plugin(tmp_path):
-    _, sampler, loader = make(tmp_path)
-    train(loader, sampler, epochs=2)
-    saved = sampler.gate.stats()
-    _, resumed, _ = make(tmp_path)  # the checkpoint written by update() is loaded at construction
-    assert resumed.gate.stats() == saved
+def test_without_the_dataset_the_id_key_or_an_unhinted_hash_is_used(tmp_path):
+    write_rows(tmp_path / "train.json")
+    trainer, sampler = trainer_for(config(tmp_path, epochs=1, custom_dataset=False))
+    seen = recording(sampler.gate)
+    trainer.fit()
+    assert seen and {pid for pid, _ in seen} <= decided_ids(sampler.gate)
+    assert sampler.gate.stats()["decisions"]["guide"] == 0
 
 
-def test_plain_dataset_means_keep_or_drop_only(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="sparsegate.verl"):
-        dataset, sampler, loader = make(tmp_path, custom_dataset=False)
-    assert type(dataset) is RLHFDataset and "KEEP or DROP only" in caplog.text
-    epochs = train(loader, sampler, epochs=3)
-    assert all(p["reference"] is None for call in sampler.gate.decide_calls for p in call)
-    assert not any(HINT_MARK in text for rows in epochs for _, text in rows)
-    stats = sampler.stats()
-    assert stats["decisions"]["guide"] == 0
-    # Without sparsegate_id in the rows, update() still maps rollouts to prompts (by extra_info.index).
-    assert stats["unknown_prompt_observations"] == 0 and stats["observed_groups"] == 3 * len(KINDS)
+def test_dapo_filter_reads_ids_from_the_batch_the_dapo_trainer_has(tmp_path):
+    # Defect 2: the DAPO trainer pops the same columns; filter_verl looked for sparsegate_id or
+    # index at the top level and raised KeyError.
+    from recipe.dapo import dapo_ray_trainer
+    write_rows(tmp_path / "train.json")
+    cfg = config(tmp_path, epochs=1)
+    cfg.algorithm.filter_groups = {"enable": True, "metric": "acc", "max_num_gen_batches": 0}
+    trainer, sampler = trainer_for(cfg, trainer_cls=dapo_ray_trainer.RayDAPOTrainer)
+    batches = []  # the generation batches as the filter sees them (extract_reward runs just before it)
+    original = dapo_ray_trainer.extract_reward
+    dapo_ray_trainer.extract_reward = lambda batch: (batches.append(batch), original(batch))[1]
+    try:
+        trainer.fit()
+    finally:
+        dapo_ray_trainer.extract_reward = original
+    assert batches
+    seen = recording(sampler.gate)
+    group_filter = GroupFilter(sampler.gate)
+    for batch, dapo_kept_uids in zip(batches, trainer.filter_groups_log):
+        kept = group_filter.filter_verl(batch, metric="acc")
+        assert {batch.non_tensor_batch["uid"][i] for i in kept} == set(dapo_kept_uids)
+    assert seen and {pid for pid, _ in seen} <= decided_ids(sampler.gate)
+
+
+def test_a_hint_never_pushes_a_prompt_over_max_prompt_length(tmp_path):
+    # Defect 3: the agent loop does not truncate, so a hinted prompt longer than
+    # rollout.prompt_length broke the batch (unequal widths).
+    write_rows(tmp_path / "train.json")
+    widths = []  # every prompt the agent loop rolled out, in tokens
+
+    def measuring(prompt_ids, row):
+        widths.append(len(prompt_ids))
+        return respond(prompt_ids, row)
+
+    # Unhinted prompts are 7 tokens; the hint block adds 25 and each solution step 8, so 44 leaves
+    # room for one step of a two-step hint.
+    trainer, sampler = trainer_for(config(tmp_path, max_prompt_length=44), policy=measuring)
+    trainer.fit()
+    stats = sampler.gate.stats()
+    assert stats["decisions"]["guide"] > 0
+    assert stats["hints_shortened_to_fit"] > 0
+    assert widths and max(widths) <= 44, widths
+    assert max(widths) > 7  # hinted prompts did go out
+
+
+def test_resume_continues_model_loader_and_plugin_at_the_same_step(tmp_path):
+    # Defect 6: verl saves before update(); the adapter's one file ran ahead of the model and the
+    # loader, and the resumed loader fast-forwarded the sampler, deciding batches nobody trained.
+    write_rows(tmp_path / "train.json")
+    cfg = config(tmp_path, epochs=2, save_freq=3)  # 2 steps per epoch: saves at step 3 (mid epoch 2) and 4
+    trainer, sampler = trainer_for(cfg)
+    trainer.total_training_steps = 3  # stop after the save at step 3, as a crash after it would
+    trainer.fit()
+    step = tmp_path / "ckpt" / "global_step_3"
+    assert (step / "data.pt").exists() and (step / STEP_CHECKPOINT).exists()
+    saved = json.loads((step / STEP_CHECKPOINT).read_text())
+    assert saved == json.loads(_save(sampler.gate, tmp_path / "after3.json"))  # the state after update 3
+
+    resumed_trainer, resumed = trainer_for(cfg)
+    seen_decides = len(resumed.gate.decide_calls)
+    resumed_trainer.fit()
+    assert resumed.updates == 4
+    # Only step 4's batch was decided after the resume: no fast-forward through earlier batches.
+    assert len(resumed.gate.decide_calls) - seen_decides >= 1
+    assert sum(len(c) for c in resumed.gate.decide_calls[seen_decides:]) < 2 * 4 * 2
+    assert resumed.gate.stats()["observed_groups"] == saved["state"]["counters"]["observed_groups"] + 4
+
+
+def _save(gate, path):
+    gate.save(str(path))
+    return open(path).read()

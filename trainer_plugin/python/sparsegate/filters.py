@@ -22,7 +22,11 @@ the verl sampler's ``update``, not both).
 from collections import OrderedDict
 from typing import Any, Hashable, List, Optional, Sequence, Tuple
 
-from ._prompts import unit_rewards
+from ._prompts import lookup, prompt_text, stable_id, unit_rewards
+
+# Where sparsegate.verl's dataset puts a row's prompt id: inside extra_info, the one dataset column
+# (with data_source, reward_model and uid) that verl's _get_gen_batch leaves in the training batch.
+ID_FIELD = "sparsegate_id"
 
 
 class GroupFilter:
@@ -75,25 +79,43 @@ class GroupFilter:
                 kept.extend(rows)
         return sorted(kept)
 
-    def filter_verl(self, batch: Any, metric: str = "acc", id_key: str = "sparsegate_id") -> List[int]:
+    def filter_verl(self, batch: Any, metric: str = "acc", id_key: Optional[str] = None) -> List[int]:
         """Kept trajectory indices of a verl ``DataProto``, for ``batch[kept]``.
 
-        Groups are the rows sharing ``non_tensor_batch["uid"]``, as in verl's DAPO trainer.
-        ``metric`` is read as that trainer reads ``algorithm.filter_groups.metric``:
-        "seq_reward" (``token_level_scores`` summed per row), "seq_final_reward"
-        (``token_level_rewards`` summed), or a ``non_tensor_batch`` key such as "acc" or "score".
-        Prompt ids come from ``non_tensor_batch[id_key]`` (written by ``sparsegate.verl``'s dataset),
-        else from verl's ``index`` column (``extra_info.index``).
+        Groups are the rows sharing ``non_tensor_batch["uid"]``, as in verl's DAPO trainer
+        (verl-recipe 48ea0a7, dapo/dapo_ray_trainer.py). ``metric`` is read as that trainer reads
+        ``algorithm.filter_groups.metric``: "seq_reward" (``token_level_scores`` summed per row),
+        "seq_final_reward" (``token_level_rewards`` summed), or a ``non_tensor_batch`` key such as
+        "acc" or "score". Prompt ids as ``verl_prompt_ids`` reads them (``id_key``: the sampler's
+        ``id_key``, e.g. "extra_info.index", for datasets other than sparsegate.verl's).
         """
-        ntb = batch.non_tensor_batch
         values = verl_metric(batch, metric)
-        if id_key in ntb:
-            ids = ntb[id_key]
-        elif "index" in ntb:
-            ids = ntb["index"]
+        ids = verl_prompt_ids(batch, id_key)
+        return self.filter(ids, list(values), group_ids=list(batch.non_tensor_batch["uid"]))
+
+
+def verl_prompt_ids(batch: Any, id_key: Optional[str] = None, hashing_allowed: bool = False) -> List[str]:
+    """Per row of a verl DataProto, the plugin prompt id it was decided under:
+    ``extra_info["sparsegate_id"]`` (written by sparsegate.verl's dataset), else ``id_key`` read from
+    the row (e.g. "extra_info.index"), else, only when ``hashing_allowed`` (no hint can have changed
+    the prompt), a hash of ``raw_prompt``'s text. A row with none of these is a KeyError naming it."""
+    ntb = batch.non_tensor_batch
+    ids = []
+    for i in range(len(ntb["uid"])):
+        extra = ntb["extra_info"][i] if "extra_info" in ntb else None
+        if isinstance(extra, dict) and extra.get(ID_FIELD) is not None:
+            ids.append(str(extra[ID_FIELD]))
+            continue
+        row = {k: v[i] for k, v in ntb.items()}
+        value = lookup(row, id_key)
+        if value is not None:
+            ids.append(str(value))
+        elif hashing_allowed and "raw_prompt" in row:
+            ids.append(stable_id(prompt_text(row["raw_prompt"])))
         else:
-            raise KeyError(f"the batch has neither '{id_key}' nor 'index' to identify prompts by")
-        return self.filter([str(i) for i in ids], list(values), group_ids=list(ntb["uid"]))
+            raise KeyError(f"row {i} of the batch carries no prompt id: neither extra_info['{ID_FIELD}'] "
+                           f"(data.custom_cls: sparsegate.verl SparsegateDataset) nor id_key {id_key!r}")
+    return ids
 
 
 def verl_metric(batch: Any, metric: str) -> List[float]:
