@@ -58,10 +58,13 @@ def verl_batch(prompt_ids, rewards_per_prompt, n):
     flat = [r for rs in rewards_per_prompt for r in rs]
     scores[:, -1] = torch.tensor(flat, dtype=torch.float32)  # the reward sits on the last response token
     uids = np.array([f"uid-{i}" for i in range(len(prompt_ids)) for _ in range(n)], dtype=object)
-    ids = np.array([p for p in prompt_ids for _ in range(n)], dtype=object)
+    # The id inside extra_info, where sparsegate.verl's dataset writes it (the only dataset column
+    # besides data_source and reward_model that verl keeps up to the reward step).
+    extra = np.array([{"index": k, "sparsegate_id": p} for k, p in enumerate(prompt_ids) for _ in range(n)],
+                     dtype=object)
     acc = np.array([r > 0 for r in flat], dtype=object)
     return DataProto(batch={"token_level_scores": scores, "token_level_rewards": scores.clone()},
-                     non_tensor_batch={"uid": uids, "sparsegate_id": ids, "acc": acc})
+                     non_tensor_batch={"uid": uids, "extra_info": extra, "acc": acc})
 
 
 def test_filter_verl_reads_uids_and_metrics():
@@ -76,6 +79,12 @@ def test_filter_verl_reads_uids_and_metrics():
     assert gate.stats()["observed_groups"] == 3
     with pytest.raises(KeyError, match="metric 'score'"):
         f.filter_verl(batch, metric="score")
+    # Without the dataset's id, an id_key names where the id is; without either, the error says so.
+    for row in batch.non_tensor_batch["extra_info"]:
+        del row["sparsegate_id"]
+    assert GroupFilter(gate, observe=False).filter_verl(batch, id_key="extra_info.index") == [2, 3]
+    with pytest.raises(KeyError, match="row 0 of the batch carries no prompt id"):
+        f.filter_verl(batch)
 
 
 def test_prompt_helpers():
