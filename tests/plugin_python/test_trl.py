@@ -1,7 +1,10 @@
-"""sparsegate.trl against TRL's stand-in: GUIDE and DROP in _generate_and_score_completions."""
+"""sparsegate.trl inside TRL's stand-in (stubs/trl, mirroring trl f2cd577 on transformers' Trainer and
+accelerate): trainer.train() end to end with a fake causal LM, one process and two simulated ones."""
 import logging
 import os
 
+from simmodels import ByteTokenizer, FakeCausalLM
+from simworld import run_processes
 from trl import GRPOConfig
 
 from fakes import PluginGate
@@ -12,81 +15,73 @@ KINDS = ["easy", "hard", "impossible", "easy"]
 HINT_MARK = "<partial_solution>"
 
 
-class FakePolicy:
-    """Generation stand-in: solves easy prompts, hard ones only with a hint, impossible ones never."""
-    training = True
-
-    def __call__(self, prompt):
-        text = prompt[-1]["content"]
-        if "(easy)" in text or ("(hard)" in text and HINT_MARK in text):
-            return "ANSWER"
-        return "no idea"
+def solve(prompt_texts):
+    """The policy: solves easy prompts, hard ones only with a hint, impossible ones never."""
+    return ["ANSWER" if "(easy)" in t or ("(hard)" in t and HINT_MARK in t) else "no idea" for t in prompt_texts]
 
 
 def accuracy(prompts, completions, completion_ids, solution, **kwargs):
     assert len(solution) == len(completions)  # dataset columns reach reward functions
-    return [1.0 if c == "ANSWER" else 0.0 for c in completions]
+    return [1.0 if c[-1]["content"] == "ANSWER" else 0.0 for c in completions]
 
 
 def brevity(prompts, completions, **kwargs):
     return [0.5] * len(completions)
 
 
-def generation_batch():
-    """A generation batch as RepeatSampler lays it out: each prompt's G copies side by side."""
-    rows = []
-    for i, kind in enumerate(KINDS):
-        row = {"prompt": [{"role": "system", "content": "Think."},
-                          {"role": "user", "content": f"Problem {i} ({kind}): what is {i} + {i}?"}],
-               "solution": f"Add the numbers.\n{i} + {i} = {2 * i}.\nThe answer is {2 * i}.",
-               "problem_id": f"P{i}"}
-        rows.extend(dict(row) for _ in range(G))
-    return rows
+def dataset():
+    return [{"prompt": [{"role": "system", "content": "Think."},
+                        {"role": "user", "content": f"Problem {i} ({kind}): what is {i} + {i}?"}],
+             "solution": f"Add the numbers.\n{i} + {i} = {2 * i}.\nThe answer is {2 * i}.",
+             "problem_id": f"P{i}"} for i, kind in enumerate(KINDS)]
 
 
-def make_trainer(tmp_path, gate=None):
-    args = GRPOConfig(output_dir=str(tmp_path), num_generations=G, per_device_train_batch_size=len(KINDS) * G)
-    return SparsegateGRPOTrainer(model=FakePolicy(), reward_funcs=[accuracy, brevity], args=args,
-                                 gate=gate or PluginGate(), prompt_id_column="problem_id", reference_column="solution")
+def make_trainer(tmp_path, gate=None, processes=1, max_prompt_tokens=None, **args):
+    """One optimizer step per generation batch; the batch holds every prompt's group once."""
+    defaults = dict(output_dir=str(tmp_path), num_generations=G,
+                    per_device_train_batch_size=len(KINDS) * G // processes, max_steps=5, save_strategy="no",
+                    max_completion_length=16, report_to=[])
+    config = GRPOConfig(**{**defaults, **args})
+    model = FakeCausalLM(solve)
+    trainer = SparsegateGRPOTrainer(model=model, reward_funcs=[accuracy, brevity], args=config,
+                                    train_dataset=dataset(), processing_class=ByteTokenizer(),
+                                    gate=gate or PluginGate(), prompt_id_column="problem_id",
+                                    reference_column="solution", max_prompt_tokens=max_prompt_tokens)
+    return trainer, model
 
 
-def group_prompts(output):
-    return [output["prompts"][i][-1]["content"] for i in range(0, len(output["prompts"]), G)]
+def kind_of(text):
+    return text.split("(")[1].split(")")[0]
+
+
+def hinted_kinds(generate_call):
+    """The kinds of prompt a generate call rolled out, and whether each was hinted."""
+    return {(kind_of(t), HINT_MARK in t) for t in generate_call}
 
 
 def test_guide_then_drop_with_substitution(tmp_path):
-    trainer = make_trainer(tmp_path)
-    inputs = generation_batch()
-    originals = [r["prompt"] for r in inputs]
-
-    out = trainer._generate_and_score_completions(inputs)
-    assert [r["prompt"] for r in inputs] == originals  # the caller's rows are never mutated
-    assert out["prompts"] == originals and len(out["advantages"]) == len(inputs)
-
-    out = trainer._generate_and_score_completions(inputs)
-    firsts = group_prompts(out)
-    assert [HINT_MARK in p for p in firsts] == [False, True, True, False]  # hard and impossible: guided
-    assert all(out["prompts"][i] == out["prompts"][i - i % G] for i in range(len(inputs)))  # whole groups
-    assert "<partial_solution>\nAdd the" in firsts[1]
-
-    for _ in range(3):  # the impossible prompt climbs to the top rung and is quarantined
-        out = trainer._generate_and_score_completions(inputs)
-    firsts = group_prompts(out)
-    assert len(out["prompts"]) == len(inputs)  # GRPO's batch shape is kept
-    assert "(impossible)" not in " ".join(firsts)  # its slot went to a copy of a rolled-out group
-    assert len(set(firsts)) == 3
-
+    trainer, model = make_trainer(tmp_path)
+    trainer.train()
+    calls = model.generate_calls
+    assert len(calls) == 5 and all(len(c) == len(KINDS) * G for c in calls)  # GRPO's batch shape is kept
+    assert hinted_kinds(calls[0]) == {(k, False) for k in KINDS}
+    # Step 2: the failed prompts are guided, whole groups at a time.
+    assert hinted_kinds(calls[1]) == {("easy", False), ("hard", True), ("impossible", True)}
+    assert any("<partial_solution>\nAdd the" in t for t in calls[1])
+    # By the last step the impossible prompt has climbed the ladder and is quarantined; its slot went
+    # to a copy of a rolled-out group.
+    assert "impossible" not in {kind_of(t) for t in calls[-1]}
     stats = trainer.gate.stats()
     assert stats["decisions"]["drop"] == 1 and stats["quarantined_prompts"] == 1
     assert stats["unknown_prompt_observations"] == 0
-    # One observation per rolled-out prompt per step: 4 + 4 + 4 + 4 + 3 (the dropped one is not observed).
+    # One observation per rolled-out prompt per step: 4 + 4 + 4 + 4 + 3.
     assert stats["observed_groups"] == 19
 
 
 def test_success_reward_column_is_observed(tmp_path):
     gate = PluginGate()
-    trainer = make_trainer(tmp_path, gate)
-    trainer._generate_and_score_completions(generation_batch())
+    trainer, _ = make_trainer(tmp_path, gate, max_steps=1)
+    trainer.train()
     stats = gate.stats()
     # Column 0 (accuracy): easy prompts pass, the rest fail; brevity's constant 0.5 is not what is observed.
     assert stats["all_pass_groups"] == 2 and stats["zero_pass_groups"] == 2
@@ -94,30 +89,59 @@ def test_success_reward_column_is_observed(tmp_path):
 
 def test_eval_and_foreign_layouts_pass_through(tmp_path, caplog):
     gate = PluginGate()
-    trainer = make_trainer(tmp_path, gate)
-    trainer.model.training = False
-    inputs = generation_batch()
-    assert trainer._generate_and_score_completions(inputs)["prompts"] == [r["prompt"] for r in inputs]
-    assert gate.decide_calls == []
-    trainer.model.training = True
-    mixed = inputs[1:] + inputs[:1]  # groups no longer aligned
+    trainer, model = make_trainer(tmp_path, gate)
+    rows = [dict(r) for r in dataset() for _ in range(G)]
+    model.eval()  # evaluation: TRL's _prepare_inputs calls the same hook in eval mode
+    trainer._generate_and_score_completions(rows)
+    assert gate.decide_calls == [] and not any(HINT_MARK in t for t in model.generate_calls[-1])
+    model.train()
+    mixed = rows[1:] + rows[:1]  # groups no longer aligned
     with caplog.at_level(logging.WARNING, logger="sparsegate.trl"):
-        out = trainer._generate_and_score_completions(mixed)
-    assert out["prompts"] == [r["prompt"] for r in mixed] and "passed through ungated" in caplog.text
-    assert gate.decide_calls == []
+        trainer._generate_and_score_completions(mixed)
+    assert "passed through ungated" in caplog.text and gate.decide_calls == []
+
+
+def test_hints_stay_within_max_prompt_tokens(tmp_path):
+    tokenizer = ByteTokenizer()
+    unhinted = max(len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True)) for r in dataset())
+    budget = unhinted + 170  # the hint block and its first solution step, not the second
+    trainer, model = make_trainer(tmp_path, max_prompt_tokens=budget)
+    trainer.train()
+    stats = trainer.gate.stats()
+    assert stats["decisions"]["guide"] > 0 and stats["hints_shortened_to_fit"] > 0
+    widths = [len(tokenizer.encode(t)) for call in model.generate_calls for t in call]
+    assert max(widths) <= budget and any(HINT_MARK in t for call in model.generate_calls for t in call)
 
 
 def test_checkpoint_is_saved_and_resumed_with_the_trainer(tmp_path):
-    trainer = make_trainer(tmp_path)
-    for _ in range(2):
-        trainer._generate_and_score_completions(generation_batch())
-    trainer.state.global_step = 2
-    trainer._save_checkpoint(trainer.model, trial=None)
+    trainer, _ = make_trainer(tmp_path, max_steps=2, save_strategy="steps", save_steps=2)
+    trainer.train()
     folder = os.path.join(str(tmp_path), "checkpoint-2")
     assert os.path.exists(os.path.join(folder, CHECKPOINT_NAME))
+    saved = trainer.gate.stats()
 
-    resumed = make_trainer(tmp_path)
-    resumed._load_optimizer_and_scheduler(folder)
-    assert resumed.gate.stats() == trainer.gate.stats()
-    out = resumed._generate_and_score_completions(generation_batch())
-    assert HINT_MARK in group_prompts(out)[2]  # the impossible prompt resumes on its rung
+    resumed, model = make_trainer(tmp_path, max_steps=3)
+    resumed.train(resume_from_checkpoint=True)
+    assert resumed.gate.stats()["observed_groups"] == saved["observed_groups"] + len(KINDS)
+    # The impossible prompt resumes on its rung: step 3 guides it at a higher level than step 2 did.
+    assert ("impossible", True) in hinted_kinds(model.generate_calls[-1])
+    assert resumed.gate.stats()["decisions_by_hint_level"][2] > 0
+
+
+def test_two_processes_roll_out_one_decision(tmp_path):
+    def rank(r):
+        gate = PluginGate()
+        trainer, model = make_trainer(tmp_path, gate, processes=2, max_steps=3)
+        trainer.train()
+        return gate, model
+
+    (gate0, model0), (gate1, model1) = run_processes(2, rank)
+    assert gate1.decide_calls == []  # only the main process decides
+    stats = gate0.stats()
+    assert stats["observed_groups"] == 3 * len(KINDS) and stats["unknown_prompt_observations"] == 0
+    for step in range(3):
+        together = model0.generate_calls[step] + model1.generate_calls[step]
+        assert len(together) == len(KINDS) * G
+        # Each prompt went out the same way on both processes (a group can span them).
+        assert len({kind_of(t) for t in together}) == len(hinted_kinds(together))
+    assert ("hard", True) in hinted_kinds(model0.generate_calls[1] + model1.generate_calls[1])

@@ -75,6 +75,15 @@ def with_hint(prompt: Any, hint_text: str) -> Any:
     return messages
 
 
+def hinted_prompt(prompt: Any, text: str) -> Any:
+    """The prompt whose text has become ``text``: what Gate.decide's ``fits`` is asked about, a
+    hinted text that extends the prompt's own text."""
+    original = prompt_text(prompt)
+    if not text.startswith(original):
+        raise ValueError("the hinted text does not extend the prompt's text")
+    return with_hint(prompt, text[len(original):])
+
+
 def lookup(row: Mapping[str, Any], path: Optional[str]) -> Any:
     """``row["a"]["b"]`` for path "a.b"; None when any step is missing or path is None."""
     if path is None:

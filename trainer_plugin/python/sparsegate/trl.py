@@ -1,23 +1,30 @@
 """TRL adapter: a GRPOTrainer that gates each prompt group before generation and learns after it.
 
-What TRL's GRPOTrainer gives a subclass (trl/trainer/grpo_trainer.py; read at v1.9.0, and these
-hooks have kept their signatures since v0.19, which is also what GHPO's own trainer overrides):
-- ``_generate_and_score_completions(self, inputs)``: ``inputs`` is this process's generation
-  batch, a list of dataset rows, each with a "prompt" (a string or a chat). RepeatSampler places
-  a prompt's ``num_generations`` copies next to each other in the global batch, and a group may
-  span processes. It generates, scores and returns the tensors the loss needs (prompt and
-  completion ids, masks, advantages, ...); the rewards are not part of what it returns.
-- ``_calculate_rewards(self, inputs, prompts, completions, completion_ids_list)`` returns
-  ``rewards_per_func``: one row per completion of the *global* batch (gathered over processes),
-  one column per reward function.
-- ``_save_checkpoint(self, model, trial)`` and ``_load_optimizer_and_scheduler(self, checkpoint)``:
-  where TRL keeps its own extra state next to a checkpoint.
+Read at huggingface/trl f2cd57710ae345ea6428ae95363267fcf38a3dc8 (trl/trainer/grpo_trainer.py,
+grpo_config.py, trainer/utils.py), transformers' Trainer (000945a9) and accelerate (16cb6eb8);
+tests/plugin_python/stubs mirror them. What GRPOTrainer gives a subclass:
+- ``_generate_and_score_completions(self, inputs)`` (via ``_prepare_inputs``, once per
+  ``steps_per_generation * num_iterations`` training steps): ``inputs`` is this process's part of
+  the generation batch, a list of dataset rows with a "prompt" (a string or a chat).
+  RepeatSampler lays out the GLOBAL batch with each prompt's ``num_generations`` copies adjacent,
+  and process k holds rows [k*n, (k+1)*n), so a group may span processes. It returns tensors only
+  (prompt/completion ids and masks, advantages, num_items_in_batch, ...): no rewards, no prompts.
+- ``_calculate_rewards(inputs, prompts, completions, completion_ids_list)`` returns
+  ``rewards_per_func`` already gathered: one row per completion of the global batch in rank
+  order, one column per reward function, NaN where a function returned None.
+- Prompts are tokenized without truncation (``max_prompt_length`` is gone at this commit), so a
+  hint can only be kept within a budget by the adapter: ``max_prompt_tokens``, or by default,
+  with vLLM and ``vllm_max_model_length`` set, that length minus ``max_completion_length``.
+- ``_save_checkpoint(model, trial)`` runs on every process after the step's update;
+  ``_load_optimizer_and_scheduler(checkpoint)`` runs on every process with the checkpoint folder
+  when training resumes, before trainer_state.json is read.
 
 Contract of SparsegateGRPOTrainer (training batches only; evaluation passes through untouched):
 - One decision per group, made on the main process by ``gate``; the other processes receive it
   (accelerate's gather_object / broadcast_object_list), so every process rolls out the same thing.
 - GUIDE: every row of the group gets the hinted prompt (the hint block appended to the last user
-  message, or to a string prompt), the way GHPO feeds hints.
+  message, or to a string prompt), the way GHPO feeds hints; within the token budget, if any
+  (a shorter hint on a step boundary, or none: Gate.decide's ``fits``).
 - DROP / DEFER: GRPO's batch has a fixed shape, so a group cannot just disappear. Its rows are
   replaced by a copy of a group that is rolled out (round-robin over the batch's rolled-out
   groups, hint included): those G rollouts go to a prompt with learning signal, and their rewards
@@ -38,7 +45,7 @@ from typing import Any, Dict, List, Optional
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
-from ._prompts import prompt_text, stable_id, unit_rewards, with_hint
+from ._prompts import hinted_prompt, is_chat, prompt_text, stable_id, unit_rewards, with_hint
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +66,12 @@ class SparsegateGRPOTrainer(GRPOTrainer):
     """GRPOTrainer with sparsegate's decisions applied before generation (module docstring)."""
 
     def __init__(self, *args, gate: Any = None, reference_column: Optional[str] = "solution",
-                 prompt_id_column: Optional[str] = None, success_reward: int = 0, **kwargs):
+                 prompt_id_column: Optional[str] = None, success_reward: int = 0,
+                 max_prompt_tokens: Optional[int] = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if max_prompt_tokens is None and self.args.use_vllm and self.args.vllm_max_model_length:
+            max_prompt_tokens = self.args.vllm_max_model_length - (self.args.max_completion_length or 0)
+        self.max_prompt_tokens = max_prompt_tokens
         self.gate = gate
         self.reference_column = reference_column
         self.prompt_id_column = prompt_id_column
@@ -106,6 +117,22 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         return {"id": str(pid) if pid is not None else stable_id(text), "text": text,
                 "reference": reference if isinstance(reference, str) and reference else None}
 
+    def _prompt_tokens(self, prompt: Any) -> int:
+        """Tokens of a prompt as GRPOTrainer._tokenize_prompts counts them (batched, as it calls)."""
+        if is_chat(prompt):
+            ids = self.processing_class.apply_chat_template(
+                conversation=[prompt], add_generation_prompt=True, tokenize=True, return_dict=True,
+                **(self.chat_template_kwargs or {}))["input_ids"]
+        else:
+            ids = self.processing_class(text=[prompt])["input_ids"]
+        return len(ids[0])
+
+    def _fits(self, groups: List[List[Dict[str, Any]]]):
+        """Gate.decide's ``fits``: whether group i's prompt with its text replaced stays within the budget."""
+        def fits(i: int, text: str) -> bool:
+            return self._prompt_tokens(hinted_prompt(groups[i][0]["prompt"], text)) <= self.max_prompt_tokens
+        return fits
+
     def _pass_through(self, inputs, why: str) -> _Plan:
         if not self._sparsegate_warned:
             logger.warning("sparsegate: batch passed through ungated: %s", why)
@@ -130,7 +157,12 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         decisions = None
         if accelerator.is_main_process:
             self.gate.begin_epoch(int(self.state.epoch or 0))
-            decisions = [d.to_dict() for d in self.gate.decide([self._describe(g[0]) for g in groups])]
+            prompts = [self._describe(g[0]) for g in groups]
+            if self.max_prompt_tokens is not None:
+                decided = self.gate.decide(prompts, fits=self._fits(groups))
+            else:
+                decided = self.gate.decide(prompts)
+            decisions = [d.to_dict() for d in decided]
         if distributed:
             decisions = broadcast_object_list([decisions], from_process=0)[0]
 

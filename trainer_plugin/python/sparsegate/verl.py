@@ -65,7 +65,7 @@ from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from . import _core
-from ._prompts import is_chat, lookup, prompt_text, stable_id, with_hint
+from ._prompts import hinted_prompt, is_chat, lookup, prompt_text, stable_id, with_hint
 from .filters import ID_FIELD, GroupFilter, verl_metric, verl_prompt_ids
 
 logger = logging.getLogger(__name__)
@@ -134,11 +134,7 @@ class SparsegateDataset(RLHFDataset):
         replaced by ``text`` stays within ``max_prompt_length`` tokens, counted the way this dataset
         filters over-long prompts (its tokenizer, chat template and template arguments)."""
         def fits(i: int, text: str) -> bool:
-            prompt = self.dataframe[indices[i]][self.prompt_key]
-            original = prompt_text(prompt)
-            if not text.startswith(original):
-                raise ValueError(f"row {indices[i]}: the hinted text does not extend the prompt")
-            hinted = with_hint(prompt, text[len(original):])
+            hinted = hinted_prompt(self.dataframe[indices[i]][self.prompt_key], text)
             if not is_chat(hinted):
                 hinted = [{"role": "user", "content": hinted}]
             kwargs = dict(self.apply_chat_template_kwargs or {})
