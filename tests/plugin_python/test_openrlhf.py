@@ -1,7 +1,13 @@
-"""sparsegate.openrlhf against OpenRLHF's stand-in: drop before dispatch, observe every group."""
-import types
+"""sparsegate.openrlhf inside OpenRLHF's stand-in (stubs/openrlhf, mirroring OpenRLHF 3c3be62): the
+real CLI flags, train(args) building engines, actor group and PPOTrainer, fit() with dynamic
+filtering, both reward paths, DeepSpeed checkpoints and --ckpt.load_enable resume."""
+import logging
 
 import pytest
+import torch
+from openrlhf import _fake_ray
+from openrlhf.cli import train_ppo_ray
+from openrlhf.trainer import ppo_trainer
 from openrlhf.trainer.ppo_utils import samples_generator
 
 from fakes import PluginGate
@@ -9,109 +15,214 @@ from sparsegate import openrlhf as adapter
 from sparsegate._prompts import stable_id
 
 N = 4
-PROMPTS = ["<|im_start|>user\nimpossible 1<|im_end|>\n", "<|im_start|>user\nmixed 2<|im_end|>\n",
-           "<|im_start|>user\neasy 3<|im_end|>\n", "<|im_start|>user\nmixed 4<|im_end|>\n"]
+# Two prompts the policy never solves, two it always solves, four it solves half the time.
+KINDS = ["impossible", "mixed", "easy", "mixed", "impossible", "mixed", "easy", "mixed"]
+ROWS = [{"input": f"Problem {i} ({kind}): compute {i} * 3.", "label": str(3 * i)} for i, kind in enumerate(KINDS)]
 
 
-class Engine:
-    """Rollout stand-in: scores 0 for impossible prompts, 1 for easy ones, alternating for mixed."""
-
-    def __init__(self):
-        self.dispatched = []
-
-    def __call__(self, prompt, label, n):
-        self.dispatched.append(prompt)
-        if "impossible" in prompt:
-            scores = [0.0] * n
-        elif "easy" in prompt:
-            scores = [1.0] * n
-        else:
-            scores = [float(i % 2) for i in range(n)]
-        return [{"prompt": prompt, "label": label, "reward": s, "scores": s} for s in scores]
+def kind_of(prompt):
+    return prompt.split("(")[1].split(")")[0]
 
 
-def args():
-    return types.SimpleNamespace(
-        rollout=types.SimpleNamespace(batch_size=len(PROMPTS), n_samples_per_prompt=N),
-        algo=types.SimpleNamespace(dynamic_filtering_enable=True, dynamic_filtering_range=(0.0, 1.0)))
+def respond(prompt, label, n):
+    """The policy and the reward server's answer per sample: (response text, reward)."""
+    kind = kind_of(prompt)
+    if kind == "impossible":
+        return [("no idea", 0.0)] * n
+    if kind == "easy":
+        return [(label, 1.0)] * n
+    return [(label, 1.0) if i % 2 else ("wrong", 0.0) for i in range(n)]
 
 
-def loader():
-    # PromptDataset batches: (datasources, prompts, labels, images)
-    return [(["math"] * len(PROMPTS), list(PROMPTS), ["answer"] * len(PROMPTS), [None] * len(PROMPTS))]
+def parse(tmp_path, *extra):
+    args = train_ppo_ray.parse_args([
+        "--vllm.num_engines", "2", "--actor.num_gpus_per_node", "1", "--reward.num_gpus_per_node", "1",
+        "--rollout.batch_size", "4", "--rollout.n_samples_per_prompt", str(N), "--train.batch_size", "8",
+        "--rollout.micro_batch_size", "4", "--algo.advantage.estimator", "group_norm",
+        "--data.apply_chat_template", "--data.label_key", "label", "--ckpt.path", str(tmp_path / "ckpt"),
+        *extra])
+    args.data.prompt_dataset = ROWS
+    args.actor.model_name_or_path = respond
+    return args
+
+
+def remote_reward(tmp_path, *extra):
+    return parse(tmp_path, "--reward.remote_url", "http://127.0.0.1:5000/get_reward", "--algo.dynamic_filtering_enable",
+                 *extra)
+
+
+def engine_calls(trainer):
+    """(prompt, n) of every generate_responses call, over all engines."""
+    return [c for engine in trainer.vllm_engines for c in engine.instance.calls]
 
 
 @pytest.fixture
-def installed():
-    original = samples_generator.SamplesGenerator
-    gate = PluginGate(no_reference_quarantine_after=2)
-    yield adapter.install(gate), gate
-    samples_generator.SamplesGenerator = original
+def gate():
+    gate = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
+    adapter.install(gate)
+    yield gate
+    adapter.uninstall()
 
 
-def make(cls, engine):
-    return cls(types.SimpleNamespace(args=args()), loader(), loader(), None, [engine])
+def test_install_patches_what_openrlhf_builds(gate):
+    assert samples_generator.SamplesGenerator is adapter.SparsegateSamplesGenerator
+    assert ppo_trainer.SamplesGenerator is adapter.SparsegateSamplesGenerator  # looked up there
+    adapter.install(gate)  # idempotent: the trainer hooks are wrapped once
+    assert not hasattr(ppo_trainer.BasePPOTrainer.save_logs_and_checkpoints.__wrapped__, "__wrapped__")
+    with pytest.raises(ValueError):
+        adapter.install()
 
 
-def test_install_patches_what_openrlhf_builds(installed):
-    cls, gate = installed
-    assert samples_generator.SamplesGenerator is cls and cls.gate is gate
-    assert issubclass(cls, adapter.SamplesGenerator)
+def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch):
+    events = []  # ("dispatch", prompt id) and ("observe", prompt id, rewards), in the order they happen
+    cancelled = []
+    observe = gate.observe
+    monkeypatch.setattr(gate, "observe", lambda pid, r: (events.append(("observe", pid, list(r))), observe(pid, r)))
+    monkeypatch.setattr(_fake_ray, "cancel", lambda ref: cancelled.append(ref))
 
+    def recording(prompt, label, n):
+        events.append(("dispatch", stable_id(prompt)))
+        return respond(prompt, label, n)
 
-def test_observes_all_groups_and_drops_the_impossible(installed, tmp_path):
-    cls, gate = installed
-    engine = Engine()
-    steps = []
-    for _ in range(4):
-        generator = make(samples_generator.SamplesGenerator, engine)  # what PPOTrainer builds
-        engine.dispatched.clear()
-        experiences, pass_rate, consumed, exhausted = generator.generate_samples()
-        steps.append((list(engine.dispatched), len(experiences)))
-
-    # OpenRLHF's own dynamic filtering still keeps only the mixed groups...
-    assert all(n == 2 * N for _, n in steps)
-    # ...while every group, filtered or not, reached the plugin; the impossible prompt (no reference)
-    # is quarantined after two all-zero groups and no longer dispatched.
-    assert steps[0][0] == PROMPTS and steps[1][0] == PROMPTS
-    assert PROMPTS[0] not in steps[2][0] and PROMPTS[0] not in steps[3][0]
+    args = remote_reward(tmp_path, "--train.num_episodes", "6")
+    args.actor.model_name_or_path = recording
+    trainer = train_ppo_ray.train(args)
+    generator = trainer.samples_generator
+    dispatched = [e[1] for e in events if e[0] == "dispatch"]
+    observed = [e[1] for e in events if e[0] == "observe"]
     stats = gate.stats()
-    assert stats["observed_groups"] == 4 + 4 + 3 + 3 and stats["zero_pass_groups"] == 2
-    assert stats["decisions"]["drop"] == 2 and stats["decisions"]["guide"] == 0
-    assert stats["unknown_prompt_observations"] == 0  # ids match between dispatch and observation
-    assert stable_id(PROMPTS[0]) == stable_id(steps[0][0][0])
+    # Every group that came back reached the plugin, the ones OpenRLHF's filter discarded included
+    # (OpenRLHF cancels what is in flight when its iterator runs dry during a replacement).
+    assert len(observed) == len(dispatched) - len(cancelled) and set(observed) <= set(dispatched)
+    assert stats["unknown_prompt_observations"] == 0
+    # A prompt observed with two all-zero groups is quarantined and never dispatched again.
+    zero_groups = {}
+    for event in events:
+        if event[0] == "observe" and max(event[2]) == 0.0:
+            zero_groups[event[1]] = zero_groups.get(event[1], 0) + 1
+        if event[0] == "dispatch":
+            assert zero_groups.get(event[1], 0) < 2, "a quarantined prompt was dispatched"
+    assert stats["quarantined_prompts"] == 2 and stats["decisions"]["drop"] > 0
+    # Dropped prompts were replaced from the same iterator; no pass went out fail-open.
+    assert generator.sg_counts["replacement_draws"] > 0 and generator.sg_counts["fail_open_dispatches"] == 0
+    # OpenRLHF's own dynamic filtering still keeps only the mixed groups.
+    assert all(status["rollout/reward_mean"] == 0.5 for _, status in trainer.steps_log)
 
 
-def test_evaluation_is_untouched(installed):
-    cls, gate = installed
-    engine = Engine()
-    generator = make(cls, engine)
-    experiences = generator.generate_eval_samples()
-    assert len(experiences) == len(PROMPTS) * N
-    assert gate.decide_calls == [] and gate.stats()["observed_groups"] == 0
+def test_prompts_consumed_counts_the_replacements(gate, tmp_path, monkeypatch):
+    returned = []
+    generate = adapter.SparsegateSamplesGenerator.generate_samples
+    monkeypatch.setattr(adapter.SparsegateSamplesGenerator, "generate_samples",
+                        lambda self, **kw: returned.append(generate(self, **kw)) or returned[-1])
+    trainer = train_ppo_ray.train(remote_reward(tmp_path, "--train.num_episodes", "6"))
+    assert trainer.samples_generator.sg_counts["replacement_draws"] > 0
+    # Every episode draws the whole dataset once, dispatched, filtered or dropped before dispatch.
+    assert sum(consumed for _, _, consumed, _ in returned) == 6 * len(ROWS)
 
 
-def test_never_drops_a_whole_dispatch(installed):
-    cls, gate = installed
-    engine = Engine()
-    only_impossible = [(["math"], [PROMPTS[0]], ["a"], [None])]
-    for _ in range(3):
-        generator = cls(types.SimpleNamespace(args=args()), only_impossible, only_impossible, None, [engine])
-        generator.generate_samples()
-    assert gate.stats()["decisions"]["drop"] == 1 and engine.dispatched.count(PROMPTS[0]) == 3
+def test_failed_reward_fetches_are_left_out_and_counted(gate, tmp_path, caplog, monkeypatch):
+    def flaky(prompt, label, n):
+        answers = respond(prompt, label, n)
+        if kind_of(prompt) == "easy":
+            return [(text, None) for text, _ in answers]  # the reward server fails every time
+        return [(text, None if i == 0 else r) for i, (text, r) in enumerate(answers)]
+
+    args = remote_reward(tmp_path)
+    args.actor.model_name_or_path = flaky
+    # OpenRLHF's experience maker cannot train on a sample whose reward fetch failed (it asks for a
+    # reward model); this test is about what the generator does, so the step itself is skipped.
+    monkeypatch.setattr(ppo_trainer.BasePPOTrainer, "train_step", lambda self, samples, step: ({}, step + 1))
+    with caplog.at_level(logging.WARNING, logger="sparsegate.openrlhf"):
+        trainer = train_ppo_ray.train(args)
+    generator = trainer.samples_generator
+    calls = engine_calls(trainer)
+    easy = sum(1 for c, _ in calls if kind_of(c) == "easy")
+    assert generator.sg_counts["unscored_groups"] == easy
+    assert generator.sg_counts["failed_rewards"] == easy * N + (len(calls) - easy)
+    assert gate.stats()["observed_groups"] == len(calls) - easy
+    assert generator._sg_pending == {}  # no half group left to mix with a later one
+    assert "without scores" in caplog.text
 
 
-def test_checkpoint_after_each_batch(tmp_path):
-    original = samples_generator.SamplesGenerator
+def test_reward_model_path_trains_and_says_the_plugin_cannot_learn(gate, tmp_path, caplog):
+    args = parse(tmp_path)
+    args.reward.model_name_or_path = lambda text: 1.0 if "wrong" not in text and "no idea" not in text else 0.0
+    with caplog.at_level(logging.WARNING, logger="sparsegate.openrlhf"):
+        trainer = train_ppo_ray.train(args)
+    assert trainer.steps_log  # training ran on the reward model's rewards
+    assert gate.stats()["observed_groups"] == 0
+    assert trainer.samples_generator.sg_counts["unscored_groups"] == len(engine_calls(trainer))
+    assert "learns only from --reward.remote_url" in caplog.text
+
+
+def test_evaluation_is_untouched(gate, tmp_path):
+    args = remote_reward(tmp_path, "--eval.steps", "1")
+    args.eval.dataset = [{"input": f"Eval {i} (mixed): compute {i} * 3.", "label": str(3 * i)} for i in range(2)]
+    trainer = train_ppo_ray.train(args)
+    calls = engine_calls(trainer)
+    eval_calls = [c for c, _ in calls if c.startswith("<|im_start|>user\nEval")]
+    assert eval_calls
+    decided = {p["id"] for call in gate.decide_calls for p in call}
+    assert not decided & {stable_id(c) for c in eval_calls}
+    assert gate.stats()["observed_groups"] == len(calls) - len(eval_calls)
+
+
+def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
+    def impossible_observations(gate):
+        seen = []
+        observe = gate.observe
+        gate.observe = lambda pid, r: (seen.append(pid), observe(pid, r))
+        return seen
+
+    impossible = {stable_id(f"<|im_start|>user\n{r['input']}<|im_end|>\n<|im_start|>assistant\n")
+                  for r, k in zip(ROWS, KINDS) if k == "impossible"}
+    first = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
+    first_seen = impossible_observations(first)
+    adapter.install(first)
     try:
-        gate = PluginGate()
-        path = tmp_path / "sg.json"
-        cls = adapter.install(gate, checkpoint=str(path))
-        make(cls, Engine()).generate_samples()
-        assert path.exists()
-        other = PluginGate()
-        adapter.install(other, checkpoint=str(path))  # loads an existing checkpoint
-        assert other.stats() == gate.stats()
+        trainer = train_ppo_ray.train(remote_reward(tmp_path, "--ckpt.save_steps", "1"))
     finally:
-        samples_generator.SamplesGenerator = original
-        adapter.SparsegateSamplesGenerator.checkpoint = None
+        adapter.uninstall()
+    last = trainer.steps_log[-1][0]
+    states = torch.load(tmp_path / "ckpt" / "_actor" / f"global_step{last}" / "mp_rank_00_model_states.pt")
+    first_state = tmp_path / "first.json"
+    first.save(str(first_state))
+    assert states[adapter.CLIENT_STATE_KEY] == first_state.read_text()  # the state after the last step
+    before = sum(1 for pid in first_seen if pid in impossible)
+    assert before > 0
+
+    resumed = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
+    resumed_seen = impossible_observations(resumed)
+    adapter.install(resumed)
+    try:
+        trainer = train_ppo_ray.train(remote_reward(tmp_path, "--ckpt.save_steps", "1", "--ckpt.load_enable",
+                                                    "--train.num_episodes", "3"))
+    finally:
+        adapter.uninstall()
+    assert trainer.steps_log[0][0] == last + 1  # the model resumed after the saved step...
+    # ...and the plugin: each impossible prompt is quarantined after two all-zero groups over both
+    # runs together, not two more.
+    assert sum(1 for pid in resumed_seen if pid in impossible) == 2 * len(impossible) - before
+    assert resumed.stats()["observed_groups"] == first.stats()["observed_groups"] + len(resumed_seen)
+
+
+def test_setup_hook_builds_a_real_gate_in_the_trainer_process(tmp_path, monkeypatch):
+    # What a Ray worker_process_setup_hook does in the PPOTrainer actor's process. The service is
+    # unreachable here, so every decision fails open to KEEP and training goes on.
+    monkeypatch.setenv("SPARSEGATE_TARGET", "127.0.0.1:1")
+    monkeypatch.setenv("SPARSEGATE_OPTIONS", '{"deadline": 0.2, "max_attempts": 1}')
+    adapter.setup_hook()
+    try:
+        assert ppo_trainer.SamplesGenerator is adapter.SparsegateSamplesGenerator
+        trainer = train_ppo_ray.train(remote_reward(tmp_path))
+    finally:
+        adapter.uninstall()
+    stats = trainer.samples_generator.stats()
+    assert trainer.steps_log and stats["fail_open_decisions"] > 0
+    assert stats["observed_groups"] > 0  # rewards are still learnt from
+
+
+def test_setup_hook_does_nothing_without_a_target(monkeypatch):
+    monkeypatch.delenv("SPARSEGATE_TARGET", raising=False)
+    adapter.setup_hook()
+    assert ppo_trainer.SamplesGenerator is samples_generator.SamplesGenerator is adapter.SamplesGenerator

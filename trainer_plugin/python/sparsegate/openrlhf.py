@@ -1,134 +1,298 @@
 """OpenRLHF adapter: a SamplesGenerator that drops prompts before rollout and observes every group.
 
-What OpenRLHF gives (openrlhf/trainer/ppo_utils/samples_generator.py and experience.py,
-openrlhf/cli/train_ppo_ray.py; read at main of August 2026):
-- The PPOTrainer Ray actor builds ``SamplesGenerator(strategy, prompts_dataloader,
-  eval_dataloader, tokenizer, vllm_engines)`` and calls ``generate_samples(**generate_kwargs)``
-  once per step; evaluation goes through ``generate_eval_samples``.
-- ``_generate_vllm(dataloader_iter, num_prompts, dynamic_filtering, **generate_kwargs)`` sends
-  prompts out with ``_dispatch_prompts_to_vllm(prompts, labels, *, images=None,
-  **generate_kwargs)`` (one Ray ref per prompt, answering its ``n_samples_per_prompt`` responses),
-  turns each response dict ("prompt", "label", "reward", "scores", ...) into an Experience with
-  ``_process_response_into_experience(response, **generate_kwargs)``, and with dynamic filtering
-  (``--algo.dynamic_filtering_enable``; ``--dynamic_filtering`` before April 2026) drops a
-  prompt's group unless ``low < mean(scores) < high`` (``--algo.dynamic_filtering_range``;
-  formerly ``--dynamic_filtering_reward_range``), dispatching a replacement prompt.
-- Prompts reach the generator chat-templated; there is no hook for a custom filter, so a
-  SamplesGenerator subclass is the seam.
+Read at OpenRLHF 3c3be6234e0cb353e76bb8019947db9dfe99fca7 (openrlhf/trainer/ppo_utils/
+samples_generator.py, ppo_trainer.py, utils/agent.py, trainer/ray/ppo_actor.py,
+utils/deepspeed/deepspeed.py, cli/train_ppo_ray.py); tests/plugin_python/stubs/openrlhf mirrors them.
+What OpenRLHF does, and what that means here:
+- ``PPOTrainer`` is a Ray actor (``@ray.remote``) that builds ``SamplesGenerator(strategy,
+  prompts_dataloader, eval_dataloader, tokenizer, vllm_engines)``, looked up as a global of
+  ppo_trainer.py, and calls ``generate_samples(**generate_kwargs)`` once per step. So the gate lives
+  in that actor's process: ``setup_hook`` is a Ray ``worker_process_setup_hook`` that installs the
+  generator there (OpenRLHF has no hook of its own).
+- ``_generate_vllm`` draws prompts from the dataloader iterator (``_collect_prompt_batch``), sends
+  them in one ``_dispatch_prompts_to_vllm(prompts, labels, *, images=None, **generate_kwargs)``
+  call (one Ray ref per prompt, answering its n samples), and turns each ref's responses into
+  Experiences with ``_process_response_into_experience`` in completion order. With
+  ``--algo.dynamic_filtering_enable`` a group whose mean score is not strictly inside
+  ``--algo.dynamic_filtering_range`` is dropped and one replacement prompt is drawn and dispatched
+  through the same ``_dispatch_prompts_to_vllm``.
+- Prompts reach the generator as finished text (chat template or input template applied by
+  PromptDataset), so a hint cannot be placed inside the user turn: decisions are KEEP or DROP.
+- Rewards: with ``--reward.remote_url`` each response carries "reward" and "scores" (None when the
+  fetch failed, which OpenRLHF only logs); with a reward model they are None until
+  ``RemoteExperienceMaker.make_experience`` fills them in, after generation.
+- ``fit`` passes ``client_states`` (episode, global_step, consumed prompts, dataloader state) to
+  ``save_logs_and_checkpoints``, which stores them in the DeepSpeed checkpoint
+  ``<ckpt.path>/_actor/global_step{N}``; on resume ``init_checkpoint_states`` returns them.
 
 Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
-- Before rollout: each dispatched prompt is decided by the gate, without a reference solution
-  (the prompt is already templated, so a hint could not be placed inside the user turn): KEEP or
-  DROP. Dropped prompts are not dispatched; if a whole dispatch would be dropped, it goes out as
-  it is, so training never starves.
-- After rollout: each prompt's scores ("scores", else "reward") are collected as its responses
-  are turned into experiences; when its ``n_samples_per_prompt`` responses are in, the group is
-  observed, before OpenRLHF's own dynamic filtering can discard it. The filtering stays OpenRLHF's.
-- Prompt ids are stable hashes of the prompt text. With a checkpoint path the gate is saved after
-  every training batch.
-``install(gate)`` makes OpenRLHF build this generator; ``setup_hook`` does it from environment
-variables inside Ray workers (see the README).
+- Before rollout: every dispatched prompt (the first dispatch of a step and each dynamic-filtering
+  replacement) is decided by the gate. A dropped or deferred prompt is replaced by the next prompts
+  of the same dataloader iterator, themselves decided, so the rollout batch keeps its size; at
+  most ``max_replacement_draws`` times the dispatch's size are drawn; what is not filled is not
+  dispatched (OpenRLHF then draws again, or ends the pass when its iterator runs dry). Only if a
+  whole pass over the prompts would dispatch nothing does the last dispatch go out as drawn
+  (fail-open), so the gate alone never leaves an episode without a step. The extra
+  prompts drawn are added to ``prompts_consumed`` (and to the filter pass rate's denominator).
+- After rollout: when a prompt's n responses are in, its group is observed with the scores that
+  came back ("scores", else "reward"), before OpenRLHF's dynamic filtering can discard it.
+  Responses whose reward fetch failed are left out (``failed_rewards``); a group without any score
+  (every fetch failed, or the reward-model path) is not observed (``unscored_groups``, warned once).
+- Prompt ids are stable hashes of the prompt text. Each new pass over the prompt dataloader (a
+  new iterator, also the first one after a resume) begins the plugin's next epoch.
+- The plugin's state rides in ``client_states["sparsegate_plugin"]``: saved with every checkpoint
+  (and best checkpoint), restored when OpenRLHF resumes from it (``--ckpt.load_enable``). Model,
+  dataloader and plugin continue at the same step.
 """
 
 import json
+import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional
+import tempfile
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from openrlhf.trainer.ppo_utils import samples_generator as _samples_generator_module
 
 from ._prompts import stable_id
 from .filters import GroupFilter
 
+logger = logging.getLogger(__name__)
 
 SamplesGenerator = _samples_generator_module.SamplesGenerator
+CLIENT_STATE_KEY = "sparsegate_plugin"
 
 
 def _samples_per_prompt(args: Any, generate_kwargs: Dict[str, Any]) -> int:
-    if "n_samples_per_prompt" in generate_kwargs:
+    if "n_samples_per_prompt" in generate_kwargs:  # what _dispatch_prompts_to_vllm reads first
         return int(generate_kwargs["n_samples_per_prompt"])
-    rollout = getattr(args, "rollout", None)  # dotted flags (2026) or the flat ones before them
-    return int(getattr(rollout, "n_samples_per_prompt", None) or getattr(args, "n_samples_per_prompt", 1))
+    return int(args.rollout.n_samples_per_prompt)
+
+
+def _score(response: Dict[str, Any]) -> Optional[float]:
+    score = response.get("scores")
+    if score is None:
+        score = response.get("reward")
+    if score is None:
+        return None
+    return float(score.flatten()[0].item()) if hasattr(score, "flatten") else float(score)
 
 
 class SparsegateSamplesGenerator(SamplesGenerator):
     """OpenRLHF's SamplesGenerator with sparsegate before and after rollout (module docstring)."""
 
-    gate: Any = None                  # set by install()
-    checkpoint: Optional[str] = None  # set by install()
+    gate_factory: Optional[Callable[[], Any]] = None  # set by install()
     drop_before_rollout: bool = True
+    max_replacement_draws: int = 4
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        factory = type(self).gate_factory
+        self.gate = factory() if factory is not None else None
+        self.sg_counts = {"replacement_draws": 0, "fail_open_dispatches": 0, "failed_rewards": 0,
+                          "unscored_groups": 0}
         self._sg_training = False
-        self._sg_pending: Dict[str, List[float]] = {}
+        self._sg_pending: Dict[str, List[Optional[float]]] = {}
+        self._sg_extra_consumed = 0
+        self._sg_exhausted = False
+        self._sg_pass_dispatched = 0  # prompts dispatched in this pass over the dataloader
+        self._sg_warned = False
         self._sg_filter = GroupFilter(self.gate) if self.gate is not None else None
 
-    def generate_samples(self, **generate_kwargs):
-        self._sg_training = self.gate is not None
-        try:
+    # --- one training step ----------------------------------------------------------------------
+
+    def generate_samples(self, **generate_kwargs) -> Tuple[List[Any], Optional[float], int, bool]:
+        if self.gate is None:
             return super().generate_samples(**generate_kwargs)
+        self._sg_training, self._sg_extra_consumed, self._sg_exhausted = True, 0, False
+        if getattr(self, "_dataloader_iter", None) is None:
+            # A new pass over the prompts (OpenRLHF starts a new iterator): the plugin's next epoch.
+            self.gate.begin_epoch(int(self.gate.stats()["epoch"]) + 1)
+            self._sg_pass_dispatched = 0
+        try:
+            samples, pass_rate, consumed, exhausted = super().generate_samples(**generate_kwargs)
         finally:
             self._sg_training = False
-            if self.gate is not None and self.checkpoint:
-                self.gate.save(self.checkpoint)
+        if self._sg_extra_consumed:
+            if pass_rate is not None and consumed:
+                pass_rate = pass_rate * consumed / (consumed + self._sg_extra_consumed)
+            consumed += self._sg_extra_consumed
+        if self._sg_exhausted and getattr(self, "_dataloader_iter", None) is not None:
+            # Replacement draws emptied the iterator: say so now, as OpenRLHF would have.
+            self._dataloader_iter = None
+            exhausted = not self._sample_buffer
+        return samples, pass_rate, consumed, exhausted
+
+    # --- before rollout -------------------------------------------------------------------------
 
     def _dispatch_prompts_to_vllm(self, prompts, labels, *, images=None, **generate_kwargs):
         if self._sg_training and self.drop_before_rollout and prompts:
-            decisions = self.gate.decide([{"id": stable_id(p), "text": p} for p in prompts])
-            keep = [i for i, d in enumerate(decisions) if d.rolled_out]
-            if keep and len(keep) < len(prompts):
-                prompts = [prompts[i] for i in keep]
-                labels = [labels[i] for i in keep]
-                if images is not None:
-                    images = [images[i] for i in keep]
+            prompts, labels, images = self._sg_choose(list(prompts), list(labels), images)
+            if not prompts:
+                return []
+            self._sg_pass_dispatched += len(prompts)
         return super()._dispatch_prompts_to_vllm(prompts, labels, images=images, **generate_kwargs)
+
+    def _sg_choose(self, prompts: List[str], labels: List[Any], images: Optional[List[Any]]):
+        """The prompts to dispatch in place of ``prompts``: the rolled-out ones, topped up with
+        replacements from the training iterator (module docstring)."""
+        had_images = images is not None
+        candidates = list(zip(prompts, labels, images if had_images else [None] * len(prompts)))
+        need, budget = len(candidates), len(candidates) * self.max_replacement_draws
+        chosen, batch = [], candidates
+        while batch:
+            decisions = self.gate.decide([{"id": stable_id(p), "text": p} for p, _, _ in batch])
+            chosen += [c for c, d in zip(batch, decisions) if d.rolled_out]
+            missing = need - len(chosen)
+            iterator = getattr(self, "_dataloader_iter", None)
+            if missing <= 0 or budget <= 0 or iterator is None or self._sg_exhausted:
+                break
+            new_prompts, new_labels, new_images, exhausted = _samples_generator_module._collect_prompt_batch(
+                iterator, min(missing, budget))
+            budget -= len(new_prompts)
+            self._sg_extra_consumed += len(new_prompts)
+            self.sg_counts["replacement_draws"] += len(new_prompts)
+            self._sg_exhausted = self._sg_exhausted or exhausted
+            batch = list(zip(new_prompts, new_labels, new_images))
+            had_images = had_images or any(i is not None for i in new_images)
+        if not chosen:
+            if not (self._sg_exhausted and self._sg_pass_dispatched == 0):
+                return [], [], None
+            chosen = candidates
+            self.sg_counts["fail_open_dispatches"] += 1
+        prompts, labels, images = (list(column) for column in zip(*chosen))
+        return prompts, labels, (images if had_images else None)
+
+    # --- after rollout --------------------------------------------------------------------------
 
     def _process_response_into_experience(self, response, **generate_kwargs):
         experience = super()._process_response_into_experience(response, **generate_kwargs)
         if self._sg_training:
-            score = response.get("scores")
-            if score is None:
-                score = response.get("reward")
-            if score is not None:
-                prompt = response["prompt"]
-                scores = self._sg_pending.setdefault(prompt, [])
-                scores.append(float(score))
-                if len(scores) >= _samples_per_prompt(self.args, generate_kwargs):
-                    del self._sg_pending[prompt]
-                    self._sg_filter.observe_group(stable_id(prompt), scores)
+            prompt = response["prompt"]
+            scores = self._sg_pending.setdefault(prompt, [])
+            scores.append(_score(response))
+            if len(scores) >= _samples_per_prompt(self.args, generate_kwargs):
+                del self._sg_pending[prompt]
+                self._sg_observe(prompt, scores)
         return experience
 
+    def _sg_observe(self, prompt: str, scores: List[Optional[float]]) -> None:
+        known = [s for s in scores if s is not None]
+        self.sg_counts["failed_rewards"] += len(scores) - len(known)
+        if known:
+            self._sg_filter.observe_group(stable_id(prompt), known)
+            return
+        self.sg_counts["unscored_groups"] += 1
+        if not self._sg_warned:
+            self._sg_warned = True
+            logger.warning("sparsegate: a group came back without scores (a reward model scores after "
+                           "generation, or every reward fetch failed); the plugin learns only from "
+                           "--reward.remote_url scores. Counted in sg_counts['unscored_groups'].")
 
-def install(gate: Any, *, checkpoint: Optional[str] = None, drop_before_rollout: bool = True) -> type:
-    """Makes OpenRLHF build SparsegateSamplesGenerator around ``gate`` in this process.
+    # --- checkpoints ----------------------------------------------------------------------------
 
-    Call it before OpenRLHF's trainer module is imported, or after: both its own module and the
-    trainer modules that imported the name are patched.
-    """
-    SparsegateSamplesGenerator.gate = gate
-    SparsegateSamplesGenerator.checkpoint = checkpoint
-    SparsegateSamplesGenerator.drop_before_rollout = drop_before_rollout
-    if checkpoint and os.path.exists(checkpoint):
-        gate.load(checkpoint)
-    _samples_generator_module.SamplesGenerator = SparsegateSamplesGenerator
-    for name in ("openrlhf.trainer.ppo_trainer", "openrlhf.trainer.ppo_trainer_async"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "SamplesGenerator"):
-            module.SamplesGenerator = SparsegateSamplesGenerator
-    return SparsegateSamplesGenerator
+    def sg_state(self) -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "plugin.json")
+            self.gate.save(path)
+            with open(path) as f:
+                return f.read()
+
+    def sg_restore(self, state: str) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "plugin.json")
+            with open(path, "w") as f:
+                f.write(state)
+            self.gate.load(path)
+
+    def stats(self) -> Dict[str, Any]:
+        """The gate's stats plus the generator's own counts, for a logger."""
+        stats = self.gate.stats()
+        stats["generator"] = dict(self.sg_counts)
+        return stats
+
+
+def _with_plugin_state(save_logs_and_checkpoints):
+    def wrapped(self, global_step, logs_dict=None, client_states=None):
+        generator = getattr(self, "samples_generator", None)
+        if isinstance(generator, SparsegateSamplesGenerator) and generator.gate is not None:
+            # In place: fit() passes the same dict to save_best_checkpoint afterwards.
+            client_states = client_states if client_states is not None else {}
+            client_states[CLIENT_STATE_KEY] = generator.sg_state()
+        return save_logs_and_checkpoints(self, global_step, logs_dict, client_states)
+    wrapped.__wrapped__ = save_logs_and_checkpoints
+    return wrapped
+
+
+def _restoring_plugin_state(init_checkpoint_states):
+    def wrapped(self):
+        states = init_checkpoint_states(self)
+        generator = getattr(self, "samples_generator", None)
+        if isinstance(generator, SparsegateSamplesGenerator) and generator.gate is not None:
+            state = states.get(CLIENT_STATE_KEY) if states else None
+            if state:
+                generator.sg_restore(state)
+                logger.info("sparsegate: plugin resumed at global step %s", states.get("global_step"))
+            elif states and states.get("global_step"):
+                logger.warning("sparsegate: the checkpoint at global step %s holds no plugin state; "
+                               "the plugin starts fresh", states.get("global_step"))
+        return states
+    wrapped.__wrapped__ = init_checkpoint_states
+    return wrapped
+
+
+def install(gate: Any = None, *, gate_factory: Optional[Callable[[], Any]] = None,
+            drop_before_rollout: bool = True, max_replacement_draws: int = 4) -> type:
+    """Makes OpenRLHF build SparsegateSamplesGenerator in this process, around ``gate`` or a gate
+    made by ``gate_factory()`` when the generator is built, and carry the plugin's state in its
+    checkpoints. Idempotent; works before or after OpenRLHF's trainer module is imported."""
+    if (gate is None) == (gate_factory is None):
+        raise ValueError("install() takes a gate or a gate_factory, exactly one")
+    cls = SparsegateSamplesGenerator
+    cls.gate_factory = staticmethod(gate_factory if gate_factory is not None else (lambda: gate))
+    cls.drop_before_rollout = drop_before_rollout
+    cls.max_replacement_draws = int(max_replacement_draws)
+    _samples_generator_module.SamplesGenerator = cls
+    from openrlhf.trainer import ppo_trainer
+    ppo_trainer.SamplesGenerator = cls
+    base = ppo_trainer.BasePPOTrainer
+    if not hasattr(base.save_logs_and_checkpoints, "__wrapped__"):
+        base.save_logs_and_checkpoints = _with_plugin_state(base.save_logs_and_checkpoints)
+    if not hasattr(base.init_checkpoint_states, "__wrapped__"):
+        base.init_checkpoint_states = _restoring_plugin_state(base.init_checkpoint_states)
+    async_module = sys.modules.get("openrlhf.trainer.ppo_trainer_async")
+    if async_module is not None and hasattr(async_module, "SamplesGenerator"):
+        async_module.SamplesGenerator = cls
+    return cls
+
+
+def uninstall() -> None:
+    """Undoes install() in this process."""
+    from openrlhf.trainer import ppo_trainer
+    _samples_generator_module.SamplesGenerator = SamplesGenerator
+    ppo_trainer.SamplesGenerator = SamplesGenerator
+    base = ppo_trainer.BasePPOTrainer
+    for name in ("save_logs_and_checkpoints", "init_checkpoint_states"):
+        method = getattr(base, name)
+        if hasattr(method, "__wrapped__"):
+            setattr(base, name, method.__wrapped__)
+    SparsegateSamplesGenerator.gate_factory = None
 
 
 def setup_hook() -> None:
     """A Ray ``worker_process_setup_hook``: installs the generator when SPARSEGATE_TARGET is set.
 
-    Environment: SPARSEGATE_TARGET (the service), SPARSEGATE_OPTIONS (JSON of further
-    Gate.create keywords), SPARSEGATE_CHECKPOINT (plugin checkpoint path).
+    It runs in every Ray worker; only the PPOTrainer actor builds a generator, so only there is a
+    Gate created. Environment: SPARSEGATE_TARGET (the service address), SPARSEGATE_OPTIONS (JSON of
+    further Gate.create keywords).
     """
     target = os.environ.get("SPARSEGATE_TARGET")
     if not target:
         return
-    from . import _core
     options = json.loads(os.environ.get("SPARSEGATE_OPTIONS") or "{}")
-    gate = _core.Gate.create(target=target, **options)
-    install(gate, checkpoint=os.environ.get("SPARSEGATE_CHECKPOINT") or None)
+
+    def make_gate():
+        from . import _core
+        return _core.Gate.create(target=target, **options)
+
+    install(gate_factory=make_gate)
