@@ -74,6 +74,8 @@ def test_install_patches_what_openrlhf_builds(gate):
 
 
 def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch):
+    # Defect 4: drops shrank the batch (prompts were replaced only after a finished group was
+    # filtered) and replacement prompts were never decided.
     events = []  # ("dispatch", prompt id) and ("observe", prompt id, rewards), in the order they happen
     cancelled = []
     observe = gate.observe
@@ -110,6 +112,7 @@ def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path
 
 
 def test_prompts_consumed_counts_the_replacements(gate, tmp_path, monkeypatch):
+    # Defect 4 too: prompts drawn to replace dropped ones must count as consumed.
     returned = []
     generate = adapter.SparsegateSamplesGenerator.generate_samples
     monkeypatch.setattr(adapter.SparsegateSamplesGenerator, "generate_samples",
@@ -121,6 +124,7 @@ def test_prompts_consumed_counts_the_replacements(gate, tmp_path, monkeypatch):
 
 
 def test_failed_reward_fetches_are_left_out_and_counted(gate, tmp_path, caplog, monkeypatch):
+    # Defect 5: a failed fetch left a partial group pending for good.
     def flaky(prompt, label, n):
         answers = respond(prompt, label, n)
         if kind_of(prompt) == "easy":
@@ -145,6 +149,7 @@ def test_failed_reward_fetches_are_left_out_and_counted(gate, tmp_path, caplog, 
 
 
 def test_reward_model_path_trains_and_says_the_plugin_cannot_learn(gate, tmp_path, caplog):
+    # Defect 5: with a reward model nothing was observed and nothing warned.
     args = parse(tmp_path)
     args.reward.model_name_or_path = lambda text: 1.0 if "wrong" not in text and "no idea" not in text else 0.0
     with caplog.at_level(logging.WARNING, logger="sparsegate.openrlhf"):
@@ -168,6 +173,7 @@ def test_evaluation_is_untouched(gate, tmp_path):
 
 
 def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
+    # Defect 6: the plugin's one file ran ahead of the model and the loader after a resume.
     def impossible_observations(gate):
         seen = []
         observe = gate.observe
@@ -207,6 +213,7 @@ def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
 
 
 def test_setup_hook_builds_a_real_gate_in_the_trainer_process(tmp_path, monkeypatch):
+    # Defect 7: the hook runs in every Ray worker; a gate is built only where a generator is.
     # What a Ray worker_process_setup_hook does in the PPOTrainer actor's process. The service is
     # unreachable here, so every decision fails open to KEEP and training goes on.
     monkeypatch.setenv("SPARSEGATE_TARGET", "127.0.0.1:1")

@@ -129,6 +129,7 @@ def test_checkpoint_is_saved_and_resumed_with_the_trainer(tmp_path):
 
 
 def test_two_processes_roll_out_one_decision(tmp_path):
+    # Defect 8: the stand-in ran one process, so the gather / broadcast / slice path never ran.
     def rank(r):
         gate = PluginGate()
         trainer, model = make_trainer(tmp_path, gate, processes=2, max_steps=3)
