@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "difficulty_service/common/json_parse.h"
 #include "difficulty_service/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -61,8 +62,9 @@ void RunTokenize(const TokenizeOptions& options) {
     ++line_number;
     std::string text;
     if (options.jsonl) {
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded()) fail_at_line("not valid JSON");
+      absl::StatusOr<nlohmann::json> parsed = ParseJson(line);
+      if (!parsed.ok()) fail_at_line("not valid JSON: " + std::string(parsed.status().message()));
+      const nlohmann::json j = *std::move(parsed);
       if (!j.is_string()) fail_at_line(std::string("expected a JSON string, found ") + j.type_name());
       text = j.get<std::string>();
     } else {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/json_parse.h"
 #include "trainer_plugin/state/atomic_file.h"
 
 namespace sparsegate::offline {
@@ -78,9 +79,9 @@ absl::StatusOr<FilterProgress> FilterProgress::FromJson(const json& j, const std
 absl::StatusOr<FilterProgress> FilterProgress::Load(const std::string& path) {
   auto text = plugin::ReadFileToString(path);
   if (!text.ok()) return text.status();
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Damaged(path, "not JSON");
-  return FromJson(j, path);
+  absl::StatusOr<json> j = ParseJson(*text);
+  if (!j.ok()) return Damaged(path, "not JSON: " + std::string(j.status().message()));
+  return FromJson(*j, path);
 }
 
 absl::Status FilterProgress::Save(const std::string& path) const {

@@ -4,6 +4,8 @@
 
 #include <iostream>
 
+#include "difficulty_service/common/json_parse.h"
+
 namespace sparsegate::offline {
 
 using nlohmann::json;
@@ -15,10 +17,10 @@ std::optional<JsonlRow> JsonlReader::Next() {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not rows
     JsonlRow row;
     row.line = line_;
-    try {
-      row.value = json::parse(line);
-    } catch (const json::parse_error& e) {
-      row.error = std::string("invalid JSON: ") + e.what();
+    if (absl::StatusOr<json> value = ParseJson(line); value.ok()) {
+      row.value = *std::move(value);
+    } else {
+      row.error = "invalid JSON: " + std::string(value.status().message());
     }
     row.raw = std::move(line);
     return row;

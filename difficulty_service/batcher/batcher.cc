@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -145,7 +146,19 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
     prompts.push_back(&item.job->prepared[item.index]);
     requests.push_back(&item.job->features);
   }
-  std::vector<ScoredPrompt> results = engine_.Run(prompts, requests);
+  std::vector<ScoredPrompt> results;
+  try {
+    results = engine_.Run(prompts, requests);
+  } catch (const std::exception& e) {
+    // libtorch reports errors as exceptions (c10::Error). One batch failing must not end the
+    // process: its jobs fail, and the worker goes on with the next batch.
+    const absl::Status failed = absl::InternalError(absl::StrCat("the forward pass failed: ", e.what()));
+    for (const Item& item : batch) {
+      admitted_prompts_.fetch_sub(1);
+      Finish(*item.job, failed);
+    }
+    return;
+  }
   const double forward_ms = MillisSince(start);
 
   std::vector<ScoreJob*> seen;

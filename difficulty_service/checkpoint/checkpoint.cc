@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/json_parse.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {
@@ -17,14 +19,14 @@ namespace {
 
 absl::StatusOr<std::vector<std::string>> ShardsFromIndex(const std::string& index_path,
                                                          std::map<std::string, std::string>* weight_map) {
-  std::ifstream in(index_path);
+  std::ifstream in(index_path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(index_path, ": cannot open"));
-  nlohmann::json index;
-  try {
-    index = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(index_path, ": not valid JSON: ", e.what()));
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(text.str());
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(absl::StrCat(index_path, ": not valid JSON: ", parsed.status().message()));
+  const nlohmann::json index = *std::move(parsed);
   auto it = index.find("weight_map");
   if (it == index.end() || !it->is_object())
     return absl::InvalidArgumentError(absl::StrCat(index_path, ": missing object 'weight_map'"));

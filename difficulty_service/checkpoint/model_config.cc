@@ -1,9 +1,14 @@
 #include "difficulty_service/checkpoint/model_config.h"
 
+#include <cmath>
 #include <fstream>
+#include <sstream>
+#include <tuple>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/json_parse.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {
@@ -11,11 +16,22 @@ namespace {
 
 using nlohmann::json;
 
-// Reads an optional field, failing (not coercing) when it has the wrong type.
+// Reads an optional field, failing (not coercing) when it has the wrong type: nlohmann would turn
+// 64.5 into 64 for an integer field, and true into 1.
 template <typename T>
 absl::Status Read(const json& j, const char* key, T* out, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
+  bool right_type = true;
+  if constexpr (std::is_same_v<T, bool>) {
+    right_type = it->is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    right_type = it->is_number_integer();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    right_type = it->is_number();
+  }
+  if (!right_type)
+    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' has the wrong type (", it->dump(), ")"));
   try {
     *out = it->get<T>();
   } catch (const json::exception&) {
@@ -138,6 +154,33 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
                             {"head_dim", c.head_dim}}) {
     if (value <= 0) return absl::InvalidArgumentError(absl::StrCat(where, ": '", key, "' must be a positive integer"));
   }
+  // Bounds far beyond any released model, so that a corrupt or hostile config.json is refused here,
+  // naming the field, instead of sizing allocations (10^15 layers) or producing NaN features.
+  for (auto [key, value, limit] : {std::tuple<const char*, int64_t, int64_t>{"vocab_size", c.vocab_size, 1 << 24},
+                                   {"hidden_size", c.hidden_size, 1 << 16},
+                                   {"intermediate_size", c.intermediate_size, 1 << 20},
+                                   {"num_hidden_layers", c.num_hidden_layers, 1 << 10},
+                                   {"num_attention_heads", c.num_attention_heads, 1 << 10},
+                                   {"num_key_value_heads", c.num_key_value_heads, 1 << 10},
+                                   {"head_dim", c.head_dim, 1 << 12},
+                                   {"max_position_embeddings", c.max_position_embeddings, int64_t{1} << 24},
+                                   {"sliding_window", c.sliding_window, int64_t{1} << 24},
+                                   {"rope_scaling.original_max_position_embeddings",
+                                    c.rope.original_max_position_embeddings, int64_t{1} << 24}}) {
+    if (value < 0 || value > limit)
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": '", key, "' is ", value, ", outside [0, ", limit, "]"));
+  }
+  for (auto [key, value] : {std::pair<const char*, double>{"rms_norm_eps", c.rms_norm_eps},
+                            {"rope_theta", c.rope.theta},
+                            {"rope_scaling.factor", c.rope.factor},
+                            {"rope_scaling.low_freq_factor", c.rope.low_freq_factor},
+                            {"rope_scaling.high_freq_factor", c.rope.high_freq_factor}}) {
+    if (!std::isfinite(value) || value <= 0)
+      return absl::InvalidArgumentError(absl::StrCat(where, ": '", key, "' is ", value, "; it must be a positive number"));
+  }
+  if (c.rms_norm_eps >= 1)
+    return absl::InvalidArgumentError(absl::StrCat(where, ": 'rms_norm_eps' is ", c.rms_norm_eps, "; expected below 1"));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     return absl::InvalidArgumentError(absl::StrCat(where, ": num_attention_heads ", c.num_attention_heads,
                                                    " is not a multiple of num_key_value_heads ", c.num_key_value_heads));
@@ -147,15 +190,13 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
 }
 
 absl::StatusOr<ModelConfig> ModelConfig::FromFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  return FromJson(j, path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<json> j = ParseJson(text.str());
+  if (!j.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", j.status().message()));
+  return FromJson(*j, path);
 }
 
 }  // namespace sparsegate

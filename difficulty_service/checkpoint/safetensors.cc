@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "difficulty_service/common/json_parse.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {
@@ -50,10 +51,12 @@ absl::StatusOr<nlohmann::json> ParseRejectingDuplicates(const char* begin, const
     }
     return true;
   };
+  if (absl::Status depth = CheckJsonDepth(std::string_view(begin, end - begin)); !depth.ok())
+    return absl::DataLossError(absl::StrCat(path, ": safetensors header: ", depth.message()));
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(begin, end, callback);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
     return absl::DataLossError(absl::StrCat(path, ": safetensors header is not valid JSON: ", e.what()));
   }
   if (!duplicate.empty())

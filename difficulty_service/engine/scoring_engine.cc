@@ -24,6 +24,11 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Load(const std::st
   auto tokenizer = Tokenizer::FromFile(ckpt.tokenizer_json_path());
   if (!tokenizer.ok()) return tokenizer.status();
   engine->tokenizer_ = *std::move(tokenizer);
+  // An id past the embedding table would abort inside the forward pass; refuse the pair here.
+  if (engine->tokenizer_->vocab_size() > ckpt.config().vocab_size)
+    return absl::InvalidArgumentError(absl::StrCat(ckpt.tokenizer_json_path(), ": token ids go up to ",
+                                                   engine->tokenizer_->vocab_size() - 1, ", past config.json's vocab_size ",
+                                                   ckpt.config().vocab_size));
   if (!ckpt.tokenizer_config_path().empty()) {
     // A checkpoint without a usable chat template still scores plain text.
     auto chat = ChatTemplate::FromTokenizerConfig(ckpt.tokenizer_config_path());

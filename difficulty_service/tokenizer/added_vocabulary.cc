@@ -137,6 +137,10 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::FromJson(const nlohmann::json& 
     absl::StatusOr<bool> normalized = GetBool(j, here, "normalized", !token.special);
     if (!normalized.ok()) return normalized.status();
     token.normalized = *normalized;
+    // The id is derived below, as HF derives it, but a file whose ids are not even token ids is broken.
+    absl::StatusOr<int64_t> written_id = GetInt(j, here, "id", 0);
+    if (!written_id.ok()) return written_id.status();
+    if (*written_id < 0) return here.Field("id").Invalid(absl::StrCat("is ", *written_id, "; token ids are not negative"));
     if (token.content.empty()) continue;  // HF ignores empty tokens
 
     // HF's id rule (see the header): existing added token, then model vocabulary, then next id.

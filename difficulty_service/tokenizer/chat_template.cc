@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/json_parse.h"
 #include "difficulty_service/tokenizer/absl_view.h"
 #include "difficulty_service/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
@@ -279,12 +280,10 @@ absl::StatusOr<ChatTemplate> ChatTemplate::FromTokenizerConfig(const std::string
   const std::string source = path.string();
   absl::StatusOr<std::string> text = ReadFile(source);
   if (!text.ok()) return text.status();
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(*text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON at byte ", e.byte, ": ", e.what()));
-  }
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(*text);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON: ", parsed.status().message()));
+  const nlohmann::json config = *std::move(parsed);
   if (!config.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": expected a JSON object"));
 
   std::string bos;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/json_parse.h"
 #include "difficulty_service/tokenizer/added_vocabulary.h"
 #include "difficulty_service/tokenizer/bpe_model.h"
 #include "difficulty_service/tokenizer/decoder.h"
@@ -22,13 +23,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON at byte ", e.byte, ": ", e.what()));
-  }
-  return FromJson(j, path);
+  absl::StatusOr<nlohmann::json> j = ParseJson(buffer.str());
+  if (!j.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", j.status().message()));
+  return FromJson(*j, path);
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const nlohmann::json& j, const std::string& source_name) {

@@ -94,6 +94,11 @@ TEST(Safetensors, RejectsBrokenFilesByTheFormatsRules) {
       {"duplicate name", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        f32x2, -1, "names tensor 'a' more than once"},
       {"bad metadata", R"({"__metadata__":{"k":1}})", "", -1, "not a string"},
+      // Used to abort: nlohmann throws out_of_range, not parse_error, for a double overflow.
+      {"number overflow", R"({"__metadata__":{"k":"v"},"x":1e400})", "", -1, "number overflow"},
+      // Used to be accepted, then overflow the stack when copied or dumped.
+      {"deep nesting", "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}", "", -1,
+       "nested deeper than 512 levels"},
   };
   for (const Case& c : cases) {
     std::string path = dir.file("bad.safetensors");
@@ -147,6 +152,29 @@ TEST(ModelConfig, RefusesWhatTheForwardCannotDo) {
   ExpectError(with("num_key_value_heads", 3), "not a multiple");
   ExpectError(with("hidden_size", "eight"), "field 'hidden_size' has the wrong type");
   ExpectError(with("hidden_size", 0), "'hidden_size' must be a positive integer");
+  // Used to be coerced or accepted, or to abort at start-up with bad_alloc and no field named.
+  ExpectError(with("hidden_size", 64.5), "field 'hidden_size' has the wrong type (64.5)");
+  ExpectError(with("tie_word_embeddings", 1), "field 'tie_word_embeddings' has the wrong type");
+  ExpectError(with("num_hidden_layers", 1000000000000000), "'num_hidden_layers' is 1000000000000000, outside [0, 1024]");
+  ExpectError(with("head_dim", 1000000000000), "'head_dim' is 1000000000000, outside [0, 4096]");
+  ExpectError(with("max_position_embeddings", -1), "'max_position_embeddings' is -1");
+  ExpectError(with("rms_norm_eps", -1e-6), "'rms_norm_eps' is -1e-06; it must be a positive number");
+  ExpectError(with("rms_norm_eps", 0), "'rms_norm_eps' is 0");
+  ExpectError(with("rope_theta", -10000.0), "'rope_theta' is -10000");
+}
+
+TEST(ModelConfig, UnparseableNumbersAndDepthAreErrorsNamingTheFile) {
+  TempDir dir;
+  std::ofstream(dir.file("config.json")) << R"({"model_type": "llama", "vocab_size": 1e400})";
+  ExpectError(ModelConfig::FromFile(dir.file("config.json")).status(), "config.json: not valid JSON");
+  ExpectError(ModelConfig::FromFile(dir.file("config.json")).status(), "number overflow");
+  std::ofstream(dir.file("config.json"), std::ios::trunc) << std::string(100000, '[') << std::string(100000, ']');
+  ExpectError(ModelConfig::FromFile(dir.file("config.json")).status(), "nested deeper than 512 levels");
+  std::ofstream(dir.file("model.safetensors.index.json")) << R"({"weight_map": {}, "metadata": {"total_size": 1e999}})";
+  std::ofstream(dir.file("config.json"), std::ios::trunc)
+      << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+             "num_hidden_layers": 1, "num_attention_heads": 2})";
+  ExpectError(Checkpoint::Open(dir.path()).status(), "model.safetensors.index.json: not valid JSON");
 }
 
 TEST(Checkpoint, ShardIndexMustPointAtRealTensors) {

@@ -36,6 +36,10 @@ BAD_ROWS = {
     15: ('["an", "array"]', "row is not a JSON object"),
     19: ('{"prompt": "Q: 1 + 1 = ?"}', "missing field 'id'"),
     23: ('{"id": "add-9-0", "prompt": "Q: 2 + 2 = ?"}', "duplicate id 'add-9-0' (first on line 1)"),
+    # These two aborted (a double overflow) and crashed (stack overflow) the whole job.
+    27: ('{"id": "overflow", "prompt": "Q: 1 + 2 = ?", "weight": 1e400}', "number overflow"),
+    31: ('{"id": "deep", "prompt": "Q: 1 + 3 = ?", "x": ' + "[" * 100000 + "]" * 100000 + "}",
+         "nested deeper than 512 levels"),
 }
 
 
@@ -208,7 +212,7 @@ def write_outcomes(path, dataset):
             try:
                 row = json.loads(line)
                 assert isinstance(row, dict) and "digits" in row and "id" in row
-            except (ValueError, AssertionError):
+            except (ValueError, AssertionError, RecursionError):  # the planted bad rows
                 continue
             successes = 7 if row["digits"] <= 2 else 0
             out.write(json.dumps({"id": row["id"], "successes": successes, "trials": 8}) + "\n")

@@ -147,6 +147,14 @@ TEST_F(BadPluginCheckpoint, Truncated) {
   ExpectRefused("", absl::StatusCode::kDataLoss, "not valid JSON");
 }
 
+TEST_F(BadPluginCheckpoint, UnparseableNumberOrDepthIsRefusedNotAborted) {
+  std::string overflowing = text_;
+  overflowing.insert(1, "\"x\": 1e400, ");
+  ExpectRefused(overflowing, absl::StatusCode::kDataLoss, "number overflow");
+  ExpectRefused(std::string(100000, '[') + std::string(100000, ']'), absl::StatusCode::kDataLoss,
+                "nested deeper than 512 levels");
+}
+
 TEST_F(BadPluginCheckpoint, CorruptedButStillJson) {
   // Change one digit inside the state: still JSON, but the checksum no longer matches.
   std::string corrupted = text_;

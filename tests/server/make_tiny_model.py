@@ -87,6 +87,17 @@ def main():
     config_bad = dict(config, intermediate_size=config["intermediate_size"] * 2)
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump(config_bad, f, indent=1)
+
+    # Token ids past the embedding table: the first prompt with one used to abort the server.
+    path = broken("bad_vocab")
+    with open(os.path.join(path, "tokenizer.json")) as f:
+        tokenizer = json.load(f)
+    start = max([t["id"] for t in tokenizer["added_tokens"]] + list(tokenizer["model"]["vocab"].values())) + 1
+    for i in range(config["vocab_size"] - start + 1):
+        tokenizer["added_tokens"].append({"id": start + i, "content": f"<|unused_{i}|>", "single_word": False,
+                                          "lstrip": False, "rstrip": False, "normalized": False, "special": True})
+    with open(os.path.join(path, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f)
     print(f"tiny checkpoints written to {out}")
 
 

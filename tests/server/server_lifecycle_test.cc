@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <thread>
 
 #include "difficulty_service/server/difficulty_server.h"
@@ -36,12 +37,18 @@ std::unique_ptr<DifficultyServer> StartOn(const std::string& model) {
   return server.ok() ? *std::move(server) : nullptr;
 }
 
+// `server` never becomes ready, and says why with every one of `fragments`.
+void ExpectNeverReady(DifficultyServer& server, std::initializer_list<const char*> fragments) {
+  absl::Status ready = server.WaitUntilReady();
+  EXPECT_FALSE(ready.ok());
+  for (const char* fragment : fragments)
+    EXPECT_NE(std::string(ready.message()).find(fragment), std::string::npos) << ready;
+}
+
 TEST(ServerLifecycle, BrokenCheckpointNeverServes) {
   auto server = StartOn("bad_shape");
   ASSERT_NE(server, nullptr);
-  absl::Status ready = server->WaitUntilReady();
-  EXPECT_FALSE(ready.ok());
-  EXPECT_NE(std::string(ready.message()).find("model.layers.0.mlp.gate_proj.weight"), std::string::npos) << ready;
+  ExpectNeverReady(*server, {"model.layers.0.mlp.gate_proj.weight"});
 
   const std::string address = "127.0.0.1:" + std::to_string(server->port());
   EXPECT_EQ(Health(address, ""), HealthCheckResponse::NOT_SERVING);
@@ -58,6 +65,13 @@ TEST(ServerLifecycle, BrokenCheckpointNeverServes) {
   grpc::ClientContext info_context;
   v1::InfoResponse info;
   EXPECT_EQ(stub->Info(&info_context, v1::InfoRequest(), &info).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(ServerLifecycle, TokenizerIdsPastTheVocabularyAreRefusedAtStartUp) {
+  // Used to load, then abort the whole process on the first prompt that hit such an id.
+  auto server = StartOn("bad_vocab");
+  ASSERT_NE(server, nullptr);
+  ExpectNeverReady(*server, {"tokenizer.json: token ids go up to", "past config.json's vocab_size"});
 }
 
 TEST(ServerLifecycle, ServesOnceReadyAndStopsServingOnShutdown) {

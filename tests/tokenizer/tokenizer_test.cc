@@ -505,6 +505,22 @@ TEST(ErrorsTest, FileErrorsNameThePath) {
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(t.status().message().find(path + ": not valid JSON"), std::string::npos) << t.status();
+
+  // Used to abort the process (out_of_range escaped), then to overflow the stack.
+  for (const std::string& text : {std::string(R"({"model": {"type": "BPE", "dropout": 1e400}})"),
+                                  std::string(100000, '[') + std::string(100000, ']')}) {
+    std::ofstream(path, std::ios::trunc) << text;
+    t = Tokenizer::FromFile(path);
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.status().message().find(path + ": not valid JSON"), std::string::npos) << t.status();
+  }
+}
+
+TEST(AddedTokensTest, ANegativeIdInTheFileIsRefused) {
+  auto j = Gpt2Fixture(true, false, json::array({Added(-3, "<x>", "special")}));
+  absl::StatusOr<std::unique_ptr<Tokenizer>> t = Tokenizer::FromJson(j, "test.json");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("test.json: added_tokens[0].id: is -3"), std::string::npos) << t.status();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "difficulty_service/common/json_parse.h"
 #include "nlohmann/json.hpp"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/atomic_file.h"
@@ -401,13 +402,12 @@ std::string SerializeCheckpoint(const PluginCheckpoint& checkpoint) {
 }
 
 absl::StatusOr<PluginCheckpoint> ParseCheckpoint(std::string_view text, const std::string& source) {
-  json document;
-  try {
-    document = json::parse(text);
-  } catch (const json::parse_error& e) {
-    return absl::DataLossError(absl::StrCat("checkpoint ", source, " is not valid JSON (truncated or corrupt?) at byte ",
-                                            e.byte, ": ", e.what()));
+  absl::StatusOr<json> parsed = ParseJson(text);
+  if (!parsed.ok()) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", source, " is not valid JSON (truncated or corrupt?): ",
+                                            parsed.status().message()));
   }
+  json document = *std::move(parsed);
   if (!document.is_object() || !document.contains("format") || document["format"] != kCheckpointFormat) {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint ", source, " is not a sparsegate trainer plugin checkpoint (no \"format\": \"",
