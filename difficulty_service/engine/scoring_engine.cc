@@ -134,7 +134,10 @@ absl::StatusOr<std::vector<int>> ScoringEngine::ResolveLayers(const std::vector<
     if (resolved < 0 || resolved > last)
       return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " is outside [", -(last + 1), ", ", last,
                                                      "] (the model has ", last, " layers; 0 = embeddings)"));
-    if (std::find(out.begin(), out.end(), resolved) == out.end()) out.push_back(resolved);
+    if (std::find(out.begin(), out.end(), resolved) != out.end())
+      return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " names hidden state ", resolved,
+                                                     ", which is already asked for; each layer once"));
+    out.push_back(resolved);
   }
   return out;
 }

@@ -63,7 +63,7 @@ class ScoringEngine {
   absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const;
 
   // Layers as the API takes them (negative from the end, empty = last),
-  // resolved to unique indices in [0, num_layers] in request order.
+  // resolved to indices in [0, num_layers] in request order; two naming the same index are an error.
   absl::StatusOr<std::vector<int>> ResolveLayers(const std::vector<int>& requested) const;
   // Channels must lie in [0, hidden_size); returns them sorted and unique.
   absl::StatusOr<std::vector<int64_t>> ResolveChannels(const std::vector<int64_t>& requested) const;

@@ -56,6 +56,10 @@ class WeightLoader {
       tensor = at::empty(shape, at::TensorOptions().dtype(*type));
       std::memcpy(tensor.data_ptr(), view.data, view.nbytes);
     }
+    // A NaN or Inf weight would be served as non-finite features for every prompt it touches.
+    if (!at::isfinite(tensor).all().item<bool>())
+      return absl::InvalidArgumentError(
+          absl::StrCat(ref->file->path(), ": tensor '", name, "' holds NaN or infinite values"));
     if (*type != at::kFloat) {
       tensor = tensor.to(at::kFloat);
     } else if (tensor.data_ptr() == static_cast<const void*>(view.data)) {

@@ -293,6 +293,14 @@ grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse>* DifficultySe
 
 absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const ServerOptions& options) {
   if (absl::Status fields = CheckMetricFields(); !fields.ok()) return fields;
+  if (options.max_prompts_per_request < 1)
+    return absl::InvalidArgumentError(absl::StrCat("max prompts per request is ", options.max_prompts_per_request,
+                                                   "; it must be at least 1"));
+  if (options.max_prompts_per_request > options.batcher.max_queued_prompts)
+    // Such a request would be refused as "queue is full" forever, however idle the server.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max prompts per request (", options.max_prompts_per_request, ") is above max queued prompts (",
+        options.batcher.max_queued_prompts, "): requests that large could never be admitted"));
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
   DifficultyServer* raw = server.get();
   DifficultyServiceImpl::ReloadFunction reload;

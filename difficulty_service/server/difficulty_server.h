@@ -42,8 +42,8 @@ class DifficultyServiceImpl;
 
 class DifficultyServer {
  public:
-  // Fails only when the address cannot be bound; model loading errors come
-  // from WaitUntilReady().
+  // Fails when the options contradict each other or the address cannot be bound; model loading
+  // errors come from WaitUntilReady().
   static absl::StatusOr<std::unique_ptr<DifficultyServer>> Start(const ServerOptions& options);
   ~DifficultyServer();
 

@@ -1,5 +1,8 @@
 #include "difficulty_service/server/request_translation.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +52,8 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
     return absl::InvalidArgumentError(absl::StrCat("the request has ", n, " prompts, over the limit of ",
                                                    max_prompts_per_request, " per request; split it"));
   auto job = std::make_shared<ScoreJob>();
+  if (!request.unknown_fields().empty())
+    return absl::InvalidArgumentError("the request holds fields this server does not define");
   const v1::ScoreOptions& options = request.options();
   // proto2 enums are closed: an enum number this server does not define
   // lands in the unknown fields. Ignoring it would silently change results.
@@ -65,7 +70,9 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
     auto pooling = PoolingFromProto(options.poolings(i), i);
     if (!pooling.ok()) return pooling.status();
     auto& list = job->features.poolings;
-    if (std::find(list.begin(), list.end(), *pooling) == list.end()) list.push_back(*pooling);
+    if (std::find(list.begin(), list.end(), *pooling) != list.end())
+      return absl::InvalidArgumentError(absl::StrCat("options.poolings[", i, "] repeats a pooling already asked for"));
+    list.push_back(*pooling);
   }
   auto channels = engine.ResolveChannels(
       std::vector<int64_t>(options.exclude_channels().begin(), options.exclude_channels().end()));
@@ -84,17 +91,27 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
   job->prompts.resize(n);
   for (int i = 0; i < n; ++i) {
     const v1::Prompt& prompt = request.prompts(i);
+    if (!prompt.unknown_fields().empty() || !prompt.tokens().unknown_fields().empty())
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " holds fields this server does not define"));
     PromptInput& input = job->prompts[i];
     input.apply_chat_template = prompt.apply_chat_template();
-    switch (prompt.input_case()) {
-      case v1::Prompt::kText:
-        input.text = prompt.text();
-        break;
-      case v1::Prompt::kTokens:
-        input.ids = std::vector<int32_t>(prompt.tokens().ids().begin(), prompt.tokens().ids().end());
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": has neither text nor tokens"));
+    if (prompt.has_text() && prompt.has_tokens())
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": has both text and tokens; set one"));
+    if (prompt.has_text()) {
+      input.text = prompt.text();
+    } else if (prompt.has_tokens()) {
+      std::vector<int32_t> ids;
+      ids.reserve(prompt.tokens().ids_size());
+      for (int k = 0; k < prompt.tokens().ids_size(); ++k) {
+        const int64_t id = prompt.tokens().ids(k);
+        if (id < 0 || id > std::numeric_limits<int32_t>::max())
+          return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": token id ", id, " at position ", k,
+                                                         " is outside the vocabulary [0, ", engine.config().vocab_size, ")"));
+        ids.push_back(static_cast<int32_t>(id));
+      }
+      input.ids = std::move(ids);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": has neither text nor tokens"));
     }
   }
   return job;

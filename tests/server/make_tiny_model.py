@@ -14,6 +14,7 @@ tokenizer on a mid-size (~24M parameter) random Qwen3 for benchmarks.
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -98,6 +99,15 @@ def main():
                                           "lstrip": False, "rstrip": False, "normalized": False, "special": True})
     with open(os.path.join(path, "tokenizer.json"), "w") as f:
         json.dump(tokenizer, f)
+
+    # One NaN weight: it used to be served as non-finite features.
+    path = os.path.join(broken("bad_nan"), "model.safetensors")
+    with open(path, "r+b") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_len))
+        start, _ = header["model.layers.0.mlp.up_proj.weight"]["data_offsets"]
+        f.seek(8 + header_len + start)
+        f.write(struct.pack("<f", float("nan")))
     print(f"tiny checkpoints written to {out}")
 
 

@@ -74,6 +74,25 @@ TEST(ServerLifecycle, TokenizerIdsPastTheVocabularyAreRefusedAtStartUp) {
   ExpectNeverReady(*server, {"tokenizer.json: token ids go up to", "past config.json's vocab_size"});
 }
 
+TEST(ServerLifecycle, NonFiniteWeightsAreRefusedAtStartUp) {
+  auto server = StartOn("bad_nan");  // used to serve NaN features
+  ASSERT_NE(server, nullptr);
+  ExpectNeverReady(*server, {"model.safetensors: tensor 'model.layers.0.mlp.up_proj.weight' holds NaN"});
+}
+
+TEST(ServerLifecycle, ARequestLimitAboveTheQueueIsRefusedAtStart) {
+  // Used to start, then fail every large request forever with "queue is full (0 prompts waiting)".
+  ServerOptions options;
+  options.model_dir = std::string(SPARSEGATE_TINY_DIR) + "/tiny_qwen3";
+  options.address = "127.0.0.1:0";
+  options.max_prompts_per_request = 512;
+  options.batcher.max_queued_prompts = 256;
+  auto server = DifficultyServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(std::string(server.status().message()).find("max prompts per request (512) is above max queued prompts (256)"),
+            std::string::npos) << server.status();
+}
+
 TEST(ServerLifecycle, ServesOnceReadyAndStopsServingOnShutdown) {
   auto server = StartOn("tiny_qwen3");
   ASSERT_NE(server, nullptr);
