@@ -45,6 +45,8 @@ absl::Status ValidateSchema(const FeatureSchema& schema);
 struct PromptFeatures {
   std::vector<float> metrics;  // one value per schema column; empty = no features (fail-open)
   int32_t token_count = 0;     // tokens that went through the model
+  bool truncated = false;      // the service kept only the last token_count tokens
+  int32_t original_token_count = 0;  // the prompt's tokens before truncation (0: not reported)
   std::vector<float> hidden;   // the pooled hidden vector, optional (empty when not requested)
   std::string model_digest;    // of the model that computed them ("sha256:..."), when known
 

@@ -195,6 +195,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
       decisions.push_back(*std::move(d));
       continue;
     }
+    if (features[i].truncated) ++counters_.truncated_prompts;
     const Prediction prediction = predictor_.Predict(*encoded[i]);
     PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
     const double expected = policy_.ExpectedPassRate(info.id, decision, prediction);

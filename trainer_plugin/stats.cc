@@ -66,6 +66,7 @@ nlohmann::json StatsToJson(const PluginStats& stats) {
       {"unknown_prompt_observations", c.unknown_prompt_observations},
       {"hints_shortened_to_fit", c.hints_shortened_to_fit},
       {"hints_withheld_to_fit", c.hints_withheld_to_fit},
+      {"truncated_prompts", c.truncated_prompts},
       {"predicted_vs_observed",
        {
            {"unhinted_groups", groups},

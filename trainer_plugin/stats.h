@@ -38,6 +38,8 @@ struct PluginCounters {
   // (TrainerPlugin::Decide's `fits`): the hint cut shorter, or withheld (rolled out unhinted).
   int64_t hints_shortened_to_fit = 0;
   int64_t hints_withheld_to_fit = 0;
+  // Decisions made on the features of a prompt the service truncated (ClientOptions::truncate_left).
+  int64_t truncated_prompts = 0;
   std::array<CalibrationBin, kCalibrationBins> calibration{};
 
   // Adds one unhinted group with its prediction to the calibration bins.

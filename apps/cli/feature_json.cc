@@ -5,6 +5,7 @@ namespace sparsegate::cli {
 void AddFeaturesToJson(const ScoredPrompt& features, bool with_hidden, nlohmann::json* row) {
   (*row)["token_count"] = features.token_count;
   (*row)["truncated"] = features.truncated;
+  (*row)["original_token_count"] = features.original_token_count;
   nlohmann::json sets = nlohmann::json::array();
   for (const FeatureSet& set : features.features) {
     nlohmann::json metrics = nlohmann::json::object();

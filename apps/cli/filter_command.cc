@@ -73,6 +73,7 @@ int RunFilterCommand(FilterFlags flags) {
     spdlog::error("{}", std::string(s.message()));
     return 2;
   }
+  flags.job.truncation = flags.source.truncation;
   flags.job.progress_bar = flags.progress == "always" || (flags.progress == "auto" && isatty(STDERR_FILENO));
   if (flags.ghpo_hint) flags.job.plugin.hint_template = plugin::HintTemplate::Ghpo();
   if (!flags.hint_template.empty()) flags.job.plugin.hint_template.block = flags.hint_template;

@@ -21,6 +21,10 @@ void AddSourceOptions(CLI::App* cmd, SourceFlags* flags) {
       ->capture_default_str();
   cmd->add_option("--poolings", flags->poolings, "last_token and/or mean")->delimiter(',')
       ->check(CLI::IsMember({"last_token", "mean"}))->capture_default_str();
+  cmd->add_option("--truncation", flags->truncation,
+                  "a prompt over the model's token limit: reject it (the row is rejected with its token count), "
+                  "or score its last tokens (left; the row says truncated, with its original token count)")
+      ->check(CLI::IsMember({"reject", "left"}))->capture_default_str();
 }
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceFlags& flags) {
@@ -35,6 +39,7 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceF
     options.layers = flags.layers;
     options.poolings = flags.poolings;
     options.return_hidden = flags.return_hidden;
+    options.truncate_left = flags.truncation == "left";
     return offline::MakeInProcessSource(options);
   }
   plugin::ClientOptions options;
@@ -43,6 +48,7 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceF
   options.layers = flags.layers;
   options.poolings = flags.poolings;
   options.return_hidden = flags.return_hidden;
+  options.truncate_left = flags.truncation == "left";
   options.deadline = std::chrono::seconds(120);
   auto client = plugin::DifficultyClient::Create(options);
   if (!client.ok()) return client.status();

@@ -20,9 +20,10 @@ struct SourceFlags {
   std::vector<int> layers{-1};
   std::vector<std::string> poolings{"last_token", "mean"};
   bool return_hidden = false;  // the pooled vector of the first (layer, pooling), for a probe
+  std::string truncation = "reject";  // a prompt over the token limit: "reject" it, or score its end ("left")
 };
 
-// Adds --model, --server, --layers and --poolings to `cmd`; `flags` supplies the defaults.
+// Adds --model, --server, --layers, --poolings and --truncation to `cmd`; `flags` supplies the defaults.
 void AddSourceOptions(CLI::App* cmd, SourceFlags* flags);
 
 // The in-process model or a client of the replicas (waiting up to 30 s for them to answer).

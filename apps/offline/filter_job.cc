@@ -97,6 +97,7 @@ json FilterSettings(const FilterOptions& o, const FeatureSchema& schema) {
       {"shard", {o.shard_index, o.shard_count}},
       {"reference_rows", o.reference_rows},
       {"features", schema.columns},
+      {"truncation", o.truncation},
       {"control_inputs", o.control_inputs ? json(o.control_fields) : json::array()},
       {"plugin", plugin::PluginConfigToJson(o.plugin)},
   };
@@ -205,6 +206,8 @@ json OutputRow(const FilterRow& row, const PromptFeatures& features, const Decis
   sg["hint_fraction"] = decision.hint_fraction;
   sg["reason"] = decision.reason;
   sg["token_count"] = features.token_count;
+  sg["truncated"] = features.truncated;
+  if (features.truncated) sg["original_token_count"] = features.original_token_count;
   json metrics = json::object();
   for (size_t i = 0; i < schema.size(); ++i) metrics[schema.columns[i]] = features.metrics[i];
   sg["features"] = std::move(metrics);

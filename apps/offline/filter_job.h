@@ -56,6 +56,10 @@ struct FilterOptions {
   bool restart = false;       // ignore the progress of an earlier run in output_dir
   bool progress_bar = false;  // on stderr
   plugin::PluginConfig plugin;
+  // What the source does with a prompt over the model's token limit: "reject" (the row goes to the
+  // rejects file with its token count) or "left" (scored on its last tokens, marked truncated).
+  // Recorded in the settings: a run does not resume under the other.
+  std::string truncation = "reject";
 };
 
 struct FilterSummary {

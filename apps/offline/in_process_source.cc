@@ -32,6 +32,8 @@ class InProcessSource : public offline::FeatureSource {
       }
       plugin::PromptFeatures flat;
       flat.token_count = static_cast<int32_t>(s->token_count);
+      flat.truncated = s->truncated;
+      flat.original_token_count = static_cast<int32_t>(s->original_token_count);
       for (const FeatureSet& set : s->features) flat.metrics.insert(flat.metrics.end(), set.metrics.begin(), set.metrics.end());
       if (!s->features.empty()) flat.hidden = std::move(s->features[0].hidden);
       results.push_back(std::move(flat));

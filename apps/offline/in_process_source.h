@@ -19,7 +19,7 @@ struct InProcessSourceOptions {
   std::string model_dir;
   std::vector<int> layers{-1};
   std::vector<std::string> poolings{"last_token"};
-  bool truncate_left = true;  // as the gRPC client does by default
+  bool truncate_left = false;  // a prompt over the token limit is that prompt's error
   int64_t token_budget = 8192;
   // Fill PromptFeatures::hidden with the pooled vector of the first (layer, pooling), as the gRPC
   // client does with return_hidden.

@@ -285,6 +285,11 @@ absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row, const std::vector
     r.token_count = tokens->get<int32_t>();
   }
 
+  if (auto truncated = sg->find("truncated"); truncated != sg->end() && !truncated->is_null()) {
+    if (!truncated->is_boolean()) return TypeError("sparsegate.truncated", "a boolean", *truncated);
+    r.truncated = truncated->get<bool>();
+  }
+
   auto outcome = sg->find("outcome");
   if (outcome == sg->end() || outcome->is_null()) return r;
   if (!outcome->is_object()) return TypeError("sparsegate.outcome", "an object", *outcome);
@@ -371,6 +376,7 @@ json BuildReport(const std::vector<ReportRow>& rows, const ReportContext& contex
                   {{"total", total},
                    {"rejected", context.rejected_rows},
                    {"rejected_share", Ratio(context.rejected_rows, total + context.rejected_rows)},
+                   {"truncated", std::count_if(rows.begin(), rows.end(), [](const ReportRow& r) { return r.truncated; })},
                    {"with_prediction", with_prediction},
                    {"without_prediction", total - with_prediction},
                    {"with_outcome", with_outcome},

@@ -14,8 +14,9 @@
 //
 // Report JSON layout (decisions in the fixed order keep, guide, drop, defer; then any other name):
 //   context: {title, model, generated_at, settings}
-//   rows: {total, rejected, rejected_share (of total + rejected), with_prediction,
-//          without_prediction, with_outcome, prediction_sources: {source: rows with a prediction}}  ("" is "none")
+//   rows: {total, rejected, rejected_share (of total + rejected), truncated (scored on their last
+//          tokens, --truncation left), with_prediction, without_prediction, with_outcome,
+//          prediction_sources: {source: rows with a prediction}}  ("" is "none")
 //   bin_edges: [0, 0.1, ..., 1]  the 10 equal-width bins of every histogram and calibration curve
 //   decisions: [{decision, rows, share (of total),
 //                predicted_pass_rate: {rows, without_prediction, histogram: [10 counts],
@@ -60,12 +61,14 @@ struct ReportRow {
   std::optional<int32_t> trials;              // >= 1 when present; a row without both has no outcome
   bool holdout = false;                       // the outcome was held out from the predictor's training
   std::optional<int32_t> token_count;         // the prompt's length, for the length-only baseline
+  bool truncated = false;                     // only the prompt's last token_count tokens were scored
   std::string controls;                       // the row's control values joined, "" when none are named
 };
 
 // Reads a ReportRow from the "sparsegate" object of one whole output row (user fields plus
 // "sparsegate"). Required: "decision" (one of the four names) and "predicted_pass_rate" (a number
-// in [0, 1], or null). Optional: "prediction_source" (string or null) and "outcome" (an object with
+// in [0, 1], or null). Optional: "prediction_source" (string or null), "truncated" (boolean) and
+// "outcome" (an object with
 // integer "successes" and "trials", 0 <= successes <= trials, trials >= 1, and an optional boolean
 // "holdout" that defaults to false, the side that never overstates quality). Other keys are
 // ignored. InvalidArgument, naming the key, on anything missing or ill-typed. `control_fields`

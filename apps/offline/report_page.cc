@@ -159,7 +159,13 @@ std::string RenderReportHtml(const json& report) {
   absl::StrAppend(&h, "<tr><th>total</th><th>", Int(Get(rows, "total")), "</th><th></th></tr>\n</table>\n");
   absl::StrAppend(&h, "<p class=\"note\">", Int(Get(rows, "rejected")), " input rows (",
                   Percent(Get(rows, "rejected_share")),
-                  ") were rejected (unreadable or missing a field) and are in the rejects file, not above.</p>\n");
+                  ") were rejected (unreadable, missing a field, or over the model's token limit) and are in the "
+                  "rejects file, not above.</p>\n");
+  if (rows.contains("truncated") && Get(rows, "truncated").get<int64_t>() > 0) {
+    absl::StrAppend(&h, "<p class=\"note\">", Int(Get(rows, "truncated")),
+                    " rows were over the model's token limit and were scored on their last tokens "
+                    "(--truncation left); their rows say \"truncated\": true.</p>\n");
+  }
   absl::StrAppend(&h, DecisionChart(decisions));
 
   absl::StrAppend(&h, "<h2>Predicted pass rate</h2>\n<p class=\"note\">", Int(Get(rows, "without_prediction")),

@@ -115,6 +115,7 @@ absl::StatusOr<PreparedPrompt> ScoringEngine::Prepare(const PromptInput& input, 
   }
   if (out.ids.empty()) return absl::InvalidArgumentError("prompt has no tokens");
   const int64_t n = static_cast<int64_t>(out.ids.size());
+  out.original_token_count = n;
   if (n > max_prompt_tokens_) {
     if (!truncate_left)
       return absl::InvalidArgumentError(absl::StrCat("prompt has ", n, " tokens, over the limit of ", max_prompt_tokens_,
@@ -177,6 +178,7 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
   for (int64_t b = 0; b < B; ++b) {
     out[b].token_count = lengths[b];
     out[b].truncated = prompts[b]->truncated;
+    out[b].original_token_count = prompts[b]->original_token_count;
     out[b].features = std::move(sets[b]);
   }
   return out;

@@ -40,6 +40,7 @@ struct PromptInput {
 struct PreparedPrompt {
   std::vector<int32_t> ids;
   bool truncated = false;
+  int64_t original_token_count = 0;  // before truncation; ids.size() when not truncated
 };
 
 // One prompt's result: its feature sets as the engine computes them (the trainer plugin flattens
@@ -47,6 +48,7 @@ struct PreparedPrompt {
 struct ScoredPrompt {
   int64_t token_count = 0;
   bool truncated = false;
+  int64_t original_token_count = 0;
   std::vector<FeatureSet> features;
 };
 

@@ -128,6 +128,7 @@ void FillResponse(const v1::ScoreRequest& request, const ScoreJob& job, const st
     result->set_index(static_cast<int>(i));
     result->set_token_count(static_cast<int>(features.token_count));
     result->set_truncated(features.truncated);
+    result->set_original_token_count(static_cast<int>(features.original_token_count));
     for (const FeatureSet& set : features.features) {
       v1::FeatureSet* out = result->add_features();
       out->set_layer(set.layer);

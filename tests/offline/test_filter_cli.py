@@ -346,3 +346,35 @@ def test_default_model_is_found_beside_the_binary_not_at_a_compiled_in_path(tmp_
                         "never"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert str(installed) in p.stderr
+
+
+def test_a_prompt_over_the_token_limit_is_rejected_unless_truncation_is_asked_for(tmp_path):
+    # It used to be cut to its last 1,024 tokens and kept, with nothing in its row or the report.
+    dataset = tmp_path / "long.jsonl"
+    rows = arithmetic.generate(20, 17, max_digits=3)
+    long_prompt = "Q: " + "1 + " * 800 + "1 = ?"
+    with open(dataset, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        f.write(json.dumps({"id": "long", "prompt": long_prompt, "solution": "801"}) + "\n")
+
+    p = run_filter(dataset, tmp_path / "reject", check_rc=(1,))
+    with open(tmp_path / "reject" / "rejects.jsonl") as f:
+        rejects = [json.loads(line) for line in f]
+    assert [r["line"] for r in rejects] == [len(rows) + 1]
+    match = re.search(r"prompt has (\d+) tokens, over the limit of 1024", rejects[0]["error"])
+    assert match, rejects[0]
+    original = int(match.group(1))
+    assert "long.jsonl:21: " in p.stderr
+    assert sorted(all_ids(read_outputs(tmp_path / "reject"))) == sorted(r["id"] for r in rows)
+
+    run_filter(dataset, tmp_path / "left", "--truncation", "left")
+    out = read_outputs(tmp_path / "left")
+    by_id = {r["id"]: r["sparsegate"] for stem in OUTPUTS for r in out[stem]}
+    assert by_id["long"]["truncated"] is True
+    assert by_id["long"]["token_count"] == 1024 and by_id["long"]["original_token_count"] == original
+    assert not any(sg["truncated"] for i, sg in by_id.items() if i != "long")
+    report = json.load(open(tmp_path / "left" / "report.json"))
+    assert report["rows"]["truncated"] == 1 and report["rows"]["rejected"] == 0
+    assert report["context"]["settings"]["truncation"] == "left"
+    assert "scored on their last tokens" in open(tmp_path / "left" / "report.html").read()

@@ -152,5 +152,23 @@ TEST(GateEndToEnd, IdsInIdsOut) {
   EXPECT_TRUE(std::equal(p.ids.begin(), p.ids.end(), d.prompt_ids.begin()));  // the prompt's own ids first
 }
 
+TEST(GateEndToEnd, ATruncatedPromptIsCountedNotHidden) {
+  // The Gate keeps the service's left truncation (refusing one long prompt would fail its whole
+  // call open); it used to leave no trace of it.
+  ServerProcess server(SPARSEGATE_BIN, Model("tiny_qwen3"));
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto gate = MakeGate(server.address());
+  ASSERT_NE(gate, nullptr);
+  GatePrompt long_prompt;
+  long_prompt.id = "long";
+  long_prompt.text = std::string(2000, 'x') + " what is left?";
+  std::vector<GatePrompt> batch = Batch();
+  batch.push_back(long_prompt);
+  auto decided = gate->Decide(batch);
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  EXPECT_EQ(gate->client().stats().prompts_failed_open, 0) << gate->client().stats().last_error;
+  EXPECT_EQ(gate->plugin().Stats().counters.truncated_prompts, 1);
+}
+
 }  // namespace
 }  // namespace sparsegate::plugin

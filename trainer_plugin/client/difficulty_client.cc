@@ -195,6 +195,8 @@ class DifficultyClient::Impl {
         const v1::PromptResult& result = call.response.results(static_cast<int>(i));
         PromptFeatures features;
         features.token_count = result.token_count();
+        features.truncated = result.truncated();
+        features.original_token_count = result.original_token_count();
         features.model_digest = call.response.model_digest();
         for (const v1::FeatureSet& set : result.features())
           for (const char* name : MetricNames())

@@ -37,7 +37,7 @@ struct ClientOptions {
   bool return_hidden = false;  // for the hidden-vector probe
   bool exclude_detected_outliers = false;
   bool apply_chat_template = false;
-  bool truncate_left = true;   // a long prompt is scored on its end rather than refused
+  bool truncate_left = true;   // a long prompt is scored on its end (stats: truncated_prompts); refusing it would fail its whole call open
   int max_prompts_per_call = 64;
   std::chrono::milliseconds deadline{30000};  // per Score call, retries included
   int max_attempts = 4;

@@ -149,6 +149,9 @@ void BindTypes(py::module_& m) {
       .def_readwrite("metrics", &PromptFeatures::metrics)
       .def_readwrite("token_count", &PromptFeatures::token_count)
       .def_readwrite("hidden", &PromptFeatures::hidden)
+      .def_readwrite("truncated", &PromptFeatures::truncated, "the service scored only the last token_count tokens")
+      .def_readwrite("original_token_count", &PromptFeatures::original_token_count,
+                     "the prompt's tokens before truncation (0: not reported)")
       .def("empty", &PromptFeatures::empty)
       .def("__bool__", [](const PromptFeatures& f) { return !f.empty(); })
       .def("__repr__", [](const PromptFeatures& f) {

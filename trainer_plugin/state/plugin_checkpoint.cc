@@ -111,6 +111,7 @@ json ToJson(const PluginCounters& c) {
           {"unknown_prompt_observations", c.unknown_prompt_observations},
           {"hints_shortened_to_fit", c.hints_shortened_to_fit},
           {"hints_withheld_to_fit", c.hints_withheld_to_fit},
+          {"truncated_prompts", c.truncated_prompts},
           {"calibration", std::move(calibration)}};
 }
 
@@ -357,6 +358,9 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
         GetInt<int64_t>(Field(j, "hints_shortened_to_fit", where), Join(where, "hints_shortened_to_fit"));
     c.hints_withheld_to_fit =
         GetInt<int64_t>(Field(j, "hints_withheld_to_fit", where), Join(where, "hints_withheld_to_fit"));
+  }
+  if (j.contains("truncated_prompts")) {  // added within version 1, with explicit truncation
+    c.truncated_prompts = GetInt<int64_t>(Field(j, "truncated_prompts", where), Join(where, "truncated_prompts"));
   }
   const std::string cal_where = Join(where, "calibration");
   const json& calibration = GetArray(Field(j, "calibration", where), cal_where);
