@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
 #include <fstream>
 
 #include "difficulty_service/server/difficulty_server.h"
@@ -26,6 +28,7 @@ std::vector<std::string> ReadLines(const std::string& path) {
 void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServerOptions>();
   auto outlier_file = std::make_shared<std::string>();
+  auto drain_seconds = std::make_shared<double>(20.0);
   CLI::App* cmd = app.add_subcommand("serve", "Run the gRPC difficulty service on a model directory");
   cmd->add_option("--model", options->model_dir, "Hugging Face model directory (config.json, safetensors, tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
@@ -45,10 +48,13 @@ void AddServeCommand(CLI::App& app) {
                   "text file, one prompt per line, for outlier-channel detection at start-up");
   cmd->add_option("--outlier-ratio", options->engine.outlier_ratio,
                   "a channel is an outlier above this multiple of the median channel magnitude")->capture_default_str();
+  cmd->add_option("--drain-timeout", *drain_seconds,
+                  "seconds a SIGTERM waits for admitted work (health NOT_SERVING, new calls UNAVAILABLE) before exiting")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--allow-reload", options->allow_reload,
                 "accept the Reload call: switch to another checkpoint of the same shape without a restart");
 
-  cmd->callback([options, outlier_file] {
+  cmd->callback([options, outlier_file, drain_seconds] {
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);
     auto server = DifficultyServer::Start(*options);
     if (!server.ok()) {
@@ -67,9 +73,15 @@ void AddServeCommand(CLI::App& app) {
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int signal) {
-      spdlog::info("signal {}: shutting down", signal);
+      spdlog::info("signal {}: draining (health NOT_SERVING, new calls UNAVAILABLE)", signal);
     });
     io.run();
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(*drain_seconds * 1000));
+    if ((*server)->Drain(timeout)) {
+      spdlog::info("drained: every admitted prompt was scored; shutting down");
+    } else {
+      spdlog::warn("drain timeout ({} s) passed with work still admitted; cancelling it", *drain_seconds);
+    }
     (*server)->Shutdown();
   });
 }

@@ -5,7 +5,10 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <deque>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/clock.h"
@@ -23,6 +26,14 @@ namespace {
 
 using Clock = SteadyClock;
 constexpr char kServiceName[] = "sparsegate.v1.DifficultyService";
+// "127.0.0.1:p", "[::1]:p", "localhost:p", "unix:..." reach only this machine.
+bool IsLoopbackAddress(const std::string& address) {
+  for (const char* prefix : {"127.", "[::1]:", "localhost:", "unix:"})
+    if (address.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+constexpr char kDrainingMessage[] = "the server is shutting down (draining); send this to another replica";
 
 Clock::time_point SteadyDeadline(std::chrono::system_clock::time_point deadline) {
   if (deadline == std::chrono::system_clock::time_point::max()) return Clock::time_point::max();
@@ -67,6 +78,8 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     return backend_;
   }
   int max_prompts() const { return max_prompts_; }
+  void StartDraining() { draining_ = true; }
+  bool draining() const { return draining_.load(); }
 
   grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context, const v1::ScoreRequest* request,
                                   v1::ScoreResponse* response) override {
@@ -75,6 +88,10 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     auto backend = this->backend();
     if (!backend) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the model is still loading"));
+      return reactor;
+    }
+    if (draining_) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDrainingMessage));
       return reactor;
     }
     auto job = JobFromRequest(*request, *backend->engine, max_prompts_);
@@ -150,6 +167,7 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
  private:
   const int max_prompts_;
   const ReloadFunction reload_;
+  std::atomic<bool> draining_{false};
   mutable std::mutex mu_;
   std::shared_ptr<Backend> backend_;
 };
@@ -214,6 +232,7 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
       Push(std::move(response));
     };
     if (!backend) return reply_error(absl::UnavailableError("the model is still loading"));
+    if (service_->draining()) return reply_error(absl::UnavailableError(kDrainingMessage));
     auto job = JobFromRequest(request, *backend->engine, service_->max_prompts());
     if (!job.ok()) return reply_error(job.status());
 
@@ -312,6 +331,10 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (!IsLoopbackAddress(options.address)) {
+    spdlog::warn("listening on {} without TLS or authentication: anyone who can reach the port can call it "
+                 "(bind 127.0.0.1, or keep the port inside a private network)", options.address);
+  }
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
@@ -393,10 +416,25 @@ absl::Status DifficultyServer::WaitUntilReady() {
   return ready_.get();
 }
 
+bool DifficultyServer::Drain(std::chrono::milliseconds timeout) {
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(false);
+  health->SetServingStatus(kServiceName, false);
+  service_->StartDraining();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto backend = service_->backend();
+    if (!backend || backend->batcher->admitted_prompts() == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void DifficultyServer::Shutdown(std::chrono::milliseconds grace) {
   std::call_once(shutdown_once_, [&] {
     auto* health = server_->GetHealthCheckService();
     health->SetServingStatus(false);
+    health->SetServingStatus(kServiceName, false);
     server_->Shutdown(std::chrono::system_clock::now() + grace);
     server_->Wait();
   });

@@ -30,7 +30,9 @@ namespace sparsegate {
 
 struct ServerOptions {
   std::string model_dir;
-  std::string address = "0.0.0.0:50051";  // "host:0" picks a free port
+  // Loopback by default: the service has no TLS or authentication yet (README, Security), so
+  // reaching it from other machines is a choice the operator makes, warned about at start-up.
+  std::string address = "127.0.0.1:50051";  // "host:0" picks a free port
   EngineOptions engine;
   BatcherOptions batcher;
   int max_prompts_per_request = 256;
@@ -50,6 +52,10 @@ class DifficultyServer {
   int port() const { return port_; }
   // Blocks until the model is loaded and warmed up, or failed to load.
   absl::Status WaitUntilReady();
+  // A graceful drain, for SIGTERM: health turns NOT_SERVING and new Score calls and stream requests
+  // get UNAVAILABLE ("draining", so that clients send them to another replica) while the port stays
+  // open; returns once the prompts already admitted are scored, or after `timeout`. True when idle.
+  bool Drain(std::chrono::milliseconds timeout);
   // Stops accepting calls, lets running ones finish (up to `grace`), then ends.
   void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 

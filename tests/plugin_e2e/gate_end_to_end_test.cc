@@ -4,7 +4,9 @@
 // at all every decision fails open to KEEP.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "../server/server_process.h"
 #include "difficulty_service/server/difficulty_server.h"
@@ -150,6 +152,32 @@ TEST(GateEndToEnd, IdsInIdsOut) {
   ASSERT_EQ(d.decision.kind, DecisionKind::kGuide) << d.decision.reason;
   ASSERT_GT(d.prompt_ids.size(), p.ids.size());
   EXPECT_TRUE(std::equal(p.ids.begin(), p.ids.end(), d.prompt_ids.begin()));  // the prompt's own ids first
+}
+
+TEST(GateEndToEnd, AReplicaDrainedBySigtermLosesNoDecision) {
+  ServerProcess a(SPARSEGATE_BIN, Model("tiny_qwen3"), {"--drain-timeout", "10"});
+  ServerProcess b(SPARSEGATE_BIN, Model("tiny_qwen3"));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.log() << b.log();
+  auto gate = MakeGate("ipv4:127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port()));
+  ASSERT_NE(gate, nullptr);
+  ASSERT_TRUE(gate->client().WaitForService(std::chrono::seconds(10)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> batches{0};
+  std::thread trainer([&] {
+    while (!stop) {
+      auto decided = gate->Decide(Batch());
+      EXPECT_TRUE(decided.ok()) << decided.status();
+      ++batches;
+    }
+  });
+  while (batches < 3) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(a.Stop(), 0) << a.log();  // SIGTERM: drained, then exit 0
+  const int at_stop = batches;
+  while (batches < at_stop + 3) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  trainer.join();
+  EXPECT_EQ(gate->client().stats().prompts_failed_open, 0) << gate->client().stats().last_error;
+  EXPECT_NE(a.log().find("drained"), std::string::npos) << a.log();
 }
 
 TEST(GateEndToEnd, ATruncatedPromptIsCountedNotHidden) {

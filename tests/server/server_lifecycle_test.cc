@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <initializer_list>
 #include <thread>
 
@@ -91,6 +92,28 @@ TEST(ServerLifecycle, ARequestLimitAboveTheQueueIsRefusedAtStart) {
   ASSERT_FALSE(server.ok());
   EXPECT_NE(std::string(server.status().message()).find("max prompts per request (512) is above max queued prompts (256)"),
             std::string::npos) << server.status();
+}
+
+TEST(ServerLifecycle, DrainingTurnsHealthNotServingAndSendsNewWorkAway) {
+  // SIGTERM used to close the port at once: clients had no NOT_SERVING window to move away in.
+  auto server = StartOn("tiny_qwen3");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(server->WaitUntilReady().ok());
+  const std::string address = "127.0.0.1:" + std::to_string(server->port());
+  EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::SERVING);
+  EXPECT_TRUE(server->Drain(std::chrono::seconds(5)));
+  // Still listening: probes see NOT_SERVING, and new work is UNAVAILABLE (retried elsewhere).
+  EXPECT_EQ(Health(address, ""), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::NOT_SERVING);
+  auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::ScoreRequest request;
+  request.add_prompts()->set_text("anyone there?");
+  v1::ScoreResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->Score(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("draining"), std::string::npos) << status.error_message();
+  server->Shutdown();
 }
 
 TEST(ServerLifecycle, ServesOnceReadyAndStopsServingOnShutdown) {
