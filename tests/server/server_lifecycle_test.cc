@@ -46,23 +46,29 @@ void ExpectNeverReady(DifficultyServer& server, std::initializer_list<const char
     EXPECT_NE(std::string(ready.message()).find(fragment), std::string::npos) << ready;
 }
 
+// The server at `address` is up but not serving: both health names say NOT_SERVING, and Score is
+// UNAVAILABLE with a message holding `why`.
+void ExpectNotServing(const std::string& address, const std::string& why) {
+  EXPECT_EQ(Health(address, ""), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::NOT_SERVING);
+  auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::ScoreRequest request;
+  request.add_prompts()->set_text("anyone there?");
+  v1::ScoreResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->Score(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find(why), std::string::npos) << status.error_message();
+}
+
 TEST(ServerLifecycle, BrokenCheckpointNeverServes) {
   auto server = StartOn("bad_shape");
   ASSERT_NE(server, nullptr);
   ExpectNeverReady(*server, {"model.layers.0.mlp.gate_proj.weight"});
 
   const std::string address = "127.0.0.1:" + std::to_string(server->port());
-  EXPECT_EQ(Health(address, ""), HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::NOT_SERVING);
-
+  ExpectNotServing(address, "still loading");
   auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::ScoreRequest request;
-  request.add_prompts()->set_text("anyone there?");
-  v1::ScoreResponse response;
-  grpc::ClientContext score_context;
-  grpc::Status status = stub->Score(&score_context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(status.error_message().find("still loading"), std::string::npos) << status.error_message();
   grpc::ClientContext info_context;
   v1::InfoResponse info;
   EXPECT_EQ(stub->Info(&info_context, v1::InfoRequest(), &info).error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -103,16 +109,7 @@ TEST(ServerLifecycle, DrainingTurnsHealthNotServingAndSendsNewWorkAway) {
   EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::SERVING);
   EXPECT_TRUE(server->Drain(std::chrono::seconds(5)));
   // Still listening: probes see NOT_SERVING, and new work is UNAVAILABLE (retried elsewhere).
-  EXPECT_EQ(Health(address, ""), HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(Health(address, "sparsegate.v1.DifficultyService"), HealthCheckResponse::NOT_SERVING);
-  auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::ScoreRequest request;
-  request.add_prompts()->set_text("anyone there?");
-  v1::ScoreResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = stub->Score(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(status.error_message().find("draining"), std::string::npos) << status.error_message();
+  ExpectNotServing(address, "draining");
   server->Shutdown();
 }
 
