@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
   python3-pip python3-venv python3-setuptools   # `pip install .` of the Python package (tests)
+  python3-yaml                                  # the Kubernetes manifests test
   nodejs npm                              # tokenizer parity reference (tests only)
 )
 
