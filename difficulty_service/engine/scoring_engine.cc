@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "absl/status/status.h"
@@ -99,8 +100,15 @@ absl::StatusOr<PreparedPrompt> ScoringEngine::Prepare(const PromptInput& input, 
       text = chat_template_->RenderUserPrompt(text);
     }
     // The chat template already spells out any BOS; otherwise follow the tokenizer's post-processor.
-    auto ids = tokenizer_->Encode(text, /*add_special_tokens=*/!input.apply_chat_template);
+    // A prompt that will be refused is tokenized only far enough to say by how much (bounded work
+    // per request: a 55 MB prompt used to hold the tokenizer thread for 20 s).
+    const size_t cap = truncate_left ? std::numeric_limits<size_t>::max() : static_cast<size_t>(8 * max_prompt_tokens_);
+    auto ids = tokenizer_->Encode(text, /*add_special_tokens=*/!input.apply_chat_template, cap);
     if (!ids.ok()) return ids.status();
+    if (ids->size() > cap)
+      return absl::InvalidArgumentError(absl::StrCat("prompt has more than ", cap, " tokens, over the limit of ",
+                                                     max_prompt_tokens_, " (ask for left truncation to keep the last ",
+                                                     max_prompt_tokens_, ")"));
     out.ids = *std::move(ids);
   } else {
     if (input.apply_chat_template)

@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const nlohmann::j
   return tokenizer;
 }
 
-absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_special_tokens) const {
+absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_special_tokens,
+                                                       size_t max_tokens) const {
   if (const size_t bad = utf8::FindInvalid(text); bad != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte offset ", bad));
   }
@@ -75,6 +76,7 @@ absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bo
   std::string normalized;
   PreTokens pre;
   for (const AddedVocabulary::Piece& raw : raw_pieces) {
+    if (ids.size() > max_tokens) return ids;
     if (raw.id >= 0) {
       ids.push_back(raw.id);
       continue;
@@ -95,7 +97,10 @@ absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bo
       if (pre_tokenizer_ != nullptr) {
         if (absl::Status s = pre_tokenizer_->PreTokenize(&pre); !s.ok()) return s;
       }
-      for (const std::string& word : pre.pieces) model_->Tokenize(word, &ids);
+      for (const std::string& word : pre.pieces) {
+        if (ids.size() > max_tokens) return ids;
+        model_->Tokenize(word, &ids);
+      }
     }
   }
   if (post_processor_ != nullptr) post_processor_->Process(&ids, add_special_tokens);

@@ -13,6 +13,7 @@
 #define SPARSEGATE_DIFFICULTY_SERVICE_TOKENIZER_TOKENIZER_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +45,11 @@ class Tokenizer {
   // Thread-safe, const. InvalidArgument on invalid UTF-8 (message gives the byte offset).
   // add_special_tokens applies the post_processor (e.g. Llama 3's BOS via TemplateProcessing).
   // Special tokens written in the text itself (e.g. "<|im_start|>") always encode to their ids.
-  absl::StatusOr<std::vector<int32_t>> Encode(std::string_view text, bool add_special_tokens) const;
+  // With `max_tokens`, encoding stops once more than max_tokens ids are out (the result then holds
+  // more than max_tokens ids, fewer than the whole text would give): a caller that will refuse an
+  // over-long prompt anyway does not pay for the rest of it.
+  absl::StatusOr<std::vector<int32_t>> Encode(std::string_view text, bool add_special_tokens,
+                                              size_t max_tokens = std::numeric_limits<size_t>::max()) const;
 
   // Ids that name no token are skipped; bytes that do not form valid UTF-8 become U+FFFD.
   std::string Decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;

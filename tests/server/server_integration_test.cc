@@ -307,6 +307,13 @@ TEST_F(ServerTest, BadInputGetsAClearStatus) {
          *r->add_prompts() = TextPrompt(std::string(200, 'x') + " y z");
        },
        grpc::StatusCode::INVALID_ARGUMENT, "prompt 1: prompt has"},
+      {"far over the limit",
+       [](v1::ScoreRequest* r) {
+         std::string huge;
+         for (int i = 0; i < 20000; ++i) huge += "x ";
+         *r->add_prompts() = TextPrompt(huge);  // tokenized only until the count is clear
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "prompt 0: prompt has more than"},
       {"unknown layer",
        [&](v1::ScoreRequest* r) {
          two_prompts(r);

@@ -6,6 +6,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -514,6 +515,20 @@ TEST(ErrorsTest, FileErrorsNameThePath) {
     ASSERT_FALSE(t.ok());
     EXPECT_NE(t.status().message().find(path + ": not valid JSON"), std::string::npos) << t.status();
   }
+}
+
+TEST(BpeTest, MaxTokensStopsEncodingEarly) {
+  auto t = Load(Gpt2Fixture(true, false, json::array()));
+  ASSERT_NE(t, nullptr);
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += " a";
+  const Ids all = Enc(*t, text);
+  absl::StatusOr<Ids> capped = t->Encode(text, false, 10);
+  ASSERT_TRUE(capped.ok()) << capped.status();
+  EXPECT_GT(capped->size(), 10u);
+  EXPECT_LT(capped->size(), all.size());
+  EXPECT_TRUE(std::equal(capped->begin(), capped->end(), all.begin()));  // a prefix of the full encoding
+  EXPECT_EQ(t->Encode(text, false, all.size()).value(), all);
 }
 
 TEST(AddedTokensTest, ANegativeIdInTheFileIsRefused) {
