@@ -40,12 +40,29 @@ Batcher::~Batcher() {
 
 absl::Status Batcher::Submit(std::shared_ptr<ScoreJob> job) {
   const int64_t n = static_cast<int64_t>(job->prompts.size());
+  int64_t bytes = 0;
+  for (const PromptInput& p : job->prompts) {
+    if (p.text) bytes += static_cast<int64_t>(p.text->size());
+    if (p.ids) bytes += static_cast<int64_t>(p.ids->size() * sizeof(int32_t));
+  }
+  if (bytes > options_.max_queued_bytes)
+    return absl::InvalidArgumentError(absl::StrCat("the request holds ", bytes, " bytes of prompts, over the server's limit of ",
+                                                   options_.max_queued_bytes, " queued bytes; split it"));
   int64_t before = admitted_prompts_.fetch_add(n);
   if (before + n > options_.max_queued_prompts) {
     admitted_prompts_.fetch_sub(n);
     return absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", before, " prompts waiting, limit ",
                                                      options_.max_queued_prompts, "); retry with backoff"));
   }
+  const int64_t bytes_before = admitted_bytes_.fetch_add(bytes);
+  if (bytes_before + bytes > options_.max_queued_bytes) {
+    admitted_bytes_.fetch_sub(bytes);
+    admitted_prompts_.fetch_sub(n);
+    return absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", bytes_before,
+                                                     " bytes of prompts waiting, limit ", options_.max_queued_bytes,
+                                                     "); retry with backoff"));
+  }
+  job->admitted_bytes = bytes;
   boost::asio::post(tokenizer_pool_, [this, job = std::move(job)] { Tokenize(job); });
   return absl::OkStatus();
 }
@@ -178,6 +195,7 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
 
 void Batcher::Finish(ScoreJob& job, const absl::Status& status) {
   if (job.finished.exchange(true)) return;
+  admitted_bytes_.fetch_sub(job.admitted_bytes);
   if (job.on_done) job.on_done(status, job);
 }
 

@@ -28,6 +28,9 @@ struct BatcherOptions {
   int64_t token_budget = 8192;       // padded tokens per forward pass
   int max_batch_prompts = 64;
   int64_t max_queued_prompts = 4096;  // admitted but not yet scored
+  // Prompt text and token ids held by admitted jobs until they are answered: bounds the memory a
+  // burst of large requests can take, which a prompt count alone does not.
+  int64_t max_queued_bytes = int64_t{1} << 30;
   int tokenizer_threads = 1;
   int intra_op_threads = 0;           // 0: one per available core
 };
@@ -73,6 +76,7 @@ class Batcher {
   bool drain_scheduled_ = false;
   bool stopping_ = false;
   std::atomic<int64_t> admitted_prompts_{0};
+  std::atomic<int64_t> admitted_bytes_{0};
 };
 
 }  // namespace sparsegate

@@ -42,6 +42,7 @@ struct ScoreJob {
   JobTiming timing;
   Clock::time_point enqueued;
   int remaining = 0;  // prompts not yet scored; touched by the worker only
+  int64_t admitted_bytes = 0;  // what Submit counted against max_queued_bytes, released by Finish
   std::atomic<bool> finished{false};
 };
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "google/protobuf/unknown_field_set.h"
 #include "health.grpc.pb.h"
@@ -558,21 +559,16 @@ TEST_F(ServerTest, StreamAnswersEveryRequestById) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(n));
 }
 
-TEST(ServerLimits, FullQueueAnswersResourceExhaustedAtOnce) {
-  // A request may not exceed the queue (the server refuses to start so; see ServerLifecycle), so
-  // the queue fills only under concurrent load: a burst of requests that each fit.
-  ServerProcess server(Binary(), ModelDir(), {"--max-queued-prompts", "4", "--max-prompts-per-request", "4"});
-  ASSERT_TRUE(server.ok()) << server.log();
-  auto stub = Stub(server.address());
-  v1::ScoreRequest request;
-  for (int i = 0; i < 4; ++i) *request.add_prompts() = TextPrompt("queue test prompt number " + std::to_string(i));
-  constexpr int kCalls = 64;
-  std::vector<grpc::Status> statuses(kCalls);
+// Sends `calls` copies of `request` at once; every answer must be OK or RESOURCE_EXHAUSTED with a
+// message holding `full`. Returns {OK answers, RESOURCE_EXHAUSTED answers}.
+std::pair<int, int> Burst(v1::DifficultyService::Stub& stub, const v1::ScoreRequest& request, int calls,
+                          const std::string& full) {
+  std::vector<grpc::Status> statuses(calls);
   std::vector<std::thread> callers;
-  for (int c = 0; c < kCalls; ++c) {
+  for (int c = 0; c < calls; ++c) {
     callers.emplace_back([&, c] {
       v1::ScoreResponse response;
-      statuses[c] = Score(*stub, request, &response);
+      statuses[c] = Score(stub, request, &response);
     });
   }
   for (std::thread& t : callers) t.join();
@@ -582,14 +578,48 @@ TEST(ServerLimits, FullQueueAnswersResourceExhaustedAtOnce) {
       ++ok;
     } else {
       EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
-      EXPECT_NE(status.error_message().find("queue is full"), std::string::npos) << status.error_message();
+      EXPECT_NE(status.error_message().find(full), std::string::npos) << status.error_message();
       ++exhausted;
     }
   }
+  return {ok, exhausted};
+}
+
+TEST(ServerLimits, FullQueueAnswersResourceExhaustedAtOnce) {
+  // A request may not exceed the queue (the server refuses to start so; see ServerLifecycle), so
+  // the queue fills only under concurrent load: a burst of requests that each fit.
+  ServerProcess server(Binary(), ModelDir(), {"--max-queued-prompts", "4", "--max-prompts-per-request", "4"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto stub = Stub(server.address());
+  v1::ScoreRequest request;
+  for (int i = 0; i < 4; ++i) *request.add_prompts() = TextPrompt("queue test prompt number " + std::to_string(i));
+  const auto [ok, exhausted] = Burst(*stub, request, 64, "queue is full");
   EXPECT_GT(ok, 0);
   EXPECT_GT(exhausted, 0) << "64 concurrent requests of 4 prompts never found the 4-prompt queue full";
   v1::ScoreResponse response;
   EXPECT_TRUE(Score(*stub, request, &response).ok());  // full service again after the burst
+}
+
+TEST(ServerLimits, AdmissionBoundsBytesAsWellAsPrompts) {
+  // Admission used to count prompts only: 12 concurrent 48 MB requests added 2 GB of RSS.
+  ServerProcess server(Binary(), ModelDir(), {"--max-queued-bytes", "2000"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto stub = Stub(server.address());
+  v1::ScoreRequest too_big;
+  *too_big.add_prompts() = TextPrompt(std::string(2001, 'x'));
+  v1::ScoreResponse response;
+  grpc::Status status = Score(*stub, too_big, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("2001 bytes of prompts, over the server's limit of 2000"), std::string::npos)
+      << status.error_message();
+
+  v1::ScoreRequest request;  // 4 x 300 bytes: one fits, two do not
+  for (int i = 0; i < 4; ++i) *request.add_prompts() = TextPrompt(std::string(290, 'a' + i) + " " + std::to_string(i));
+  request.mutable_options()->set_truncation(v1::TRUNCATION_LEFT);  // over the tiny model's token limit
+  const auto [ok, exhausted] = Burst(*stub, request, 32, "bytes of prompts waiting");
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(exhausted, 0) << "32 concurrent 1,200-byte requests never found 2,000 bytes taken";
+  EXPECT_TRUE(Score(*stub, request, &response).ok());  // the bytes were released
 }
 
 TEST(ServerLimits, SmallTokenBudgetStillScoresEverything) {
