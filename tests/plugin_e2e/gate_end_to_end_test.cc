@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "../server/server_process.h"
@@ -45,10 +46,15 @@ std::unique_ptr<Gate> MakeGate(const std::string& target, int max_attempts = 4) 
   return gate.ok() ? *std::move(gate) : nullptr;
 }
 
+// The client target for round robin over two replicas.
+std::string BothReplicas(const ServerProcess& a, const ServerProcess& b) {
+  return "ipv4:127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port());
+}
+
 TEST(GateEndToEnd, RewardsMoveTheLadderAndFailuresFailOpen) {
   ServerProcess a(SPARSEGATE_BIN, Model("tiny_qwen3")), b(SPARSEGATE_BIN, Model("tiny_qwen3"));
   ASSERT_TRUE(a.ok() && b.ok()) << a.log() << b.log();
-  auto gate = MakeGate("ipv4:127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port()));
+  auto gate = MakeGate(BothReplicas(a, b));
   ASSERT_NE(gate, nullptr);
   ASSERT_TRUE(gate->client().WaitForService(std::chrono::seconds(10)).ok());
   const auto batch = Batch();
@@ -158,7 +164,7 @@ TEST(GateEndToEnd, AReplicaDrainedBySigtermLosesNoDecision) {
   ServerProcess a(SPARSEGATE_BIN, Model("tiny_qwen3"), {"--drain-timeout", "10"});
   ServerProcess b(SPARSEGATE_BIN, Model("tiny_qwen3"));
   ASSERT_TRUE(a.ok() && b.ok()) << a.log() << b.log();
-  auto gate = MakeGate("ipv4:127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port()));
+  auto gate = MakeGate(BothReplicas(a, b));
   ASSERT_NE(gate, nullptr);
   ASSERT_TRUE(gate->client().WaitForService(std::chrono::seconds(10)).ok());
   std::atomic<bool> stop{false};
@@ -178,6 +184,26 @@ TEST(GateEndToEnd, AReplicaDrainedBySigtermLosesNoDecision) {
   trainer.join();
   EXPECT_EQ(gate->client().stats().prompts_failed_open, 0) << gate->client().stats().last_error;
   EXPECT_NE(a.log().find("drained"), std::string::npos) << a.log();
+}
+
+TEST(GateEndToEnd, ReplicasOfDifferentModelsAreNeverMixedInABatch) {
+  // The same shape with other weights: the client used to mix both models' features in one batch.
+  ServerProcess a(SPARSEGATE_BIN, Model("tiny_qwen3")), b(SPARSEGATE_BIN, Model("tiny_qwen3_seed1"));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.log() << b.log();
+  auto gate = MakeGate(BothReplicas(a, b));
+  ASSERT_NE(gate, nullptr);
+  ASSERT_TRUE(gate->client().WaitForService(std::chrono::seconds(10)).ok());
+  // Several calls per batch, round robin over both (until both replicas have answered in one batch).
+  for (int round = 0; round < 20 && gate->client().stats().prompts_from_other_models == 0; ++round) {
+    auto decided = gate->Decide(Batch());
+    ASSERT_TRUE(decided.ok()) << decided.status();
+    std::set<std::string> digests;
+    for (const GatedDecision& d : *decided)
+      if (!d.decision.fail_open) digests.insert(d.decision.model_digest);
+    EXPECT_LE(digests.size(), 1u);
+  }
+  EXPECT_GT(gate->client().stats().prompts_from_other_models, 0);
+  EXPECT_NE(gate->client().stats().last_error.find("replicas serve different models"), std::string::npos);
 }
 
 TEST(GateEndToEnd, ATruncatedPromptIsCountedNotHidden) {

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <map>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -108,7 +109,36 @@ class DifficultyClient::Impl {
       cv.wait(lock, [&] { return pending == 0; });
     }
     for (auto& call : calls) Collect(*call, call->first, call->count, &out);
+    KeepOneModel(&out);
     return out;
+  }
+
+  // Replicas serving different checkpoints (a reload half done, a stale pod) would give one batch
+  // features of two models, which the predictor cannot tell apart. The batch keeps the model that
+  // scored most of it (ties: the one seen before); the other prompts fail open, counted.
+  void KeepOneModel(std::vector<PromptFeatures>* out) {
+    std::map<std::string, int> scored_by;
+    for (const PromptFeatures& f : *out)
+      if (!f.empty()) ++scored_by[f.model_digest];
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    if (scored_by.size() <= 1) return;
+    auto best = scored_by.begin();
+    for (auto it = scored_by.begin(); it != scored_by.end(); ++it) {
+      if (it->second > best->second || (it->second == best->second && it->first == digest_)) best = it;
+    }
+    const std::string kept = best->first;
+    int64_t set_aside = 0;
+    for (PromptFeatures& f : *out) {
+      if (f.empty() || f.model_digest == kept) continue;
+      f = PromptFeatures();
+      ++set_aside;
+    }
+    stats_.prompts_scored -= set_aside;
+    stats_.prompts_failed_open += set_aside;
+    stats_.prompts_from_other_models += set_aside;
+    stats_.last_error = absl::StrCat("replicas serve different models: ", set_aside,
+                                     " prompts of the batch failed open, scored by another model than ", kept);
+    digest_ = kept;
   }
 
   absl::StatusOr<std::string> WaitForService(std::chrono::milliseconds timeout) {

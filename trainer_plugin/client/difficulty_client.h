@@ -50,6 +50,9 @@ struct ClientStats {
   int64_t failed_calls = 0;    // calls that ended without an answer (after retries)
   int64_t prompts_scored = 0;
   int64_t prompts_failed_open = 0;
+  // Of those: scored by a replica that serves another model than the rest of their batch (features
+  // of two models are never mixed in one batch; see Score).
+  int64_t prompts_from_other_models = 0;
   std::string last_error;
   int last_error_code = 0;  // the grpc::StatusCode of the last failed call; 0 (OK) if none failed
 };

@@ -163,6 +163,7 @@ py::dict ClientStatsToPython(const ClientStats& s) {
   d["failed_calls"] = s.failed_calls;
   d["prompts_scored"] = s.prompts_scored;
   d["prompts_failed_open"] = s.prompts_failed_open;
+  d["prompts_from_other_models"] = s.prompts_from_other_models;
   d["last_error"] = s.last_error;
   return d;
 }
