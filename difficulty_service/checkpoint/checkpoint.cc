@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <set>
 
 #include "absl/status/status.h"
@@ -19,13 +17,8 @@ namespace {
 
 absl::StatusOr<std::vector<std::string>> ShardsFromIndex(const std::string& index_path,
                                                          std::map<std::string, std::string>* weight_map) {
-  std::ifstream in(index_path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(index_path, ": cannot open"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<nlohmann::json> parsed = ParseJson(text.str());
-  if (!parsed.ok())
-    return absl::InvalidArgumentError(absl::StrCat(index_path, ": not valid JSON: ", parsed.status().message()));
+  absl::StatusOr<nlohmann::json> parsed = ParseJsonFile(index_path);
+  if (!parsed.ok()) return parsed.status();
   const nlohmann::json index = *std::move(parsed);
   auto it = index.find("weight_map");
   if (it == index.end() || !it->is_object())

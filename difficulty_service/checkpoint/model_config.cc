@@ -1,8 +1,6 @@
 #include "difficulty_service/checkpoint/model_config.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <tuple>
 #include <type_traits>
 
@@ -190,12 +188,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
 }
 
 absl::StatusOr<ModelConfig> ModelConfig::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<json> j = ParseJson(text.str());
-  if (!j.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", j.status().message()));
+  absl::StatusOr<json> j = ParseJsonFile(path);
+  if (!j.ok()) return j.status();
   return FromJson(*j, path);
 }
 

@@ -10,6 +10,8 @@
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_COMMON_JSON_PARSE_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_COMMON_JSON_PARSE_H_
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -58,6 +60,19 @@ inline absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, int max_d
   } catch (const nlohmann::json::exception& e) {  // parse_error and out_of_range alike
     return absl::InvalidArgumentError(e.what());
   }
+}
+
+// The whole file at `path`, parsed: NotFound when it cannot be opened, DataLoss when reading fails,
+// InvalidArgument "<path>: not valid JSON: ..." otherwise.
+inline absl::StatusOr<nlohmann::json> ParseJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(path + ": read failed");
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(text.str());
+  if (!parsed.ok()) return absl::InvalidArgumentError(path + ": not valid JSON: " + std::string(parsed.status().message()));
+  return parsed;
 }
 
 }  // namespace sparsegate

@@ -1,7 +1,5 @@
 #include "difficulty_service/tokenizer/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/json_parse.h"
@@ -18,13 +16,8 @@ namespace sparsegate {
 Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open tokenizer file"));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  absl::StatusOr<nlohmann::json> j = ParseJson(buffer.str());
-  if (!j.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", j.status().message()));
+  absl::StatusOr<nlohmann::json> j = ParseJsonFile(path);
+  if (!j.ok()) return j.status();
   return FromJson(*j, path);
 }
 
