@@ -55,7 +55,18 @@ void AddServeCommand(CLI::App& app) {
                   "seconds a SIGTERM waits for admitted work (health NOT_SERVING, new calls UNAVAILABLE) before exiting")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--allow-reload", options->allow_reload,
-                "accept the Reload call: switch to another checkpoint of the same shape without a restart");
+                "accept the Reload call (switch to another checkpoint of the same shape without a restart) from "
+                "tokens with the reload permission; needs --auth-tokens");
+  cmd->add_option("--tls-cert", options->security.tls_cert_file, "PEM certificate chain: serve over TLS")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", options->security.tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_option("--tls-client-ca", options->security.tls_client_ca_file,
+                  "PEM CA bundle: require client certificates it signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-tokens", options->security.auth_tokens_file,
+                  "file of bearer tokens, one per line with its permissions (score, reload); calls without an "
+                  "allowed token are refused (health checks stay open)")
+      ->check(CLI::ExistingFile);
 
   cmd->callback([options, outlier_file, drain_seconds] {
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);

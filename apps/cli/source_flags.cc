@@ -25,6 +25,17 @@ void AddSourceOptions(CLI::App* cmd, SourceFlags* flags) {
                   "a prompt over the model's token limit: reject it (the row is rejected with its token count), "
                   "or score its last tokens (left; the row says truncated, with its original token count)")
       ->check(CLI::IsMember({"reject", "left"}))->capture_default_str();
+  const char* group = "Reaching --server replicas";
+  cmd->add_flag("--tls", flags->tls, "connect to --server over TLS, trusting the system's roots")->group(group);
+  cmd->add_option("--tls-ca", flags->tls_ca_file, "PEM roots that verify the servers' certificates (implies --tls)")
+      ->check(CLI::ExistingFile)->group(group);
+  cmd->add_option("--tls-cert", flags->tls_cert_file, "PEM client certificate, for servers that require one")
+      ->check(CLI::ExistingFile)->group(group);
+  cmd->add_option("--tls-key", flags->tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile)->group(group);
+  cmd->add_option("--tls-server-name", flags->tls_server_name,
+                  "name the servers' certificates carry, when not the --server host")->group(group);
+  cmd->add_option("--auth-token-file", flags->auth_token_file, "file whose first line is the bearer token")
+      ->check(CLI::ExistingFile)->group(group);
 }
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceFlags& flags) {
@@ -50,10 +61,16 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceF
   options.return_hidden = flags.return_hidden;
   options.truncate_left = flags.truncation == "left";
   options.deadline = std::chrono::seconds(120);
+  options.tls = flags.tls;
+  options.tls_ca_file = flags.tls_ca_file;
+  options.tls_cert_file = flags.tls_cert_file;
+  options.tls_key_file = flags.tls_key_file;
+  options.tls_server_name = flags.tls_server_name;
+  options.auth_token_file = flags.auth_token_file;
   auto client = plugin::DifficultyClient::Create(options);
   if (!client.ok()) return client.status();
   auto model = (*client)->WaitForService(std::chrono::seconds(30));
-  if (!model.ok()) return absl::UnavailableError(absl::StrCat(options.target, ": ", model.status().message()));
+  if (!model.ok()) return model.status();
   spdlog::info("{} serves {}", options.target, *model);
   return offline::MakeRemoteFeatureSource(*std::move(client), options.target);
 }
@@ -62,7 +79,8 @@ int FailedJobExitCode(const absl::Status& status) {
   spdlog::error("{}", std::string(status.message()));
   const absl::StatusCode code = status.code();
   return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kFailedPrecondition ||
-                 code == absl::StatusCode::kNotFound
+                 code == absl::StatusCode::kNotFound || code == absl::StatusCode::kUnauthenticated ||
+                 code == absl::StatusCode::kPermissionDenied
              ? 2
              : 3;
 }

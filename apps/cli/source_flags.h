@@ -21,9 +21,14 @@ struct SourceFlags {
   std::vector<std::string> poolings{"last_token", "mean"};
   bool return_hidden = false;  // the pooled vector of the first (layer, pooling), for a probe
   std::string truncation = "reject";  // a prompt over the token limit: "reject" it, or score its end ("left")
+  // How to reach --server replicas that use TLS or bearer tokens (see ClientOptions).
+  bool tls = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file, tls_server_name, auth_token_file;
 };
 
-// Adds --model, --server, --layers, --poolings and --truncation to `cmd`; `flags` supplies the defaults.
+// Adds --model, --server, --layers, --poolings, --truncation and the --server security options
+// (--tls, --tls-ca, --tls-cert, --tls-key, --tls-server-name, --auth-token-file) to `cmd`; `flags`
+// supplies the defaults.
 void AddSourceOptions(CLI::App* cmd, SourceFlags* flags);
 
 // The in-process model or a client of the replicas (waiting up to 30 s for them to answer).

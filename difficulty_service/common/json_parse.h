@@ -10,13 +10,12 @@
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_COMMON_JSON_PARSE_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_COMMON_JSON_PARSE_H_
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "difficulty_service/common/read_file.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {
@@ -65,12 +64,9 @@ inline absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, int max_d
 // The whole file at `path`, parsed: NotFound when it cannot be opened, DataLoss when reading fails,
 // InvalidArgument "<path>: not valid JSON: ..." otherwise.
 inline absl::StatusOr<nlohmann::json> ParseJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(path + ": read failed");
-  absl::StatusOr<nlohmann::json> parsed = ParseJson(text.str());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(*text);
   if (!parsed.ok()) return absl::InvalidArgumentError(path + ": not valid JSON: " + std::string(parsed.status().message()));
   return parsed;
 }

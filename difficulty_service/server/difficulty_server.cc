@@ -64,8 +64,8 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
   using ReloadFunction =
       std::function<void(const std::string& model_dir, std::function<void(absl::StatusOr<v1::ReloadResponse>)> done)>;
 
-  DifficultyServiceImpl(int max_prompts_per_request, ReloadFunction reload)
-      : max_prompts_(max_prompts_per_request), reload_(std::move(reload)) {}
+  DifficultyServiceImpl(int max_prompts_per_request, ReloadFunction reload, AccessControl access)
+      : max_prompts_(max_prompts_per_request), reload_(std::move(reload)), access_(std::move(access)) {}
 
   // Returns the backend it replaces.
   std::shared_ptr<Backend> SetBackend(std::shared_ptr<Backend> backend) {
@@ -78,6 +78,7 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     return backend_;
   }
   int max_prompts() const { return max_prompts_; }
+  const AccessControl& access() const { return access_; }
   void StartDraining() { draining_ = true; }
   bool draining() const { return draining_.load(); }
 
@@ -85,6 +86,10 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
                                   v1::ScoreResponse* response) override {
     const auto start = Clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (grpc::Status allowed = access_.Check(*context, Permission::kScore); !allowed.ok()) {
+      reactor->Finish(allowed);
+      return reactor;
+    }
     auto backend = this->backend();
     if (!backend) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the model is still loading"));
@@ -119,6 +124,10 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context, const v1::InfoRequest*,
                                  v1::InfoResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (grpc::Status allowed = access_.Check(*context, Permission::kScore); !allowed.ok()) {
+      reactor->Finish(allowed);
+      return reactor;
+    }
     auto backend = this->backend();
     if (!backend) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the model is still loading"));
@@ -153,6 +162,8 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     if (!reload_) {
       reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                    "model reload is off: start the server with --allow-reload"));
+    } else if (grpc::Status allowed = access_.Check(*context, Permission::kReload); !allowed.ok()) {
+      reactor->Finish(allowed);
     } else if (request->model_dir().empty()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "model_dir is empty"));
     } else {
@@ -167,6 +178,7 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
  private:
   const int max_prompts_;
   const ReloadFunction reload_;
+  const AccessControl access_;
   std::atomic<bool> draining_{false};
   mutable std::mutex mu_;
   std::shared_ptr<Backend> backend_;
@@ -180,6 +192,11 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
  public:
   ScoreStreamReactor(DifficultyServiceImpl* service, grpc::CallbackServerContext* context)
       : service_(service), deadline_(SteadyDeadline(context->deadline())) {
+    if (grpc::Status allowed = service->access().Check(*context, Permission::kScore); !allowed.ok()) {
+      finished_ = true;
+      Finish(allowed);
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -320,22 +337,40 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
     return absl::InvalidArgumentError(absl::StrCat(
         "max prompts per request (", options.max_prompts_per_request, ") is above max queued prompts (",
         options.batcher.max_queued_prompts, "): requests that large could never be admitted"));
+  auto credentials = MakeServerCredentials(options.security);
+  if (!credentials.ok()) return credentials.status();
+  auto access = AccessControl::Load(options.security.auth_tokens_file);
+  if (!access.ok()) return access.status();
+  if (options.allow_reload && !access->AnyTokenMay(Permission::kReload))
+    // A reload changes what every client is served: it is never open to anyone who can connect.
+    return absl::InvalidArgumentError(
+        "--allow-reload needs --auth-tokens with a token allowed 'reload': only such a token may switch the model");
+  const bool tls = !options.security.tls_cert_file.empty();
+  if (!IsLoopbackAddress(options.address)) {
+    if (!tls && !access->requires_token()) {
+      spdlog::warn("****************************************************************");
+      spdlog::warn("listening on {} without TLS or authentication: anyone who can reach the port", options.address);
+      spdlog::warn("can call it. Add --tls-cert/--tls-key (and --tls-client-ca or --auth-tokens),");
+      spdlog::warn("bind 127.0.0.1, or keep the port inside a private network.");
+      spdlog::warn("****************************************************************");
+    } else if (!tls) {
+      spdlog::warn("listening on {} without TLS: bearer tokens and prompts cross the network in the clear",
+                   options.address);
+    }
+  }
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
   DifficultyServer* raw = server.get();
   DifficultyServiceImpl::ReloadFunction reload;
   if (options.allow_reload) {
     reload = [raw, options](const std::string& model_dir, auto done) { raw->Reload(model_dir, options, std::move(done)); };
   }
-  server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request, std::move(reload));
+  server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request, std::move(reload),
+                                                             *std::move(access));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  if (!IsLoopbackAddress(options.address)) {
-    spdlog::warn("listening on {} without TLS or authentication: anyone who can reach the port can call it "
-                 "(bind 127.0.0.1, or keep the port inside a private network)", options.address);
-  }
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.address, *credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(server->service_.get());
@@ -432,6 +467,7 @@ bool DifficultyServer::Drain(std::chrono::milliseconds timeout) {
 
 void DifficultyServer::Shutdown(std::chrono::milliseconds grace) {
   std::call_once(shutdown_once_, [&] {
+    if (!server_) return;  // Start failed before the server was built
     auto* health = server_->GetHealthCheckService();
     health->SetServingStatus(false);
     health->SetServingStatus(kServiceName, false);

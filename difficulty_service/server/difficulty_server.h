@@ -8,7 +8,8 @@
 //
 // With allow_reload, the Reload call switches to another checkpoint of the same
 // shape on a reload thread, while the old model goes on serving; calls it
-// admitted finish on it (difficulty.proto describes the contract).
+// admitted finish on it (difficulty.proto describes the contract). Reload needs a token with the
+// reload permission (access_control.h), so allow_reload without a token file is refused at Start.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 
@@ -24,20 +25,22 @@
 #include "absl/status/statusor.h"
 #include "difficulty_service/batcher/batcher.h"
 #include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/server/access_control.h"
 #include "sparsegate/v1/difficulty.pb.h"
 
 namespace sparsegate {
 
 struct ServerOptions {
   std::string model_dir;
-  // Loopback by default: the service has no TLS or authentication yet (README, Security), so
-  // reaching it from other machines is a choice the operator makes, warned about at start-up.
+  // Loopback by default: reaching the service from other machines is a choice the operator makes,
+  // warned about at start-up when it is made without TLS (README, Security).
   std::string address = "127.0.0.1:50051";  // "host:0" picks a free port
   EngineOptions engine;
   BatcherOptions batcher;
   int max_prompts_per_request = 256;
   int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
   bool allow_reload = false;         // the Reload call (switch to another checkpoint of the same shape)
+  ServerSecurityOptions security;    // TLS, mTLS and bearer tokens; all off by default
 };
 
 class DifficultyServiceImpl;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/json_parse.h"
+#include "difficulty_service/common/read_file.h"
 #include "difficulty_service/tokenizer/absl_view.h"
 #include "difficulty_service/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
@@ -148,14 +149,6 @@ std::string_view PythonStrip(std::string_view s) {
 // Whether a template expression (the code between two literals) applies Jinja's trim filter or
 // Python's strip() to what it concatenates.
 bool Trims(std::string_view expression) { return Contains(expression, "trim") || Contains(expression, "strip()"); }
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 }  // namespace
 

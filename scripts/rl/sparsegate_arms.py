@@ -30,6 +30,7 @@ The plugin settings used, and why (the defaults are for long math prompts of unk
 import atexit
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -57,13 +58,19 @@ def _die_with_parent():
 
 
 class Service:
-    """`sparsegate serve --allow-reload` on a model directory, on a free loopback port."""
+    """`sparsegate serve --allow-reload` on a model directory, on a free loopback port. Reload needs a
+    token allowed to reload: the run makes one (`token`, for the arm's Gate) in a private file."""
 
     def __init__(self, binary, model_dir, threads=1):
         if not binary:
             raise RuntimeError("the sparsegate arms need the sparsegate CLI (build it, or pass --sparsegate)")
+        self.token = secrets.token_hex(32)
+        fd, self.tokens_file = tempfile.mkstemp(prefix="sparsegate-tokens-")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{self.token} score reload\n")
         self.proc = subprocess.Popen([binary, "serve", "--model", model_dir, "--address", "127.0.0.1:0",
-                                      "--allow-reload", "--intra-op-threads", str(threads)],
+                                      "--allow-reload", "--auth-tokens", self.tokens_file,
+                                      "--intra-op-threads", str(threads)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      preexec_fn=_die_with_parent)
         log = []
@@ -84,6 +91,8 @@ class Service:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if os.path.exists(self.tokens_file):
+            os.unlink(self.tokens_file)
 
 
 class GateArm(arms_mod.SparsegateArm):
@@ -95,7 +104,8 @@ class GateArm(arms_mod.SparsegateArm):
         self.oversample, self.follow = variant["oversample"], variant["follow"]
         self.work = tempfile.mkdtemp(prefix=f"rl-{name}-")
         super().__init__(batch, group_size, seed, self.service.target,
-                         dict(PLUGIN_SETTINGS, **variant["gate"], **options), name=name)
+                         dict(PLUGIN_SETTINGS, **variant["gate"], auth_token=self.service.token, **options),
+                         name=name)
         self.chunk = self.oversample * batch if self.oversample > 1 else None
         self.reloads, self.reload_seconds = [], 0.0
         self.chosen_in_step = (None, 0)  # (step, prompts chosen so far): a refill round asks only for the rest

@@ -100,11 +100,14 @@ def test_gate_learns_from_rewards_then_fails_open(server, tmp_path):
     assert stats["client"]["prompts_failed_open"] == len(prompts) and stats["client"]["failed_calls"] >= 1
 
 
-def test_gate_follows_a_reloaded_service_and_records_the_digest_per_decision():
+def test_gate_follows_a_reloaded_service_and_records_the_digest_per_decision(tmp_path):
     other = os.path.join(os.path.dirname(MODEL), "tiny_qwen3_seed1")
-    s = LoopbackServer(BIN, MODEL, timeout=60, extra=["--allow-reload"])
+    token = "reload-" + "7" * 24  # Reload needs a token with the reload permission
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{token} score reload\n")
+    s = LoopbackServer(BIN, MODEL, timeout=60, extra=["--allow-reload", "--auth-tokens", str(tokens)])
     try:
-        gate = sparsegate.Gate.create(target=s.target, deadline=10.0)
+        gate = sparsegate.Gate.create(target=s.target, deadline=10.0, auth_token=token)
         assert gate.wait_for_service(30)
         first = gate.decide(batch())
         digest = first[0].model_digest

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,12 +24,27 @@ using testing::ServerProcess;
 
 std::string ModelDir(const std::string& name) { return std::string(SPARSEGATE_TINY_DIR) + "/" + name; }
 
+// Reload needs a token allowed to reload (access_control.h); every call of these tests carries it.
+constexpr char kToken[] = "reload-test-token-0123456789";
+
+std::vector<std::string> ReloadFlags() {
+  static const std::string file = [] {
+    std::string path = ::testing::TempDir() + "/reload_test_tokens";
+    std::ofstream(path) << kToken << " score reload\n";
+    return path;
+  }();
+  return {"--allow-reload", "--auth-tokens", file};
+}
+
+void Authorize(grpc::ClientContext* context) { context->AddMetadata("authorization", std::string("Bearer ") + kToken); }
+
 std::unique_ptr<v1::DifficultyService::Stub> Stub(const std::string& address) {
   return v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
 grpc::Status Reload(v1::DifficultyService::Stub& stub, const std::string& model_dir, v1::ReloadResponse* response) {
   grpc::ClientContext context;
+  Authorize(&context);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::ReloadRequest request;
   request.set_model_dir(model_dir);
@@ -37,6 +53,7 @@ grpc::Status Reload(v1::DifficultyService::Stub& stub, const std::string& model_
 
 std::string Digest(v1::DifficultyService::Stub& stub) {
   grpc::ClientContext context;
+  Authorize(&context);
   v1::InfoResponse info;
   EXPECT_TRUE(stub.Info(&context, v1::InfoRequest(), &info).ok());
   return info.model_digest();
@@ -60,7 +77,7 @@ TEST(Reload, IsOffUnlessTheServerAllowsIt) {
 }
 
 TEST(Reload, SwitchesUnderConcurrentLoadWithoutLosingACall) {
-  ServerProcess server(SPARSEGATE_BIN, ModelDir("tiny_qwen3"), {"--allow-reload"});
+  ServerProcess server(SPARSEGATE_BIN, ModelDir("tiny_qwen3"), ReloadFlags());
   ASSERT_TRUE(server.ok()) << server.log();
   auto stub = Stub(server.address());
   const std::string before = Digest(*stub);
@@ -85,6 +102,7 @@ TEST(Reload, SwitchesUnderConcurrentLoadWithoutLosingACall) {
         after += late;
         ++sent;
         grpc::ClientContext context;
+        Authorize(&context);
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         v1::ScoreResponse response;
         grpc::Status status = own->Score(&context, OnePrompt("the quick brown fox adds 2 + 2"), &response);
@@ -123,7 +141,7 @@ TEST(Reload, SwitchesUnderConcurrentLoadWithoutLosingACall) {
 }
 
 TEST(Reload, ABadCheckpointLeavesTheOldModelServing) {
-  ServerProcess server(SPARSEGATE_BIN, ModelDir("tiny_qwen3"), {"--allow-reload"});
+  ServerProcess server(SPARSEGATE_BIN, ModelDir("tiny_qwen3"), ReloadFlags());
   ASSERT_TRUE(server.ok()) << server.log();
   auto stub = Stub(server.address());
   const std::string before = Digest(*stub);
@@ -134,6 +152,7 @@ TEST(Reload, ABadCheckpointLeavesTheOldModelServing) {
     EXPECT_NE(status.error_message().find(bad), std::string::npos) << bad << ": " << status.error_message();
     EXPECT_EQ(Digest(*stub), before) << bad;
     grpc::ClientContext context;
+    Authorize(&context);
     v1::ScoreResponse scored;
     EXPECT_TRUE(stub->Score(&context, OnePrompt("still serving"), &scored).ok()) << bad;
     EXPECT_EQ(scored.model_digest(), before);

@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "difficulty_service/common/read_file.h"
 #include "nlohmann/json.hpp"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 
@@ -59,17 +61,83 @@ absl::StatusOr<v1::Pooling> PoolingFromName(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("pooling '", name, "' is not one of last_token, mean"));
 }
 
+// What every channel and call of a client carries: its credentials and the bearer token.
+struct ChannelSecurity {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string server_name;    // ssl target name override, when set
+  std::string authorization;  // "Bearer <token>", or empty
+
+  void Apply(grpc::ChannelArguments* args) const {
+    if (!server_name.empty()) args->SetSslTargetNameOverride(server_name);
+  }
+  void Apply(grpc::ClientContext* context) const {
+    if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  }
+};
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* marker) {
+  absl::StatusOr<std::string> pem = ReadFile(path);
+  if (!pem.ok()) return pem.status();
+  if (!absl::StrContains(*pem, marker)) return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM ", marker, " in it"));
+  return pem;
+}
+
+absl::StatusOr<ChannelSecurity> MakeChannelSecurity(const ClientOptions& o) {
+  ChannelSecurity security;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    return absl::InvalidArgumentError("a client certificate needs both tls_cert_file and tls_key_file");
+  const bool tls = o.tls || !o.tls_ca_file.empty() || !o.tls_cert_file.empty();
+  if (!tls) {
+    if (!o.tls_server_name.empty()) return absl::InvalidArgumentError("tls_server_name is set but TLS is off");
+    security.credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (!o.tls_ca_file.empty()) {
+      auto ca = ReadPem(o.tls_ca_file, "CERTIFICATE");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    if (!o.tls_cert_file.empty()) {
+      auto cert = ReadPem(o.tls_cert_file, "CERTIFICATE");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadPem(o.tls_key_file, "PRIVATE KEY");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    security.credentials = grpc::SslCredentials(ssl);
+    security.server_name = o.tls_server_name;
+  }
+  if (!o.auth_token.empty() && !o.auth_token_file.empty())
+    return absl::InvalidArgumentError("give auth_token or auth_token_file, not both");
+  std::string token = o.auth_token;
+  if (!o.auth_token_file.empty()) {
+    auto text = ReadFile(o.auth_token_file);
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(text->substr(0, text->find('\n'))));
+    if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(o.auth_token_file, ": the first line holds no token"));
+  }
+  if (token.find_first_of(" \t\r\n") != std::string::npos)
+    return absl::InvalidArgumentError("the auth token contains whitespace");
+  if (!token.empty()) security.authorization = "Bearer " + token;
+  return security;
+}
+
 }  // namespace
 
 class DifficultyClient::Impl {
  public:
-  Impl(ClientOptions options, std::vector<v1::Pooling> poolings, size_t num_columns)
-      : options_(std::move(options)), poolings_(std::move(poolings)), num_columns_(num_columns) {
+  Impl(ClientOptions options, ChannelSecurity security, std::vector<v1::Pooling> poolings, size_t num_columns)
+      : options_(std::move(options)),
+        security_(std::move(security)),
+        poolings_(std::move(poolings)),
+        num_columns_(num_columns) {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(ServiceConfig(options_));
     args.SetMaxReceiveMessageSize(256 << 20);  // hidden vectors of large batches
     args.SetMaxSendMessageSize(64 << 20);
-    channel_ = grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args);
+    security_.Apply(&args);
+    channel_ = grpc::CreateCustomChannel(options_.target, security_.credentials, args);
     stub_ = v1::DifficultyService::NewStub(channel_);
   }
 
@@ -89,6 +157,7 @@ class DifficultyClient::Impl {
       call->first = first;
       call->count = std::min(per_call, inputs.size() - first);
       call->context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+      security_.Apply(&call->context);
       FillRequest(inputs, call->first, call->count, &call->request);
       calls.push_back(std::move(call));
     }
@@ -145,8 +214,13 @@ class DifficultyClient::Impl {
     grpc::ClientContext context;
     context.set_wait_for_ready(true);
     context.set_deadline(std::chrono::system_clock::now() + timeout);
+    security_.Apply(&context);
     v1::InfoResponse info;
     grpc::Status status = stub_->Info(&context, v1::InfoRequest(), &info);
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED)
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          absl::StrCat(options_.target, " refused this client: ", status.error_message()));
     if (!status.ok())
       return absl::UnavailableError(absl::StrCat("no difficulty service answered at ", options_.target,
                                                  " within ", timeout.count(), " ms: ", status.error_message()));
@@ -165,9 +239,12 @@ class DifficultyClient::Impl {
     if (!replicas.ok()) return replicas.status();
     std::vector<ReloadResult> results;
     for (const std::string& replica : *replicas) {
-      auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(replica, grpc::InsecureChannelCredentials()));
+      grpc::ChannelArguments args;
+      security_.Apply(&args);
+      auto stub = v1::DifficultyService::NewStub(grpc::CreateCustomChannel(replica, security_.credentials, args));
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + timeout);
+      security_.Apply(&context);
       v1::ReloadRequest request;
       request.set_model_dir(model_dir);
       v1::ReloadResponse response;
@@ -255,6 +332,7 @@ class DifficultyClient::Impl {
   }
 
   const ClientOptions options_;
+  const ChannelSecurity security_;
   const std::vector<v1::Pooling> poolings_;
   const size_t num_columns_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -285,7 +363,9 @@ absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const
   FeatureSchema schema = FeatureSchema::ForLayersAndPoolings(options.layers, options.poolings);
   if (absl::Status valid = ValidateSchema(schema); !valid.ok())
     return absl::InvalidArgumentError(absl::StrCat("layers and poolings must not repeat: ", valid.message()));
-  auto impl = std::make_unique<Impl>(options, std::move(poolings), schema.size());
+  auto security = MakeChannelSecurity(options);
+  if (!security.ok()) return security.status();
+  auto impl = std::make_unique<Impl>(options, *std::move(security), std::move(poolings), schema.size());
   return std::unique_ptr<DifficultyClient>(new DifficultyClient(std::move(impl), std::move(schema)));
 }
 

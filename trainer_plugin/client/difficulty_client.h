@@ -13,6 +13,10 @@
 // be answered in time comes back with empty features, and the failure is
 // counted; the plugin then decides without features, so training never
 // stalls on the service.
+//
+// Security: with TLS options the channel is TLS (the server's certificate checked against
+// tls_ca_file, or the system's roots), with a client certificate for servers that require one;
+// a bearer token, when given, goes with every call as "authorization: Bearer <token>".
 #ifndef SPARSEGATE_TRAINER_PLUGIN_CLIENT_DIFFICULTY_CLIENT_H_
 #define SPARSEGATE_TRAINER_PLUGIN_CLIENT_DIFFICULTY_CLIENT_H_
 
@@ -43,6 +47,14 @@ struct ClientOptions {
   int max_attempts = 4;
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{2000};
+  // Transport security; all empty: plaintext. Any TLS file, or tls = true, turns TLS on.
+  bool tls = false;
+  std::string tls_ca_file;      // PEM roots that verify the server; empty: the system's roots
+  std::string tls_cert_file;    // PEM client certificate chain, for servers that require one (mTLS)
+  std::string tls_key_file;     // its private key
+  std::string tls_server_name;  // the name the server's certificate must carry, when not the target's host
+  std::string auth_token;       // bearer token sent with every call
+  std::string auth_token_file;  // or the file holding it (its first line), kept off command lines
 };
 
 struct ClientStats {

@@ -265,6 +265,15 @@ Durations accept seconds (float) or datetime.timedelta.
   cls.def_readwrite("max_attempts", &ClientOptions::max_attempts, "Attempts per call on UNAVAILABLE / RESOURCE_EXHAUSTED.");
   Duration(cls, "initial_backoff", &ClientOptions::initial_backoff, "First retry backoff.");
   Duration(cls, "max_backoff", &ClientOptions::max_backoff, "Largest retry backoff.");
+  cls.def_readwrite("tls", &ClientOptions::tls, "Connect over TLS (implied by any tls_* file).");
+  cls.def_readwrite("tls_ca_file", &ClientOptions::tls_ca_file,
+                    "PEM roots that verify the server's certificate (empty: the system's roots).");
+  cls.def_readwrite("tls_cert_file", &ClientOptions::tls_cert_file, "PEM client certificate, for mutual TLS.");
+  cls.def_readwrite("tls_key_file", &ClientOptions::tls_key_file, "PEM private key of tls_cert_file.");
+  cls.def_readwrite("tls_server_name", &ClientOptions::tls_server_name,
+                    "Name the server's certificate must carry, when it is not the target's host.");
+  cls.def_readwrite("auth_token", &ClientOptions::auth_token, "Bearer token sent with every call.");
+  cls.def_readwrite("auth_token_file", &ClientOptions::auth_token_file, "File whose first line is the bearer token.");
   cls.def("__repr__", [](const ClientOptions& o) {
     return "ClientOptions(target=" + std::string(py::repr(py::str(o.target))) + ", layers=" +
            std::string(py::repr(py::cast(o.layers))) + ", poolings=" + std::string(py::repr(py::cast(o.poolings))) +

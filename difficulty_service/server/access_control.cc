@@ -1,0 +1,128 @@
+#include "difficulty_service/server/access_control.h"
+
+#include <grpcpp/security/server_credentials.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "difficulty_service/common/read_file.h"
+
+namespace sparsegate {
+namespace {
+
+constexpr size_t kMinTokenLength = 16;
+
+std::array<unsigned char, 32> Sha256(absl::string_view text) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  return digest;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurityOptions& o) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    return absl::InvalidArgumentError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key)");
+  if (o.tls_cert_file.empty()) {
+    if (!o.tls_client_ca_file.empty())
+      return absl::InvalidArgumentError(
+          "--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
+    return grpc::InsecureServerCredentials();
+  }
+  absl::StatusOr<std::string> cert = ReadFile(o.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(o.tls_key_file);
+  if (!key.ok()) return key.status();
+  // gRPC checks the PEM only when the first handshake arrives, and then only logs; catch the
+  // obvious mistakes (an empty file, a key given as the certificate) while the operator watches.
+  if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----"))
+    return absl::InvalidArgumentError(absl::StrCat(o.tls_cert_file, ": no PEM certificate in it"));
+  if (!absl::StrContains(*key, "PRIVATE KEY-----"))
+    return absl::InvalidArgumentError(absl::StrCat(o.tls_key_file, ": no PEM private key in it"));
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!o.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(o.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    if (!absl::StrContains(*ca, "-----BEGIN CERTIFICATE-----"))
+      return absl::InvalidArgumentError(absl::StrCat(o.tls_client_ca_file, ": no PEM certificate in it"));
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::StatusOr<AccessControl> AccessControl::Load(const std::string& tokens_file) {
+  AccessControl access;
+  if (tokens_file.empty()) return access;
+  absl::StatusOr<std::string> text = ReadFile(tokens_file);
+  if (!text.ok()) return text.status();
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++line_number;
+    line = line.substr(0, line.find('#'));
+    std::vector<absl::string_view> words = absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+    if (words.empty()) continue;
+    auto error = [&](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat(tokens_file, ":", line_number, ": ", what));
+    };
+    if (words[0].size() < kMinTokenLength)
+      return error(absl::StrCat("the token is ", words[0].size(), " characters; use at least ", kMinTokenLength,
+                                " (for example: openssl rand -hex 32)"));
+    Entry entry{Sha256(words[0])};
+    for (size_t i = 1; i < words.size(); ++i) {
+      if (words[i] == "score") {
+        entry.score = true;
+      } else if (words[i] == "reload") {
+        entry.reload = true;
+      } else {
+        return error(absl::StrCat("unknown permission '", words[i], "' (known: score, reload)"));
+      }
+    }
+    if (words.size() == 1) entry.score = true;
+    for (const Entry& other : access.entries_)
+      if (other.digest == entry.digest) return error("this token is listed twice");
+    access.entries_.push_back(entry);
+  }
+  if (access.entries_.empty())
+    return absl::InvalidArgumentError(absl::StrCat(tokens_file, ": lists no token; every call would be refused"));
+  return access;
+}
+
+bool AccessControl::AnyTokenMay(Permission permission) const {
+  for (const Entry& e : entries_)
+    if (permission == Permission::kScore ? e.score : e.reload) return true;
+  return false;
+}
+
+grpc::Status AccessControl::Check(const grpc::ServerContextBase& context, Permission permission) const {
+  if (entries_.empty()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto header = metadata.find("authorization");
+  if (header == metadata.end())
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this server needs a bearer token: send 'authorization: Bearer <token>' metadata");
+  absl::string_view value(header->second.data(), header->second.size());
+  constexpr absl::string_view kScheme = "bearer ";
+  if (value.size() <= kScheme.size() || !absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme))
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the authorization metadata is not 'Bearer <token>'");
+  const std::array<unsigned char, 32> presented = Sha256(absl::StripAsciiWhitespace(value.substr(kScheme.size())));
+  const Entry* match = nullptr;
+  for (const Entry& e : entries_) {  // every entry, no early exit
+    if (CRYPTO_memcmp(e.digest.data(), presented.data(), presented.size()) == 0) match = &e;
+  }
+  if (match == nullptr)
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not one this server accepts");
+  if (permission == Permission::kReload ? !match->reload : !match->score)
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        permission == Permission::kReload
+                            ? "this token may not reload the model (its line in the token file lacks 'reload')"
+                            : "this token may not score (its line in the token file lacks 'score')");
+  return grpc::Status::OK;
+}
+
+}  // namespace sparsegate
