@@ -57,6 +57,9 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_flag("--allow-reload", options->allow_reload,
                 "accept the Reload call (switch to another checkpoint of the same shape without a restart) from "
                 "tokens with the reload permission; needs --auth-tokens");
+  cmd->add_option("--health-address", options->health_address,
+                  "also serve grpc.health.v1 here, in plaintext and alone, for probes that cannot use TLS "
+                  "(Kubernetes' gRPC probes)");
   cmd->add_option("--tls-cert", options->security.tls_cert_file, "PEM certificate chain: serve over TLS")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tls-key", options->security.tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
@@ -76,6 +79,7 @@ void AddServeCommand(CLI::App& app) {
       throw CLI::RuntimeError(1);
     }
     spdlog::info("listening on port {} (health NOT_SERVING until the model is ready)", (*server)->port());
+    if ((*server)->health_port() > 0) spdlog::info("health alone, in plaintext, on port {}", (*server)->health_port());
     absl::Status ready = (*server)->WaitUntilReady();
     if (!ready.ok()) {
       spdlog::error("cannot load the model: {}", std::string(ready.message()));

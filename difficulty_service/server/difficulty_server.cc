@@ -377,9 +377,15 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0)
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
-  auto* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus(false);
-  health->SetServingStatus(kServiceName, false);
+  if (!options.health_address.empty()) {
+    // Health alone, in plaintext, for probes that cannot speak TLS (Kubernetes' gRPC probes).
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(), &server->health_port_);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (!server->health_server_ || server->health_port_ == 0)
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options.health_address, " (health)"));
+  }
+  server->SetServing(false);
 
   server->ready_ = std::async(std::launch::async, [raw, options] { return raw->LoadModel(options); });
   return server;
@@ -391,9 +397,7 @@ absl::Status DifficultyServer::LoadModel(const ServerOptions& options) {
   auto backend = LoadBackend(options.model_dir, options.engine, options.batcher);
   if (!backend.ok()) return backend.status();
   service_->SetBackend(*backend);
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus(kServiceName, true);
+  SetServing(true);
   spdlog::info("model {} loaded and warmed up in {:.0f} ms ({})", (*backend)->engine->checkpoint().name(),
                MillisSince(start), (*backend)->engine->checkpoint().content_digest());
   return absl::OkStatus();
@@ -451,10 +455,17 @@ absl::Status DifficultyServer::WaitUntilReady() {
   return ready_.get();
 }
 
+void DifficultyServer::SetServing(bool serving) {
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    auto* health = server->GetHealthCheckService();
+    health->SetServingStatus(serving);
+    health->SetServingStatus(kServiceName, serving);
+  }
+}
+
 bool DifficultyServer::Drain(std::chrono::milliseconds timeout) {
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(false);
-  health->SetServingStatus(kServiceName, false);
+  SetServing(false);
   service_->StartDraining();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -468,11 +479,13 @@ bool DifficultyServer::Drain(std::chrono::milliseconds timeout) {
 void DifficultyServer::Shutdown(std::chrono::milliseconds grace) {
   std::call_once(shutdown_once_, [&] {
     if (!server_) return;  // Start failed before the server was built
-    auto* health = server_->GetHealthCheckService();
-    health->SetServingStatus(false);
-    health->SetServingStatus(kServiceName, false);
+    SetServing(false);
     server_->Shutdown(std::chrono::system_clock::now() + grace);
     server_->Wait();
+    if (health_server_) {
+      health_server_->Shutdown(std::chrono::system_clock::now());
+      health_server_->Wait();
+    }
   });
 }
 

@@ -41,6 +41,9 @@ struct ServerOptions {
   int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
   bool allow_reload = false;         // the Reload call (switch to another checkpoint of the same shape)
   ServerSecurityOptions security;    // TLS, mTLS and bearer tokens; all off by default
+  // When set, grpc.health.v1 is also served here, in plaintext and alone (the same statuses), for
+  // probes that cannot use TLS or tokens, such as Kubernetes' native gRPC probes.
+  std::string health_address;
 };
 
 class DifficultyServiceImpl;
@@ -53,6 +56,7 @@ class DifficultyServer {
   ~DifficultyServer();
 
   int port() const { return port_; }
+  int health_port() const { return health_port_; }  // 0 without health_address
   // Blocks until the model is loaded and warmed up, or failed to load.
   absl::Status WaitUntilReady();
   // A graceful drain, for SIGTERM: health turns NOT_SERVING and new Score calls and stream requests
@@ -65,12 +69,16 @@ class DifficultyServer {
  private:
   DifficultyServer() = default;
   absl::Status LoadModel(const ServerOptions& options);
+  // Health of the server and of DifficultyService, on every port that serves health.
+  void SetServing(bool serving);
   // Loads model_dir on the reload thread and switches to it; `done` gets the answer for the call.
   void Reload(const std::string& model_dir, const ServerOptions& options,
               std::function<void(absl::StatusOr<v1::ReloadResponse>)> done);
 
   std::unique_ptr<DifficultyServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // only with health_address
+  int health_port_ = 0;
   std::future<absl::Status> ready_;
   int port_ = 0;
   std::once_flag shutdown_once_;

@@ -47,8 +47,12 @@ def test_scorer_has_grpc_probes_resources_and_a_headless_service():
     (deployment,) = by_kind("Deployment")
     (container,) = pod_spec(deployment)["containers"]
     port = container["ports"][0]["containerPort"]
-    assert container["readinessProbe"]["grpc"] == {"port": port, "service": "sparsegate.v1.DifficultyService"}
-    assert container["livenessProbe"]["grpc"]["port"] == port
+    # Probes speak plaintext: they go to the health-only port, never to the TLS one.
+    health = next(int(a.split(":")[-1]) for a in container["args"] if a.startswith("--health-address="))
+    assert health != port and {p["containerPort"] for p in container["ports"]} == {port, health}
+    assert container["readinessProbe"]["grpc"] == {"port": health, "service": "sparsegate.v1.DifficultyService"}
+    assert container["livenessProbe"]["grpc"]["port"] == health
+    assert container["startupProbe"]["grpc"]["port"] == health
     assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
     drain = next(a for a in container["args"] if a.startswith("--drain-timeout="))
     assert int(drain.split("=")[1]) < pod_spec(deployment)["terminationGracePeriodSeconds"]
@@ -56,6 +60,23 @@ def test_scorer_has_grpc_probes_resources_and_a_headless_service():
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["template"]["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def mounted_files(spec, container):
+    """Every path a container can read from a Secret: mount path / key (or any name under it)."""
+    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    return {m["mountPath"]: secrets[m["name"]] for m in container["volumeMounts"] if m["name"] in secrets}
+
+
+def test_tls_material_and_tokens_come_from_secrets():
+    for kind, flags in (("Deployment", ("--tls-cert", "--tls-key", "--auth-tokens")),
+                        ("Job", ("--tls-ca", "--auth-token-file"))):
+        (doc,) = by_kind(kind)
+        (container,) = pod_spec(doc)["containers"]
+        mounts = mounted_files(pod_spec(doc), container)
+        args = dict(a.split("=", 1) for a in container["args"][1:])
+        for flag in flags:
+            assert os.path.dirname(args[flag]) in mounts, f"{kind}: {flag}={args[flag]} is not in a mounted Secret"
 
 
 def test_filter_job_is_indexed_and_shards_by_its_index():

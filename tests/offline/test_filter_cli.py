@@ -297,6 +297,33 @@ def test_a_remote_service_decides_as_the_in_process_model(tmp_path):
     assert "rejected" in p.stdout
 
 
+def test_a_remote_service_behind_mutual_tls_and_a_token(tmp_path):
+    pki = tmp_path / "pki"
+    subprocess.run(["bash", os.path.join(HERE, "..", "server", "make_test_certs.sh"), str(pki)], check=True)
+    token = "filter-job-token-" + "5" * 16
+    (tmp_path / "tokens").write_text(f"{token} score\n")
+    (tmp_path / "token").write_text(token + "\n")
+    dataset = tmp_path / "problems.jsonl"
+    make_dataset(dataset, count=30)
+    server = LoopbackServer(BIN, MODEL, extra=["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+                                               "--tls-client-ca", str(pki / "ca.pem"),
+                                               "--auth-tokens", str(tmp_path / "tokens")])
+    client_tls = ["--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "client.pem"),
+                  "--tls-key", str(pki / "client.key")]
+    try:
+        # localhost: the name in the server's certificate.
+        target = f"localhost:{server.port}"
+        p = run_filter(dataset, tmp_path / "out", "--server", target, *client_tls,
+                       "--auth-token-file", str(tmp_path / "token"), check_rc=(1,), in_process=False)
+        no_token = run_filter(dataset, tmp_path / "no_token", "--server", target, *client_tls,
+                              check_rc=(2,), in_process=False)
+    finally:
+        server.stop()
+    rows = read_outputs(tmp_path / "out")
+    assert len(all_ids(rows)) == 30 and "rejected" in p.stdout
+    assert "refused this client" in no_token.stderr and "bearer token" in no_token.stderr, no_token.stderr
+
+
 def test_configurable_fields_and_line_number_ids(tmp_path):
     dataset = tmp_path / "custom.jsonl"
     rows = arithmetic.generate(30, 13, max_digits=4)

@@ -136,3 +136,28 @@ def test_gate_selects_the_candidates_expected_nearest_the_target(server):
     distance = {d.prompt_id: abs(d.expected_pass_rate - 0.5) for d in every if d.rolled_out}
     worst_chosen = max(distance[d.prompt_id] for d in chosen)
     assert all(distance[i] >= worst_chosen for i in distance if i not in {d.prompt_id for d in chosen})
+
+
+def test_gate_over_mutual_tls_with_a_token(tmp_path):
+    import subprocess
+    pki = tmp_path / "pki"
+    subprocess.run(["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server",
+                                         "make_test_certs.sh"), str(pki)], check=True)
+    token = "python-gate-token-" + "3" * 16
+    (tmp_path / "tokens").write_text(f"{token} score\n")
+    s = LoopbackServer(BIN, MODEL, timeout=60,
+                       extra=["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"),
+                              "--tls-client-ca", str(pki / "ca.pem"), "--auth-tokens", str(tmp_path / "tokens")])
+    try:
+        tls = dict(tls_ca_file=str(pki / "ca.pem"), tls_cert_file=str(pki / "client.pem"),
+                   tls_key_file=str(pki / "client.key"), tls_server_name="localhost", deadline=5.0, max_attempts=1)
+        gate = sparsegate.Gate.create(target=s.target, auth_token=token, **tls)
+        assert gate.wait_for_service(30)
+        decisions = gate.decide(batch())
+        assert not any(d.fail_open for d in decisions)
+        with pytest.raises(Exception, match="refused this client"):
+            sparsegate.Gate.create(target=s.target, auth_token="x" * 20, **tls).wait_for_service(5)
+        with pytest.raises(Exception, match="no PEM"):
+            sparsegate.DifficultyClient.create(target=s.target, tls_ca_file=str(pki / "client.key"))
+    finally:
+        s.stop()

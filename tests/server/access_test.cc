@@ -222,6 +222,38 @@ TEST(Access, TlsAndTokensTogether) {
   EXPECT_TRUE(ScoresThrough(*server, client).ok());
 }
 
+grpc::health::v1::HealthCheckResponse::ServingStatus PlainHealth(int port, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.status();
+}
+
+// Kubernetes' gRPC probes speak neither TLS nor tokens: health alone on a plaintext port.
+TEST(Access, APlaintextHealthPortBesideTlsServesHealthAlone) {
+  ASSERT_TRUE(Files().ok());
+  ServerOptions options = Tls(true);
+  options.health_address = "127.0.0.1:0";
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(server->health_port(), 0);
+  using Status = grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(PlainHealth(server->health_port(), ""), Status::SERVING);
+  EXPECT_EQ(PlainHealth(server->health_port(), "sparsegate.v1.DifficultyService"), Status::SERVING);
+  auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server->health_port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::InfoResponse info;
+  EXPECT_EQ(stub->Info(&context, v1::InfoRequest(), &info).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(server->Drain(std::chrono::seconds(5)));
+  EXPECT_EQ(PlainHealth(server->health_port(), "sparsegate.v1.DifficultyService"), Status::NOT_SERVING);
+}
+
 // Start's answer for `options` (with the tiny model): an error whose message holds `fragment`.
 void ExpectRefused(ServerOptions options, const std::string& fragment) {
   options.model_dir = Model();
