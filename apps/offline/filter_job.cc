@@ -1,6 +1,10 @@
 #include "apps/offline/filter_job.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -398,6 +402,10 @@ absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& s
   std::error_code ec;
   fs::create_directories(o.output_dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(o.output_dir, ": cannot create: ", ec.message()));
+  // An existing directory the run cannot write to fails here, before any row is read, with the reason.
+  if (::access(o.output_dir.c_str(), W_OK) != 0)
+    return absl::PermissionDeniedError(
+        absl::StrCat(o.output_dir, ": the output directory is not writable: ", std::strerror(errno)));
   const JobPaths paths = PathsOf(o);
   // Two runs appending to the same files would interleave their rows: one run per output directory
   // and shard, for as long as this function runs.

@@ -20,8 +20,11 @@ absl::StatusOr<std::unique_ptr<OutputDirectoryLock>> OutputDirectoryLock::Acquir
   if (fd < 0)
     return absl::PermissionDeniedError(absl::StrCat(lock_path, ": cannot create the lock file: ", std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
     ::close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(lock_path, ": another filter run is using this output directory"));
+    if (error == EWOULDBLOCK)
+      return absl::FailedPreconditionError(absl::StrCat(lock_path, ": another filter run is using this output directory"));
+    return absl::PermissionDeniedError(absl::StrCat(lock_path, ": cannot lock: ", std::strerror(error)));
   }
   return std::unique_ptr<OutputDirectoryLock>(new OutputDirectoryLock(fd));
 }

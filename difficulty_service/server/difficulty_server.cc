@@ -55,9 +55,33 @@ void CheckBlasSpeed() {
   }
 }
 
+// The service's methods take and give raw bytes, parsed here: for a request it cannot parse, gRPC's
+// own deserialization answers an empty UNIMPLEMENTED (unary) or ends a stream with OK at the first
+// bad frame, leaving the later requests unanswered. Here the call gets INVALID_ARGUMENT naming the
+// message type, and a bad stream frame gets its own error response while the stream goes on.
+using RawService = v1::DifficultyService::WithRawCallbackMethod_Score<
+    v1::DifficultyService::WithRawCallbackMethod_ScoreStream<v1::DifficultyService::WithRawCallbackMethod_Info<
+        v1::DifficultyService::WithRawCallbackMethod_Reload<v1::DifficultyService::Service>>>>;
+
+template <typename Message>
+absl::Status Parse(const grpc::ByteBuffer& bytes, Message* message) {
+  grpc::ByteBuffer copy(bytes);  // Deserialize consumes its buffer; the copy shares the slices
+  if (grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ", Message::descriptor()->full_name(),
+                                                 " message (", bytes.Length(), " bytes that do not parse)"));
+}
+
+template <typename Message>
+grpc::ByteBuffer Serialize(const Message& message) {
+  grpc::ByteBuffer out;
+  bool own_buffer = false;
+  grpc::SerializationTraits<Message>::Serialize(message, &out, &own_buffer);
+  return out;
+}
+
 }  // namespace
 
-class DifficultyServiceImpl final : public v1::DifficultyService::CallbackService {
+class DifficultyServiceImpl final : public RawService {
  public:
   // Reloads `model_dir` and calls `done` once with the result, from another thread. Empty: the
   // Reload call is off.
@@ -82,12 +106,17 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
   void StartDraining() { draining_ = true; }
   bool draining() const { return draining_.load(); }
 
-  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context, const v1::ScoreRequest* request,
-                                  v1::ScoreResponse* response) override {
+  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
+                                  grpc::ByteBuffer* response) override {
     const auto start = Clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     if (grpc::Status allowed = access_.Check(*context, Permission::kScore); !allowed.ok()) {
       reactor->Finish(allowed);
+      return reactor;
+    }
+    auto request = std::make_shared<v1::ScoreRequest>();
+    if (absl::Status parsed = Parse(*bytes, request.get()); !parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed));
       return reactor;
     }
     auto backend = this->backend();
@@ -110,7 +139,11 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     // would then destroy it from the batcher's own worker thread.
     (*job)->on_done = [reactor, request, response, digest = backend->engine->checkpoint().content_digest(),
                        start](const absl::Status& status, ScoreJob& done) {
-      if (status.ok()) FillResponse(*request, done, digest, MillisSince(start), response);
+      if (status.ok()) {
+        v1::ScoreResponse answer;
+        FillResponse(*request, done, digest, MillisSince(start), &answer);
+        *response = Serialize(answer);
+      }
       reactor->Finish(ToGrpcStatus(status));
     };
     absl::Status admitted = backend->batcher->Submit(*std::move(job));
@@ -118,14 +151,18 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     return reactor;
   }
 
-  grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse>* ScoreStream(
-      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ScoreStream(grpc::CallbackServerContext* context) override;
 
-  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context, const v1::InfoRequest*,
-                                 v1::InfoResponse* response) override {
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
+                                 grpc::ByteBuffer* answer) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     if (grpc::Status allowed = access_.Check(*context, Permission::kScore); !allowed.ok()) {
       reactor->Finish(allowed);
+      return reactor;
+    }
+    v1::InfoRequest request;
+    if (absl::Status parsed = Parse(*bytes, &request); !parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed));
       return reactor;
     }
     auto backend = this->backend();
@@ -135,6 +172,8 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
     }
     const ScoringEngine& engine = *backend->engine;
     const ModelConfig& config = engine.config();
+    v1::InfoResponse info;
+    v1::InfoResponse* response = &info;
     response->set_model_name(engine.checkpoint().name());
     response->set_model_digest(engine.checkpoint().content_digest());
     response->set_architecture(config.architecture);
@@ -152,23 +191,29 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
       outliers->set_layer(layer);
       outliers->mutable_channels()->Add(channels.begin(), channels.end());
     }
+    *answer = Serialize(info);
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context, const v1::ReloadRequest* request,
-                                   v1::ReloadResponse* response) override {
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
+                                   grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    v1::ReloadRequest parsed;
+    const v1::ReloadRequest* request = &parsed;
+    absl::Status parse_status = Parse(*bytes, &parsed);
     if (!reload_) {
       reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                    "model reload is off: start the server with --allow-reload"));
     } else if (grpc::Status allowed = access_.Check(*context, Permission::kReload); !allowed.ok()) {
       reactor->Finish(allowed);
+    } else if (!parse_status.ok()) {
+      reactor->Finish(ToGrpcStatus(parse_status));
     } else if (request->model_dir().empty()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "model_dir is empty"));
     } else {
       reload_(request->model_dir(), [reactor, response](absl::StatusOr<v1::ReloadResponse> result) {
-        if (result.ok()) *response = *std::move(result);
+        if (result.ok()) *response = Serialize(*result);
         reactor->Finish(ToGrpcStatus(result.status()));
       });
     }
@@ -188,7 +233,7 @@ class DifficultyServiceImpl final : public v1::DifficultyService::CallbackServic
 // becomes one response, written one at a time in completion order. The
 // reactor outlives the call (OnDone) until its last job has come back,
 // because jobs hold a pointer to it.
-class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse> {
+class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   ScoreStreamReactor(DifficultyServiceImpl* service, grpc::CallbackServerContext* context)
       : service_(service), deadline_(SteadyDeadline(context->deadline())) {
@@ -207,7 +252,14 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
       MaybeFinishLocked();
       return;
     }
-    Submit(request_);
+    ++frames_read_;
+    v1::ScoreRequest request;
+    absl::Status parsed = Parse(request_, &request);
+    if (parsed.ok()) {
+      Submit(request);
+    } else {
+      ReplyError(request, absl::InvalidArgumentError(absl::StrCat("frame ", frames_read_, ": ", parsed.message())));
+    }
     StartRead(&request_);
   }
 
@@ -237,17 +289,19 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
   }
 
  private:
+  void ReplyError(const v1::ScoreRequest& request, const absl::Status& status) {
+    v1::ScoreStreamResponse response;
+    response.set_request_id(request.request_id());
+    response.mutable_error()->set_code(static_cast<int>(status.code()));
+    response.mutable_error()->set_message(std::string(status.message()));
+    std::lock_guard<std::mutex> lock(mu_);
+    Push(response);
+  }
+
   void Submit(const v1::ScoreRequest& request) {
     const auto start = Clock::now();
     auto backend = service_->backend();
-    auto reply_error = [&](const absl::Status& status) {
-      v1::ScoreStreamResponse response;
-      response.set_request_id(request.request_id());
-      response.mutable_error()->set_code(static_cast<int>(status.code()));
-      response.mutable_error()->set_message(std::string(status.message()));
-      std::lock_guard<std::mutex> lock(mu_);
-      Push(std::move(response));
-    };
+    auto reply_error = [&](const absl::Status& status) { ReplyError(request, status); };
     if (!backend) return reply_error(absl::UnavailableError("the model is still loading"));
     if (service_->draining()) return reply_error(absl::UnavailableError(kDrainingMessage));
     auto job = JobFromRequest(request, *backend->engine, service_->max_prompts());
@@ -270,7 +324,7 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
       {
         std::lock_guard<std::mutex> lock(mu_);
         --outstanding_;
-        Push(std::move(response));
+        Push(response);
         last = done_ && outstanding_ == 0;
       }
       if (last) delete this;
@@ -291,9 +345,9 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
 
   // Queues a response, or drops it when the stream can no longer take
   // writes; either way the call may now be complete and must be finished.
-  void Push(v1::ScoreStreamResponse response) {  // mu_ held
+  void Push(const v1::ScoreStreamResponse& response) {  // mu_ held
     if (!done_ && !broken_) {
-      writes_.push_back(std::move(response));
+      writes_.push_back(Serialize(response));
       WriteNextLocked();
     }
     MaybeFinishLocked();
@@ -313,16 +367,17 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<v1::ScoreRequest
 
   DifficultyServiceImpl* service_;
   const Clock::time_point deadline_;
-  v1::ScoreRequest request_;
+  grpc::ByteBuffer request_;
+  int64_t frames_read_ = 0;  // touched by OnReadDone only
   std::atomic<bool> cancelled_{false};
 
   std::mutex mu_;
-  std::deque<v1::ScoreStreamResponse> writes_;  // front is being written while writing_
+  std::deque<grpc::ByteBuffer> writes_;  // serialized ScoreStreamResponses; front is being written while writing_
   int outstanding_ = 0;
   bool reads_done_ = false, writing_ = false, finished_ = false, done_ = false, broken_ = false;
 };
 
-grpc::ServerBidiReactor<v1::ScoreRequest, v1::ScoreStreamResponse>* DifficultyServiceImpl::ScoreStream(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DifficultyServiceImpl::ScoreStream(
     grpc::CallbackServerContext* context) {
   return new ScoreStreamReactor(this, context);
 }

@@ -405,3 +405,29 @@ def test_a_prompt_over_the_token_limit_is_rejected_unless_truncation_is_asked_fo
     assert report["rows"]["truncated"] == 1 and report["rows"]["rejected"] == 0
     assert report["context"]["settings"]["truncation"] == "left"
     assert "scored on their last tokens" in open(tmp_path / "left" / "report.html").read()
+
+
+def test_an_output_directory_it_cannot_write_is_named_as_such(tmp_path):
+    """Not "another filter run is using this output directory": the reason, before any row is read."""
+    import shutil
+    import tempfile
+    as_other_user = []
+    if os.geteuid() == 0:  # root writes anywhere: run the job as nobody
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv")
+        as_other_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    work = tempfile.mkdtemp(dir="/tmp")  # traversable by nobody, unlike pytest's tmp_path
+    try:
+        os.chmod(work, 0o755)
+        dataset = os.path.join(work, "problems.jsonl")
+        make_dataset(dataset, count=5)
+        out = os.path.join(work, "out")
+        os.mkdir(out, 0o555)
+        p = subprocess.run([*as_other_user, BIN, "filter", "-i", dataset, "-o", out, "--model", MODEL,
+                            "--progress", "never"], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        assert f"{out}: the output directory is not writable: Permission denied" in p.stderr, p.stderr
+        assert "another filter run" not in p.stderr
+    finally:
+        os.chmod(os.path.join(work, "out"), 0o755)
+        shutil.rmtree(work)
