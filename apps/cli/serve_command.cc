@@ -45,6 +45,9 @@ void AddServeCommand(CLI::App& app) {
                   "padded tokens (longest x prompts) per forward pass")->capture_default_str();
   cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)->capture_default_str();
   cmd->add_option("--tokenizer-threads", options->batcher.tokenizer_threads)->capture_default_str();
+  cmd->add_option("--large-request-bytes", options->batcher.large_request_bytes,
+                  "requests with more prompt bytes than this are tokenized on a lane of their own, so that they "
+                  "never delay the others")->capture_default_str();
   cmd->add_option("--intra-op-threads", options->batcher.intra_op_threads, "0: one per core")->capture_default_str();
   cmd->add_option("--max-message-bytes", options->max_message_bytes)->capture_default_str();
   cmd->add_option("--outlier-reference", *outlier_file,

@@ -33,7 +33,7 @@ std::string IntervalText(const nlohmann::json& interval, bool is_signed, const s
   auto text = [&](const char* key) {
     const nlohmann::json& v = interval.contains(key) ? interval[key] : nlohmann::json();
     if (!v.is_number()) return std::string("n/a");
-    return absl::StrFormat(is_signed ? "%+.3f" : "%.3f", v.get<double>());
+    return is_signed ? absl::StrFormat("%+.3f", v.get<double>()) : absl::StrFormat("%.3f", v.get<double>());
   };
   return absl::StrCat(text("value"), " [", text("low"), ", ", text("high"), "]");
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,7 @@ Batcher::~Batcher() {
     stopping_ = true;
   }
   tokenizer_pool_.join();
+  large_request_pool_.join();
   worker_pool_.join();
   std::deque<Item> left;
   {
@@ -63,7 +65,8 @@ absl::Status Batcher::Submit(std::shared_ptr<ScoreJob> job) {
                                                      "); retry with backoff"));
   }
   job->admitted_bytes = bytes;
-  boost::asio::post(tokenizer_pool_, [this, job = std::move(job)] { Tokenize(job); });
+  boost::asio::thread_pool& lane = bytes > options_.large_request_bytes ? large_request_pool_ : tokenizer_pool_;
+  boost::asio::post(lane, [this, job = std::move(job)] { Tokenize(job); });
   return absl::OkStatus();
 }
 
@@ -91,8 +94,17 @@ void Batcher::Enqueue(const std::shared_ptr<ScoreJob>& job) {
   bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    std::deque<Item> arriving;
     for (size_t i = 0; i < job->prepared.size(); ++i)
-      pending_.push_back({job, static_cast<int>(i), static_cast<int64_t>(job->prepared[i].ids.size())});
+      arriving.push_back({job, static_cast<int>(i), static_cast<int64_t>(job->prepared[i].ids.size()),
+                          round_ + 1 + static_cast<int64_t>(i), arrivals_++});
+    std::deque<Item> merged;
+    std::merge(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()),
+               std::make_move_iterator(arriving.begin()), std::make_move_iterator(arriving.end()),
+               std::back_inserter(merged), [](const Item& a, const Item& b) {
+                 return a.round != b.round ? a.round < b.round : a.arrival < b.arrival;
+               });
+    pending_.swap(merged);
     if (!drain_scheduled_ && !stopping_) schedule = drain_scheduled_ = true;
   }
   if (schedule) boost::asio::post(worker_pool_, [this] { Drain(); });
@@ -143,6 +155,7 @@ std::vector<Batcher::Item> Batcher::NextBatch() {
   for (const Item& item : pending_) lengths.push_back(item.length);
   const std::vector<size_t> chosen = sparsegate::CutBatch(lengths, options_.token_budget, options_.max_batch_prompts);
   std::vector<Item> batch;
+  if (!chosen.empty()) round_ = std::max(round_, pending_[chosen.front()].round);
   std::vector<bool> taken(pending_.size(), false);
   for (size_t i : chosen) {
     batch.push_back(pending_[i]);

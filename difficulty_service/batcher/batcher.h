@@ -3,10 +3,17 @@
 // Submit() never blocks: it counts the job's prompts against a bound on
 // queued prompts and refuses at once with RESOURCE_EXHAUSTED when the queue
 // is full, otherwise posts the job to the tokenizer pool and returns.
-// Tokenized prompts wait in one queue. The worker cuts batches from it under
-// a padded token budget (longest prompt x prompts <= token_budget; the rule
-// is CutBatch in batch_cut.h): each batch takes the oldest waiting prompt, so none starves, and fills up with
-// the waiting prompts closest to it in length, so padding stays small.
+// Tokenized prompts wait in one queue, in fair order: prompt i of a job is
+// due in round r + 1 + i, r being the round the worker serves when the job is
+// queued, so a one-prompt request overtakes the tail of a 256-prompt one
+// instead of waiting behind all of it (fair share per request). The worker cuts
+// batches under a padded token budget (longest prompt x prompts <= token_budget;
+// the rule is CutBatch in batch_cut.h): each batch takes the first prompt in
+// that order, so none starves (a round's prompts are fixed before it is served),
+// and fills up with the waiting prompts closest to it in length, so padding
+// stays small.
+// Requests holding more than large_request_bytes of text are tokenized on a lane
+// of their own, so that one that takes seconds never delays the others.
 // Prompts of cancelled jobs or jobs past their deadline are dropped when a
 // batch is cut, before any forward pass is spent on them.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_BATCHER_BATCHER_H_
@@ -32,6 +39,7 @@ struct BatcherOptions {
   // burst of large requests can take, which a prompt count alone does not.
   int64_t max_queued_bytes = int64_t{1} << 30;
   int tokenizer_threads = 1;
+  int64_t large_request_bytes = int64_t{1} << 20;  // tokenized on the large-request lane above this
   int intra_op_threads = 0;           // 0: one per available core
 };
 
@@ -55,6 +63,8 @@ class Batcher {
     std::shared_ptr<ScoreJob> job;
     int index;
     int64_t length;
+    int64_t round;     // fair order: (round, arrival)
+    int64_t arrival;
   };
 
   void Tokenize(const std::shared_ptr<ScoreJob>& job);
@@ -69,10 +79,13 @@ class Batcher {
   const ScoringEngine& engine_;
   const BatcherOptions options_;
   boost::asio::thread_pool tokenizer_pool_;
+  boost::asio::thread_pool large_request_pool_{1};
   boost::asio::thread_pool worker_pool_{1};
 
   mutable std::mutex mu_;
-  std::deque<Item> pending_;     // arrival order
+  std::deque<Item> pending_;     // fair order (see above)
+  int64_t round_ = 0;            // the round of the last batch's first prompt
+  int64_t arrivals_ = 0;
   bool drain_scheduled_ = false;
   bool stopping_ = false;
   std::atomic<int64_t> admitted_prompts_{0};

@@ -431,3 +431,64 @@ def test_an_output_directory_it_cannot_write_is_named_as_such(tmp_path):
     finally:
         os.chmod(os.path.join(work, "out"), 0o755)
         shutil.rmtree(work)
+
+
+def test_killed_at_random_moments_many_times_every_line_lands_exactly_once(tmp_path):
+    """SIGKILL at random moments, again and again (a fixed seed: the same moments every run), over
+    thousands of rows with bad rows planted among them; then the run finishes. Every input line is
+    in exactly one of kept/guided/dropped/rejects, once."""
+    import random
+    rng = random.Random(20261203)
+    rows = list(arithmetic.generate(2000, 5, max_digits=6))
+    lines, bad_lines = [], set()
+    for i, row in enumerate(rows):
+        if i % 97 == 13:  # planted bad rows: broken JSON, a missing prompt, a duplicate id
+            lines.append(rng.choice(['{"id": "broken-%d", "prompt": ' % i, '{"id": "np-%d"}' % i,
+                                     json.dumps({"id": rows[0]["id"], "prompt": "Q: 1 + 1 = ?"})]))
+            bad_lines.add(len(lines))
+        lines.append(json.dumps(row))
+    dataset = tmp_path / "problems.jsonl"
+    dataset.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    cmd = [BIN, "filter", "--model", MODEL, "-i", str(dataset), "-o", str(out), "--progress", "never",
+           "--batch-rows", "16"]
+    progress_path = out / ".filter-state" / "progress.json"
+
+    def rows_done():
+        try:
+            return json.loads(progress_path.read_text())["rows_done"]
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    kills, kills_mid_work = 0, 0
+    for attempt in range(24):
+        done_before = rows_done()
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if attempt % 3 == 0:  # anywhere, start-up included
+            delay = rng.uniform(0.0, 1.5)
+        else:  # once this run has checkpointed rows of its own, a little later
+            deadline = time.time() + 60
+            while rows_done() == done_before and process.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+            delay = rng.uniform(0.0, 0.4)
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+            kills_mid_work += rows_done() > done_before  # it had checkpointed rows: killed while working
+            continue
+        assert process.returncode in (0, 1)
+        break
+    run_filter(dataset, out, "--batch-rows", "16", check_rc=(1,))  # finishes whatever is left
+    assert kills_mid_work >= 10, f"only {kills_mid_work} of {kills} kills landed mid-work; the test proves little"
+    landed = {}
+    for stem in OUTPUTS:
+        for r in read_outputs(out)[stem]:
+            landed.setdefault(r["id"], []).append(stem)
+    with open(out / "rejects.jsonl") as f:
+        rejected = [r["line"] for r in map(json.loads, f)]
+    assert sorted(rejected) == sorted(bad_lines), "each bad line rejected exactly once"
+    assert sorted(landed) == sorted(r["id"] for r in rows) and all(len(v) == 1 for v in landed.values())
+    print(f"{kills} kills ({kills_mid_work} mid-work) over {len(lines)} lines")

@@ -3,6 +3,7 @@
 // serving is skipped, a dead replica is routed around, and with no replica
 // at all every decision fails open to KEEP.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <map>
@@ -184,6 +185,40 @@ TEST(GateEndToEnd, AReplicaDrainedBySigtermLosesNoDecision) {
   trainer.join();
   EXPECT_EQ(gate->client().stats().prompts_failed_open, 0) << gate->client().stats().last_error;
   EXPECT_NE(a.log().find("drained"), std::string::npos) << a.log();
+}
+
+// Not a drain: SIGKILL, with calls in flight on the replica. gRPC's retry policy (UNAVAILABLE)
+// sends them to the replicas still up, so no decision fails open and none is lost.
+TEST(GateEndToEnd, OneOfThreeReplicasKilledMidStreamLosesNoDecision) {
+  ServerProcess a(SPARSEGATE_BIN, Model("tiny_qwen3")), b(SPARSEGATE_BIN, Model("tiny_qwen3")),
+      c(SPARSEGATE_BIN, Model("tiny_qwen3"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.log() << b.log() << c.log();
+  auto gate = MakeGate("ipv4:" + a.address() + "," + b.address() + "," + c.address());
+  ASSERT_NE(gate, nullptr);
+  ASSERT_TRUE(gate->client().WaitForService(std::chrono::seconds(10)).ok());
+  const std::vector<GatePrompt> batch = Batch();
+  std::atomic<bool> stop{false};
+  std::atomic<int> batches{0};
+  std::atomic<int64_t> decisions{0};
+  std::thread trainer([&] {
+    while (!stop) {
+      auto decided = gate->Decide(batch);
+      ASSERT_TRUE(decided.ok()) << decided.status();
+      EXPECT_EQ(decided->size(), batch.size());
+      for (const GatedDecision& d : *decided) EXPECT_FALSE(d.decision.fail_open) << d.decision.prompt_id;
+      decisions += static_cast<int64_t>(decided->size());
+      ++batches;
+    }
+  });
+  while (batches < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(::kill(b.pid(), SIGKILL), 0);
+  const int at_kill = batches;
+  while (batches < at_kill + 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  trainer.join();
+  const ClientStats stats = gate->client().stats();
+  EXPECT_EQ(stats.prompts_failed_open, 0) << stats.last_error;
+  EXPECT_EQ(stats.prompts_scored, decisions.load());
 }
 
 TEST(GateEndToEnd, ReplicasOfDifferentModelsAreNeverMixedInABatch) {
