@@ -7,12 +7,12 @@
 #   scripts/fuzz.sh 600              # 10 minutes each (the figures in README, Security)
 #   scripts/fuzz.sh 600 tokenize_fuzzer request_fuzzer
 #   PARALLEL=2 scripts/fuzz.sh 600   # two targets at a time
-# Needs the sanitizer tree: scripts/sanitize.sh builds it (BUILD_DIR, default build-asan).
+# Needs the sanitizer tree: scripts/sanitize.sh builds it (SANITIZE_BUILD_DIR, default build-asan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
-BUILD_DIR=${BUILD_DIR:-build-asan}
+BUILD_DIR=${SANITIZE_BUILD_DIR:-build-asan}
 PARALLEL=${PARALLEL:-1}
 targets=("$@")
 if ((${#targets[@]} == 0)); then

@@ -18,6 +18,7 @@ PACKAGES=(
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
   python3-pip python3-venv python3-setuptools   # `pip install .` of the Python package (tests)
   python3-yaml                                  # the Kubernetes manifests test
+  clang libclang-rt-14-dev                      # the sanitizer tree and libFuzzer (scripts/sanitize.sh)
   nodejs npm                              # tokenizer parity reference (tests only)
 )
 
@@ -39,6 +40,8 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
+# Cache hits across clones in other directories (CI's fresh clone): paths under here count as relative.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \

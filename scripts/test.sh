@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up (packages + build), installs the test-only npm references, and runs every test.
+# Sets up (packages + build), installs the test-only npm references, and runs every test: the main
+# suite, then the sanitizer run (scripts/sanitize.sh: GoogleTest under ASan + UBSan, 60 s per fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,3 +11,8 @@ cd "${BUILD_DIR:-build}"
 # environment rather than code.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 ctest --output-on-failure --timeout 300 -j "${JOBS:-$(nproc)}" "$@"
+cd - >/dev/null
+# The same C++ tests again under ASan + UBSan, and each fuzz target for a minute (SANITIZE=0 skips).
+if [[ "${SANITIZE:-1}" != 0 ]]; then
+  scripts/sanitize.sh
+fi
