@@ -40,8 +40,6 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
-# Cache hits across clones in other directories (CI's fresh clone): paths under here count as relative.
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \

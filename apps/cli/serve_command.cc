@@ -41,6 +41,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max-queued-bytes", options->batcher.max_queued_bytes,
                   "bytes of prompt text and ids admitted and not yet answered before RESOURCE_EXHAUSTED")
       ->capture_default_str();
+  cmd->add_option("--max-queued-tokens", options->batcher.max_queued_tokens,
+                  "tokens of admitted prompts not yet scored before RESOURCE_EXHAUSTED")->capture_default_str();
   cmd->add_option("--token-budget", options->batcher.token_budget,
                   "padded tokens (longest x prompts) per forward pass")->capture_default_str();
   cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)->capture_default_str();

@@ -84,6 +84,25 @@ void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
     job->prepared[i] = *std::move(prepared);
   }
   job->timing.tokenize_ms = MillisSince(start);
+  // Tokens are known only now: the third admission bound, on the work (not the memory) a job adds.
+  int64_t tokens = 0;
+  for (const PreparedPrompt& p : job->prepared) tokens += static_cast<int64_t>(p.ids.size());
+  absl::Status refused;
+  if (tokens > options_.max_queued_tokens) {
+    refused = absl::InvalidArgumentError(absl::StrCat("the request's prompts hold ", tokens,
+                                                      " tokens, over the server's limit of ", options_.max_queued_tokens,
+                                                      " queued tokens; split it"));
+  } else if (const int64_t before = admitted_tokens_.fetch_add(tokens); before + tokens > options_.max_queued_tokens) {
+    admitted_tokens_.fetch_sub(tokens);
+    refused = absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", before,
+                                                        " tokens waiting, limit ", options_.max_queued_tokens,
+                                                        "); retry with backoff"));
+  }
+  if (!refused.ok()) {
+    admitted_prompts_.fetch_sub(n);
+    Finish(*job, refused);
+    return;
+  }
   Enqueue(job);
 }
 
@@ -139,6 +158,7 @@ std::vector<Batcher::Item> Batcher::NextBatch() {
     bool dead = job.finished.load() || now >= job.deadline || (job.is_cancelled && job.is_cancelled());
     if (dead) {
       admitted_prompts_.fetch_sub(1);
+      admitted_tokens_.fetch_sub(item.length);
       if (!job.finished.load()) dropped.push_back(item.job);
     } else {
       live.push_back(std::move(item));
@@ -185,6 +205,7 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
     const absl::Status failed = absl::InternalError(absl::StrCat("the forward pass failed: ", e.what()));
     for (const Item& item : batch) {
       admitted_prompts_.fetch_sub(1);
+      admitted_tokens_.fetch_sub(item.length);
       Finish(*item.job, failed);
     }
     return;
@@ -201,6 +222,7 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
       job.timing.queue_ms = std::max(job.timing.queue_ms, MillisSince(job.enqueued, start));
     }
     admitted_prompts_.fetch_sub(1);
+    admitted_tokens_.fetch_sub(batch[i].length);
   }
   for (const Item& item : batch)
     if (--item.job->remaining == 0) Finish(*item.job, absl::OkStatus());

@@ -1,8 +1,10 @@
 // Admission, tokenization and batching in front of the one model worker.
 //
-// Submit() never blocks: it counts the job's prompts against a bound on
-// queued prompts and refuses at once with RESOURCE_EXHAUSTED when the queue
-// is full, otherwise posts the job to the tokenizer pool and returns.
+// Submit() never blocks: it counts the job's prompts and bytes against bounds
+// on what is queued and refuses at once with RESOURCE_EXHAUSTED when the queue
+// is full, otherwise posts the job to the tokenizer pool and returns. Once
+// tokenized, its tokens are counted against a third bound (the job then fails
+// with RESOURCE_EXHAUSTED through on_done if the queue holds too many).
 // Tokenized prompts wait in one queue, in fair order: prompt i of a job is
 // due in round r + 1 + i, r being the round the worker serves when the job is
 // queued, so a one-prompt request overtakes the tail of a 256-prompt one
@@ -38,6 +40,9 @@ struct BatcherOptions {
   // Prompt text and token ids held by admitted jobs until they are answered: bounds the memory a
   // burst of large requests can take, which a prompt count alone does not.
   int64_t max_queued_bytes = int64_t{1} << 30;
+  // Tokens of admitted prompts until scored, checked once a job is tokenized: bounds the forward
+  // work queued, which neither prompts nor bytes measure (a few long prompts weigh as many short).
+  int64_t max_queued_tokens = int64_t{1} << 20;
   int tokenizer_threads = 1;
   int64_t large_request_bytes = int64_t{1} << 20;  // tokenized on the large-request lane above this
   int intra_op_threads = 0;           // 0: one per available core
@@ -90,6 +95,7 @@ class Batcher {
   bool stopping_ = false;
   std::atomic<int64_t> admitted_prompts_{0};
   std::atomic<int64_t> admitted_bytes_{0};
+  std::atomic<int64_t> admitted_tokens_{0};
 };
 
 }  // namespace sparsegate

@@ -25,6 +25,18 @@ namespace sparsegate {
 namespace {
 
 using testing::ServerProcess;
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
 using Clock = std::chrono::steady_clock;
 
 std::string Model() { return std::string(SPARSEGATE_TINY_DIR) + "/tiny_qwen3"; }
@@ -116,7 +128,8 @@ TEST(Load, TenTimesTheAdmissionLimitIsAnsweredWithBoundedMemory) {
   // prompt was held in several copies until scored (a probe saw 2 GB of RSS for 576 MB of requests):
   // the bound here is the burst received once plus half of it again for everything else.
   const int64_t growth = peak - before;
-  EXPECT_LT(growth, 60 << 20) << "RSS grew " << growth / (1 << 20) << " MiB";
+  if (!kAddressSanitizer)  // ASan holds freed memory in quarantine (256 MB): RSS says nothing there
+    EXPECT_LT(growth, 60 << 20) << "RSS grew " << growth / (1 << 20) << " MiB";
   std::printf("burst: %d OK, %d RESOURCE_EXHAUSTED in %.2f s; RSS %lld MiB before, peak +%lld MiB\n", ok.load(),
               exhausted.load(), burst_seconds, static_cast<long long>(before >> 20), static_cast<long long>(growth >> 20));
 

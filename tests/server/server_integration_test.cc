@@ -722,6 +722,34 @@ TEST(ServerLimits, AdmissionBoundsBytesAsWellAsPrompts) {
   EXPECT_TRUE(Score(*stub, request, &response).ok());  // the bytes were released
 }
 
+TEST(ServerLimits, AdmissionBoundsTokensOnceTokenized) {
+  // Bytes do not measure forward work: a few long prompts weigh as much as many short ones.
+  ServerProcess server(Binary(), ModelDir(), {"--max-queued-tokens", "100", "--max-prompt-tokens", "64"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto stub = Stub(server.address());
+  auto digits = [](int seed) {  // hundreds of tokens (digits tokenize one by one), cut to the last 64
+    std::string text;
+    for (int k = 0; k < 200; ++k) text += std::to_string((k * 7919 + seed) % 1000) + " ";
+    return text;
+  };
+  v1::ScoreRequest too_many;  // 3 prompts cut to 64 tokens each: 192 > 100
+  for (int i = 0; i < 3; ++i) *too_many.add_prompts() = TextPrompt(digits(i));
+  too_many.mutable_options()->set_truncation(v1::TRUNCATION_LEFT);
+  v1::ScoreResponse response;
+  grpc::Status status = Score(*stub, too_many, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("192 tokens, over the server's limit of 100 queued tokens"), std::string::npos)
+      << status.error_message();
+
+  v1::ScoreRequest one;  // 64 tokens: one fits, two do not
+  *one.add_prompts() = TextPrompt(digits(7));
+  one.mutable_options()->set_truncation(v1::TRUNCATION_LEFT);
+  const auto [ok, exhausted] = Burst(*stub, one, 32, "tokens waiting");
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(exhausted, 0) << "32 concurrent 64-token requests never found 100 tokens taken";
+  EXPECT_TRUE(Score(*stub, one, &response).ok());  // the tokens were released
+}
+
 TEST(ServerLimits, SmallTokenBudgetStillScoresEverything) {
   // Budget 8 tokens: every prompt runs in a batch of its own, or alone when longer.
   ServerProcess server(Binary(), ModelDir(), {"--token-budget", "8"});
