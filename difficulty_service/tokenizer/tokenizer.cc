@@ -54,6 +54,19 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const nlohmann::j
                                          tokenizer->normalizer_.get());
   if (!added.ok()) return added.status();
   tokenizer->added_ = std::make_unique<AddedVocabulary>(std::move(*added));
+
+  // A post-processor writes its special ids verbatim: one that names no token of this tokenizer
+  // would reach the model as an id past its vocabulary (found by tests/fuzz/tokenizer_json_fuzzer).
+  if (tokenizer->post_processor_ != nullptr) {
+    std::vector<int32_t> framing;
+    tokenizer->post_processor_->Process(&framing, /*add_special_tokens=*/true);
+    for (int32_t id : framing) {
+      if (!tokenizer->IdToToken(id).has_value())
+        return root.Field("post_processor")
+            .Invalid(absl::StrCat("adds id ", id, ", which is no token of this tokenizer (its ids end at ",
+                                  tokenizer->vocab_size() - 1, ")"));
+    }
+  }
   return tokenizer;
 }
 

@@ -7,6 +7,8 @@ Seeds are small valid (and a few nearly valid) inputs of each format, so that th
 the shapes real files have: the embedded model's config and tokenizer, safetensors files and shard
 indexes written by hand, ScoreRequests encoded by hand in protobuf's wire format (no protobuf
 package here), dataset rows, and plugin checkpoints in the format trainer_plugin/state writes.
+Files named regression_* are inputs that once crashed a target, kept (not written here) so that every
+fuzzing run replays them first.
 """
 import copy
 import json

@@ -538,6 +538,19 @@ TEST(AddedTokensTest, ANegativeIdInTheFileIsRefused) {
   EXPECT_NE(t.status().message().find("test.json: added_tokens[0].id: is -3"), std::string::npos) << t.status();
 }
 
+// Found by tests/fuzz/tokenizer_json_fuzzer: a post-processor's special ids are written verbatim,
+// so one naming no token reached the model as an id past the vocabulary.
+TEST(PostProcessorTest, ASpecialIdThatIsNoTokenIsRefused) {
+  json j = Llama3Fixture();
+  j["post_processor"]["processors"][1]["special_tokens"]["<|begin_of_text|>"]["ids"] = {999};
+  absl::StatusOr<std::unique_ptr<Tokenizer>> t = Tokenizer::FromJson(j, "test.json");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("test.json: post_processor: adds id 999, which is no token of this tokenizer"),
+            std::string::npos)
+      << t.status();
+  EXPECT_TRUE(Tokenizer::FromJson(Llama3Fixture(), "test.json").ok());  // id 271 is a token
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real Qwen3 tokenizer.json.
 
