@@ -19,6 +19,7 @@ PACKAGES=(
   python3-pip python3-venv python3-setuptools   # `pip install .` of the Python package (tests)
   python3-yaml                                  # the Kubernetes manifests test
   clang libclang-rt-14-dev                      # the sanitizer tree and libFuzzer (scripts/sanitize.sh)
+  openssl                                       # the TLS tests make their certificates with it
   nodejs npm                              # tokenizer parity reference (tests only)
 )
 

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/json_parse.h"
+#include "difficulty_service/common/read_file.h"
 #include "trainer_plugin/state/atomic_file.h"
 
 namespace sparsegate::offline {
@@ -77,7 +78,7 @@ absl::StatusOr<FilterProgress> FilterProgress::FromJson(const json& j, const std
 }
 
 absl::StatusOr<FilterProgress> FilterProgress::Load(const std::string& path) {
-  auto text = plugin::ReadFileToString(path);
+  auto text = ReadFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<json> j = ParseJson(*text);
   if (!j.ok()) return Damaged(path, "not JSON: " + std::string(j.status().message()));

@@ -157,8 +157,7 @@ std::vector<Batcher::Item> Batcher::NextBatch() {
     ScoreJob& job = *item.job;
     bool dead = job.finished.load() || now >= job.deadline || (job.is_cancelled && job.is_cancelled());
     if (dead) {
-      admitted_prompts_.fetch_sub(1);
-      admitted_tokens_.fetch_sub(item.length);
+      Release(item);
       if (!job.finished.load()) dropped.push_back(item.job);
     } else {
       live.push_back(std::move(item));
@@ -204,8 +203,7 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
     // process: its jobs fail, and the worker goes on with the next batch.
     const absl::Status failed = absl::InternalError(absl::StrCat("the forward pass failed: ", e.what()));
     for (const Item& item : batch) {
-      admitted_prompts_.fetch_sub(1);
-      admitted_tokens_.fetch_sub(item.length);
+      Release(item);
       Finish(*item.job, failed);
     }
     return;
@@ -221,11 +219,15 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
       job.timing.forward_ms += forward_ms;
       job.timing.queue_ms = std::max(job.timing.queue_ms, MillisSince(job.enqueued, start));
     }
-    admitted_prompts_.fetch_sub(1);
-    admitted_tokens_.fetch_sub(batch[i].length);
+    Release(batch[i]);
   }
   for (const Item& item : batch)
     if (--item.job->remaining == 0) Finish(*item.job, absl::OkStatus());
+}
+
+void Batcher::Release(const Item& item) {
+  admitted_prompts_.fetch_sub(1);
+  admitted_tokens_.fetch_sub(item.length);
 }
 
 void Batcher::Finish(ScoreJob& job, const absl::Status& status) {

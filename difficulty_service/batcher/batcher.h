@@ -79,6 +79,8 @@ class Batcher {
   // batch (batch_cut.h) out of pending_.
   std::vector<Item> NextBatch();
   void RunBatch(std::vector<Item>& batch);
+  // A queued prompt leaves the admission counts (scored, failed or dropped).
+  void Release(const Item& item);
   void Finish(ScoreJob& job, const absl::Status& status);
 
   const ScoringEngine& engine_;

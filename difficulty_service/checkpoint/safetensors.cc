@@ -115,7 +115,7 @@ absl::Status SafetensorsFile::ParseHeader() {
   std::vector<Span> spans;
 
   for (const auto& item : header->items()) {
-    // Named copies: C++17 lambdas cannot capture structured bindings (clang refuses it).
+    // Named references: C++17 lambdas cannot capture structured bindings (clang refuses it).
     const std::string& name = item.key();
     const nlohmann::json& entry = item.value();
     auto bad = [&](const std::string& why) {

@@ -33,23 +33,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
           "--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS");
     return grpc::InsecureServerCredentials();
   }
-  absl::StatusOr<std::string> cert = ReadFile(o.tls_cert_file);
+  absl::StatusOr<std::string> cert = ReadPemFile(o.tls_cert_file, "CERTIFICATE");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(o.tls_key_file);
+  absl::StatusOr<std::string> key = ReadPemFile(o.tls_key_file, "PRIVATE KEY");
   if (!key.ok()) return key.status();
-  // gRPC checks the PEM only when the first handshake arrives, and then only logs; catch the
-  // obvious mistakes (an empty file, a key given as the certificate) while the operator watches.
-  if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----"))
-    return absl::InvalidArgumentError(absl::StrCat(o.tls_cert_file, ": no PEM certificate in it"));
-  if (!absl::StrContains(*key, "PRIVATE KEY-----"))
-    return absl::InvalidArgumentError(absl::StrCat(o.tls_key_file, ": no PEM private key in it"));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!o.tls_client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(o.tls_client_ca_file);
+    absl::StatusOr<std::string> ca = ReadPemFile(o.tls_client_ca_file, "CERTIFICATE");
     if (!ca.ok()) return ca.status();
-    if (!absl::StrContains(*ca, "-----BEGIN CERTIFICATE-----"))
-      return absl::InvalidArgumentError(absl::StrCat(o.tls_client_ca_file, ": no PEM certificate in it"));
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }

@@ -173,21 +173,20 @@ class DifficultyServiceImpl final : public RawService {
     const ScoringEngine& engine = *backend->engine;
     const ModelConfig& config = engine.config();
     v1::InfoResponse info;
-    v1::InfoResponse* response = &info;
-    response->set_model_name(engine.checkpoint().name());
-    response->set_model_digest(engine.checkpoint().content_digest());
-    response->set_architecture(config.architecture);
-    response->set_model_type(config.model_type);
-    response->set_num_layers(static_cast<int>(config.num_hidden_layers));
-    response->set_num_hidden_states(static_cast<int>(config.num_hidden_layers) + 1);
-    response->set_hidden_size(static_cast<int>(config.hidden_size));
-    response->set_vocab_size(static_cast<int>(config.vocab_size));
-    response->set_max_prompt_tokens(static_cast<int>(engine.max_prompt_tokens()));
-    response->set_max_prompts_per_request(max_prompts_);
-    response->set_service_version(SPARSEGATE_VERSION);
-    response->set_has_chat_template(engine.has_chat_template());
+    info.set_model_name(engine.checkpoint().name());
+    info.set_model_digest(engine.checkpoint().content_digest());
+    info.set_architecture(config.architecture);
+    info.set_model_type(config.model_type);
+    info.set_num_layers(static_cast<int>(config.num_hidden_layers));
+    info.set_num_hidden_states(static_cast<int>(config.num_hidden_layers) + 1);
+    info.set_hidden_size(static_cast<int>(config.hidden_size));
+    info.set_vocab_size(static_cast<int>(config.vocab_size));
+    info.set_max_prompt_tokens(static_cast<int>(engine.max_prompt_tokens()));
+    info.set_max_prompts_per_request(max_prompts_);
+    info.set_service_version(SPARSEGATE_VERSION);
+    info.set_has_chat_template(engine.has_chat_template());
     for (const auto& [layer, channels] : engine.detected_outliers()) {
-      v1::LayerOutliers* outliers = response->add_detected_outliers();
+      v1::LayerOutliers* outliers = info.add_detected_outliers();
       outliers->set_layer(layer);
       outliers->mutable_channels()->Add(channels.begin(), channels.end());
     }
@@ -199,20 +198,19 @@ class DifficultyServiceImpl final : public RawService {
   grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
                                    grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    v1::ReloadRequest parsed;
-    const v1::ReloadRequest* request = &parsed;
-    absl::Status parse_status = Parse(*bytes, &parsed);
+    v1::ReloadRequest request;
+    absl::Status parsed = Parse(*bytes, &request);
     if (!reload_) {
       reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                    "model reload is off: start the server with --allow-reload"));
     } else if (grpc::Status allowed = access_.Check(*context, Permission::kReload); !allowed.ok()) {
       reactor->Finish(allowed);
-    } else if (!parse_status.ok()) {
-      reactor->Finish(ToGrpcStatus(parse_status));
-    } else if (request->model_dir().empty()) {
+    } else if (!parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed));
+    } else if (request.model_dir().empty()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "model_dir is empty"));
     } else {
-      reload_(request->model_dir(), [reactor, response](absl::StatusOr<v1::ReloadResponse> result) {
+      reload_(request.model_dir(), [reactor, response](absl::StatusOr<v1::ReloadResponse> result) {
         if (result.ok()) *response = Serialize(*result);
         reactor->Finish(ToGrpcStatus(result.status()));
       });

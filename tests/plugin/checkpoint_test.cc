@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/plugin/trainer_sim.h"
 #include "trainer_plugin/stable_hash.h"
+#include "difficulty_service/common/read_file.h"
 #include "trainer_plugin/state/atomic_file.h"
 #include "trainer_plugin/state/plugin_checkpoint.h"
 
@@ -212,7 +213,7 @@ TEST(AtomicFile, ReplacesWholeFilesAndNamesFailures) {
   const std::string path = dir.File("x.json");
   ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
   ASSERT_TRUE(WriteFileAtomically(path, "second, longer").ok());
-  EXPECT_EQ(*ReadFileToString(path), "second, longer");
+  EXPECT_EQ(*sparsegate::ReadFile(path), "second, longer");
   const absl::Status status = WriteFileAtomically(dir.File("no/such/dir/x.json"), "x");
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("no/such/dir"), std::string::npos) << status;

@@ -309,7 +309,7 @@ TEST(Access, ClientRefusesHalfConfiguredSecurity) {
   not_pem.tls_ca_file = Files()("client.key");
   auto refused = DifficultyClient::Create(not_pem);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(std::string(refused.status().message()).find("client.key: no PEM CERTIFICATE"), std::string::npos)
+  EXPECT_NE(std::string(refused.status().message()).find("client.key: no PEM certificate"), std::string::npos)
       << refused.status();
 }
 

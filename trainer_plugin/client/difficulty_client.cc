@@ -75,13 +75,6 @@ struct ChannelSecurity {
   }
 };
 
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* marker) {
-  absl::StatusOr<std::string> pem = ReadFile(path);
-  if (!pem.ok()) return pem.status();
-  if (!absl::StrContains(*pem, marker)) return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM ", marker, " in it"));
-  return pem;
-}
-
 absl::StatusOr<ChannelSecurity> MakeChannelSecurity(const ClientOptions& o) {
   ChannelSecurity security;
   if (o.tls_cert_file.empty() != o.tls_key_file.empty())
@@ -93,14 +86,14 @@ absl::StatusOr<ChannelSecurity> MakeChannelSecurity(const ClientOptions& o) {
   } else {
     grpc::SslCredentialsOptions ssl;
     if (!o.tls_ca_file.empty()) {
-      auto ca = ReadPem(o.tls_ca_file, "CERTIFICATE");
+      auto ca = ReadPemFile(o.tls_ca_file, "CERTIFICATE");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
     }
     if (!o.tls_cert_file.empty()) {
-      auto cert = ReadPem(o.tls_cert_file, "CERTIFICATE");
+      auto cert = ReadPemFile(o.tls_cert_file, "CERTIFICATE");
       if (!cert.ok()) return cert.status();
-      auto key = ReadPem(o.tls_key_file, "PRIVATE KEY");
+      auto key = ReadPemFile(o.tls_key_file, "PRIVATE KEY");
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *cert;
       ssl.pem_private_key = *key;

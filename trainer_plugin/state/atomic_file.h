@@ -1,4 +1,4 @@
-// Whole-file reads and crash-safe whole-file writes. A reader of `path` sees either the old file or
+// Crash-safe whole-file writes (reads: difficulty_service/common/read_file.h). A reader of `path` sees either the old file or
 // the new one, never a mix, even if the process or the machine dies during the write: the bytes go
 // to a temporary file in the same directory (so the rename cannot cross file systems), which is
 // fsynced, renamed over `path`, and then the directory is fsynced so the rename itself is durable.
@@ -14,8 +14,6 @@
 namespace sparsegate::plugin {
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
-
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 }  // namespace sparsegate::plugin
 

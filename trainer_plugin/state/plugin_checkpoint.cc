@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "difficulty_service/common/json_parse.h"
+#include "difficulty_service/common/read_file.h"
 #include "nlohmann/json.hpp"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/atomic_file.h"
@@ -448,7 +449,7 @@ absl::Status SaveCheckpoint(const std::string& path, const PluginCheckpoint& che
 }
 
 absl::StatusOr<PluginCheckpoint> LoadCheckpoint(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
+  absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat("loading checkpoint: ", text.status().message()));
   }
