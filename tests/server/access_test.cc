@@ -6,6 +6,7 @@
 // half configured, naming the file or flag.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -27,7 +28,8 @@ constexpr char kAdminToken[] = "admin-token-fedcba9876543210";
 
 class Pki {
  public:
-  Pki() : dir_(::testing::TempDir() + "/access_test_pki") {
+  // A directory of this process's own: CTest runs each test as its own process, side by side.
+  Pki() : dir_(::testing::TempDir() + "/access_test_pki_" + std::to_string(::getpid())) {
     const std::string command = std::string("bash ") + SPARSEGATE_SOURCE_DIR + "/tests/server/make_test_certs.sh " + dir_;
     ok_ = std::system(command.c_str()) == 0;
   }

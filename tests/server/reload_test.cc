@@ -4,6 +4,7 @@
 // error naming the file. CheckSameShape, which refuses a model of another shape, on its own.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -29,7 +30,8 @@ constexpr char kToken[] = "reload-test-token-0123456789";
 
 std::vector<std::string> ReloadFlags() {
   static const std::string file = [] {
-    std::string path = ::testing::TempDir() + "/reload_test_tokens";
+    // Per process: CTest runs these tests side by side, and a file being rewritten reads empty.
+    std::string path = ::testing::TempDir() + "/reload_test_tokens_" + std::to_string(::getpid());
     std::ofstream(path) << kToken << " score reload\n";
     return path;
   }();
