@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "apps/cli/device_flags.h"
 #include "difficulty_service/checkpoint/checkpoint.h"
 #include "apps/offline/jsonl_rows.h"
 #include "difficulty_service/model/decoder_model.h"
@@ -30,6 +31,7 @@ struct GenerateFlags {
   double temperature = 0.0;
   uint64_t seed = 0;
   int max_new_tokens = 256;
+  DeviceFlags device;
 };
 
 int RunGenerate(const GenerateFlags& flags) {
@@ -38,7 +40,11 @@ int RunGenerate(const GenerateFlags& flags) {
     spdlog::error("cannot load the model: {}", std::string(checkpoint.status().message()));
     return 1;
   }
-  auto model = DecoderModel::Load(**checkpoint, ModelLoadOptions{/*lm_head=*/true});
+  ModelLoadOptions load_options;
+  load_options.lm_head = true;
+  load_options.device = flags.device.Device();
+  load_options.dtype = flags.device.Dtype();
+  auto model = DecoderModel::Load(**checkpoint, load_options);
   auto tokenizer = Tokenizer::FromFile((*checkpoint)->tokenizer_json_path());
   if (!model.ok() || !tokenizer.ok()) {
     spdlog::error("cannot load the model: {}",
@@ -87,6 +93,7 @@ void AddGenerateCommand(CLI::App& app) {
   auto flags = std::make_shared<GenerateFlags>();
   CLI::App* cmd = app.add_subcommand("generate", "Continue every prompt of a JSONL file in process (greedy or sampled)");
   cmd->add_option("--model", flags->model_dir, "model directory")->required()->check(CLI::ExistingDirectory);
+  AddDeviceOptions(cmd, &flags->device);
   cmd->add_option("--input,-i", flags->input, "JSONL input ('-' = stdin)")->capture_default_str();
   cmd->add_option("--output,-o", flags->output, "JSONL output ('-' = stdout)")->capture_default_str();
   cmd->add_option("--field", flags->field, "row field holding the prompt text")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include "apps/cli/device_flags.h"
 #include "apps/cli/feature_json.h"
 #include "apps/offline/in_process_scorer.h"
 #include "apps/offline/jsonl_rows.h"
@@ -27,6 +28,7 @@ struct ScoreFlags {
   bool truncate_left = false;
   int64_t token_budget = 8192;
   int64_t max_prompt_tokens = 0;
+  DeviceFlags device;
 };
 
 // Reads the prompt out of one parsed row: a string is text, an array of
@@ -55,6 +57,8 @@ absl::StatusOr<PromptInput> PromptFromRow(const json& row, const ScoreFlags& fla
 int RunScore(const ScoreFlags& flags) {
   EngineOptions engine_options;
   engine_options.max_prompt_tokens = flags.max_prompt_tokens;
+  engine_options.device = flags.device.Device();
+  engine_options.dtype = flags.device.Dtype();
   auto engine = ScoringEngine::Load(flags.model_dir, engine_options);
   if (!engine.ok()) {
     spdlog::error("cannot load the model: {}", std::string(engine.status().message()));
@@ -124,6 +128,7 @@ void AddScoreCommand(CLI::App& app) {
   auto flags = std::make_shared<ScoreFlags>();
   CLI::App* cmd = app.add_subcommand("score", "Score a JSONL file in process: one output row per input row");
   cmd->add_option("--model", flags->model_dir, "model directory")->required()->check(CLI::ExistingDirectory);
+  AddDeviceOptions(cmd, &flags->device);
   cmd->add_option("--input,-i", flags->input, "JSONL input ('-' = stdin)")->capture_default_str();
   cmd->add_option("--output,-o", flags->output, "JSONL output ('-' = stdout)")->capture_default_str();
   cmd->add_option("--field", flags->field, "row field holding the prompt text (or token ids)")->capture_default_str();

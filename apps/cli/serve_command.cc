@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 
+#include "apps/cli/device_flags.h"
 #include "difficulty_service/server/difficulty_server.h"
 
 namespace sparsegate::cli {
@@ -29,9 +30,11 @@ void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServerOptions>();
   auto outlier_file = std::make_shared<std::string>();
   auto drain_seconds = std::make_shared<double>(20.0);
+  auto device = std::make_shared<DeviceFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "Run the gRPC difficulty service on a model directory");
   cmd->add_option("--model", options->model_dir, "Hugging Face model directory (config.json, safetensors, tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
+  AddDeviceOptions(cmd, device.get());
   cmd->add_option("--address", options->address, "host:port to listen on (port 0 picks a free one)")->capture_default_str();
   cmd->add_option("--max-prompt-tokens", options->engine.max_prompt_tokens,
                   "longest prompt accepted (0: min(max_position_embeddings, 8192))")->capture_default_str();
@@ -76,7 +79,9 @@ void AddServeCommand(CLI::App& app) {
                   "allowed token are refused (health checks stay open)")
       ->check(CLI::ExistingFile);
 
-  cmd->callback([options, outlier_file, drain_seconds] {
+  cmd->callback([options, outlier_file, drain_seconds, device] {
+    options->engine.device = device->Device();
+    options->engine.dtype = device->Dtype();
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);
     auto server = DifficultyServer::Start(*options);
     if (!server.ok()) {

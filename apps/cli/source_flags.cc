@@ -15,6 +15,7 @@ namespace sparsegate::cli {
 void AddSourceOptions(CLI::App* cmd, SourceFlags* flags) {
   auto* model = cmd->add_option("--model", flags->model_dir, "model directory scored in process (default: the embedded model)")
                     ->capture_default_str()->check(CLI::ExistingDirectory);
+  AddDeviceOptions(cmd, &flags->device);
   cmd->add_option("--server", flags->servers, "difficulty service address(es) host:port, instead of --model")
       ->delimiter(',')->excludes(model);
   cmd->add_option("--layers", flags->layers, "hidden-state indices (negative from the end)")->delimiter(',')
@@ -51,6 +52,8 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceF
     options.poolings = flags.poolings;
     options.return_hidden = flags.return_hidden;
     options.truncate_left = flags.truncation == "left";
+    options.device = flags.device.Device();
+    options.dtype = flags.device.Dtype();
     return offline::MakeInProcessSource(options);
   }
   plugin::ClientOptions options;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "apps/cli/device_flags.h"
 #include "apps/offline/feature_source.h"
 
 namespace sparsegate::cli {
@@ -24,9 +25,10 @@ struct SourceFlags {
   // How to reach --server replicas that use TLS or bearer tokens (see ClientOptions).
   bool tls = false;
   std::string tls_ca_file, tls_cert_file, tls_key_file, tls_server_name, auth_token_file;
+  DeviceFlags device;  // for --model, in process
 };
 
-// Adds --model, --server, --layers, --poolings, --truncation and the --server security options
+// Adds --model, --device, --dtype, --server, --layers, --poolings, --truncation and the --server security options
 // (--tls, --tls-ca, --tls-cert, --tls-key, --tls-server-name, --auth-token-file) to `cmd`; `flags`
 // supplies the defaults.
 void AddSourceOptions(CLI::App* cmd, SourceFlags* flags);

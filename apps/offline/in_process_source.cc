@@ -51,7 +51,10 @@ class InProcessSource : public offline::FeatureSource {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(const InProcessSourceOptions& options) {
-  auto engine = ScoringEngine::Load(options.model_dir);
+  EngineOptions engine_options;
+  engine_options.device = options.device;
+  engine_options.dtype = options.dtype;
+  auto engine = ScoringEngine::Load(options.model_dir, engine_options);
   if (!engine.ok()) return engine.status();
   FeatureRequest request;
   auto layers = (*engine)->ResolveLayers(options.layers);

@@ -24,6 +24,8 @@ struct InProcessSourceOptions {
   // Fill PromptFeatures::hidden with the pooled vector of the first (layer, pooling), as the gRPC
   // client does with return_hidden.
   bool return_hidden = false;
+  c10::Device device = c10::kCPU;
+  std::optional<c10::ScalarType> dtype;  // nullopt: auto (difficulty_service/model/device.h)
 };
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(const InProcessSourceOptions& options);

@@ -36,7 +36,10 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Load(const std::st
     if (chat.ok()) engine->chat_template_ = *std::move(chat);
   }
 
-  auto model = DecoderModel::Load(ckpt);
+  ModelLoadOptions load_options;
+  load_options.device = options.device;
+  load_options.dtype = options.dtype;
+  auto model = DecoderModel::Load(ckpt, load_options);
   if (!model.ok()) return model.status();
   engine->model_ = *std::move(model);
 

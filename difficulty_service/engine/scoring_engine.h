@@ -29,6 +29,9 @@ struct EngineOptions {
   // Reference prompts for outlier-channel detection (empty: no detection).
   std::vector<std::string> outlier_reference_prompts;
   double outlier_ratio = 20.0;
+  // Where the forward pass and the metrics run, and in which dtype (model/device.h).
+  c10::Device device = c10::kCPU;
+  std::optional<c10::ScalarType> dtype;  // nullopt: auto
 };
 
 struct PromptInput {
@@ -79,6 +82,8 @@ class ScoringEngine {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   bool has_chat_template() const { return chat_template_.has_value(); }
   int64_t max_prompt_tokens() const { return max_prompt_tokens_; }
+  const c10::Device& device() const { return model_->device(); }
+  c10::ScalarType dtype() const { return model_->dtype(); }
   const OutlierChannels& detected_outliers() const { return extractor_.detected_outliers(); }
 
  private:

@@ -53,7 +53,11 @@ std::vector<std::vector<FeatureSet>> FeatureExtractor::Extract(
     const std::vector<const FeatureRequest*>& requests) const {
   c10::InferenceMode guard;
   const int64_t B = static_cast<int64_t>(requests.size());
-  at::Tensor length_tensor = at::tensor(lengths, at::kLong);
+  // Pooling and metrics run where the hidden states are; only the metrics (and any asked-for pooled
+  // vectors) come back to the CPU.
+  const at::Device device = hidden.empty() ? at::Device(at::kCPU) : hidden.begin()->second.device();
+  auto on_device = [&](const std::vector<int64_t>& values) { return at::tensor(values, at::kLong).to(device); };
+  at::Tensor length_tensor = on_device(lengths);
   std::vector<std::vector<FeatureSet>> results(B);
 
   // Pool each (layer, pooling) once for the whole batch, then compute the
@@ -63,7 +67,7 @@ std::vector<std::vector<FeatureSet>> FeatureExtractor::Extract(
     for (int layer : request->layers)
       for (Pooling pooling : request->poolings)
         if (!pooled.count({layer, pooling}))
-          pooled[{layer, pooling}] = PoolHiddenStates(hidden.at(layer), length_tensor, pooling).contiguous();
+          pooled[{layer, pooling}] = PoolHiddenStates(hidden.at(layer).to(at::kFloat), length_tensor, pooling).contiguous();
 
   for (const auto& [key, vectors] : pooled) {
     const auto [layer, pooling] = key;
@@ -75,18 +79,18 @@ std::vector<std::vector<FeatureSet>> FeatureExtractor::Extract(
       if (wants) rows_by_exclusion[ExcludedChannels(r, layer)].push_back(b);
     }
     for (const auto& [excluded, rows] : rows_by_exclusion) {
-      at::Tensor selected = vectors.index_select(0, at::tensor(rows, at::kLong));
+      at::Tensor selected = vectors.index_select(0, on_device(rows));
       if (!excluded.empty()) {
-        at::Tensor keep = at::ones({vectors.size(1)}, at::kBool);
-        keep.index_fill_(0, at::tensor(excluded, at::kLong), false);
+        at::Tensor keep = at::ones({vectors.size(1)}, at::TensorOptions().dtype(at::kBool).device(device));
+        keep.index_fill_(0, on_device(excluded), false);
         selected = selected.index_select(1, keep.nonzero().flatten());
       }
-      at::Tensor metrics = ComputeSparsityMetrics(selected).contiguous();
+      at::Tensor metrics = ComputeSparsityMetrics(selected).to(at::kCPU).contiguous();
       for (size_t i = 0; i < rows.size(); ++i) {
         FeatureSet set{layer, pooling, {}, {}};
         std::copy_n(metrics[i].data_ptr<float>(), kNumMetrics, set.metrics.begin());
         if (requests[rows[i]]->return_hidden) {
-          at::Tensor v = vectors[rows[i]].to(at::kFloat).contiguous();
+          at::Tensor v = vectors[rows[i]].to(at::kCPU, at::kFloat).contiguous();
           set.hidden.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
         }
         results[rows[i]].push_back(std::move(set));

@@ -26,8 +26,9 @@ absl::StatusOr<at::ScalarType> ScalarTypeOf(DType dtype) {
 // Loads weights by name, checking shapes against what config.json implies.
 class WeightLoader {
  public:
-  WeightLoader(const Checkpoint& checkpoint, std::vector<std::shared_ptr<const MappedFile>>* mappings)
-      : checkpoint_(checkpoint), mappings_(mappings) {}
+  WeightLoader(const Checkpoint& checkpoint, c10::Device device, at::ScalarType dtype,
+               std::vector<std::shared_ptr<const MappedFile>>* mappings)
+      : checkpoint_(checkpoint), device_(device), dtype_(dtype), mappings_(mappings) {}
 
   // The tensor, when it exists with the shape config.json implies.
   absl::StatusOr<WeightRef> Find(const std::string& name, const std::vector<int64_t>& shape) const {
@@ -60,8 +61,12 @@ class WeightLoader {
     if (!at::isfinite(tensor).all().item<bool>())
       return absl::InvalidArgumentError(
           absl::StrCat(ref->file->path(), ": tensor '", name, "' holds NaN or infinite values"));
-    if (*type != at::kFloat) {
-      tensor = tensor.to(at::kFloat);
+    if (*type != dtype_ || !device_.is_cpu()) {
+      tensor = tensor.to(device_, dtype_);
+      // F32 or BF16 values past float16's range would otherwise turn into infinities silently.
+      if (dtype_ == at::kHalf && *type != at::kHalf && !at::isfinite(tensor).all().item<bool>())
+        return absl::InvalidArgumentError(absl::StrCat(ref->file->path(), ": tensor '", name,
+                                                       "' holds values past float16's range (compute in bfloat16 or float32)"));
     } else if (tensor.data_ptr() == static_cast<const void*>(view.data)) {
       mappings_->push_back(ref->file->shared_file());
     }
@@ -76,8 +81,23 @@ class WeightLoader {
 
  private:
   const Checkpoint& checkpoint_;
+  const c10::Device device_;
+  const at::ScalarType dtype_;
   std::vector<std::shared_ptr<const MappedFile>>* mappings_;
 };
+
+// Refuses a (device, dtype) pair this libtorch cannot compute in before any weight is loaded
+// (Debian's CPU libtorch 1.13 has no float16 matrix product).
+absl::Status CheckComputeSupport(const c10::Device& device, at::ScalarType dtype) {
+  try {
+    at::Tensor probe = at::ones({2, 2}, at::TensorOptions().device(device).dtype(dtype));
+    at::linear(probe, probe).sum().item<double>();
+  } catch (const c10::Error& e) {
+    return absl::UnimplementedError(absl::StrCat("this libtorch cannot compute in ", ComputeDtypeName(dtype), " on ",
+                                                 device.str(), ": ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
 
 at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
@@ -89,8 +109,14 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
                                                                  const ModelLoadOptions& options) {
   c10::InferenceMode guard;
   const ModelConfig& c = checkpoint.config();
-  std::unique_ptr<DecoderModel> model(new DecoderModel(c, RotaryEmbedding(c.rope, c.head_dim)));
-  WeightLoader loader(checkpoint, &model->mappings_);
+  std::unique_ptr<DecoderModel> model(new DecoderModel(c, RotaryEmbedding(c.rope, c.head_dim), options.device));
+  // The embedding table's dtype stands for the checkpoint's (Hugging Face's torch_dtype="auto").
+  auto embedding = checkpoint.Find("model.embed_tokens.weight");
+  if (!embedding.ok()) return embedding.status();
+  auto stored = ScalarTypeOf(embedding->view->dtype);
+  model->dtype_ = ResolveComputeDtype(options.dtype, stored.ok() ? *stored : at::kFloat, options.device);
+  if (absl::Status supported = CheckComputeSupport(options.device, model->dtype_); !supported.ok()) return supported;
+  WeightLoader loader(checkpoint, options.device, model->dtype_, &model->mappings_);
   const int64_t H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
   const int64_t q_out = c.num_attention_heads * hd, kv_out = c.num_key_value_heads * hd;
 
@@ -140,17 +166,25 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   return model;
 }
 
+at::Tensor DecoderModel::Embed(const at::Tensor& ids) const {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  return embed_tokens_.index_select(0, ids.to(device_).reshape({-1})).view({B, T, config_.hidden_size});
+}
+
+// As Hugging Face's LlamaRMSNorm: normalized in float32, cast back, then scaled (no-ops in float32).
 at::Tensor DecoderModel::RmsNorm(const at::Tensor& x, const at::Tensor& weight) const {
-  at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
-  return x * at::rsqrt(variance + config_.rms_norm_eps) * weight;
+  at::Tensor x32 = x.to(at::kFloat);
+  at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  return (x32 * at::rsqrt(variance + config_.rms_norm_eps)).to(x.scalar_type()) * weight;
 }
 
 at::Tensor DecoderModel::AttentionMask(int64_t T, int64_t offset) const {
-  at::Tensor i = at::arange(offset, offset + T, at::kLong).unsqueeze(1);  // query position
-  at::Tensor j = at::arange(offset + T, at::kLong).unsqueeze(0);          // key position
+  const auto on_device = at::TensorOptions().device(device_);
+  at::Tensor i = at::arange(offset, offset + T, on_device.dtype(at::kLong)).unsqueeze(1);  // query position
+  at::Tensor j = at::arange(offset + T, on_device.dtype(at::kLong)).unsqueeze(0);          // key position
   at::Tensor allowed = j <= i;
   if (config_.sliding_window > 0) allowed = allowed.logical_and(i - j < config_.sliding_window);
-  at::Tensor mask = at::zeros({T, offset + T}, at::kFloat);
+  at::Tensor mask = at::zeros({T, offset + T}, on_device.dtype(at::kFloat));
   return mask.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
 }
 
@@ -176,12 +210,26 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
     *k_cache = k;
     *v_cache = v;
   }
+  at::Tensor out;
+#if SPARSEGATE_HAVE_SDPA
+  // The fused kernel (flash or memory-efficient attention on a GPU) when plain causal attention is all
+  // that is asked: a prefill from position 0 that no sliding window cuts.
+  if (k_cache == nullptr && (config_.sliding_window <= 0 || T <= config_.sliding_window)) {
+    auto per_head = [&](const at::Tensor& t) {  // [B, nkv, T, hd] -> [B, nh, T, hd]
+      return groups == 1 ? t : t.unsqueeze(2).expand({B, nkv, groups, T, hd}).reshape({B, nh, T, hd});
+    };
+    out = at::scaled_dot_product_attention(q, per_head(k), per_head(v), /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                           /*is_causal=*/true);
+    out = out.transpose(1, 2).reshape({B, T, nh * hd});
+    return Linear(out, L.o_proj, L.o_bias);
+  }
+#endif
   // Grouped-query attention without copying K/V per head: the query heads of
-  // a group share one K/V head through broadcasting.
+  // a group share one K/V head through broadcasting. Softmax in float32, as Hugging Face's eager path.
   at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
   at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  at::Tensor probs = at::softmax(scores + mask, -1);    // [B, nkv, groups, T, keys]
-  at::Tensor out = at::matmul(probs, v.unsqueeze(2));  // [B, nkv, groups, T, hd]
+  at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(q.scalar_type());  // [B, nkv, groups, T, keys]
+  out = at::matmul(probs, v.unsqueeze(2));  // [B, nkv, groups, T, hd]
   out = out.reshape({B, nh, T, hd}).transpose(1, 2).reshape({B, T, nh * hd});
   return Linear(out, L.o_proj, L.o_bias);
 }
@@ -194,8 +242,8 @@ at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
 template <typename Visit>
 at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, Visit visit) const {
   const int64_t T = h.size(1);
-  auto [cos_all, sin_all] = rope_.Table(offset + T);
-  at::Tensor cos = cos_all.narrow(0, offset, T), sin = sin_all.narrow(0, offset, T);
+  auto [cos_all, sin_all] = rope_.Table(offset + T);  // float32 on the CPU, cast as Hugging Face casts them
+  at::Tensor cos = cos_all.narrow(0, offset, T).to(device_, dtype_), sin = sin_all.narrow(0, offset, T).to(device_, dtype_);
   at::Tensor mask = AttentionMask(T, offset);
   const int last = num_layers();
   if (cache != nullptr && cache->keys.empty()) {
@@ -220,8 +268,7 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
   const int deepest = *std::max_element(indices.begin(), indices.end());
   auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
 
-  const int64_t B = ids.size(0), T = ids.size(1);
-  at::Tensor h = embed_tokens_.index_select(0, ids.reshape({-1})).view({B, T, config_.hidden_size});
+  at::Tensor h = Embed(ids);
   if (wanted(0)) out[0] = h;
   RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, [&](int index, const at::Tensor& state) {
     if (wanted(index)) out[index] = state;
@@ -237,13 +284,13 @@ void DecoderModel::KvCache::RepeatRows(int64_t times) {
 at::Tensor DecoderModel::NextTokenLogits(const at::Tensor& ids, KvCache* cache) const {
   c10::InferenceMode guard;
   TORCH_CHECK(lm_head_.defined(), "NextTokenLogits needs the LM head: load with ModelLoadOptions{.lm_head = true}");
-  const int64_t B = ids.size(0), T = ids.size(1);
-  at::Tensor h = embed_tokens_.index_select(0, ids.reshape({-1})).view({B, T, config_.hidden_size});
+  const int64_t T = ids.size(1);
+  at::Tensor h = Embed(ids);
   at::Tensor last;
   RunLayers(h, num_layers(), cache->length(), cache, [&](int index, const at::Tensor& state) {
     if (index == num_layers()) last = state.select(1, T - 1);
   });
-  return at::matmul(last, lm_head_.t());
+  return at::matmul(last, lm_head_.t()).to(at::kCPU, at::kFloat);
 }
 
 }  // namespace sparsegate

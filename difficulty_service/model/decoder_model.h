@@ -1,10 +1,14 @@
 // A decoder-only transformer (Qwen2/2.5, Qwen3, Llama 2/3/3.1, Mistral) run
-// with ATen on CPU in float32, whatever the checkpoint's dtype.
+// with ATen on the CPU or a GPU (device.h says which dtype it computes in:
+// by default float32 on CPU whatever the checkpoint's dtype, the
+// checkpoint's own dtype on a GPU).
 //
 // Load() checks every tensor the config implies against the weight files:
 // a missing tensor or a shape that disagrees with config.json is an error
-// naming the file and the tensor. F32 weights are used in place from the
-// memory-mapped files; BF16 and F16 weights are upcast once at load.
+// naming the file and the tensor. On CPU in float32, F32 weights are used in
+// place from the memory-mapped files; any other weight is converted once at
+// load. In a reduced dtype the numerics follow Hugging Face's: RMSNorm and
+// softmax in float32, RoPE tables computed in float32 and cast.
 //
 // Hidden states follow Hugging Face output_hidden_states indexing: 0 is the
 // embedding output, i the output of decoder layer i, and num_layers the
@@ -21,10 +25,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/checkpoint/checkpoint.h"
+#include "difficulty_service/model/device.h"
 #include "difficulty_service/model/rope.h"
 
 namespace sparsegate {
@@ -33,6 +39,8 @@ struct ModelLoadOptions {
   // The service never needs it, and for a large vocabulary it is the
   // biggest tensor of the model.
   bool lm_head = false;
+  c10::Device device = c10::kCPU;
+  std::optional<c10::ScalarType> dtype;  // nullopt: auto (device.h)
 };
 
 class DecoderModel {
@@ -42,12 +50,15 @@ class DecoderModel {
 
   const ModelConfig& config() const { return config_; }
   int num_layers() const { return static_cast<int>(config_.num_hidden_layers); }
+  const c10::Device& device() const { return device_; }
+  c10::ScalarType dtype() const { return dtype_; }
 
-  // ids: [B, T] int64 token ids, right-padded. Causal attention means the
-  // padding never reaches a real position, so no attention mask is needed
-  // and each row's first `length` positions are exact.
-  // indices: hidden-state indices in [0, num_layers], any order.
-  // Returns index -> [B, T, hidden_size] float32. Thread-safe (const).
+  // ids: [B, T] int64 token ids, right-padded, on any device. Causal
+  // attention means the padding never reaches a real position, so no
+  // attention mask is needed and each row's first `length` positions are
+  // exact. indices: hidden-state indices in [0, num_layers], any order.
+  // Returns index -> [B, T, hidden_size] on the model's device in its
+  // compute dtype. Thread-safe (const).
   std::map<int, at::Tensor> HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const;
 
   // Keys and values (after RoPE) of the positions run so far, per layer:
@@ -61,7 +72,8 @@ class DecoderModel {
 
   // Runs ids [B, T] as positions [cache->length(), cache->length() + T),
   // appends them to the cache, and returns the next-token logits after the
-  // last position, [B, vocab_size]. Needs the LM head (ModelLoadOptions).
+  // last position, [B, vocab_size], float32 on the CPU. Needs the LM head
+  // (ModelLoadOptions).
   at::Tensor NextTokenLogits(const at::Tensor& ids, KvCache* cache) const;
 
  private:
@@ -74,8 +86,10 @@ class DecoderModel {
     at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
   };
 
-  DecoderModel(ModelConfig config, RotaryEmbedding rope) : config_(std::move(config)), rope_(std::move(rope)) {}
+  DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)
+      : config_(std::move(config)), rope_(std::move(rope)), device_(device) {}
 
+  at::Tensor Embed(const at::Tensor& ids) const;  // [B, T] -> [B, T, hidden] on the device
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
   // With a cache (k_cache/v_cache non-null), x holds the new positions only
   // and the cache grows by them.
@@ -93,6 +107,8 @@ class DecoderModel {
 
   ModelConfig config_;
   RotaryEmbedding rope_;
+  c10::Device device_;
+  c10::ScalarType dtype_ = c10::kFloat;
   at::Tensor embed_tokens_;  // [vocab, hidden]
   at::Tensor final_norm_;
   at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded

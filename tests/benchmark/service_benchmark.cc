@@ -22,52 +22,25 @@
 #include "difficulty_service/engine/scoring_engine.h"
 #include "difficulty_service/server/difficulty_server.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
+#include "tests/benchmark/benchmark_prompts.h"
 
 namespace sparsegate {
 namespace {
+
+using benchmark::MakePrompts;
+using benchmark::Median;
 
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
-// Arithmetic word problems of mixed length, as an RL math dataset holds.
-std::vector<std::string> MakePrompts(int n) {
-  std::mt19937 rng(42);
-  std::vector<std::string> prompts;
-  for (int i = 0; i < n; ++i) {
-    int steps = 1 + rng() % 8;
-    std::string p = "Solve step by step and give the final answer.";
-    for (int s = 0; s < steps; ++s)
-      p += " Then add " + std::to_string(rng() % 100000) + " and multiply the result by " + std::to_string(rng() % 1000) + ".";
-    prompts.push_back(p);
-  }
-  return prompts;
-}
 
 double RawRun(const ScoringEngine& engine, const std::vector<PreparedPrompt>& prepared, int64_t token_budget) {
   FeatureRequest request;
   request.layers = {static_cast<int>(engine.config().num_hidden_layers)};
-  std::vector<const PreparedPrompt*> order;
-  for (const auto& p : prepared) order.push_back(&p);
   auto start = Clock::now();
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->ids.size() < b->ids.size(); });
-  size_t i = 0;
-  while (i < order.size()) {
-    std::vector<const PreparedPrompt*> batch;
-    size_t longest = 0;
-    while (i < order.size() && std::max(longest, order[i]->ids.size()) * (batch.size() + 1) <= static_cast<size_t>(token_budget)) {
-      longest = std::max(longest, order[i]->ids.size());
-      batch.push_back(order[i++]);
-    }
-    if (batch.empty()) batch.push_back(order[i++]);
-    std::vector<const FeatureRequest*> requests(batch.size(), &request);
-    engine.Run(batch, requests);
-  }
+  benchmark::ScoreInBatches(engine, prepared, token_budget, request);
   return Seconds(start);
 }
 

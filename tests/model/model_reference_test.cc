@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -80,6 +82,37 @@ TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
   at::Tensor expected = ReadTensor(*reference_, "hidden_states.1");
   int64_t b = ids_.size(0) - 1, n = lengths_[b].item<int64_t>();
   EXPECT_LT((hidden[1][b].narrow(0, 0, n) - expected[b].narrow(0, 0, n)).abs().max().item<double>(), 1e-4);
+}
+
+// Computing in bfloat16 (what a GPU does with a BF16 checkpoint) stays near the float32 reference.
+// The bound is stated in bfloat16's unit roundoff u = 2^-8: at every hidden state and row, over the
+// real positions, the relative root-mean-square error |got - want|_2 / |want|_2 is at most 8u (3.1%).
+// scripts/device/parity.py holds a GPU to the same bound, against the CPU and against transformers.
+constexpr double kBf16Tolerance = 8.0 / 256.0;
+
+TEST_P(ModelReferenceTest, Bfloat16StaysWithinItsToleranceOfFloat32) {
+  ModelLoadOptions options;
+  options.dtype = at::kBFloat16;
+  auto model = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->dtype(), at::kBFloat16);
+  std::vector<int> all;
+  for (int i = 0; i <= (*model)->num_layers(); ++i) all.push_back(i);
+  auto hidden = (*model)->HiddenStates(ids_, all);
+  double worst = 0;
+  for (int i : all) {
+    ASSERT_EQ(hidden[i].scalar_type(), at::kBFloat16);
+    at::Tensor expected = ReadTensor(*reference_, "hidden_states." + std::to_string(i));
+    for (int64_t b = 0; b < ids_.size(0); ++b) {
+      int64_t n = lengths_[b].item<int64_t>();
+      at::Tensor want = expected[b].narrow(0, 0, n);
+      at::Tensor got = hidden[i][b].narrow(0, 0, n).to(at::kFloat);
+      double relative = (got - want).norm().item<double>() / want.norm().item<double>();
+      worst = std::max(worst, relative);
+      EXPECT_LT(relative, kBf16Tolerance) << GetParam() << ": hidden_states." << i << " row " << b;
+    }
+  }
+  std::printf("%s: worst bfloat16 relative rms error %.4f (bound %.4f)\n", GetParam().c_str(), worst, kBf16Tolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, ModelReferenceTest,

@@ -1,0 +1,74 @@
+#include "difficulty_service/model/device.h"
+
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include <cctype>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+#ifdef SPARSEGATE_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
+namespace sparsegate {
+
+absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  int index = 0;
+  const bool cuda = name == "cuda" || (name.rfind("cuda:", 0) == 0 && name.size() > 5 &&
+                                       std::isdigit(static_cast<unsigned char>(name[5])) &&
+                                       absl::SimpleAtoi(name.substr(5), &index) && index >= 0 && index < 64);
+  if (!cuda)
+    return absl::InvalidArgumentError(absl::StrCat("device '", name, "' is not one of cpu, cuda, cuda:N"));
+  if (!at::hasCUDA())
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device ", name, " was asked for, but this binary's libtorch has no CUDA (Debian's libtorch is CPU-only): "
+        "build against a CUDA libtorch, e.g. -DCMAKE_PREFIX_PATH from a pip PyTorch (README.md, On a GPU)"));
+  const int visible = at::detail::getCUDAHooks().getNumGPUs();
+  if (index >= visible)
+    return absl::FailedPreconditionError(
+        absl::StrCat("device ", name, " was asked for, but this process sees ", visible, " GPU",
+                     visible == 1 ? "" : "s", " (CUDA_VISIBLE_DEVICES and the driver decide which)"));
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+absl::StatusOr<std::optional<c10::ScalarType>> ParseComputeDtype(const std::string& name) {
+  if (name == "auto") return std::optional<c10::ScalarType>();
+  if (name == "float32" || name == "f32") return std::optional<c10::ScalarType>(c10::kFloat);
+  if (name == "bfloat16" || name == "bf16") return std::optional<c10::ScalarType>(c10::kBFloat16);
+  if (name == "float16" || name == "f16") return std::optional<c10::ScalarType>(c10::kHalf);
+  return absl::InvalidArgumentError(
+      absl::StrCat("dtype '", name, "' is not one of auto, float32, bfloat16, float16"));
+}
+
+c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c10::ScalarType stored,
+                                    const c10::Device& device) {
+  if (requested) return *requested;
+  return device.is_cpu() ? c10::kFloat : stored;
+}
+
+std::string ComputeDtypeName(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kFloat: return "float32";
+    case c10::kBFloat16: return "bfloat16";
+    case c10::kHalf: return "float16";
+    default: return c10::toString(dtype);
+  }
+}
+
+std::optional<int64_t> DeviceFreeMemory(const c10::Device& device) {
+#ifdef SPARSEGATE_WITH_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDAGuard guard(device);
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<int64_t>(free_bytes);
+  }
+#endif
+  return std::nullopt;
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,307 @@
+// The model core measured against references taken in the same process, and the hidden-state dump
+// of the GPU parity check. No gRPC: this builds wherever the core builds.
+//
+//   core_benchmark forward  --model DIR [--device D] [--dtype T] [--prompts 64] [--runs 5] [--json F] [--ids-out F]
+//       P1: forward throughput in useful FLOP/s over a large matrix product's FLOP/s on the same
+//       device and dtype; P4 (in process): latency of one short prompt, idle.
+//   core_benchmark generate --model DIR [--device D] [--prompts 16] [--samples 8] [--max-new-tokens 64]
+//       P5: the cost of scoring a prompt against generating `samples` rollouts of it.
+//   core_benchmark hidden   --model DIR --ids FILE --out FILE [--device D] [--dtype T]
+//       Every hidden state of a right-padded batch (FILE: JSON [[ids], ...]) as float32,
+//       [num_layers + 1, B, T, hidden] in OUT, with OUT.json describing it.
+//
+// Useful FLOPs count each prompt's own tokens, not its padding: 2 x (weights of the layers run) per
+// token, plus causal attention's 2 x 2 x heads x head_dim x n(n+1)/2 per layer. Padding, copies and
+// metrics therefore show as a lower share.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/model/decoder_model.h"
+#include "difficulty_service/model/generation.h"
+#include "nlohmann/json.hpp"
+#include "tests/benchmark/benchmark_prompts.h"
+
+namespace sparsegate {
+namespace {
+
+using benchmark::MakePrompts;
+using benchmark::Median;
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+void Synchronize(const c10::Device& device) {
+  // A scalar read waits for the device's queue; on the CPU it is free.
+  if (!device.is_cpu()) at::zeros({1}, at::TensorOptions().device(device)).sum().item<float>();
+}
+
+template <typename F>
+double TimeIt(const c10::Device& device, F&& f) {
+  Synchronize(device);
+  auto start = Clock::now();
+  f();
+  Synchronize(device);
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+
+double UsefulFlops(const ModelConfig& c, int64_t n) {
+  const double H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
+  const double q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
+  const double weights = H * q + 2 * H * kv + q * H + 3 * H * I;
+  const double tokens = static_cast<double>(n);
+  return c.num_hidden_layers * (2 * weights * tokens + 4 * q * tokens * (tokens + 1) / 2);
+}
+
+// A large square matrix product in the model's dtype on its device: the throughput the forward is
+// measured against.
+double MatmulFlopsPerSecond(const c10::Device& device, c10::ScalarType dtype, int runs) {
+  const int64_t n = device.is_cpu() ? 2048 : 8192;
+  auto options = at::TensorOptions().device(device).dtype(dtype);
+  at::Tensor a = at::randn({n, n}, options), b = at::randn({n, n}, options);
+  at::mm(a, b);  // warm-up
+  std::vector<double> seconds;
+  for (int r = 0; r < std::max(3, runs); ++r) seconds.push_back(TimeIt(device, [&] { at::mm(a, b); }));
+  return 2.0 * n * n * n / Median(seconds);
+}
+
+struct Common {
+  std::string model;
+  std::string device = "cpu", dtype = "auto";
+  int prompts = 64, runs = 5;
+  std::string json_out;
+  std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
+};
+
+absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
+  auto device = ParseDevice(flags.device);
+  if (!device.ok()) return device.status();
+  auto dtype = ParseComputeDtype(flags.dtype);
+  if (!dtype.ok()) return dtype.status();
+  EngineOptions options;
+  options.device = *device;
+  options.dtype = *dtype;
+  return ScoringEngine::Load(flags.model, options);
+}
+
+std::vector<PreparedPrompt> Prepare(const ScoringEngine& engine, const std::vector<std::string>& texts) {
+  std::vector<PreparedPrompt> out;
+  for (const auto& text : texts) {
+    PromptInput input;
+    input.text = text;
+    out.push_back(*engine.Prepare(input, /*truncate_left=*/true));
+  }
+  return out;
+}
+
+// Sorted by length and cut under the token budget, as the service's batcher cuts them.
+double ScoreAll(const ScoringEngine& engine, const std::vector<PreparedPrompt>& prepared, int64_t token_budget) {
+  FeatureRequest request;
+  request.layers = {static_cast<int>(engine.config().num_hidden_layers)};
+  request.poolings = {Pooling::kLastToken, Pooling::kMean};
+  return TimeIt(engine.device(), [&] { benchmark::ScoreInBatches(engine, prepared, token_budget, request); });
+}
+
+void Emit(const Common& flags, const json& result) {
+  std::printf("%s\n", result.dump(2).c_str());
+  if (!flags.json_out.empty()) std::ofstream(flags.json_out) << result.dump(2) << "\n";
+}
+
+int Forward(const Common& flags, int64_t token_budget) {
+  auto engine = LoadEngine(flags);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
+    return 1;
+  }
+  const ScoringEngine& e = **engine;
+  std::vector<PreparedPrompt> prepared = Prepare(e, MakePrompts(flags.prompts));
+  if (!flags.ids_out.empty()) {
+    json ids = json::array();
+    for (const auto& p : prepared) ids.push_back(p.ids);
+    std::ofstream(flags.ids_out) << ids.dump() << "\n";
+  }
+  double flops = 0;
+  int64_t tokens = 0;
+  for (const auto& p : prepared) {
+    flops += UsefulFlops(e.config(), static_cast<int64_t>(p.ids.size()));
+    tokens += static_cast<int64_t>(p.ids.size());
+  }
+  ScoreAll(e, prepared, token_budget);  // warm-up
+  std::vector<double> seconds, matmul;
+  for (int r = 0; r < flags.runs; ++r) {
+    seconds.push_back(ScoreAll(e, prepared, token_budget));
+    matmul.push_back(MatmulFlopsPerSecond(e.device(), e.dtype(), 3));
+  }
+  const double forward_rate = flops / Median(seconds), matmul_rate = Median(matmul);
+
+  // P4 in process: one short prompt at a time, nothing else running.
+  std::vector<PreparedPrompt> short_prompt = Prepare(e, {"What is 12 + 7?"});
+  std::vector<double> latency;
+  for (int i = 0; i < 200; ++i) latency.push_back(ScoreAll(e, short_prompt, token_budget));
+  latency.erase(latency.begin(), latency.begin() + 20);  // warm-up
+
+  json result = {
+      {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
+      {"dtype", ComputeDtypeName(e.dtype())}, {"intra_op_threads", at::get_num_threads()},
+      {"prompts", flags.prompts}, {"tokens", tokens}, {"runs", flags.runs},
+      {"P1", {{"forward_useful_flops_per_s", forward_rate}, {"matmul_flops_per_s", matmul_rate},
+              {"share_of_matmul", forward_rate / matmul_rate}, {"median_seconds", Median(seconds)},
+              {"prompts_per_s", flags.prompts / Median(seconds)}}},
+      {"P4_in_process", {{"prompt_tokens", short_prompt[0].ids.size()}, {"p50_ms", 1e3 * Percentile(latency, 0.5)},
+                         {"p99_ms", 1e3 * Percentile(latency, 0.99)}}},
+  };
+  Emit(flags, result);
+  return 0;
+}
+
+int GenerateCost(const Common& flags, int samples, int max_new_tokens, int64_t token_budget) {
+  auto engine = LoadEngine(flags);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
+    return 1;
+  }
+  const ScoringEngine& e = **engine;
+  ModelLoadOptions load;
+  load.lm_head = true;
+  load.device = e.device();
+  load.dtype = e.dtype();
+  auto model = DecoderModel::Load(e.checkpoint(), load);
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
+    return 1;
+  }
+  std::vector<PreparedPrompt> prepared = Prepare(e, MakePrompts(flags.prompts, 7));
+  GenerationOptions options;
+  options.num_samples = samples;
+  options.max_new_tokens = max_new_tokens;
+  options.temperature = 1.0;
+  options.stop_ids = e.config().eos_token_ids;
+  ScoreAll(e, prepared, token_budget);  // warm-up
+  std::vector<double> score, generate;
+  int64_t generated = 0;
+  for (int r = 0; r < flags.runs; ++r) {
+    score.push_back(ScoreAll(e, prepared, token_budget) / flags.prompts);
+    double total = 0;
+    for (const auto& p : prepared) {
+      options.seed = static_cast<uint64_t>(r);
+      total += TimeIt(e.device(), [&] {
+        for (const auto& sample : Generate(**model, p.ids, options)) generated += static_cast<int64_t>(sample.size());
+      });
+    }
+    generate.push_back(total / flags.prompts);
+  }
+  json result = {
+      {"benchmark", "generate"}, {"model", flags.model}, {"device", e.device().str()},
+      {"dtype", ComputeDtypeName(e.dtype())}, {"prompts", flags.prompts}, {"runs", flags.runs},
+      {"P5", {{"score_seconds_per_prompt", Median(score)}, {"generate_seconds_per_prompt", Median(generate)},
+              {"samples", samples}, {"max_new_tokens", max_new_tokens},
+              {"mean_generated_tokens", static_cast<double>(generated) / (flags.runs * flags.prompts * samples)},
+              {"score_over_generate", Median(score) / Median(generate)}}},
+  };
+  Emit(flags, result);
+  return 0;
+}
+
+// The model alone (no tokenizer needed: the parity check's random checkpoints have none).
+int Hidden(const Common& flags, const std::string& ids_file, const std::string& out) {
+  auto checkpoint = Checkpoint::Open(flags.model);
+  auto device = ParseDevice(flags.device);
+  auto dtype = ParseComputeDtype(flags.dtype);
+  for (const absl::Status& s : {checkpoint.status(), device.status(), dtype.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  std::ifstream in(ids_file);
+  json rows = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!rows.is_array() || rows.empty()) {
+    std::fprintf(stderr, "%s: not a JSON array of token id arrays\n", ids_file.c_str());
+    return 2;
+  }
+  ModelLoadOptions load;
+  load.device = *device;
+  load.dtype = *dtype;
+  auto model = DecoderModel::Load(**checkpoint, load);
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
+    return 1;
+  }
+  int64_t T = 0;
+  for (const auto& row : rows) T = std::max<int64_t>(T, static_cast<int64_t>(row.size()));
+  const int64_t B = static_cast<int64_t>(rows.size());
+  at::Tensor ids = at::zeros({B, T}, at::kLong);
+  for (int64_t b = 0; b < B; ++b)
+    for (size_t t = 0; t < rows[b].size(); ++t) ids[b][static_cast<int64_t>(t)] = rows[b][t].get<int64_t>();
+  std::vector<int> all;
+  for (int i = 0; i <= (*model)->num_layers(); ++i) all.push_back(i);
+  c10::InferenceMode guard;
+  auto hidden = (*model)->HiddenStates(ids, all);
+  std::vector<at::Tensor> stacked;
+  for (int i : all) stacked.push_back(hidden.at(i).to(at::kCPU, at::kFloat));
+  at::Tensor all_states = at::stack(stacked).contiguous();
+  std::ofstream(out, std::ios::binary).write(static_cast<const char*>(all_states.data_ptr()), all_states.nbytes());
+  std::ofstream(out + ".json") << json{{"shape", all_states.sizes().vec()}, {"dtype", "float32"},
+                                       {"device", (*model)->device().str()},
+                                       {"compute_dtype", ComputeDtypeName((*model)->dtype())}}.dump() << "\n";
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"sparsegate model core: P1, P4 and P5 measured in one process, and the parity dump"};
+  app.require_subcommand(1);
+  Common flags;
+  int64_t token_budget = 8192;
+  int samples = 8, max_new_tokens = 64;
+  std::string ids_file, out;
+  auto common = [&](CLI::App* cmd) {
+    cmd->add_option("--model", flags.model, "model directory")->required();
+    cmd->add_option("--device", flags.device)->capture_default_str();
+    cmd->add_option("--dtype", flags.dtype)->capture_default_str();
+    cmd->add_option("--runs", flags.runs)->capture_default_str();
+    cmd->add_option("--json", flags.json_out, "also write the result here");
+    cmd->add_option("--token-budget", token_budget)->capture_default_str();
+  };
+  CLI::App* forward = app.add_subcommand("forward", "P1 and P4 (in process)");
+  common(forward);
+  forward->add_option("--prompts", flags.prompts)->capture_default_str();
+  forward->add_option("--ids-out", flags.ids_out, "write the prompts' token ids here (JSON)");
+  CLI::App* generate = app.add_subcommand("generate", "P5");
+  common(generate);
+  generate->add_option("--prompts", flags.prompts)->capture_default_str();
+  generate->add_option("--samples", samples)->capture_default_str();
+  generate->add_option("--max-new-tokens", max_new_tokens)->capture_default_str();
+  CLI::App* dump = app.add_subcommand("hidden", "every hidden state of a batch, for the parity check");
+  common(dump);
+  dump->add_option("--ids", ids_file, "JSON array of token id arrays")->required();
+  dump->add_option("--out", out, "float32 output file")->required();
+  CLI11_PARSE(app, argc, argv);
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (forward->parsed()) return Forward(flags, token_budget);
+  if (generate->parsed()) {
+    if (flags.prompts == 64) flags.prompts = 16;
+    return GenerateCost(flags, samples, max_new_tokens, token_budget);
+  }
+  return Hidden(flags, ids_file, out);
+}
+
+}  // namespace
+}  // namespace sparsegate
+
+int main(int argc, char** argv) { return sparsegate::Main(argc, argv); }
