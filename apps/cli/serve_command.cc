@@ -68,6 +68,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--health-address", options->health_address,
                   "also serve grpc.health.v1 here, in plaintext and alone, for probes that cannot use TLS "
                   "(Kubernetes' gRPC probes)");
+  cmd->add_option("--metrics-address", options->metrics_address,
+                  "serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (port 0 picks a free one)");
   cmd->add_option("--tls-cert", options->security.tls_cert_file, "PEM certificate chain: serve over TLS")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tls-key", options->security.tls_key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
@@ -90,6 +92,7 @@ void AddServeCommand(CLI::App& app) {
     }
     spdlog::info("listening on port {} (health NOT_SERVING until the model is ready)", (*server)->port());
     if ((*server)->health_port() > 0) spdlog::info("health alone, in plaintext, on port {}", (*server)->health_port());
+    if ((*server)->metrics_port() > 0) spdlog::info("metrics at http://{}/metrics (port {})", options->metrics_address, (*server)->metrics_port());
     absl::Status ready = (*server)->WaitUntilReady();
     if (!ready.ok()) {
       spdlog::error("cannot load the model: {}", std::string(ready.message()));

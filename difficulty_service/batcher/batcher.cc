@@ -14,8 +14,14 @@
 #include "difficulty_service/common/clock.h"
 
 namespace sparsegate {
-Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options)
-    : engine_(engine), options_(options), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
+namespace {
+
+std::string CodeName(const absl::Status& status) { return absl::StatusCodeToString(status.code()); }
+
+}  // namespace
+
+Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics)
+    : engine_(engine), options_(options), metrics_(metrics), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
   // libtorch's own default here was one thread on two cores (it halves the
   // forward's speed), and with OpenMP the setting is per thread: so the
   // worker sets it on itself.
@@ -47,22 +53,29 @@ absl::Status Batcher::Submit(std::shared_ptr<ScoreJob> job) {
     if (p.text) bytes += static_cast<int64_t>(p.text->size());
     if (p.ids) bytes += static_cast<int64_t>(p.ids->size() * sizeof(int32_t));
   }
+  auto refuse = [&](const char* bound, absl::Status status) {
+    if (metrics_) {
+      if (status.code() == absl::StatusCode::kResourceExhausted) metrics_->CountRejection(bound);
+      metrics_->CountPrompts(CodeName(status), n);
+    }
+    return status;
+  };
   if (bytes > options_.max_queued_bytes)
-    return absl::InvalidArgumentError(absl::StrCat("the request holds ", bytes, " bytes of prompts, over the server's limit of ",
-                                                   options_.max_queued_bytes, " queued bytes; split it"));
+    return refuse("bytes", absl::InvalidArgumentError(absl::StrCat("the request holds ", bytes, " bytes of prompts, over the server's limit of ",
+                                                   options_.max_queued_bytes, " queued bytes; split it")));
   int64_t before = admitted_prompts_.fetch_add(n);
   if (before + n > options_.max_queued_prompts) {
     admitted_prompts_.fetch_sub(n);
-    return absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", before, " prompts waiting, limit ",
-                                                     options_.max_queued_prompts, "); retry with backoff"));
+    return refuse("prompts", absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", before, " prompts waiting, limit ",
+                                                     options_.max_queued_prompts, "); retry with backoff")));
   }
   const int64_t bytes_before = admitted_bytes_.fetch_add(bytes);
   if (bytes_before + bytes > options_.max_queued_bytes) {
     admitted_bytes_.fetch_sub(bytes);
     admitted_prompts_.fetch_sub(n);
-    return absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", bytes_before,
+    return refuse("bytes", absl::ResourceExhaustedError(absl::StrCat("the service queue is full (", bytes_before,
                                                      " bytes of prompts waiting, limit ", options_.max_queued_bytes,
-                                                     "); retry with backoff"));
+                                                     "); retry with backoff")));
   }
   job->admitted_bytes = bytes;
   boost::asio::thread_pool& lane = bytes > options_.large_request_bytes ? large_request_pool_ : tokenizer_pool_;
@@ -84,6 +97,7 @@ void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
     job->prepared[i] = *std::move(prepared);
   }
   job->timing.tokenize_ms = MillisSince(start);
+  if (metrics_) metrics_->tokenize_seconds.Observe(job->timing.tokenize_ms / 1e3);
   // Tokens are known only now: the third admission bound, on the work (not the memory) a job adds.
   int64_t tokens = 0;
   for (const PreparedPrompt& p : job->prepared) tokens += static_cast<int64_t>(p.ids.size());
@@ -99,6 +113,7 @@ void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
                                                         "); retry with backoff"));
   }
   if (!refused.ok()) {
+    if (metrics_ && refused.code() == absl::StatusCode::kResourceExhausted) metrics_->CountRejection("tokens");
     admitted_prompts_.fetch_sub(n);
     Finish(*job, refused);
     return;
@@ -209,6 +224,15 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
     return;
   }
   const double forward_ms = MillisSince(start);
+  if (metrics_) {
+    int64_t tokens = 0, longest = 0;
+    for (const Item& item : batch) {
+      tokens += item.length;
+      longest = std::max(longest, item.length);
+    }
+    metrics_->CountBatch(static_cast<int64_t>(batch.size()), tokens, longest * static_cast<int64_t>(batch.size()),
+                         forward_ms / 1e3);
+  }
 
   std::vector<ScoreJob*> seen;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -233,6 +257,10 @@ void Batcher::Release(const Item& item) {
 void Batcher::Finish(ScoreJob& job, const absl::Status& status) {
   if (job.finished.exchange(true)) return;
   admitted_bytes_.fetch_sub(job.admitted_bytes);
+  if (metrics_) {
+    metrics_->CountPrompts(CodeName(status), static_cast<int64_t>(job.prompts.size()));
+    if (status.ok()) metrics_->queue_seconds.Observe(job.timing.queue_ms / 1e3);
+  }
   if (job.on_done) job.on_done(status, job);
 }
 

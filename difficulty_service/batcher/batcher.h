@@ -30,6 +30,7 @@
 
 #include "difficulty_service/batcher/score_job.h"
 #include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/metrics/service_metrics.h"
 
 namespace sparsegate {
 
@@ -50,7 +51,9 @@ struct BatcherOptions {
 
 class Batcher {
  public:
-  Batcher(const ScoringEngine& engine, BatcherOptions options);
+  // `metrics` (may be null) records admission, tokenization, queueing and every forward pass; it
+  // must outlive the batcher.
+  Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics = nullptr);
   // Waits for running work, then ends every queued job with UNAVAILABLE.
   ~Batcher();
   Batcher(const Batcher&) = delete;
@@ -85,6 +88,7 @@ class Batcher {
 
   const ScoringEngine& engine_;
   const BatcherOptions options_;
+  ServiceMetrics* const metrics_;
   boost::asio::thread_pool tokenizer_pool_;
   boost::asio::thread_pool large_request_pool_{1};
   boost::asio::thread_pool worker_pool_{1};

@@ -8,7 +8,7 @@
 namespace sparsegate {
 
 absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_dir, const EngineOptions& engine_options,
-                                                     const BatcherOptions& batcher_options) {
+                                                     const BatcherOptions& batcher_options, ServiceMetrics* metrics) {
   auto backend = std::make_shared<Backend>();
   auto engine = ScoringEngine::Load(model_dir, engine_options);
   if (!engine.ok()) return engine.status();
@@ -20,7 +20,7 @@ absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_di
   FeatureRequest request;
   request.layers = {static_cast<int>(backend->engine->config().num_hidden_layers)};
   backend->engine->Run({&*prepared}, {&request});
-  backend->batcher = std::make_unique<Batcher>(*backend->engine, batcher_options);
+  backend->batcher = std::make_unique<Batcher>(*backend->engine, batcher_options, metrics);
   return backend;
 }
 

@@ -20,8 +20,9 @@ struct Backend {
 
 // Loads the checkpoint, runs one warm-up forward pass (the first pays for allocator and thread
 // pool start-up) and starts a batcher. Errors name the file and, for weights, the tensor.
+// `metrics` (may be null) goes to the batcher.
 absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_dir, const EngineOptions& engine,
-                                                     const BatcherOptions& batcher);
+                                                     const BatcherOptions& batcher, ServiceMetrics* metrics = nullptr);
 
 // OK when a model of config `next` can replace one of config `current` for the current clients:
 // the same number of layers and the same hidden size, so that layer indices and pooled vectors

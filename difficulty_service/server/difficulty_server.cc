@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -41,6 +42,35 @@ Clock::time_point SteadyDeadline(std::chrono::system_clock::time_point deadline)
   if (left > std::chrono::hours(24 * 365)) return Clock::time_point::max();
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
 }
+
+// Counts every finished call of the main port by method and status code, whichever path ended it.
+class RequestCounter final : public grpc::experimental::Interceptor {
+ public:
+  RequestCounter(const char* method, ServiceMetrics* metrics) : metrics_(metrics) {
+    std::string name = method ? method : "";
+    method_ = name.empty() || name[0] != '/' ? name : name.substr(1);  // "sparsegate.v1.DifficultyService/Score"
+  }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS))
+      metrics_->CountRequest(method_, absl::StatusCodeToString(static_cast<absl::StatusCode>(methods->GetSendStatus().error_code())));
+    methods->Proceed();
+  }
+
+ private:
+  std::string method_;
+  ServiceMetrics* metrics_;
+};
+
+class RequestCounterFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RequestCounterFactory(ServiceMetrics* metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new RequestCounter(info->method(), metrics_);
+  }
+
+ private:
+  ServiceMetrics* metrics_;
+};
 
 void CheckBlasSpeed() {
   double gflops = MeasureMatmulGflops();
@@ -427,6 +457,9 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(server->service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RequestCounterFactory>(server->metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0)
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
@@ -438,6 +471,15 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
     if (!server->health_server_ || server->health_port_ == 0)
       return absl::UnavailableError(absl::StrCat("cannot listen on ", options.health_address, " (health)"));
   }
+  if (!options.metrics_address.empty()) {
+    auto http = MetricsHttpServer::Start(options.metrics_address, [metrics = server->metrics_.get()] { return metrics->Render(); });
+    if (!http.ok()) return http.status();
+    server->metrics_http_ = *std::move(http);
+  }
+  server->metrics_->SetQueueDepth([service = server->service_.get()] {
+    auto backend = service->backend();
+    return backend ? backend->batcher->admitted_prompts() : int64_t{0};
+  });
   server->SetServing(false);
 
   server->ready_ = std::async(std::launch::async, [raw, options] { return raw->LoadModel(options); });
@@ -447,8 +489,9 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
 absl::Status DifficultyServer::LoadModel(const ServerOptions& options) {
   const auto start = Clock::now();
   CheckBlasSpeed();
-  auto backend = LoadBackend(options.model_dir, options.engine, options.batcher);
+  auto backend = LoadBackend(options.model_dir, options.engine, options.batcher, metrics_.get());
   if (!backend.ok()) return backend.status();
+  metrics_->SetModel(options.model_dir, (*backend)->engine->checkpoint().content_digest(), MillisSince(start) / 1e3);
   service_->SetBackend(*backend);
   SetServing(true);
   spdlog::info("model {} loaded and warmed up in {:.0f} ms ({})", (*backend)->engine->checkpoint().name(),
@@ -476,7 +519,7 @@ void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions&
     const auto start = Clock::now();
     std::shared_ptr<Backend> current = service_->backend();
     if (!current) return finish(absl::UnavailableError("the first model is still loading"));
-    auto next = LoadBackend(model_dir, options.engine, options.batcher);
+    auto next = LoadBackend(model_dir, options.engine, options.batcher, metrics_.get());
     if (!next.ok()) {
       spdlog::error("reload of {} refused, still serving {}: {}", model_dir,
                     current->engine->checkpoint().content_digest(), std::string(next.status().message()));
@@ -493,6 +536,7 @@ void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions&
     response.set_previous_digest(current->engine->checkpoint().content_digest());
     response.set_load_ms(MillisSince(start));
     current.reset();
+    metrics_->SetModel(model_dir, response.model_digest(), response.load_ms() / 1e3);
     std::shared_ptr<Backend> old = service_->SetBackend(*std::move(next));
     spdlog::info("reloaded {} in {:.0f} ms: {} -> {}", model_dir, response.load_ms(), response.previous_digest(),
                  response.model_digest());

@@ -25,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "difficulty_service/batcher/batcher.h"
 #include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/metrics/metrics_http_server.h"
+#include "difficulty_service/metrics/service_metrics.h"
 #include "difficulty_service/server/access_control.h"
 #include "sparsegate/v1/difficulty.pb.h"
 
@@ -44,6 +46,8 @@ struct ServerOptions {
   // When set, grpc.health.v1 is also served here, in plaintext and alone (the same statuses), for
   // probes that cannot use TLS or tokens, such as Kubernetes' native gRPC probes.
   std::string health_address;
+  // When set, Prometheus metrics are served over HTTP at http://<metrics_address>/metrics.
+  std::string metrics_address;
 };
 
 class DifficultyServiceImpl;
@@ -57,6 +61,8 @@ class DifficultyServer {
 
   int port() const { return port_; }
   int health_port() const { return health_port_; }  // 0 without health_address
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }  // 0 without metrics_address
+  const ServiceMetrics& metrics() const { return *metrics_; }
   // Blocks until the model is loaded and warmed up, or failed to load.
   absl::Status WaitUntilReady();
   // A graceful drain, for SIGTERM: health turns NOT_SERVING and new Score calls and stream requests
@@ -75,6 +81,9 @@ class DifficultyServer {
   void Reload(const std::string& model_dir, const ServerOptions& options,
               std::function<void(absl::StatusOr<v1::ReloadResponse>)> done);
 
+  // Declared first: destroyed last, after every batcher and call that records into it.
+  std::unique_ptr<ServiceMetrics> metrics_ = std::make_unique<ServiceMetrics>();
+  std::unique_ptr<MetricsHttpServer> metrics_http_;  // only with metrics_address
   std::unique_ptr<DifficultyServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;  // only with health_address
