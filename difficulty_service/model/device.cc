@@ -9,11 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-#ifdef SPARSEGATE_WITH_CUDA
-#include <c10/cuda/CUDAGuard.h>
-#include <cuda_runtime_api.h>
-#endif
-
 namespace sparsegate {
 
 absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
@@ -58,17 +53,6 @@ std::string ComputeDtypeName(c10::ScalarType dtype) {
     case c10::kHalf: return "float16";
     default: return c10::toString(dtype);
   }
-}
-
-std::optional<int64_t> DeviceFreeMemory(const c10::Device& device) {
-#ifdef SPARSEGATE_WITH_CUDA
-  if (device.is_cuda()) {
-    c10::cuda::CUDAGuard guard(device);
-    size_t free_bytes = 0, total_bytes = 0;
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<int64_t>(free_bytes);
-  }
-#endif
-  return std::nullopt;
 }
 
 }  // namespace sparsegate

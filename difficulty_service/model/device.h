@@ -38,10 +38,6 @@ c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c1
 // "float32", "bfloat16", "float16" (the names ParseComputeDtype takes).
 std::string ComputeDtypeName(c10::ScalarType dtype);
 
-// Bytes free on a CUDA device as the driver reports them, or nullopt (CPU,
-// or a build without CUDA): the batcher's token budget follows it.
-std::optional<int64_t> DeviceFreeMemory(const c10::Device& device);
-
 }  // namespace sparsegate
 
 #endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_DEVICE_H_

@@ -14,8 +14,9 @@
 #   run: scripts/device/check.sh    carry: build-device-deps
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-build-device-check}
-mkdir -p "$OUT"
+OUT=${OUT:-build-device-check}           # results (the device tool brings $OUT back)
+WORK=${WORK:-/tmp/sparsegate-device}      # checkpoints, gigabytes: never under $OUT
+mkdir -p "$OUT" "$WORK"
 LOG="$OUT/device_check.log"
 exec > >(tee -a "$LOG") 2>&1
 start=$(date +%s)
@@ -47,10 +48,10 @@ export LD_LIBRARY_PATH="$DEPS/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 parity_rc=1; bench_rc=1
 if [ $build_rc -eq 0 ]; then
   step "parity: GPU against CPU float32 and transformers"
-  timeout 300 "$PY" scripts/device/parity.py --bench "$BENCH" --work "$OUT/checkpoints" --out "$OUT/parity.json"
+  timeout 240 "$PY" scripts/device/parity.py --bench "$BENCH" --work "$WORK" --out "$OUT/parity.json"
   parity_rc=$?
   step "benchmarks P1, P3 (against transformers), P4, P5 on the GPU"
-  timeout 200 "$PY" scripts/device/bench.py --bench "$BENCH" --work "$OUT/checkpoints" --out "$OUT/bench.json"
+  timeout 150 "$PY" scripts/device/bench.py --bench "$BENCH" --work "$WORK" --out "$OUT/bench.json"
   bench_rc=$?
 fi
 step "summary"

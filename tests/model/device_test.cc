@@ -56,7 +56,6 @@ TEST(DeviceTest, DtypeNamesAndAuto) {
   EXPECT_EQ(ResolveComputeDtype(std::nullopt, c10::kFloat, c10::Device(c10::kCUDA, 0)), c10::kFloat);
   EXPECT_EQ(ResolveComputeDtype(c10::kBFloat16, c10::kFloat, c10::Device(c10::kCPU)), c10::kBFloat16);
   EXPECT_EQ(ComputeDtypeName(c10::kBFloat16), "bfloat16");
-  EXPECT_FALSE(DeviceFreeMemory(c10::Device(c10::kCPU)).has_value());
 }
 
 }  // namespace
