@@ -53,6 +53,10 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--large-request-bytes", options->batcher.large_request_bytes,
                   "requests with more prompt bytes than this are tokenized on a lane of their own, so that they "
                   "never delay the others")->capture_default_str();
+  cmd->add_option("--cache-bytes", options->batcher.cache_bytes,
+                  "memory for scored prompts answered again without a forward pass when the same prompt is asked "
+                  "for the same features (keyed by model digest, token ids and options; a reload starts empty); "
+                  "0: no cache")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--intra-op-threads", options->batcher.intra_op_threads, "0: one per core")->capture_default_str();
   cmd->add_option("--max-message-bytes", options->max_message_bytes)->capture_default_str();
   cmd->add_option("--outlier-reference", *outlier_file,

@@ -21,7 +21,11 @@ std::string CodeName(const absl::Status& status) { return absl::StatusCodeToStri
 }  // namespace
 
 Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics)
-    : engine_(engine), options_(options), metrics_(metrics), tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
+    : engine_(engine),
+      options_(options),
+      metrics_(metrics),
+      cache_(engine.checkpoint().content_digest(), options.cache_bytes),
+      tokenizer_pool_(std::max(1, options.tokenizer_threads)) {
   // libtorch's own default here was one thread on two cores (it halves the
   // forward's speed), and with OpenMP the setting is per thread: so the
   // worker sets it on itself.
@@ -98,9 +102,26 @@ void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
   }
   job->timing.tokenize_ms = MillisSince(start);
   if (metrics_) metrics_->tokenize_seconds.Observe(job->timing.tokenize_ms / 1e3);
+  // Prompts scored before with the same model and options are answered from the cache; only the
+  // others are queued, and only their tokens count against the third admission bound.
+  job->results.resize(n);
+  std::vector<int> misses;
+  if (cache_.enabled()) job->cache_keys.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (cache_.enabled()) {
+      job->cache_keys[i] = cache_.Key(job->prepared[i], job->features);
+      if (std::optional<ScoredPrompt> hit = cache_.Find(job->cache_keys[i])) {
+        job->results[i] = *std::move(hit);
+        continue;
+      }
+    }
+    misses.push_back(static_cast<int>(i));
+  }
+  const int64_t hits = n - static_cast<int64_t>(misses.size());
+  if (metrics_ && cache_.enabled()) metrics_->CountCache(hits, static_cast<int64_t>(misses.size()));
   // Tokens are known only now: the third admission bound, on the work (not the memory) a job adds.
   int64_t tokens = 0;
-  for (const PreparedPrompt& p : job->prepared) tokens += static_cast<int64_t>(p.ids.size());
+  for (int i : misses) tokens += static_cast<int64_t>(job->prepared[i].ids.size());
   absl::Status refused;
   if (tokens > options_.max_queued_tokens) {
     refused = absl::InvalidArgumentError(absl::StrCat("the request's prompts hold ", tokens,
@@ -118,20 +139,26 @@ void Batcher::Tokenize(const std::shared_ptr<ScoreJob>& job) {
     Finish(*job, refused);
     return;
   }
-  Enqueue(job);
+  admitted_prompts_.fetch_sub(hits);
+  if (misses.empty()) {
+    Finish(*job, absl::OkStatus());
+    return;
+  }
+  Enqueue(job, misses);
 }
 
-void Batcher::Enqueue(const std::shared_ptr<ScoreJob>& job) {
-  job->results.resize(job->prepared.size());
-  job->remaining = static_cast<int>(job->prepared.size());
+void Batcher::Enqueue(const std::shared_ptr<ScoreJob>& job, const std::vector<int>& indices) {
+  job->remaining = static_cast<int>(indices.size());
   job->enqueued = ScoreJob::Clock::now();
   bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::deque<Item> arriving;
-    for (size_t i = 0; i < job->prepared.size(); ++i)
-      arriving.push_back({job, static_cast<int>(i), static_cast<int64_t>(job->prepared[i].ids.size()),
-                          round_ + 1 + static_cast<int64_t>(i), arrivals_++});
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const int i = indices[k];
+      arriving.push_back({job, i, static_cast<int64_t>(job->prepared[i].ids.size()),
+                          round_ + 1 + static_cast<int64_t>(k), arrivals_++});
+    }
     std::deque<Item> merged;
     std::merge(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()),
                std::make_move_iterator(arriving.begin()), std::make_move_iterator(arriving.end()),
@@ -237,6 +264,7 @@ void Batcher::RunBatch(std::vector<Item>& batch) {
   std::vector<ScoreJob*> seen;
   for (size_t i = 0; i < batch.size(); ++i) {
     ScoreJob& job = *batch[i].job;
+    if (cache_.enabled()) cache_.Insert(job.cache_keys[batch[i].index], results[i]);
     job.results[batch[i].index] = std::move(results[i]);
     if (std::find(seen.begin(), seen.end(), &job) == seen.end()) {
       seen.push_back(&job);

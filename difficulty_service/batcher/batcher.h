@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 
+#include "difficulty_service/batcher/result_cache.h"
 #include "difficulty_service/batcher/score_job.h"
 #include "difficulty_service/engine/scoring_engine.h"
 #include "difficulty_service/metrics/service_metrics.h"
@@ -47,6 +48,8 @@ struct BatcherOptions {
   int tokenizer_threads = 1;
   int64_t large_request_bytes = int64_t{1} << 20;  // tokenized on the large-request lane above this
   int intra_op_threads = 0;           // 0: one per available core
+  // Bytes of scored prompts kept for repeats (result_cache.h); 0 keeps none.
+  int64_t cache_bytes = 0;
 };
 
 class Batcher {
@@ -65,6 +68,7 @@ class Batcher {
 
   // Prompts admitted and not yet scored, failed or dropped: 0 when the batcher holds no work.
   int64_t admitted_prompts() const { return admitted_prompts_.load(); }
+  int64_t cache_bytes() const { return cache_.bytes(); }
 
  private:
   struct Item {
@@ -76,7 +80,8 @@ class Batcher {
   };
 
   void Tokenize(const std::shared_ptr<ScoreJob>& job);
-  void Enqueue(const std::shared_ptr<ScoreJob>& job);
+  // Queues the job's prompts at `indices` (the others were answered from the cache).
+  void Enqueue(const std::shared_ptr<ScoreJob>& job, const std::vector<int>& indices);
   void Drain();  // runs on the single worker thread
   // With mu_ held: ends the jobs that are cancelled or past their deadline, then takes the next
   // batch (batch_cut.h) out of pending_.
@@ -89,6 +94,7 @@ class Batcher {
   const ScoringEngine& engine_;
   const BatcherOptions options_;
   ServiceMetrics* const metrics_;
+  ResultCache cache_;
   boost::asio::thread_pool tokenizer_pool_;
   boost::asio::thread_pool large_request_pool_{1};
   boost::asio::thread_pool worker_pool_{1};

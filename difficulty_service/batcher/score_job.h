@@ -39,6 +39,7 @@ struct ScoreJob {
   // Written by the batcher.
   std::vector<PreparedPrompt> prepared;
   std::vector<ScoredPrompt> results;
+  std::vector<std::string> cache_keys;  // per prompt, when the result cache is on
   JobTiming timing;
   Clock::time_point enqueued;
   int remaining = 0;  // prompts not yet scored; touched by the worker only

@@ -480,6 +480,10 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
     auto backend = service->backend();
     return backend ? backend->batcher->admitted_prompts() : int64_t{0};
   });
+  server->metrics_->SetCacheBytes([service = server->service_.get()] {
+    auto backend = service->backend();
+    return backend ? backend->batcher->cache_bytes() : int64_t{0};
+  });
   server->SetServing(false);
 
   server->ready_ = std::async(std::launch::async, [raw, options] { return raw->LoadModel(options); });

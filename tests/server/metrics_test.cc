@@ -10,10 +10,10 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "difficulty_service/server/difficulty_server.h"
+#include "prometheus_text.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 
 namespace sparsegate {
@@ -38,18 +38,6 @@ Scrape Get(int port, const std::string& target, http::verb verb = http::verb::ge
   http::response<http::string_body> response;
   http::read(stream, buffer, response);
   return {static_cast<int>(response.result_int()), std::string(response[http::field::content_type]), response.body()};
-}
-
-// "name{labels} value" lines -> value by "name{labels}".
-std::map<std::string, double> Parse(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
 }
 
 TEST(Metrics, CountersAgreeWithTheCallsMadeUnderLoad) {
@@ -116,7 +104,7 @@ TEST(Metrics, CountersAgreeWithTheCallsMadeUnderLoad) {
   Scrape scrape = Get(server.metrics_port(), "/metrics");
   ASSERT_EQ(scrape.status, 200);
   EXPECT_EQ(scrape.content_type, "text/plain; version=0.0.4; charset=utf-8");
-  auto m = Parse(scrape.body);
+  auto m = testing::ParsePrometheusText(scrape.body);
   const int ok = answers[grpc::StatusCode::OK], exhausted = answers[grpc::StatusCode::RESOURCE_EXHAUSTED];
   EXPECT_EQ(ok + exhausted, kClients * kCalls) << "only OK and RESOURCE_EXHAUSTED were expected";
   EXPECT_GT(ok, 0);
