@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "difficulty_service/model/cpu_allocator.h"
 
 namespace sparsegate {
 namespace {
@@ -108,6 +109,7 @@ at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoint& checkpoint,
                                                                  const ModelLoadOptions& options) {
   c10::InferenceMode guard;
+  if (options.device.is_cpu()) KeepLargeTensorsInHeap();
   const ModelConfig& c = checkpoint.config();
   std::unique_ptr<DecoderModel> model(new DecoderModel(c, RotaryEmbedding(c.rope, c.head_dim), options.device));
   // The embedding table's dtype stands for the checkpoint's (Hugging Face's torch_dtype="auto").

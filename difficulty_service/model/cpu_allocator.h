@@ -1,0 +1,21 @@
+// Keeps the forward pass's large temporaries in the process heap.
+//
+// glibc serves an allocation above its mmap threshold (128 KiB at first, adapting up to 32 MiB)
+// with fresh pages from mmap and unmaps them on free, so every op of a batched forward whose
+// result is that large (a full batch's attention scores, for one) pays page faults to zero new
+// memory. On the embedded model that was 80% of the forward's time (README, Speed). Raising the
+// mmap and trim thresholds to 1 GiB lets freed buffers be reused instead; the cost is that up to
+// that much freed memory stays with the process. glibc only; process-wide; idempotent.
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_CPU_ALLOCATOR_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_CPU_ALLOCATOR_H_
+
+namespace sparsegate {
+
+// Called by DecoderModel::Load for a model on the CPU. SPARSEGATE_KEEP_MALLOC_DEFAULTS=1 in the
+// environment leaves glibc's settings alone (for comparison, or when an embedding program tunes
+// malloc itself).
+void KeepLargeTensorsInHeap();
+
+}  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_MODEL_CPU_ALLOCATOR_H_
