@@ -19,8 +19,10 @@
 #include "apps/cli/serve_command.h"
 #include "apps/cli/tokenize_command.h"
 #include "difficulty_service/features/metric_list.h"
+#include "difficulty_service/model/cpu_allocator.h"
 
 int main(int argc, char** argv) {
+  sparsegate::KeepLargeTensorsInHeap();  // before any thread starts (cpu_allocator.h)
   // Logs go to stderr so that stdout carries only results (JSONL, ids).
   spdlog::set_default_logger(spdlog::stderr_color_mt("sparsegate"));
   CLI::App app{"sparsegate: activation-sparsity difficulty features for RL prompts"};

@@ -19,6 +19,7 @@ void KeepLargeTensorsInHeap() {
     constexpr int kOneGiB = 1 << 30;
     mallopt(M_MMAP_THRESHOLD, kOneGiB);
     mallopt(M_TRIM_THRESHOLD, kOneGiB);
+    mallopt(M_ARENA_MAX, 1);
 #endif
   });
 }

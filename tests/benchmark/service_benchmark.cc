@@ -1,13 +1,17 @@
 // Service throughput against raw in-process forward throughput on the same
-// prompts, in one process, on the same machine.
+// prompts, in one process, on the same machine; and one short prompt's latency.
 //
-//   service_benchmark --model DIR [--prompts 128] [--runs 5] [--clients 4] [--per-request 16]
+//   service_benchmark --model DIR [--prompts 128] [--runs 5] [--clients 4[,16,...]] [--per-request 16]
+//                     [--latency-calls 200]
 //
 // raw:     the engine alone: prompts sorted by length, cut into batches under
 //          the same token budget the server uses, one Run() per batch.
 // service: the real gRPC server on a loopback port; `clients` threads send
-//          requests of `per-request` prompts until all prompts are scored.
-// Both are repeated `runs` times; the medians and their ratio are printed.
+//          requests of `per-request` prompts until all prompts are scored
+//          (P2: --per-request 1 --clients 1,4,16,64).
+// Both are repeated `runs` times per client count; the medians and their ratio are printed.
+// latency (P4): one client sends one short prompt at a time to the idle server;
+//          p50 and p99 over the calls after 20 warm-up calls.
 #include <ATen/Parallel.h>
 #include <grpcpp/grpcpp.h>
 
@@ -23,6 +27,7 @@
 #include "difficulty_service/server/difficulty_server.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 #include "tests/benchmark/benchmark_prompts.h"
+#include "tests/server/prometheus_text.h"
 
 namespace sparsegate {
 namespace {
@@ -44,7 +49,9 @@ double RawRun(const ScoringEngine& engine, const std::vector<PreparedPrompt>& pr
   return Seconds(start);
 }
 
-double ServiceRun(const std::string& address, const std::vector<std::string>& prompts, int clients, int per_request) {
+// `ids`, when not empty, are sent as token ids instead of the texts (no tokenization on the server).
+double ServiceRun(const std::string& address, const std::vector<std::string>& prompts,
+                  const std::vector<PreparedPrompt>& ids, int clients, int per_request) {
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
   auto start = Clock::now();
@@ -56,8 +63,14 @@ double ServiceRun(const std::string& address, const std::vector<std::string>& pr
         size_t first = next.fetch_add(per_request);
         if (first >= prompts.size()) return;
         v1::ScoreRequest request;
-        for (size_t i = first; i < std::min(prompts.size(), first + per_request); ++i)
-          request.add_prompts()->set_text(prompts[i]);
+        for (size_t i = first; i < std::min(prompts.size(), first + per_request); ++i) {
+          if (ids.empty()) {
+            request.add_prompts()->set_text(prompts[i]);
+          } else {
+            auto* tokens = request.add_prompts()->mutable_tokens();
+            for (int32_t id : ids[i].ids) tokens->add_ids(id);
+          }
+        }
         v1::ScoreResponse response;
         grpc::ClientContext context;
         if (!stub->Score(&context, request, &response).ok()) ++failures;
@@ -73,12 +86,18 @@ double ServiceRun(const std::string& address, const std::vector<std::string>& pr
 int Main(int argc, char** argv) {
   CLI::App app{"sparsegate service throughput vs raw forward throughput"};
   std::string model;
-  int n = 128, runs = 5, clients = 4, per_request = 16;
+  int n = 128, runs = 5, per_request = 16, latency_calls = 200;
+  std::vector<int> client_counts{4};
   int64_t token_budget = 8192;
   app.add_option("--model", model)->required();
   app.add_option("--prompts", n);
   app.add_option("--runs", runs);
-  app.add_option("--clients", clients);
+  app.add_option("--clients", client_counts, "client threads; several (1,4,16,64) run one after another")->delimiter(',');
+  app.add_option("--latency-calls", latency_calls, "P4: sequential one-prompt calls (0: skip)");
+  std::string baseline;
+  app.add_option("--baseline", baseline,
+                 "P3: also drive this service of the same Score method (tests/benchmark/python_baseline/server.py); "
+                 "both then get token ids");
   app.add_option("--per-request", per_request);
   app.add_option("--token-budget", token_budget);
   CLI11_PARSE(app, argc, argv);
@@ -111,20 +130,53 @@ int Main(int argc, char** argv) {
   }
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
 
-  RawRun(**engine, prepared, token_budget);  // warm-up both paths once
-  ServiceRun(address, prompts, clients, per_request);
-  std::vector<double> raw, service;
-  for (int r = 0; r < runs; ++r) {
-    raw.push_back(RawRun(**engine, prepared, token_budget));
-    service.push_back(ServiceRun(address, prompts, clients, per_request));
-  }
-  double raw_rate = n / Median(raw), service_rate = n / Median(service);
   std::printf("model %s, %d prompts (%lld tokens, mean %.1f), %d runs, %d intra-op threads\n", model.c_str(), n,
               static_cast<long long>(tokens), static_cast<double>(tokens) / n, runs, at::get_num_threads());
-  std::printf("raw forward   : %8.1f prompts/s  (median %.3f s)\n", raw_rate, Median(raw));
-  std::printf("service (gRPC): %8.1f prompts/s  (median %.3f s, %d clients x %d prompts/request)\n", service_rate,
-              Median(service), clients, per_request);
-  std::printf("ratio service/raw: %.3f\n", service_rate / raw_rate);
+  RawRun(**engine, prepared, token_budget);  // warm-up both paths once
+  const std::vector<PreparedPrompt> no_ids;
+  const std::vector<PreparedPrompt>& sent_ids = baseline.empty() ? no_ids : prepared;
+  ServiceRun(address, prompts, sent_ids, client_counts.front(), per_request);
+  if (!baseline.empty()) ServiceRun(baseline, prompts, sent_ids, client_counts.front(), per_request);
+  auto counters = [&] { return testing::ParsePrometheusText((*server)->metrics().Render()); };
+  for (int clients : client_counts) {
+    auto before = counters();
+    std::vector<double> raw, service, other;
+    for (int r = 0; r < runs; ++r) {
+      raw.push_back(RawRun(**engine, prepared, token_budget));
+      service.push_back(ServiceRun(address, prompts, sent_ids, clients, per_request));
+      if (!baseline.empty()) other.push_back(ServiceRun(baseline, prompts, sent_ids, clients, per_request));
+    }
+    double raw_rate = n / Median(raw), service_rate = n / Median(service);
+    std::printf("clients %3d x %3d prompts/request: raw %8.1f prompts/s (median %.3f s), service %8.1f prompts/s "
+                "(median %.3f s), ratio service/raw %.3f\n",
+                clients, per_request, raw_rate, Median(raw), service_rate, Median(service), service_rate / raw_rate);
+    auto after = counters();
+    auto delta = [&](const char* name) { return after[name] - before[name]; };
+    std::printf("    server: %.0f forward passes, %.1f prompts per pass, padding %.1f%% of the tokens computed, "
+                "forward %.0f%% of the service's wall time\n",
+                delta("sparsegate_batches_total"), delta("sparsegate_batch_prompts_sum") / delta("sparsegate_batches_total"),
+                100 * (1 - delta("sparsegate_tokens_total") / delta("sparsegate_padded_tokens_total")),
+                100 * delta("sparsegate_forward_seconds_sum") / (runs * Median(service)));
+    if (!baseline.empty())
+      std::printf("    baseline %s: %8.1f prompts/s (median %.3f s), ratio service/baseline %.2f\n", baseline.c_str(),
+                  n / Median(other), Median(other), Median(other) / Median(service));
+  }
+  if (latency_calls > 0) {
+    auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    v1::ScoreRequest request;
+    request.add_prompts()->set_text("What is 12 + 7?");
+    std::vector<double> latency;
+    for (int i = 0; i < latency_calls + 20; ++i) {
+      v1::ScoreResponse response;
+      grpc::ClientContext context;
+      auto start = Clock::now();
+      if (!stub->Score(&context, request, &response).ok()) std::fprintf(stderr, "latency call %d failed\n", i);
+      if (i >= 20) latency.push_back(1e3 * Seconds(start));
+    }
+    std::sort(latency.begin(), latency.end());
+    std::printf("latency, one short prompt, idle (%d calls): p50 %.2f ms, p99 %.2f ms\n", latency_calls,
+                latency[latency.size() / 2], latency[std::min(latency.size() - 1, latency.size() * 99 / 100)]);
+  }
   (*server)->Shutdown();
   return 0;
 }

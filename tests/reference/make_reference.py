@@ -125,6 +125,9 @@ HF_DTYPE_NAMES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 # request handling, dominates (about 24M parameters).
 BENCH_SIZES = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8,
                "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 64}
+# Qwen2.5-0.5B's shape (494M parameters with its 151,936-entry vocabulary), for the CPU speed figures.
+HALF_B_SIZES = {"hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+                "num_attention_heads": 14, "num_key_value_heads": 2, "head_dim": 64, "vocab_size": 151936}
 
 
 def make_config(arch, dtype, config_style, tie, attention_bias, size="tiny"):
@@ -193,6 +196,8 @@ def make_config(arch, dtype, config_style, tie, attention_bias, size="tiny"):
         c["rope_parameters"] = rp
     if size == "bench":
         c.update(BENCH_SIZES)
+    elif size == "0.5b":
+        c.update(HALF_B_SIZES)
     return dict(sorted(c.items()))
 
 
@@ -421,8 +426,8 @@ def main():
     ap.add_argument("--attention-bias", action="store_true",
                     help="llama/llama31/qwen3: attention_bias true (q,k,v AND o_proj biases)")
     ap.add_argument("--lengths", default="1,7,13,24")
-    ap.add_argument("--size", default="tiny", choices=["tiny", "bench"],
-                    help="bench: mid-size shapes for benchmarks")
+    ap.add_argument("--size", default="tiny", choices=["tiny", "bench", "0.5b"],
+                    help="bench: mid-size shapes for benchmarks; 0.5b: Qwen2.5-0.5B's shape")
     ap.add_argument("--no-reference", action="store_true", help="write the checkpoint only")
     args = ap.parse_args()
     if args.attention_bias and args.arch not in ("llama", "llama31", "qwen3"):

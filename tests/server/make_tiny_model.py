@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the small checkpoints the server and CLI tests run on.
 
-    make_tiny_model.py OUTDIR [--bench]
+    make_tiny_model.py OUTDIR [--bench | --bench-0.5b]
 
 OUTDIR/tiny_qwen3: a random Qwen3 checkpoint (tests/reference/make_reference.py)
 with a real byte-level BPE tokenizer.json (GPT-2 byte alphabet, a few merges,
@@ -9,7 +9,8 @@ ChatML special tokens) and a tokenizer_config.json with a ChatML chat template.
 OUTDIR/tiny_qwen3_seed1: the same shape and tokenizer with other weights (for reloads).
 OUTDIR/bad_*: broken copies that must fail at start-up with a message naming
 the file and the tensor. With --bench, OUTDIR/bench_qwen3 instead: the same
-tokenizer on a mid-size (~24M parameter) random Qwen3 for benchmarks.
+tokenizer on a mid-size (~24M parameter) random Qwen3 for benchmarks; with --bench-0.5b,
+OUTDIR/0.5b_qwen2: Qwen2.5-0.5B's shape (494M parameters, F32, 2 GB).
 """
 import json
 import os
@@ -40,10 +41,10 @@ def write_tokenizer(out):
     return byte_bpe.write_tokenizer_files(out, MERGES, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], config)
 
 
-def make_bench(out):
-    model = os.path.join(out, "bench_qwen3")
+def make_bench(out, arch="qwen3", size="bench"):
+    model = os.path.join(out, f"{size}_{arch}")
     shutil.rmtree(model, ignore_errors=True)
-    subprocess.run([sys.executable, REFERENCE, "--arch", "qwen3", "--dtype", "f32", "--size", "bench",
+    subprocess.run([sys.executable, REFERENCE, "--arch", arch, "--dtype", "f32", "--size", size,
                     "--no-reference", "--out", model], check=True, stdout=subprocess.DEVNULL)
     write_tokenizer(model)
     print(f"benchmark checkpoint written to {model}")
@@ -54,6 +55,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     if "--bench" in sys.argv[2:]:
         return make_bench(out)
+    if "--bench-0.5b" in sys.argv[2:]:
+        return make_bench(out, "qwen2", "0.5b")
     model = os.path.join(out, "tiny_qwen3")
     shutil.rmtree(model, ignore_errors=True)
     subprocess.run([sys.executable, REFERENCE, "--arch", "qwen3", "--dtype", "f32", "--out", model], check=True,
