@@ -14,12 +14,6 @@
 #include "difficulty_service/common/clock.h"
 
 namespace sparsegate {
-namespace {
-
-std::string CodeName(const absl::Status& status) { return absl::StatusCodeToString(status.code()); }
-
-}  // namespace
-
 Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics)
     : engine_(engine),
       options_(options),
@@ -60,7 +54,7 @@ absl::Status Batcher::Submit(std::shared_ptr<ScoreJob> job) {
   auto refuse = [&](const char* bound, absl::Status status) {
     if (metrics_) {
       if (status.code() == absl::StatusCode::kResourceExhausted) metrics_->CountRejection(bound);
-      metrics_->CountPrompts(CodeName(status), n);
+      metrics_->CountPrompts(status.code(), n);
     }
     return status;
   };
@@ -286,7 +280,7 @@ void Batcher::Finish(ScoreJob& job, const absl::Status& status) {
   if (job.finished.exchange(true)) return;
   admitted_bytes_.fetch_sub(job.admitted_bytes);
   if (metrics_) {
-    metrics_->CountPrompts(CodeName(status), static_cast<int64_t>(job.prompts.size()));
+    metrics_->CountPrompts(status.code(), static_cast<int64_t>(job.prompts.size()));
     if (status.ok()) metrics_->queue_seconds.Observe(job.timing.queue_ms / 1e3);
   }
   if (job.on_done) job.on_done(status, job);

@@ -20,11 +20,12 @@ at::Tensor PoolHiddenStates(const at::Tensor& hidden, const at::Tensor& lengths,
   const int64_t B = hidden.size(0), T = hidden.size(1);
   if (pooling == Pooling::kLastToken) {
     at::Tensor last = (lengths - 1).view({B, 1, 1}).expand({B, 1, hidden.size(2)});
-    return hidden.gather(1, last).squeeze(1);
+    return hidden.gather(1, last).squeeze(1).to(at::kFloat);
   }
   at::Tensor valid = at::arange(T, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);  // [B, T]
-  at::Tensor summed = (hidden * valid.unsqueeze(-1).to(hidden.scalar_type())).sum(1);
-  return summed / lengths.unsqueeze(1).to(hidden.scalar_type());
+  // The mask is exact in any dtype; the sum accumulates in float32.
+  at::Tensor summed = (hidden * valid.unsqueeze(-1).to(hidden.scalar_type())).sum(1, /*keepdim=*/false, at::kFloat);
+  return summed / lengths.unsqueeze(1).to(at::kFloat);
 }
 
 OutlierChannels DetectOutlierChannels(const std::map<int, at::Tensor>& pooled, double ratio) {
@@ -67,7 +68,7 @@ std::vector<std::vector<FeatureSet>> FeatureExtractor::Extract(
     for (int layer : request->layers)
       for (Pooling pooling : request->poolings)
         if (!pooled.count({layer, pooling}))
-          pooled[{layer, pooling}] = PoolHiddenStates(hidden.at(layer).to(at::kFloat), length_tensor, pooling).contiguous();
+          pooled[{layer, pooling}] = PoolHiddenStates(hidden.at(layer), length_tensor, pooling).contiguous();
 
   for (const auto& [key, vectors] : pooled) {
     const auto [layer, pooling] = key;

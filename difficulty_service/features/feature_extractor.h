@@ -49,7 +49,8 @@ using OutlierChannels = std::map<int, std::vector<int64_t>>;
 // median channel magnitude are listed, in ascending order.
 OutlierChannels DetectOutlierChannels(const std::map<int, at::Tensor>& pooled, double ratio);
 
-// hidden: [B, T, d]; lengths: B real lengths (>= 1). Returns [B, d].
+// hidden: [B, T, d] in any floating dtype; lengths: B real lengths (>= 1). Returns [B, d] float32
+// (only the pooled rows are converted; the mean accumulates in float32).
 at::Tensor PoolHiddenStates(const at::Tensor& hidden, const at::Tensor& lengths, Pooling pooling);
 
 class FeatureExtractor {

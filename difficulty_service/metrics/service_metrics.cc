@@ -35,7 +35,6 @@ void Histogram::Observe(double value) {
   buckets_[bucket].fetch_add(1);
   for (double sum = sum_.load(); !sum_.compare_exchange_weak(sum, sum + value);) {
   }
-  count_.fetch_add(1);
 }
 
 void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
@@ -46,9 +45,8 @@ void Histogram::Render(const std::string& name, const std::string& help, std::st
     absl::StrAppend(out, name, "_bucket{le=\"", bounds_[i], "\"} ", cumulative, "\n");
   }
   cumulative += buckets_.back().load();
-  // Read after the buckets, so that a concurrent Observe never makes +Inf smaller than a bucket.
-  absl::StrAppend(out, name, "_bucket{le=\"+Inf\"} ", std::max(cumulative, count_.load()), "\n");
-  absl::StrAppend(out, name, "_sum ", sum_.load(), "\n", name, "_count ", std::max(cumulative, count_.load()), "\n");
+  absl::StrAppend(out, name, "_bucket{le=\"+Inf\"} ", cumulative, "\n");
+  absl::StrAppend(out, name, "_sum ", sum_.load(), "\n", name, "_count ", cumulative, "\n");
 }
 
 ServiceMetrics::ServiceMetrics()
@@ -57,12 +55,12 @@ ServiceMetrics::ServiceMetrics()
       forward_seconds(Exponential(1e-4, 4, 12)),
       batch_prompts({1, 2, 4, 8, 16, 32, 64, 128, 256}) {}
 
-void ServiceMetrics::CountRequest(const std::string& method, const std::string& code) {
+void ServiceMetrics::CountRequest(const std::string& method, absl::StatusCode code) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{method, code}];
 }
 
-void ServiceMetrics::CountPrompts(const std::string& code, int64_t prompts) {
+void ServiceMetrics::CountPrompts(absl::StatusCode code, int64_t prompts) {
   std::lock_guard<std::mutex> lock(mu_);
   prompts_[code] += static_cast<uint64_t>(prompts);
 }
@@ -97,12 +95,12 @@ std::string ServiceMetrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   Header("sparsegate_requests_total", "Finished RPCs by method and gRPC status code.", "counter", &out);
   for (const auto& [key, n] : requests_)
-    absl::StrAppend(&out, "sparsegate_requests_total{method=\"", Escape(key.first), "\",code=\"", Escape(key.second),
-                    "\"} ", n, "\n");
+    absl::StrAppend(&out, "sparsegate_requests_total{method=\"", Escape(key.first), "\",code=\"",
+                    absl::StatusCodeToString(key.second), "\"} ", n, "\n");
   Header("sparsegate_prompts_total", "Prompts of finished or refused scoring jobs, by the status they ended with.",
          "counter", &out);
   for (const auto& [code, n] : prompts_)
-    absl::StrAppend(&out, "sparsegate_prompts_total{code=\"", Escape(code), "\"} ", n, "\n");
+    absl::StrAppend(&out, "sparsegate_prompts_total{code=\"", absl::StatusCodeToString(code), "\"} ", n, "\n");
   Header("sparsegate_admission_rejections_total", "Jobs refused with RESOURCE_EXHAUSTED, by the bound they hit.",
          "counter", &out);
   for (const auto& [bound, n] : rejections_)

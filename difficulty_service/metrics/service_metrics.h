@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace sparsegate {
 
 // Cumulative buckets (le = upper bound), a sum and a count. Observe is lock-free.
@@ -28,12 +30,10 @@ class Histogram {
   void Observe(double value);
   // Appends the _bucket, _sum and _count lines of `name` (with HELP and TYPE) to `out`.
   void Render(const std::string& name, const std::string& help, std::string* out) const;
-  uint64_t count() const { return count_.load(); }
 
  private:
   std::vector<double> bounds_;
-  std::vector<std::atomic<uint64_t>> buckets_;  // per bucket, not cumulative; +Inf is the last
-  std::atomic<uint64_t> count_{0};
+  std::vector<std::atomic<uint64_t>> buckets_;  // per bucket, not cumulative; +Inf is the last; they sum to the count
   std::atomic<double> sum_{0};
 };
 
@@ -41,10 +41,11 @@ class ServiceMetrics {
  public:
   ServiceMetrics();
 
-  // One finished RPC: its method ("Score", "ScoreStream", "Info", "Reload", ...) and gRPC code name.
-  void CountRequest(const std::string& method, const std::string& code);
+  // One finished RPC: its method ("sparsegate.v1.DifficultyService/Score", ...) and status code
+  // (gRPC's codes are absl's), shown by name ("OK", "RESOURCE_EXHAUSTED").
+  void CountRequest(const std::string& method, absl::StatusCode code);
   // Prompts of a finished job (or of a refused one) by the status they ended with.
-  void CountPrompts(const std::string& code, int64_t prompts);
+  void CountPrompts(absl::StatusCode code, int64_t prompts);
   // A job refused by an admission bound: "prompts", "bytes" or "tokens".
   void CountRejection(const std::string& bound);
   // One forward pass: its prompts, their real tokens, and the padded tokens it computed.
@@ -64,8 +65,8 @@ class ServiceMetrics {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, uint64_t> requests_;  // (method, code)
-  std::map<std::string, uint64_t> prompts_;                          // code
+  std::map<std::pair<std::string, absl::StatusCode>, uint64_t> requests_;  // (method, code)
+  std::map<absl::StatusCode, uint64_t> prompts_;
   std::map<std::string, uint64_t> rejections_;                       // bound
   std::function<int64_t()> queue_depth_, cache_bytes_;
   std::string model_dir_, digest_;

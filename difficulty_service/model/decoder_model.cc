@@ -212,28 +212,25 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
     *k_cache = k;
     *v_cache = v;
   }
-  at::Tensor out;
+  at::Tensor out;  // [B, nh, T, hd]
+  if (!mask.defined()) {
 #if SPARSEGATE_HAVE_SDPA
-  // The fused kernel (flash or memory-efficient attention on a GPU) when plain causal attention is all
-  // that is asked: a prefill from position 0 that no sliding window cuts.
-  if (k_cache == nullptr && (config_.sliding_window <= 0 || T <= config_.sliding_window)) {
+    // The fused kernel (flash or memory-efficient attention on a GPU); it takes K/V per query head.
     auto per_head = [&](const at::Tensor& t) {  // [B, nkv, T, hd] -> [B, nh, T, hd]
       return groups == 1 ? t : t.unsqueeze(2).expand({B, nkv, groups, T, hd}).reshape({B, nh, T, hd});
     };
     out = at::scaled_dot_product_attention(q, per_head(k), per_head(v), /*attn_mask=*/{}, /*dropout_p=*/0.0,
                                            /*is_causal=*/true);
-    out = out.transpose(1, 2).reshape({B, T, nh * hd});
-    return Linear(out, L.o_proj, L.o_bias);
-  }
 #endif
-  // Grouped-query attention without copying K/V per head: the query heads of
-  // a group share one K/V head through broadcasting. Softmax in float32, as Hugging Face's eager path.
-  at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
-  at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(q.scalar_type());  // [B, nkv, groups, T, keys]
-  out = at::matmul(probs, v.unsqueeze(2));  // [B, nkv, groups, T, hd]
-  out = out.reshape({B, nh, T, hd}).transpose(1, 2).reshape({B, T, nh * hd});
-  return Linear(out, L.o_proj, L.o_bias);
+  } else {
+    // Grouped-query attention without copying K/V per head: the query heads of a group share one
+    // K/V head through broadcasting. Softmax in float32, as Hugging Face's eager path.
+    at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
+    at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+    at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(q.scalar_type());  // [B, nkv, groups, T, keys]
+    out = at::matmul(probs, v.unsqueeze(2)).reshape({B, nh, T, hd});
+  }
+  return Linear(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, L.o_bias);
 }
 
 at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
@@ -246,7 +243,11 @@ at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, Kv
   const int64_t T = h.size(1);
   auto [cos_all, sin_all] = rope_.Table(offset + T);  // float32 on the CPU, cast as Hugging Face casts them
   at::Tensor cos = cos_all.narrow(0, offset, T).to(device_, dtype_), sin = sin_all.narrow(0, offset, T).to(device_, dtype_);
-  at::Tensor mask = AttentionMask(T, offset);
+  // Plain causal attention over the new positions alone (a prefill that no sliding window cuts)
+  // goes to the fused kernel where this ATen has one, and needs no mask.
+  const bool fused = SPARSEGATE_HAVE_SDPA && cache == nullptr &&
+                     (config_.sliding_window <= 0 || T <= config_.sliding_window);
+  at::Tensor mask = fused ? at::Tensor() : AttentionMask(T, offset);
   const int last = num_layers();
   if (cache != nullptr && cache->keys.empty()) {
     cache->keys.resize(last);

@@ -92,7 +92,8 @@ class DecoderModel {
   at::Tensor Embed(const at::Tensor& ids) const;  // [B, T] -> [B, T, hidden] on the device
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
   // With a cache (k_cache/v_cache non-null), x holds the new positions only
-  // and the cache grows by them.
+  // and the cache grows by them. An undefined mask asks for the fused kernel
+  // (plain causal attention over x alone; RunLayers decides).
   at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                        const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;

@@ -52,7 +52,7 @@ class RequestCounter final : public grpc::experimental::Interceptor {
   }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS))
-      metrics_->CountRequest(method_, absl::StatusCodeToString(static_cast<absl::StatusCode>(methods->GetSendStatus().error_code())));
+      metrics_->CountRequest(method_, static_cast<absl::StatusCode>(methods->GetSendStatus().error_code()));
     methods->Proceed();
   }
 

@@ -23,7 +23,8 @@ import sys
 import time
 
 import torch
-import transformers
+
+from parity import load_hf
 
 H200_BF16_PEAK = 989e12
 EMBEDDED = "models/arith-3m"
@@ -35,10 +36,7 @@ def run(bench, *args):
 
 
 def hf_prompts_per_second(directory, ids, token_budget, runs):
-    try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).cuda().eval()
-    except TypeError:
-        model = transformers.AutoModelForCausalLM.from_pretrained(directory, torch_dtype=torch.bfloat16).cuda().eval()
+    model = load_hf(directory)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     batches, current, longest = [], [], 0
     for i in order:

@@ -72,11 +72,17 @@ def make_checkpoint(arch, directory):
     torch.cuda.empty_cache()
 
 
-def hf_hidden(directory, ids, mask):
+def load_hf(directory):
+    """The checkpoint in transformers, bfloat16, on the GPU, for inference."""
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).cuda().eval()
-    except TypeError:
-        model = transformers.AutoModelForCausalLM.from_pretrained(directory, torch_dtype=torch.bfloat16).cuda().eval()
+        model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16)
+    except TypeError:  # transformers 4 spells it torch_dtype
+        model = transformers.AutoModelForCausalLM.from_pretrained(directory, torch_dtype=torch.bfloat16)
+    return model.cuda().eval()
+
+
+def hf_hidden(directory, ids, mask):
+    model = load_hf(directory)
     with torch.no_grad():
         out = model(input_ids=ids.cuda(), attention_mask=mask.cuda(), output_hidden_states=True)
     states = np.stack([h.float().cpu().numpy() for h in out.hidden_states])

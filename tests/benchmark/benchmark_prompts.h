@@ -32,6 +32,12 @@ inline double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The q-quantile (0.99: p99) of v, as the element at that rank.
+inline double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
 // The raw in-process path the service is measured against: prompts sorted by length and cut under
 // the token budget (longest x prompts), one engine Run per batch.
 inline void ScoreInBatches(const ScoringEngine& engine, const std::vector<PreparedPrompt>& prepared,

@@ -173,9 +173,8 @@ int Main(int argc, char** argv) {
       if (!stub->Score(&context, request, &response).ok()) std::fprintf(stderr, "latency call %d failed\n", i);
       if (i >= 20) latency.push_back(1e3 * Seconds(start));
     }
-    std::sort(latency.begin(), latency.end());
     std::printf("latency, one short prompt, idle (%d calls): p50 %.2f ms, p99 %.2f ms\n", latency_calls,
-                latency[latency.size() / 2], latency[std::min(latency.size() - 1, latency.size() * 99 / 100)]);
+                benchmark::Percentile(latency, 0.5), benchmark::Percentile(latency, 0.99));
   }
   (*server)->Shutdown();
   return 0;

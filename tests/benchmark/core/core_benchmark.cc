@@ -36,15 +36,11 @@ namespace {
 
 using benchmark::MakePrompts;
 using benchmark::Median;
+using benchmark::Percentile;
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
 
 void Synchronize(const c10::Device& device) {
   // A scalar read waits for the device's queue; on the CPU it is free.
@@ -89,14 +85,24 @@ struct Common {
   std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
 };
 
-absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
+// --device and --dtype as load options.
+absl::StatusOr<ModelLoadOptions> Placement(const Common& flags) {
   auto device = ParseDevice(flags.device);
   if (!device.ok()) return device.status();
   auto dtype = ParseComputeDtype(flags.dtype);
   if (!dtype.ok()) return dtype.status();
-  EngineOptions options;
+  ModelLoadOptions options;
   options.device = *device;
   options.dtype = *dtype;
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
+  auto placement = Placement(flags);
+  if (!placement.ok()) return placement.status();
+  EngineOptions options;
+  options.device = placement->device;
+  options.dtype = placement->dtype;
   return ScoringEngine::Load(flags.model, options);
 }
 
@@ -221,9 +227,8 @@ int GenerateCost(const Common& flags, int samples, int max_new_tokens, int64_t t
 // The model alone (no tokenizer needed: the parity check's random checkpoints have none).
 int Hidden(const Common& flags, const std::string& ids_file, const std::string& out) {
   auto checkpoint = Checkpoint::Open(flags.model);
-  auto device = ParseDevice(flags.device);
-  auto dtype = ParseComputeDtype(flags.dtype);
-  for (const absl::Status& s : {checkpoint.status(), device.status(), dtype.status()}) {
+  auto placement = Placement(flags);
+  for (const absl::Status& s : {checkpoint.status(), placement.status()}) {
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
       return 1;
@@ -235,10 +240,7 @@ int Hidden(const Common& flags, const std::string& ids_file, const std::string& 
     std::fprintf(stderr, "%s: not a JSON array of token id arrays\n", ids_file.c_str());
     return 2;
   }
-  ModelLoadOptions load;
-  load.device = *device;
-  load.dtype = *dtype;
-  auto model = DecoderModel::Load(**checkpoint, load);
+  auto model = DecoderModel::Load(**checkpoint, *placement);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
