@@ -79,7 +79,11 @@ int RunScore(const ScoreFlags& flags) {
 
   offline::JsonlFiles files;
   if (int rc = files.Open(flags.input, flags.output); rc != 0) return rc;
-  offline::InProcessScorer scorer(**engine, request, flags.truncate_left, flags.token_budget);
+  auto scorer = offline::InProcessScorer::Create(**engine, request, flags.truncate_left, flags.token_budget);
+  if (!scorer.ok()) {
+    spdlog::error("{}", std::string(scorer.status().message()));
+    return 1;
+  }
 
   constexpr size_t kChunkRows = 1024;
   offline::JsonlReader reader(*files.in);
@@ -100,7 +104,7 @@ int RunScore(const ScoreFlags& flags) {
     std::vector<PromptInput> valid;
     for (auto& input : inputs)
       if (input.ok()) valid.push_back(*input);
-    std::vector<absl::StatusOr<ScoredPrompt>> results = scorer.Score(std::move(valid));
+    std::vector<absl::StatusOr<ScoredPrompt>> results = (*scorer)->Score(std::move(valid));
     for (size_t i = 0, next = 0; i < rows.size(); ++i) {
       absl::Status status = inputs[i].status();
       if (inputs[i].ok()) {
@@ -139,7 +143,7 @@ void AddScoreCommand(CLI::App& app) {
   cmd->add_flag("--with-hidden", flags->with_hidden, "add the pooled hidden vector as 'hidden'");
   cmd->add_flag("--chat-template", flags->chat_template, "wrap each prompt as a user message in the chat template");
   cmd->add_flag("--truncate-left", flags->truncate_left, "keep the last max-prompt-tokens tokens of long prompts");
-  cmd->add_option("--token-budget", flags->token_budget, "padded tokens per forward pass")->capture_default_str();
+  cmd->add_option("--token-budget", flags->token_budget, "padded tokens per forward pass (on a GPU, at most what its free memory holds)")->capture_default_str();
   cmd->add_option("--max-prompt-tokens", flags->max_prompt_tokens, "0: min(max_position_embeddings, 8192)");
   cmd->callback([flags] {
     int rc = RunScore(*flags);

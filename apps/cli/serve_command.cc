@@ -47,7 +47,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max-queued-tokens", options->batcher.max_queued_tokens,
                   "tokens of admitted prompts not yet scored before RESOURCE_EXHAUSTED")->capture_default_str();
   cmd->add_option("--token-budget", options->batcher.token_budget,
-                  "padded tokens (longest x prompts) per forward pass")->capture_default_str();
+                  "padded tokens (longest x prompts) per forward pass; on a GPU, lowered at load to what 90% of its free "
+                  "memory holds in the worst case (every hidden state kept, every prompt --max-prompt-tokens long)")->capture_default_str();
   cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)->capture_default_str();
   cmd->add_option("--tokenizer-threads", options->batcher.tokenizer_threads)->capture_default_str();
   cmd->add_option("--large-request-bytes", options->batcher.large_request_bytes,

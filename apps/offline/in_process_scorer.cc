@@ -3,6 +3,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/strip.h"
 
 namespace sparsegate::offline {
@@ -31,6 +33,15 @@ class Countdown {
 };
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<InProcessScorer>> InProcessScorer::Create(const ScoringEngine& engine,
+                                                                         FeatureRequest request, bool truncate_left,
+                                                                         int64_t token_budget) {
+  absl::StatusOr<TokenBudgetFit> fit = engine.FitTokenBudget(token_budget);
+  if (!fit.ok()) return fit.status();
+  if (engine.device().is_cuda()) spdlog::info("{}", fit->Describe(token_budget));
+  return std::unique_ptr<InProcessScorer>(new InProcessScorer(engine, std::move(request), truncate_left, fit->tokens));
+}
 
 InProcessScorer::InProcessScorer(const ScoringEngine& engine, FeatureRequest request, bool truncate_left,
                                  int64_t token_budget)

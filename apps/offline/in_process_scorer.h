@@ -16,11 +16,16 @@ namespace sparsegate::offline {
 
 class InProcessScorer {
  public:
-  InProcessScorer(const ScoringEngine& engine, FeatureRequest request, bool truncate_left, int64_t token_budget);
+  // `token_budget` is fitted to a GPU's free memory first (ScoringEngine::FitTokenBudget), which
+  // fails when not even one longest prompt fits.
+  static absl::StatusOr<std::unique_ptr<InProcessScorer>> Create(const ScoringEngine& engine, FeatureRequest request,
+                                                                 bool truncate_left, int64_t token_budget);
 
   std::vector<absl::StatusOr<ScoredPrompt>> Score(std::vector<PromptInput> inputs);
 
  private:
+  InProcessScorer(const ScoringEngine& engine, FeatureRequest request, bool truncate_left, int64_t token_budget);
+
   static constexpr int kMaxInFlight = 1024;  // prompts queued at once: the batcher's admission bound
 
   FeatureRequest request_;

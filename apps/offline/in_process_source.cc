@@ -8,10 +8,10 @@ namespace {
 
 class InProcessSource : public offline::FeatureSource {
  public:
-  InProcessSource(std::unique_ptr<ScoringEngine> engine, FeatureRequest request, const InProcessSourceOptions& options,
-                  plugin::FeatureSchema schema)
+  InProcessSource(std::unique_ptr<ScoringEngine> engine, std::unique_ptr<InProcessScorer> scorer,
+                  const InProcessSourceOptions& options, plugin::FeatureSchema schema)
       : engine_(std::move(engine)),
-        scorer_(*engine_, std::move(request), options.truncate_left, options.token_budget),
+        scorer_(std::move(scorer)),
         model_dir_(options.model_dir),
         schema_(std::move(schema)) {}
 
@@ -22,7 +22,7 @@ class InProcessSource : public offline::FeatureSource {
       const std::vector<std::string>& prompts) override {
     std::vector<PromptInput> inputs(prompts.size());
     for (size_t i = 0; i < prompts.size(); ++i) inputs[i].text = prompts[i];
-    std::vector<absl::StatusOr<ScoredPrompt>> scored = scorer_.Score(std::move(inputs));
+    std::vector<absl::StatusOr<ScoredPrompt>> scored = scorer_->Score(std::move(inputs));
     std::vector<absl::StatusOr<plugin::PromptFeatures>> results;
     results.reserve(scored.size());
     for (auto& s : scored) {
@@ -43,7 +43,7 @@ class InProcessSource : public offline::FeatureSource {
 
  private:
   std::unique_ptr<ScoringEngine> engine_;
-  InProcessScorer scorer_;
+  std::unique_ptr<InProcessScorer> scorer_;  // declared after the engine it scores on: destroyed first
   std::string model_dir_;
   plugin::FeatureSchema schema_;
 };
@@ -71,8 +71,10 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(cons
     return absl::InvalidArgumentError("two requested layers are the same hidden state");
   auto schema = plugin::FeatureSchema::ForLayersAndPoolings(options.layers, options.poolings);
   if (absl::Status valid = plugin::ValidateSchema(schema); !valid.ok()) return valid;
+  auto scorer = InProcessScorer::Create(**engine, std::move(request), options.truncate_left, options.token_budget);
+  if (!scorer.ok()) return scorer.status();
   return std::unique_ptr<offline::FeatureSource>(
-      new InProcessSource(*std::move(engine), std::move(request), options, std::move(schema)));
+      new InProcessSource(*std::move(engine), *std::move(scorer), options, std::move(schema)));
 }
 
 }  // namespace sparsegate::offline

@@ -167,6 +167,37 @@ absl::StatusOr<std::vector<int64_t>> ScoringEngine::ResolveChannels(const std::v
   return std::vector<int64_t>(channels.begin(), channels.end());
 }
 
+std::string TokenBudgetFit::Describe(int64_t requested) const {
+  if (bytes_per_token == 0) return absl::StrCat("batching under ", tokens, " padded tokens per forward pass");
+  if (free_bytes < 0)
+    return absl::StrCat("batching under ", tokens, " padded tokens per forward pass, not checked against the GPU's ",
+                        "memory (this build cannot read it); the worst case is ", bytes_per_token, " bytes per token");
+  return absl::StrCat("batching under ", tokens, " padded tokens per forward pass (", requested, " asked for; ",
+                      free_bytes >> 20, " MiB free on the GPU, worst case ", bytes_per_token, " bytes per token)");
+}
+
+absl::StatusOr<TokenBudgetFit> ScoringEngine::FitTokenBudget(int64_t requested) const {
+  TokenBudgetFit fit{requested, -1, 0};
+  if (!device().is_cuda()) return fit;
+  const int64_t d = config().hidden_size, e = c10::elementSize(dtype());
+  // The model's forward, plus pooling's masked copy of one hidden state and its float32 sum.
+  fit.bytes_per_token = model_->ForwardBytesPerToken(max_prompt_tokens_, model_->num_layers() + 1) +
+                        d * e + d * static_cast<int64_t>(sizeof(float));
+  absl::StatusOr<int64_t> free = DeviceFreeBytes(device());
+  if (!free.ok()) return fit;
+  fit.free_bytes = *free;
+  // The 10% left over covers what the estimate leaves out (allocator rounding and fragmentation,
+  // the metric kernels' [B, d] tensors), as vLLM's default gpu_memory_utilization does.
+  const int64_t fits = static_cast<int64_t>(0.9 * static_cast<double>(*free)) / fit.bytes_per_token;
+  if (fits < max_prompt_tokens_)
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "one prompt of max_prompt_tokens (", max_prompt_tokens_, ") needs an estimated ",
+        max_prompt_tokens_ * fit.bytes_per_token >> 20, " MiB for its forward pass, but ", device().str(), " has ",
+        *free >> 20, " MiB free (90% usable): lower --max-prompt-tokens or free the GPU"));
+  fit.tokens = std::min(requested, fits);
+  return fit;
+}
+
 std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPrompt*>& prompts,
                                                const std::vector<const FeatureRequest*>& requests) const {
   c10::InferenceMode guard;

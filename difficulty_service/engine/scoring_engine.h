@@ -55,6 +55,16 @@ struct ScoredPrompt {
   std::vector<FeatureSet> features;
 };
 
+// What FitTokenBudget decided, and from what (for the log and the metrics).
+struct TokenBudgetFit {
+  int64_t tokens = 0;           // the padded-token budget to batch under
+  int64_t free_bytes = -1;      // the device's free memory; -1 on the CPU or when it cannot be read
+  int64_t bytes_per_token = 0;  // the worst-case estimate it was divided by
+
+  // One line for the log: the budget and, on a GPU, the memory it was fitted to.
+  std::string Describe(int64_t requested) const;
+};
+
 class ScoringEngine {
  public:
   static absl::StatusOr<std::unique_ptr<ScoringEngine>> Load(const std::string& model_dir,
@@ -76,6 +86,14 @@ class ScoringEngine {
   // One padded forward pass up to the deepest layer any request names.
   std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
                                   const std::vector<const FeatureRequest*>& requests) const;
+
+  // The padded-token budget (BatcherOptions::token_budget) for forward passes on this engine's
+  // device. On the CPU, `requested`. On a GPU, the largest budget up to `requested` whose worst
+  // case (every hidden state kept, every row max_prompt_tokens() long, pooling) fits in 90% of the
+  // memory the device has free when called: call it once the model is loaded, before serving.
+  // ResourceExhausted, naming the sizes, when not even one prompt of max_prompt_tokens() fits;
+  // `requested` when the free memory cannot be read (a build without the CUDA headers).
+  absl::StatusOr<TokenBudgetFit> FitTokenBudget(int64_t requested) const;
 
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const ModelConfig& config() const { return checkpoint_->config(); }

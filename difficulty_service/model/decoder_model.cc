@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -277,6 +278,26 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
     if (wanted(index)) out[index] = state;
   });
   return out;
+}
+
+int64_t DecoderModel::ForwardBytesPerToken(int64_t longest, int kept_states) const {
+  const int64_t e = c10::elementSize(dtype_), f = sizeof(float);
+  const int64_t d = config_.hidden_size, hd = config_.head_dim, inter = config_.intermediate_size;
+  const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads;
+  const bool fused = SPARSEGATE_HAVE_SDPA && (config_.sliding_window <= 0 || longest <= config_.sliding_window);
+  // Alive through every layer: the kept states, h and h + the layer's output, the normed input.
+  const int64_t resident = (kept_states + 3) * d * e;
+  const int64_t norm = 3 * d * f + d * e;
+  const int64_t qkv = (nh + 2 * nkv) * hd * e;
+  // RoPE's rotated copy and two products for Q and K, the per-head K/V copies of the fused kernel
+  // or the scores (in the compute dtype, as float32, plus the mask, softmax, probabilities) of the
+  // explicit one, the output and its transposed copy.
+  const int64_t rope = 3 * (nh + nkv) * hd * e;
+  const int64_t qk_norm = config_.qk_norm ? 3 * (nh + nkv) * hd * f : 0;
+  const int64_t scores = fused ? 2 * nh * hd * e : nh * longest * (2 * e + 3 * f) + longest * f;
+  const int64_t attention = qkv + std::max(qk_norm, rope) + scores + 2 * nh * hd * e + d * e;
+  const int64_t mlp = 3 * inter * e + d * e;
+  return resident + std::max({norm, attention, mlp});
 }
 
 void DecoderModel::KvCache::RepeatRows(int64_t times) {

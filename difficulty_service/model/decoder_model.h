@@ -76,6 +76,15 @@ class DecoderModel {
   // (ModelLoadOptions).
   at::Tensor NextTokenLogits(const at::Tensor& ids, KvCache* cache) const;
 
+  // An upper bound on the device memory HiddenStates() takes per padded token (B x T of `ids`)
+  // beyond the weights, for batches whose longest row has at most `longest` tokens and which keep
+  // `kept_states` hidden states: the kept states, the residual stream, and the largest of one
+  // layer's temporaries (the RMSNorm's float32 copies, Q/K/V with RoPE and the attention scores
+  // where attention is not fused, the MLP's three intermediate activations). The batcher divides
+  // a GPU's free memory by it (ScoringEngine::FitTokenBudget); tests/model checks it against the
+  // peak a forward pass allocates.
+  int64_t ForwardBytesPerToken(int64_t longest, int kept_states) const;
+
  private:
   struct Layer {
     at::Tensor input_norm, post_attention_norm;

@@ -5,6 +5,12 @@
 
 #include <cctype>
 
+#if SPARSEGATE_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -44,6 +50,21 @@ c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c1
                                     const c10::Device& device) {
   if (requested) return *requested;
   return device.is_cpu() ? c10::kFloat : stored;
+}
+
+absl::StatusOr<int64_t> DeviceFreeBytes(const c10::Device& device) {
+  if (!device.is_cuda()) return absl::UnimplementedError("only a GPU's memory is budgeted");
+#if SPARSEGATE_HAVE_CUDA
+  c10::cuda::CUDAGuard guard(device);
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  size_t free = 0, total = 0;
+  if (cudaError_t error = cudaMemGetInfo(&free, &total); error != cudaSuccess)
+    return absl::InternalError(absl::StrCat("cudaMemGetInfo on ", device.str(), ": ", cudaGetErrorString(error)));
+  return static_cast<int64_t>(free);
+#else
+  return absl::UnimplementedError(
+      "this binary was built without the CUDA runtime's headers, so it cannot ask the GPU for its free memory");
+#endif
 }
 
 std::string ComputeDtypeName(c10::ScalarType dtype) {

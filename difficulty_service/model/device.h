@@ -16,6 +16,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,11 @@ absl::StatusOr<std::optional<c10::ScalarType>> ParseComputeDtype(const std::stri
 // (nullopt: auto) and its weights are stored as `stored`.
 c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c10::ScalarType stored,
                                     const c10::Device& device);
+
+// Bytes a GPU has free for this process's next allocations: the driver's free memory after the
+// caching allocator has returned the blocks it holds unused. Unimplemented for the CPU (its memory
+// is not budgeted) and where the binary was built without the CUDA runtime's headers.
+absl::StatusOr<int64_t> DeviceFreeBytes(const c10::Device& device);
 
 // "float32", "bfloat16", "float16" (the names ParseComputeDtype takes).
 std::string ComputeDtypeName(c10::ScalarType dtype);

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace sparsegate {
@@ -20,7 +22,13 @@ absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_di
   FeatureRequest request;
   request.layers = {static_cast<int>(backend->engine->config().num_hidden_layers)};
   backend->engine->Run({&*prepared}, {&request});
-  backend->batcher = std::make_unique<Batcher>(*backend->engine, batcher_options, metrics);
+  // After the warm-up, so that the device's free memory is what serving will have.
+  absl::StatusOr<TokenBudgetFit> fit = backend->engine->FitTokenBudget(batcher_options.token_budget);
+  if (!fit.ok()) return fit.status();
+  if (backend->engine->device().is_cuda()) spdlog::info("{}", fit->Describe(batcher_options.token_budget));
+  BatcherOptions fitted = batcher_options;
+  fitted.token_budget = fit->tokens;
+  backend->batcher = std::make_unique<Batcher>(*backend->engine, fitted, metrics);
   return backend;
 }
 

@@ -10,7 +10,9 @@ tokenizer beside it):
       left out of the transformers side, which favours it);
   P4  one short prompt on the embedded model, idle, in process;
   P5  scoring against generating 8 rollouts of 256 tokens at most, on the embedded model and the
-      1.5B shape.
+      1.5B shape;
+  and the memory-bounded batch: core_benchmark budget runs the worst case that the budget fitted
+  to the GPU's free memory admits (rows of 2048 tokens, every hidden state kept) on the 1.5B shape.
 The service itself (gRPC) is not built on a machine without gRPC packages: P2 and the service's
 P4 are measured on CPU (README, Speed).
 """
@@ -103,6 +105,13 @@ def main():
                                       "--max-new-tokens", "256")
     result["qwen2_1.5b_generate"] = run(args.bench, "generate", "--model", shape, "--device", "cuda", "--runs", "1",
                                         "--prompts", "4", "--max-new-tokens", "256")
+    # The memory-bounded batch: the worst case FitTokenBudget admits on this GPU, run for real.
+    try:
+        result["memory_budget"] = run(args.bench, "budget", "--model", shape, "--device", "cuda",
+                                      "--max-prompt-tokens", "2048", "--token-budget", str(1 << 40))
+    except subprocess.CalledProcessError as failed:
+        result["memory_budget"] = {"rc": failed.returncode, "stdout": failed.stdout[-2000:],
+                                   "stderr": failed.stderr[-2000:]}
     json.dump(result, open(args.out, "w"), indent=2)
     print(json.dumps(result, indent=2))
     return 0

@@ -6,6 +6,9 @@
 //       device and dtype; P4 (in process): latency of one short prompt, idle.
 //   core_benchmark generate --model DIR [--device D] [--prompts 16] [--samples 8] [--max-new-tokens 64]
 //       P5: the cost of scoring a prompt against generating `samples` rollouts of it.
+//   core_benchmark budget   --model DIR [--device cuda] [--max-prompt-tokens 2048] [--token-budget N]
+//       The GPU's memory-bounded batch (ScoringEngine::FitTokenBudget) put to the test: the
+//       worst case it admits (rows of max-prompt-tokens, every hidden state kept) run for real.
 //   core_benchmark hidden   --model DIR --ids FILE --out FILE [--device D] [--dtype T]
 //       Every hidden state of a right-padded batch (FILE: JSON [[ids], ...]) as float32,
 //       [num_layers + 1, B, T, hidden] in OUT, with OUT.json describing it.
@@ -83,6 +86,7 @@ struct Common {
   int prompts = 64, runs = 5;
   std::string json_out;
   std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
+  int64_t max_prompt_tokens = 0;  // budget: EngineOptions::max_prompt_tokens
 };
 
 // --device and --dtype as load options.
@@ -103,6 +107,7 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
   EngineOptions options;
   options.device = placement->device;
   options.dtype = placement->dtype;
+  options.max_prompt_tokens = flags.max_prompt_tokens;
   return ScoringEngine::Load(flags.model, options);
 }
 
@@ -224,6 +229,50 @@ int GenerateCost(const Common& flags, int samples, int max_new_tokens, int64_t t
   return 0;
 }
 
+int Budget(const Common& flags, int64_t token_budget) {
+  auto engine = LoadEngine(flags);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
+    return 1;
+  }
+  const ScoringEngine& e = **engine;
+  json result = {{"benchmark", "budget"}, {"model", flags.model}, {"device", e.device().str()},
+                 {"dtype", ComputeDtypeName(e.dtype())}, {"max_prompt_tokens", e.max_prompt_tokens()},
+                 {"requested_tokens", token_budget}};
+  auto fit = e.FitTokenBudget(token_budget);
+  if (!fit.ok()) {
+    result["error"] = std::string(fit.status().message());
+    Emit(flags, result);
+    return 1;
+  }
+  result["fitted_tokens"] = fit->tokens;
+  result["free_bytes"] = fit->free_bytes;
+  result["bytes_per_token"] = fit->bytes_per_token;
+  // The worst case the batcher can cut under this budget: every row as long as allowed, every
+  // hidden state kept, as one forward pass.
+  const int64_t rows = std::max<int64_t>(1, fit->tokens / e.max_prompt_tokens());
+  PreparedPrompt longest;
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(e.tokenizer().vocab_size() - 1));
+  for (int64_t t = 0; t < e.max_prompt_tokens(); ++t) longest.ids.push_back(token(random));
+  longest.original_token_count = e.max_prompt_tokens();
+  std::vector<const PreparedPrompt*> batch(static_cast<size_t>(rows), &longest);
+  FeatureRequest every;
+  for (int i = 0; i <= e.config().num_hidden_layers; ++i) every.layers.push_back(i);
+  every.poolings = {Pooling::kLastToken, Pooling::kMean};
+  std::vector<const FeatureRequest*> requests(batch.size(), &every);
+  result["rows"] = rows;
+  try {
+    result["seconds"] = TimeIt(e.device(), [&] { e.Run(batch, requests); });
+    result["ran"] = true;
+  } catch (const std::exception& error) {  // an out-of-memory is a c10::Error
+    result["ran"] = false;
+    result["error"] = std::string(error.what()).substr(0, 600);
+  }
+  Emit(flags, result);
+  return result["ran"].get<bool>() ? 0 : 1;
+}
+
 // The model alone (no tokenizer needed: the parity check's random checkpoints have none).
 int Hidden(const Common& flags, const std::string& ids_file, const std::string& out) {
   auto checkpoint = Checkpoint::Open(flags.model);
@@ -289,6 +338,9 @@ int Main(int argc, char** argv) {
   generate->add_option("--prompts", flags.prompts)->capture_default_str();
   generate->add_option("--samples", samples)->capture_default_str();
   generate->add_option("--max-new-tokens", max_new_tokens)->capture_default_str();
+  CLI::App* budget = app.add_subcommand("budget", "the worst case of the GPU's memory-bounded batch, run");
+  common(budget);
+  budget->add_option("--max-prompt-tokens", flags.max_prompt_tokens)->capture_default_str();
   CLI::App* dump = app.add_subcommand("hidden", "every hidden state of a batch, for the parity check");
   common(dump);
   dump->add_option("--ids", ids_file, "JSON array of token id arrays")->required();
@@ -296,6 +348,10 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (forward->parsed()) return Forward(flags, token_budget);
+  if (budget->parsed()) {
+    if (flags.max_prompt_tokens == 0) flags.max_prompt_tokens = 2048;
+    return Budget(flags, token_budget);
+  }
   if (generate->parsed()) {
     if (flags.prompts == 64) flags.prompts = 16;
     return GenerateCost(flags, samples, max_new_tokens, token_budget);
