@@ -13,7 +13,8 @@
 // the rule is CutBatch in batch_cut.h): each batch takes the first prompt in
 // that order, so none starves (a round's prompts are fixed before it is served),
 // and fills up with the waiting prompts closest to it in length, so padding
-// stays small.
+// stays small (the forward packs a batch's tokens, so only a GPU's attention
+// computes the padding; the budget still counts it, as memory is bounded by it).
 // Requests holding more than large_request_bytes of text are tokenized on a lane
 // of their own, so that one that takes seconds never delays the others.
 // Prompts of cancelled jobs or jobs past their deadline are dropped when a

@@ -202,19 +202,16 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
                                                const std::vector<const FeatureRequest*>& requests) const {
   c10::InferenceMode guard;
   const int64_t B = static_cast<int64_t>(prompts.size());
-  int64_t T = 0;
-  for (const PreparedPrompt* p : prompts) T = std::max<int64_t>(T, p->ids.size());
-  at::Tensor ids = at::zeros({B, T}, at::kLong);  // right padding with id 0; causal attention keeps it out
   std::vector<int64_t> lengths(B);
-  auto accessor = ids.accessor<int64_t, 2>();
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& row = prompts[b]->ids;
-    for (size_t t = 0; t < row.size(); ++t) accessor[b][t] = row[t];
-    lengths[b] = static_cast<int64_t>(row.size());
-  }
+  int64_t N = 0;
+  for (int64_t b = 0; b < B; ++b) N += lengths[b] = static_cast<int64_t>(prompts[b]->ids.size());
+  // Packed back to back: no padding is computed (DecoderModel::PackedHiddenStates).
+  at::Tensor ids = at::empty({N}, at::kLong);
+  int64_t* next = ids.data_ptr<int64_t>();
+  for (const PreparedPrompt* p : prompts) next = std::copy(p->ids.begin(), p->ids.end(), next);
   std::set<int> indices;
   for (const FeatureRequest* r : requests) indices.insert(r->layers.begin(), r->layers.end());
-  auto hidden = model_->HiddenStates(ids, std::vector<int>(indices.begin(), indices.end()));
+  auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()));
   auto sets = extractor_.Extract(hidden, lengths, requests);
   std::vector<ScoredPrompt> out(B);
   for (int64_t b = 0; b < B; ++b) {

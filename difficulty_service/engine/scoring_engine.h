@@ -2,7 +2,8 @@
 //
 // A ScoringEngine owns one loaded checkpoint (model, tokenizer, chat
 // template). Prepare() turns one prompt into validated token ids; Run()
-// scores a batch of prepared prompts in one padded forward pass. The server's
+// scores a batch of prepared prompts in one forward pass over their tokens packed
+// back to back (no padding is computed). The server's
 // batcher calls them from its pools; `sparsegate score` calls them directly.
 // Both are const and thread-safe; Run() is meant for one worker thread at a
 // time (it uses every intra-op thread).
@@ -83,7 +84,7 @@ class ScoringEngine {
   // Channels must lie in [0, hidden_size); returns them sorted and unique.
   absl::StatusOr<std::vector<int64_t>> ResolveChannels(const std::vector<int64_t>& requested) const;
 
-  // One padded forward pass up to the deepest layer any request names.
+  // One packed forward pass up to the deepest layer any request names.
   std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
                                   const std::vector<const FeatureRequest*>& requests) const;
 

@@ -16,15 +16,11 @@ std::optional<Pooling> PoolingFromName(std::string_view name) {
   return std::nullopt;
 }
 
-at::Tensor PoolHiddenStates(const at::Tensor& hidden, const at::Tensor& lengths, Pooling pooling) {
-  const int64_t B = hidden.size(0), T = hidden.size(1);
-  if (pooling == Pooling::kLastToken) {
-    at::Tensor last = (lengths - 1).view({B, 1, 1}).expand({B, 1, hidden.size(2)});
-    return hidden.gather(1, last).squeeze(1).to(at::kFloat);
-  }
-  at::Tensor valid = at::arange(T, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);  // [B, T]
-  // The mask is exact in any dtype; the sum accumulates in float32.
-  at::Tensor summed = (hidden * valid.unsqueeze(-1).to(hidden.scalar_type())).sum(1, /*keepdim=*/false, at::kFloat);
+at::Tensor PoolPackedStates(const at::Tensor& states, const at::Tensor& lengths, Pooling pooling) {
+  if (pooling == Pooling::kLastToken) return states.index_select(0, lengths.cumsum(0) - 1).to(at::kFloat);
+  at::Tensor row_of_token = at::repeat_interleave(lengths);  // [N]: 0 0 0 1 1 2 ...
+  at::Tensor summed = at::zeros({lengths.size(0), states.size(1)}, states.options().dtype(at::kFloat));
+  summed.index_add_(0, row_of_token, states.to(at::kFloat));
   return summed / lengths.unsqueeze(1).to(at::kFloat);
 }
 
@@ -61,40 +57,48 @@ std::vector<std::vector<FeatureSet>> FeatureExtractor::Extract(
   at::Tensor length_tensor = on_device(lengths);
   std::vector<std::vector<FeatureSet>> results(B);
 
-  // Pool each (layer, pooling) once for the whole batch, then compute the
-  // metrics for all rows that share an exclusion set in one call.
-  std::map<std::pair<int, Pooling>, at::Tensor> pooled;
+  // Pool each (layer, pooling) once for the whole batch, then compute the metrics of every pooled
+  // vector that shares an exclusion set, whatever its layer and pooling, in one call: the metric
+  // kernels are many small operations, and one call per set costs as much as the forward pass of
+  // a short prompt on the CPU (and a launch per operation on a GPU).
+  using Key = std::pair<int, Pooling>;
+  std::map<Key, at::Tensor> pooled;
   for (const FeatureRequest* request : requests)
     for (int layer : request->layers)
       for (Pooling pooling : request->poolings)
         if (!pooled.count({layer, pooling}))
-          pooled[{layer, pooling}] = PoolHiddenStates(hidden.at(layer), length_tensor, pooling).contiguous();
+          pooled[{layer, pooling}] = PoolPackedStates(hidden.at(layer), length_tensor, pooling).contiguous();
 
-  for (const auto& [key, vectors] : pooled) {
-    const auto [layer, pooling] = key;
-    std::map<std::vector<int64_t>, std::vector<int64_t>> rows_by_exclusion;
-    for (int64_t b = 0; b < B; ++b) {
-      const FeatureRequest& r = *requests[b];
-      bool wants = std::count(r.layers.begin(), r.layers.end(), layer) &&
-                   std::count(r.poolings.begin(), r.poolings.end(), pooling);
-      if (wants) rows_by_exclusion[ExcludedChannels(r, layer)].push_back(b);
-    }
-    for (const auto& [excluded, rows] : rows_by_exclusion) {
-      at::Tensor selected = vectors.index_select(0, on_device(rows));
-      if (!excluded.empty()) {
-        at::Tensor keep = at::ones({vectors.size(1)}, at::TensorOptions().dtype(at::kBool).device(device));
-        keep.index_fill_(0, on_device(excluded), false);
-        selected = selected.index_select(1, keep.nonzero().flatten());
+  std::map<std::vector<int64_t>, std::map<Key, std::vector<int64_t>>> rows_by_exclusion;
+  for (int64_t b = 0; b < B; ++b) {
+    const FeatureRequest& r = *requests[b];
+    for (int layer : r.layers)
+      for (Pooling pooling : r.poolings) {
+        std::vector<int64_t>& rows = rows_by_exclusion[ExcludedChannels(r, layer)][{layer, pooling}];
+        if (rows.empty() || rows.back() != b) rows.push_back(b);  // a pooling named twice counts once
       }
-      at::Tensor metrics = ComputeSparsityMetrics(selected).to(at::kCPU).contiguous();
-      for (size_t i = 0; i < rows.size(); ++i) {
-        FeatureSet set{layer, pooling, {}, {}};
-        std::copy_n(metrics[i].data_ptr<float>(), kNumMetrics, set.metrics.begin());
-        if (requests[rows[i]]->return_hidden) {
-          at::Tensor v = vectors[rows[i]].to(at::kCPU, at::kFloat).contiguous();
+  }
+  for (const auto& [excluded, groups] : rows_by_exclusion) {
+    std::vector<at::Tensor> parts;
+    for (const auto& [key, rows] : groups) parts.push_back(pooled.at(key).index_select(0, on_device(rows)));
+    at::Tensor selected = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+    if (!excluded.empty()) {
+      at::Tensor keep = at::ones({selected.size(1)}, at::TensorOptions().dtype(at::kBool).device(device));
+      keep.index_fill_(0, on_device(excluded), false);
+      selected = selected.index_select(1, keep.nonzero().flatten());
+    }
+    at::Tensor metrics = ComputeSparsityMetrics(selected).to(at::kCPU).contiguous();
+    int64_t next = 0;
+    for (const auto& [key, rows] : groups) {
+      const at::Tensor& vectors = pooled.at(key);
+      for (int64_t row : rows) {
+        FeatureSet set{key.first, key.second, {}, {}};
+        std::copy_n(metrics[next++].data_ptr<float>(), kNumMetrics, set.metrics.begin());
+        if (requests[row]->return_hidden) {
+          at::Tensor v = vectors[row].to(at::kCPU, at::kFloat).contiguous();
           set.hidden.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
         }
-        results[rows[i]].push_back(std::move(set));
+        results[row].push_back(std::move(set));
       }
     }
   }

@@ -49,9 +49,10 @@ using OutlierChannels = std::map<int, std::vector<int64_t>>;
 // median channel magnitude are listed, in ascending order.
 OutlierChannels DetectOutlierChannels(const std::map<int, at::Tensor>& pooled, double ratio);
 
-// hidden: [B, T, d] in any floating dtype; lengths: B real lengths (>= 1). Returns [B, d] float32
-// (only the pooled rows are converted; the mean accumulates in float32).
-at::Tensor PoolHiddenStates(const at::Tensor& hidden, const at::Tensor& lengths, Pooling pooling);
+// states: [N, d] in any floating dtype, B prompts packed back to back (DecoderModel::
+// PackedHiddenStates); lengths: [B] int64 on the same device, each >= 1, summing to N. Returns
+// [B, d] float32: each prompt's last token, or the mean of its tokens accumulated in float32.
+at::Tensor PoolPackedStates(const at::Tensor& states, const at::Tensor& lengths, Pooling pooling);
 
 class FeatureExtractor {
  public:
@@ -59,8 +60,8 @@ class FeatureExtractor {
 
   const OutlierChannels& detected_outliers() const { return detected_; }
 
-  // hidden: index -> [B, T, d] holding every index any request names;
-  // requests[b] belongs to row b. Returns one vector of FeatureSets per row,
+  // hidden: index -> [N, d], the B rows packed back to back (lengths[b] tokens each), holding every
+  // index any request names; requests[b] belongs to row b. Returns one vector of FeatureSets per row,
   // ordered by the row's layers, then poolings.
   std::vector<std::vector<FeatureSet>> Extract(const std::map<int, at::Tensor>& hidden,
                                                const std::vector<int64_t>& lengths,

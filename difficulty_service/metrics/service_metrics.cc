@@ -112,7 +112,8 @@ std::string ServiceMetrics::Render() const {
   Header("sparsegate_tokens_total", "Prompt tokens scored (rate() of it is tokens per second).", "counter", &out);
   absl::StrAppend(&out, "sparsegate_tokens_total ", tokens_.load(), "\n");
   Header("sparsegate_padded_tokens_total",
-         "Tokens the forward passes computed, padding included (1 - tokens/padded is the padding share).", "counter",
+         "Tokens of the batches laid out padded (longest x prompts), what the token budget counts; the linear "
+         "layers run on the packed tokens alone, and only a GPU's attention computes the padding.", "counter",
          &out);
   absl::StrAppend(&out, "sparsegate_padded_tokens_total ", padded_tokens_.load(), "\n");
   batch_prompts.Render("sparsegate_batch_prompts", "Prompts per forward pass.", &out);

@@ -105,6 +105,12 @@ at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
 }
 
+// Whether plain causal attention over `length` positions (no sliding window cutting it) can go to
+// the fused kernel.
+bool FusedAttentionFits(const ModelConfig& config, int64_t length) {
+  return SPARSEGATE_HAVE_SDPA && (config.sliding_window <= 0 || length <= config.sliding_window);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoint& checkpoint,
@@ -192,9 +198,10 @@ at::Tensor DecoderModel::AttentionMask(int64_t T, int64_t offset) const {
 }
 
 at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                   const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache) const {
+                                   const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache,
+                                   const Packing* packing) const {
   const int64_t B = x.size(0), T = x.size(1), hd = config_.head_dim;
-  const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads, groups = nh / nkv;
+  const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads;
   at::Tensor q = Linear(x, L.q_proj, L.q_bias).view({B, T, nh, hd});
   at::Tensor k = Linear(x, L.k_proj, L.k_bias).view({B, T, nkv, hd});
   at::Tensor v = Linear(x, L.v_proj, L.v_bias).view({B, T, nkv, hd});
@@ -213,25 +220,57 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
     *k_cache = k;
     *v_cache = v;
   }
-  at::Tensor out;  // [B, nh, T, hd]
+  at::Tensor out = packing ? AttendPacked(q, k, v, *packing) : Attend(q, k, v, mask);  // [B, nh, T, hd]
+  return Linear(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, L.o_bias);
+}
+
+at::Tensor DecoderModel::Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask) const {
+  const int64_t B = q.size(0), T = q.size(2), hd = config_.head_dim;
+  const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads, groups = nh / nkv;
   if (!mask.defined()) {
 #if SPARSEGATE_HAVE_SDPA
     // The fused kernel (flash or memory-efficient attention on a GPU); it takes K/V per query head.
     auto per_head = [&](const at::Tensor& t) {  // [B, nkv, T, hd] -> [B, nh, T, hd]
       return groups == 1 ? t : t.unsqueeze(2).expand({B, nkv, groups, T, hd}).reshape({B, nh, T, hd});
     };
-    out = at::scaled_dot_product_attention(q, per_head(k), per_head(v), /*attn_mask=*/{}, /*dropout_p=*/0.0,
-                                           /*is_causal=*/true);
+    return at::scaled_dot_product_attention(q, per_head(k), per_head(v), /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                            /*is_causal=*/true);
 #endif
-  } else {
-    // Grouped-query attention without copying K/V per head: the query heads of a group share one
-    // K/V head through broadcasting. Softmax in float32, as Hugging Face's eager path.
-    at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
-    at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-    at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(q.scalar_type());  // [B, nkv, groups, T, keys]
-    out = at::matmul(probs, v.unsqueeze(2)).reshape({B, nh, T, hd});
   }
-  return Linear(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, L.o_bias);
+  // Grouped-query attention without copying K/V per head: the query heads of a group share one
+  // K/V head through broadcasting. Softmax in float32, as Hugging Face's eager path.
+  at::Tensor qg = q.reshape({B, nkv, groups, T, hd});
+  at::Tensor scores = at::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+  at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(q.scalar_type());  // [B, nkv, groups, T, keys]
+  return at::matmul(probs, v.unsqueeze(2)).reshape({B, nh, T, hd});
+}
+
+at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const Packing& packing) const {
+  const int64_t rows = static_cast<int64_t>(packing.lengths.size()), longest = packing.longest;
+  const int64_t hd = config_.head_dim, nh = config_.num_attention_heads;
+  if (!device_.is_cpu() && FusedAttentionFits(config_, longest)) {
+    // Right padding is invisible to causal attention, so the padded rows' outputs at real
+    // positions are exact; the padded positions are dropped again.
+    auto pad = [&](const at::Tensor& t) {  // [1, heads, N, hd] -> [rows, heads, longest, hd]
+      const int64_t heads = t.size(1);
+      at::Tensor padded = at::zeros({heads, rows * longest, hd}, t.options());
+      padded.index_copy_(1, packing.padded_index, t[0]);
+      return padded.view({heads, rows, longest, hd}).transpose(0, 1);
+    };
+    at::Tensor out = Attend(pad(q), pad(k), pad(v), at::Tensor());  // [rows, nh, longest, hd]
+    return out.transpose(0, 1).reshape({nh, rows * longest, hd}).index_select(1, packing.padded_index).unsqueeze(0);
+  }
+  std::vector<at::Tensor> outs;
+  outs.reserve(packing.lengths.size());
+  int64_t start = 0;
+  for (int64_t length : packing.lengths) {
+    at::Tensor mask = FusedAttentionFits(config_, length) ? at::Tensor() : AttentionMask(length);
+    outs.push_back(Attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length), mask));
+    start += length;
+  }
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 2);
 }
 
 at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
@@ -240,15 +279,22 @@ at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
 }
 
 template <typename Visit>
-at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, Visit visit) const {
+at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, const Packing* packing,
+                                   Visit visit) const {
   const int64_t T = h.size(1);
-  auto [cos_all, sin_all] = rope_.Table(offset + T);  // float32 on the CPU, cast as Hugging Face casts them
-  at::Tensor cos = cos_all.narrow(0, offset, T).to(device_, dtype_), sin = sin_all.narrow(0, offset, T).to(device_, dtype_);
-  // Plain causal attention over the new positions alone (a prefill that no sliding window cuts)
-  // goes to the fused kernel where this ATen has one, and needs no mask.
-  const bool fused = SPARSEGATE_HAVE_SDPA && cache == nullptr &&
-                     (config_.sliding_window <= 0 || T <= config_.sliding_window);
-  at::Tensor mask = fused ? at::Tensor() : AttentionMask(T, offset);
+  at::Tensor cos, sin, mask;
+  if (packing != nullptr) {
+    auto [cos_all, sin_all] = rope_.Table(packing->longest);  // float32 on the CPU, cast as Hugging Face casts them
+    cos = cos_all.to(device_).index_select(0, packing->positions).to(dtype_);
+    sin = sin_all.to(device_).index_select(0, packing->positions).to(dtype_);
+  } else {
+    auto [cos_all, sin_all] = rope_.Table(offset + T);
+    cos = cos_all.narrow(0, offset, T).to(device_, dtype_);
+    sin = sin_all.narrow(0, offset, T).to(device_, dtype_);
+    // Plain causal attention over the new positions alone (a prefill that no sliding window cuts)
+    // goes to the fused kernel where this ATen has one, and needs no mask.
+    if (cache != nullptr || !FusedAttentionFits(config_, T)) mask = AttentionMask(T, offset);
+  }
   const int last = num_layers();
   if (cache != nullptr && cache->keys.empty()) {
     cache->keys.resize(last);
@@ -258,7 +304,7 @@ at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, Kv
     const Layer& layer = layers_[i - 1];
     at::Tensor* k = cache ? &cache->keys[i - 1] : nullptr;
     at::Tensor* v = cache ? &cache->values[i - 1] : nullptr;
-    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask, k, v);
+    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask, k, v, packing);
     h = h + Mlp(layer, RmsNorm(h, layer.post_attention_norm));
     visit(i, i == last ? RmsNorm(h, final_norm_) : h);
   }
@@ -274,8 +320,38 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
 
   at::Tensor h = Embed(ids);
   if (wanted(0)) out[0] = h;
-  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, [&](int index, const at::Tensor& state) {
+  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, /*packing=*/nullptr, [&](int index, const at::Tensor& state) {
     if (wanted(index)) out[index] = state;
+  });
+  return out;
+}
+
+std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
+                                                           const std::vector<int>& indices) const {
+  c10::InferenceMode guard;
+  std::map<int, at::Tensor> out;
+  if (indices.empty()) return out;
+  const int deepest = *std::max_element(indices.begin(), indices.end());
+  auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
+
+  Packing packing;
+  packing.lengths = lengths;
+  packing.longest = *std::max_element(lengths.begin(), lengths.end());
+  std::vector<int64_t> positions, padded_index;
+  positions.reserve(static_cast<size_t>(ids.numel()));
+  padded_index.reserve(static_cast<size_t>(ids.numel()));
+  for (size_t row = 0; row < lengths.size(); ++row)
+    for (int64_t t = 0; t < lengths[row]; ++t) {
+      positions.push_back(t);
+      padded_index.push_back(static_cast<int64_t>(row) * packing.longest + t);
+    }
+  packing.positions = at::tensor(positions, at::kLong).to(device_);
+  packing.padded_index = at::tensor(padded_index, at::kLong).to(device_);
+
+  at::Tensor h = Embed(ids.view({1, -1}));  // [1, N, hidden]
+  if (wanted(0)) out[0] = h[0];
+  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, &packing, [&](int index, const at::Tensor& state) {
+    if (wanted(index)) out[index] = state[0];
   });
   return out;
 }
@@ -284,17 +360,18 @@ int64_t DecoderModel::ForwardBytesPerToken(int64_t longest, int kept_states) con
   const int64_t e = c10::elementSize(dtype_), f = sizeof(float);
   const int64_t d = config_.hidden_size, hd = config_.head_dim, inter = config_.intermediate_size;
   const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads;
-  const bool fused = SPARSEGATE_HAVE_SDPA && (config_.sliding_window <= 0 || longest <= config_.sliding_window);
+  const bool fused = FusedAttentionFits(config_, longest);
   // Alive through every layer: the kept states, h and h + the layer's output, the normed input.
   const int64_t resident = (kept_states + 3) * d * e;
   const int64_t norm = 3 * d * f + d * e;
   const int64_t qkv = (nh + 2 * nkv) * hd * e;
-  // RoPE's rotated copy and two products for Q and K, the per-head K/V copies of the fused kernel
-  // or the scores (in the compute dtype, as float32, plus the mask, softmax, probabilities) of the
-  // explicit one, the output and its transposed copy.
+  // RoPE's rotated copy and two products for Q and K; for the fused kernel the zero-padded Q/K/V
+  // and output of a packed batch (AttendPacked) and the per-head K/V copies; for the explicit one
+  // the scores (in the compute dtype, as float32, plus the mask, softmax, probabilities); then the
+  // output and its transposed copy.
   const int64_t rope = 3 * (nh + nkv) * hd * e;
   const int64_t qk_norm = config_.qk_norm ? 3 * (nh + nkv) * hd * f : 0;
-  const int64_t scores = fused ? 2 * nh * hd * e : nh * longest * (2 * e + 3 * f) + longest * f;
+  const int64_t scores = fused ? (2 * nh + 2 * nkv + 2 * nh) * hd * e : nh * longest * (2 * e + 3 * f) + longest * f;
   const int64_t attention = qkv + std::max(qk_norm, rope) + scores + 2 * nh * hd * e + d * e;
   const int64_t mlp = 3 * inter * e + d * e;
   return resident + std::max({norm, attention, mlp});
@@ -311,7 +388,7 @@ at::Tensor DecoderModel::NextTokenLogits(const at::Tensor& ids, KvCache* cache) 
   const int64_t T = ids.size(1);
   at::Tensor h = Embed(ids);
   at::Tensor last;
-  RunLayers(h, num_layers(), cache->length(), cache, [&](int index, const at::Tensor& state) {
+  RunLayers(h, num_layers(), cache->length(), cache, /*packing=*/nullptr, [&](int index, const at::Tensor& state) {
     if (index == num_layers()) last = state.select(1, T - 1);
   });
   return at::matmul(last, lm_head_.t()).to(at::kCPU, at::kFloat);

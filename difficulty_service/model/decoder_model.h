@@ -61,6 +61,15 @@ class DecoderModel {
   // compute dtype. Thread-safe (const).
   std::map<int, at::Tensor> HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const;
 
+  // The same states for prompts packed back to back, as text-embeddings-inference batches them:
+  // ids: [N] int64 (any device), lengths: each prompt's token count (>= 1, summing to N). The
+  // linear layers, norms and RoPE run on the N real tokens alone, and attention within each
+  // prompt: one at a time on the CPU, and on a GPU as one fused kernel over a zero-padded copy of
+  // Q/K/V (one launch for the batch instead of one per prompt). No padding reaches the matrix
+  // products. Returns index -> [N, hidden_size] on the model's device in its compute dtype.
+  std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
+                                               const std::vector<int>& indices) const;
+
   // Keys and values (after RoPE) of the positions run so far, per layer:
   // [B, num_key_value_heads, length, head_dim].
   struct KvCache {
@@ -95,6 +104,14 @@ class DecoderModel {
     at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
   };
 
+  // Where each packed prompt lies (PackedHiddenStates).
+  struct Packing {
+    std::vector<int64_t> lengths;
+    int64_t longest = 0;
+    at::Tensor positions;      // [N] each token's position within its prompt, on the device
+    at::Tensor padded_index;   // [N] row * longest + position: the token's place in a padded batch
+  };
+
   DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)
       : config_(std::move(config)), rope_(std::move(rope)), device_(device) {}
 
@@ -102,18 +119,26 @@ class DecoderModel {
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
   // With a cache (k_cache/v_cache non-null), x holds the new positions only
   // and the cache grows by them. An undefined mask asks for the fused kernel
-  // (plain causal attention over x alone; RunLayers decides).
+  // (plain causal attention over x alone; RunLayers decides). With a packing,
+  // x is [1, N, hidden] and each prompt attends within itself (the mask is unused).
   at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache) const;
+                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache,
+                       const Packing* packing) const;
+  // Causal attention of q [B, heads, T, hd] over k, v [B, kv_heads, keys, hd]; an undefined mask
+  // asks for the fused kernel. Returns [B, heads, T, hd].
+  at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) const;
+  // The same over packed q, k, v ([1, heads, N, hd]), each prompt within itself.
+  at::Tensor AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Packing& packing) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;
   // Additive [T, offset + T] mask for queries at positions [offset, offset + T):
   // causal, and limited to the sliding window if any.
   at::Tensor AttentionMask(int64_t length, int64_t offset = 0) const;
-  // The decoder layers 1..deepest over h (positions [offset, offset + T)),
-  // handing each index's output to `visit`. The last layer's output is
-  // handed over after the final norm.
+  // The decoder layers 1..deepest over h (positions [offset, offset + T), or
+  // each packed prompt's own positions), handing each index's output to
+  // `visit`. The last layer's output is handed over after the final norm.
   template <typename Visit>
-  at::Tensor RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, Visit visit) const;
+  at::Tensor RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, const Packing* packing,
+                       Visit visit) const;
 
   ModelConfig config_;
   RotaryEmbedding rope_;

@@ -152,7 +152,8 @@ int Main(int argc, char** argv) {
                 clients, per_request, raw_rate, Median(raw), service_rate, Median(service), service_rate / raw_rate);
     auto after = counters();
     auto delta = [&](const char* name) { return after[name] - before[name]; };
-    std::printf("    server: %.0f forward passes, %.1f prompts per pass, padding %.1f%% of the tokens computed, "
+    std::printf("    server: %.0f forward passes, %.1f prompts per pass, padding %.1f%% of a padded layout "
+                "(packed: not computed on the CPU), "
                 "forward %.0f%% of the service's wall time\n",
                 delta("sparsegate_batches_total"), delta("sparsegate_batch_prompts_sum") / delta("sparsegate_batches_total"),
                 100 * (1 - delta("sparsegate_tokens_total") / delta("sparsegate_padded_tokens_total")),

@@ -52,7 +52,7 @@ TEST(SparsityMetrics, MassiveChannelsDominateUntilExcluded) {
   FeatureRequest request;
   request.layers = {0};
   request.exclude_channels = {17, 2049};
-  std::map<int, at::Tensor> hidden{{0, h.unsqueeze(0)}};  // [B=1, T=1, d]
+  std::map<int, at::Tensor> hidden{{0, h}};  // one row of one token: [N=1, d]
   auto sets = FeatureExtractor().Extract(hidden, {1}, {&request});
   at::Tensor kept = at::cat({h.narrow(1, 0, 17), h.narrow(1, 18, 2031), h.narrow(1, 2050, 4096 - 2050)}, 1);
   double expected = ComputeSparsityMetrics(kept)[0][static_cast<int>(Metric::kTop10Energy)].item<double>();
@@ -61,14 +61,18 @@ TEST(SparsityMetrics, MassiveChannelsDominateUntilExcluded) {
 }
 
 TEST(Pooling, LastTokenAndMeanRespectLengths) {
-  at::Tensor hidden = at::arange(2 * 3 * 2, at::kFloat).view({2, 3, 2});  // B=2, T=3, d=2
-  at::Tensor lengths = at::tensor(std::vector<int64_t>{2, 3}, at::kLong);
-  at::Tensor last = PoolHiddenStates(hidden, lengths, Pooling::kLastToken);
-  EXPECT_TRUE(at::equal(last[0], hidden[0][1]));
-  EXPECT_TRUE(at::equal(last[1], hidden[1][2]));
-  at::Tensor mean = PoolHiddenStates(hidden, lengths, Pooling::kMean);
-  EXPECT_TRUE(at::allclose(mean[0], (hidden[0][0] + hidden[0][1]) / 2));
-  EXPECT_TRUE(at::allclose(mean[1], hidden[1].mean(0)));
+  at::Tensor states = at::arange(6 * 2, at::kFloat).view({6, 2});  // rows of 2, 3 and 1 tokens, d=2
+  at::Tensor lengths = at::tensor(std::vector<int64_t>{2, 3, 1}, at::kLong);
+  at::Tensor last = PoolPackedStates(states, lengths, Pooling::kLastToken);
+  EXPECT_TRUE(at::equal(last[0], states[1]));
+  EXPECT_TRUE(at::equal(last[1], states[4]));
+  EXPECT_TRUE(at::equal(last[2], states[5]));
+  at::Tensor mean = PoolPackedStates(states, lengths, Pooling::kMean);
+  EXPECT_TRUE(at::allclose(mean[0], (states[0] + states[1]) / 2));
+  EXPECT_TRUE(at::allclose(mean[1], states.narrow(0, 2, 3).mean(0)));
+  EXPECT_TRUE(at::equal(mean[2], states[5]));
+  // A bfloat16 state is pooled into float32.
+  EXPECT_EQ(PoolPackedStates(states.to(at::kBFloat16), lengths, Pooling::kMean).scalar_type(), at::kFloat);
 }
 
 TEST(OutlierDetection, FindsTheMassiveChannels) {

@@ -73,6 +73,31 @@ TEST_P(ModelReferenceTest, HiddenStatesMatchReference) {
   }
 }
 
+// The packed path (the engine's) computes no padding: every row's real positions match the
+// reference, and rows of different lengths never see each other.
+TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
+  std::vector<int64_t> lengths, ids;
+  for (int64_t b = 0; b < ids_.size(0); ++b) {
+    lengths.push_back(lengths_[b].item<int64_t>());
+    for (int64_t t = 0; t < lengths.back(); ++t) ids.push_back(ids_[b][t].item<int64_t>());
+  }
+  const int layers = model_->num_layers();
+  std::vector<int> all;
+  for (int i = 0; i <= layers; ++i) all.push_back(i);
+  auto hidden = model_->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all);
+  ASSERT_EQ(hidden.size(), all.size());
+  for (int i = 0; i <= layers; ++i) {
+    at::Tensor expected = ReadTensor(*reference_, "hidden_states." + std::to_string(i));
+    ASSERT_EQ(hidden[i].size(0), static_cast<int64_t>(ids.size()));
+    for (int64_t b = 0, start = 0; b < ids_.size(0); start += lengths[b], ++b) {
+      at::Tensor got = hidden[i].narrow(0, start, lengths[b]).to(at::kFloat);
+      at::Tensor want = expected[b].narrow(0, 0, lengths[b]);
+      EXPECT_LT((got - want).abs().max().item<double>(), 1e-4)
+          << GetParam() << ": hidden_states." << i << " row " << b << " (length " << lengths[b] << ")";
+    }
+  }
+}
+
 TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
   // Only index 1 (raw output of the first layer) is asked for: nothing else comes back,
   // and it equals the reference, so the partial forward is the same computation.

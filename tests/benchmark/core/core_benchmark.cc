@@ -294,19 +294,26 @@ int Hidden(const Common& flags, const std::string& ids_file, const std::string& 
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
   }
+  // The engine's path: the rows packed back to back, then laid out right-padded (zeros) for the file.
   int64_t T = 0;
-  for (const auto& row : rows) T = std::max<int64_t>(T, static_cast<int64_t>(row.size()));
+  std::vector<int64_t> ids, lengths;
+  for (const auto& row : rows) {
+    for (const auto& id : row) ids.push_back(id.get<int64_t>());
+    lengths.push_back(static_cast<int64_t>(row.size()));
+    T = std::max(T, lengths.back());
+  }
   const int64_t B = static_cast<int64_t>(rows.size());
-  at::Tensor ids = at::zeros({B, T}, at::kLong);
-  for (int64_t b = 0; b < B; ++b)
-    for (size_t t = 0; t < rows[b].size(); ++t) ids[b][static_cast<int64_t>(t)] = rows[b][t].get<int64_t>();
   std::vector<int> all;
   for (int i = 0; i <= (*model)->num_layers(); ++i) all.push_back(i);
   c10::InferenceMode guard;
-  auto hidden = (*model)->HiddenStates(ids, all);
-  std::vector<at::Tensor> stacked;
-  for (int i : all) stacked.push_back(hidden.at(i).to(at::kCPU, at::kFloat));
-  at::Tensor all_states = at::stack(stacked).contiguous();
+  auto hidden = (*model)->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all);
+  const int64_t d = (*model)->config().hidden_size;
+  at::Tensor all_states = at::zeros({static_cast<int64_t>(all.size()), B, T, d}, at::kFloat);
+  for (int i : all) {
+    at::Tensor packed = hidden.at(i).to(at::kCPU, at::kFloat);
+    for (int64_t b = 0, start = 0; b < B; start += lengths[b], ++b)
+      all_states[i][b].narrow(0, 0, lengths[b]).copy_(packed.narrow(0, start, lengths[b]));
+  }
   std::ofstream(out, std::ios::binary).write(static_cast<const char*>(all_states.data_ptr()), all_states.nbytes());
   std::ofstream(out + ".json") << json{{"shape", all_states.sizes().vec()}, {"dtype", "float32"},
                                        {"device", (*model)->device().str()},
