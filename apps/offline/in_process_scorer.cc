@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/strip.h"
+#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate::offline {
 namespace {
@@ -40,6 +41,7 @@ absl::StatusOr<std::unique_ptr<InProcessScorer>> InProcessScorer::Create(const S
   absl::StatusOr<TokenBudgetFit> fit = engine.FitTokenBudget(token_budget);
   if (!fit.ok()) return fit.status();
   if (engine.device().is_cuda()) spdlog::info("{}", fit->Describe(token_budget));
+  ReleaseOpenMpTeamOfThisThread();  // the batcher's worker computes from here on (openmp_teams.h)
   return std::unique_ptr<InProcessScorer>(new InProcessScorer(engine, std::move(request), truncate_left, fit->tokens));
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate {
 
@@ -29,6 +30,7 @@ absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_di
   BatcherOptions fitted = batcher_options;
   fitted.token_budget = fit->tokens;
   backend->batcher = std::make_unique<Batcher>(*backend->engine, fitted, metrics);
+  ReleaseOpenMpTeamOfThisThread();  // the batcher's worker computes from here on (openmp_teams.h)
   return backend;
 }
 

@@ -1,9 +1,12 @@
-// Device and dtype names as the --device and --dtype flags take them, and the refusals a build
-// without CUDA gives.
+// Device and dtype names as the --device and --dtype flags take them, the refusals a build
+// without CUDA gives, and a thread's OpenMP team given back.
 #include "difficulty_service/model/device.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
+
+#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate {
 namespace {
@@ -56,6 +59,16 @@ TEST(DeviceTest, DtypeNamesAndAuto) {
   EXPECT_EQ(ResolveComputeDtype(std::nullopt, c10::kFloat, c10::Device(c10::kCUDA, 0)), c10::kFloat);
   EXPECT_EQ(ResolveComputeDtype(c10::kBFloat16, c10::kFloat, c10::Device(c10::kCPU)), c10::kBFloat16);
   EXPECT_EQ(ComputeDtypeName(c10::kBFloat16), "bfloat16");
+}
+
+// A thread gives back its OpenMP team (openmp_teams.h) and computes as before afterwards. Debian's
+// libtorch runs on libgomp, so the runtime must take the call.
+TEST(OpenMpTeamsTest, AThreadGivesItsTeamBackAndComputesAgain) {
+  at::Tensor a = at::randn({256, 256});
+  at::Tensor before = at::mm(a, a);
+  EXPECT_TRUE(ReleaseOpenMpTeamOfThisThread());
+  EXPECT_TRUE(at::allclose(at::mm(a, a), before));
+  EXPECT_TRUE(ReleaseOpenMpTeamOfThisThread());
 }
 
 }  // namespace
