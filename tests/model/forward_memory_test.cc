@@ -1,7 +1,8 @@
 // DecoderModel::ForwardBytesPerToken against the memory a forward pass really allocates: every
 // CPU allocation ATen makes goes through a counting allocator while HiddenStates() keeps every
 // hidden state, and the peak beyond what was held before must stay within the estimate (which the
-// GPU's batch budget relies on) without the estimate being wasteful (it is at most 3x the peak).
+// GPU's batch budget relies on) without the estimate being wasteful (it is at most 3x the peak);
+// the packed path (PackedHiddenStates, the engine's) must stay within it too.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
@@ -114,6 +115,16 @@ TEST_P(ForwardMemoryTest, ThePeakStaysWithinTheEstimate) {
                    std::to_string(used) + "/" + std::to_string(estimate));
     EXPECT_LE(used, estimate) << rows << " x " << length << ": peak " << used << " bytes, estimate " << estimate;
     EXPECT_GE(used * 3, estimate) << rows << " x " << length << ": peak " << used << " bytes, estimate " << estimate;
+    // The engine's packed path (attention one prompt at a time) stays within the same bound.
+    const int64_t before_packed = counting.live();
+    counting.ResetPeak();
+    {
+      std::vector<int64_t> lengths(static_cast<size_t>(rows), length);
+      auto states = (*model)->PackedHiddenStates(ids.reshape({-1}), lengths, every);
+      ASSERT_EQ(states.size(), every.size());
+    }
+    const int64_t used_packed = counting.peak() - before_packed;
+    EXPECT_LE(used_packed, estimate) << rows << " x " << length << " packed: peak " << used_packed << " bytes";
   }
   c10::SetCPUAllocator(original, /*priority=*/100);
 }
