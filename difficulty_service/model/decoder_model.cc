@@ -124,6 +124,8 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   if (!embedding.ok()) return embedding.status();
   auto stored = ScalarTypeOf(embedding->view->dtype);
   model->dtype_ = ResolveComputeDtype(options.dtype, stored.ok() ? *stored : at::kFloat, options.device);
+  model->padded_packed_attention_ = options.packed_attention == PackedAttention::kPadded ||
+                                    (options.packed_attention == PackedAttention::kAuto && !options.device.is_cpu());
   if (absl::Status supported = CheckComputeSupport(options.device, model->dtype_); !supported.ok()) return supported;
   WeightLoader loader(checkpoint, options.device, model->dtype_, &model->mappings_);
   const int64_t H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
@@ -250,16 +252,18 @@ at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, 
                                       const Packing& packing) const {
   const int64_t rows = static_cast<int64_t>(packing.lengths.size()), longest = packing.longest;
   const int64_t hd = config_.head_dim, nh = config_.num_attention_heads;
-  if (!device_.is_cpu() && FusedAttentionFits(config_, longest)) {
+  if (padded_packed_attention_) {
     // Right padding is invisible to causal attention, so the padded rows' outputs at real
-    // positions are exact; the padded positions are dropped again.
+    // positions are exact; the padded positions are dropped again. Every row starts at position
+    // 0, so one causal (and sliding-window) mask serves them all where the fused kernel cannot.
     auto pad = [&](const at::Tensor& t) {  // [1, heads, N, hd] -> [rows, heads, longest, hd]
       const int64_t heads = t.size(1);
       at::Tensor padded = at::zeros({heads, rows * longest, hd}, t.options());
       padded.index_copy_(1, packing.padded_index, t[0]);
       return padded.view({heads, rows, longest, hd}).transpose(0, 1);
     };
-    at::Tensor out = Attend(pad(q), pad(k), pad(v), at::Tensor());  // [rows, nh, longest, hd]
+    at::Tensor mask = FusedAttentionFits(config_, longest) ? at::Tensor() : AttentionMask(longest);
+    at::Tensor out = Attend(pad(q), pad(k), pad(v), mask);  // [rows, nh, longest, hd]
     return out.transpose(0, 1).reshape({nh, rows * longest, hd}).index_select(1, packing.padded_index).unsqueeze(0);
   }
   std::vector<at::Tensor> outs;
@@ -365,14 +369,15 @@ int64_t DecoderModel::ForwardBytesPerToken(int64_t longest, int kept_states) con
   const int64_t resident = (kept_states + 3) * d * e;
   const int64_t norm = 3 * d * f + d * e;
   const int64_t qkv = (nh + 2 * nkv) * hd * e;
-  // RoPE's rotated copy and two products for Q and K; for the fused kernel the zero-padded Q/K/V
-  // and output of a packed batch (AttendPacked) and the per-head K/V copies; for the explicit one
-  // the scores (in the compute dtype, as float32, plus the mask, softmax, probabilities); then the
-  // output and its transposed copy.
+  // RoPE's rotated copy and two products for Q and K; the zero-padded Q/K/V and output of a packed
+  // batch where attention runs padded (AttendPacked); the per-head K/V copies of the fused kernel,
+  // or the scores of the explicit one (in the compute dtype, as float32, plus the mask, softmax,
+  // probabilities); then the output and its transposed copy.
   const int64_t rope = 3 * (nh + nkv) * hd * e;
   const int64_t qk_norm = config_.qk_norm ? 3 * (nh + nkv) * hd * f : 0;
-  const int64_t scores = fused ? (2 * nh + 2 * nkv + 2 * nh) * hd * e : nh * longest * (2 * e + 3 * f) + longest * f;
-  const int64_t attention = qkv + std::max(qk_norm, rope) + scores + 2 * nh * hd * e + d * e;
+  const int64_t padded_copies = padded_packed_attention_ ? (2 * nh + 2 * nkv) * hd * e : 0;
+  const int64_t core = fused ? 2 * nh * hd * e : nh * longest * (2 * e + 3 * f) + longest * f;
+  const int64_t attention = qkv + std::max(qk_norm, rope) + padded_copies + core + 2 * nh * hd * e + d * e;
   const int64_t mlp = 3 * inter * e + d * e;
   return resident + std::max({norm, attention, mlp});
 }

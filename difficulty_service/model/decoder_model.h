@@ -35,12 +35,20 @@
 
 namespace sparsegate {
 
+// How PackedHiddenStates runs attention over a packed batch.
+enum class PackedAttention {
+  kAuto,       // per prompt on the CPU, padded on a GPU
+  kPerPrompt,  // one attention call per prompt: no padding at all (the CPU's choice)
+  kPadded,     // one call over a zero-padded copy of Q/K/V: one launch for the batch (a GPU's)
+};
+
 struct ModelLoadOptions {
   // The service never needs it, and for a large vocabulary it is the
   // biggest tensor of the model.
   bool lm_head = false;
   c10::Device device = c10::kCPU;
   std::optional<c10::ScalarType> dtype;  // nullopt: auto (device.h)
+  PackedAttention packed_attention = PackedAttention::kAuto;
 };
 
 class DecoderModel {
@@ -64,9 +72,9 @@ class DecoderModel {
   // The same states for prompts packed back to back, as text-embeddings-inference batches them:
   // ids: [N] int64 (any device), lengths: each prompt's token count (>= 1, summing to N). The
   // linear layers, norms and RoPE run on the N real tokens alone, and attention within each
-  // prompt: one at a time on the CPU, and on a GPU as one fused kernel over a zero-padded copy of
-  // Q/K/V (one launch for the batch instead of one per prompt). No padding reaches the matrix
-  // products. Returns index -> [N, hidden_size] on the model's device in its compute dtype.
+  // prompt: one at a time on the CPU, and on a GPU as one call (the fused kernel where it fits)
+  // over a zero-padded copy of Q/K/V, one launch for the batch instead of one per prompt
+  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products. Returns index -> [N, hidden_size] on the model's device in its compute dtype.
   std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
                                                const std::vector<int>& indices) const;
 
@@ -144,6 +152,7 @@ class DecoderModel {
   RotaryEmbedding rope_;
   c10::Device device_;
   c10::ScalarType dtype_ = c10::kFloat;
+  bool padded_packed_attention_ = false;
   at::Tensor embed_tokens_;  // [vocab, hidden]
   at::Tensor final_norm_;
   at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded

@@ -5,10 +5,15 @@
 
 #include <cctype>
 
-#if SPARSEGATE_HAVE_CUDA
+// A CUDA libtorch whose CMake config did not hand over the CUDA runtime's include directory still
+// builds: DeviceFreeBytes then says it cannot read the free memory.
+#if SPARSEGATE_HAVE_CUDA && __has_include(<cuda_runtime_api.h>) && __has_include(<c10/cuda/CUDAGuard.h>)
+#define SPARSEGATE_CAN_READ_GPU_MEMORY 1
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
+#else
+#define SPARSEGATE_CAN_READ_GPU_MEMORY 0
 #endif
 
 #include "absl/status/status.h"
@@ -54,7 +59,7 @@ c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c1
 
 absl::StatusOr<int64_t> DeviceFreeBytes(const c10::Device& device) {
   if (!device.is_cuda()) return absl::UnimplementedError("only a GPU's memory is budgeted");
-#if SPARSEGATE_HAVE_CUDA
+#if SPARSEGATE_CAN_READ_GPU_MEMORY
   c10::cuda::CUDAGuard guard(device);
   c10::cuda::CUDACachingAllocator::emptyCache();
   size_t free = 0, total = 0;

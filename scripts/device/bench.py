@@ -91,20 +91,29 @@ def main():
     shutil.copy(os.path.join(EMBEDDED, "tokenizer.json"), os.path.join(shape, "tokenizer.json"))
     budget = "65536"
     result = {}
+
+    def save():  # after every step, so that a timeout keeps what was measured
+        json.dump(result, open(args.out, "w"), indent=2)
+
     ids_file = os.path.join(args.work, "bench_ids.json")
     big = run(args.bench, "forward", "--model", shape, "--device", "cuda", "--prompts", "512", "--runs", str(args.runs),
               "--token-budget", budget, "--ids-out", ids_file)
     big["P1"]["share_of_bf16_peak"] = big["P1"]["forward_useful_flops_per_s"] / H200_BF16_PEAK
     result["qwen2_1.5b_forward"] = big
+    save()
     hf_rate = hf_prompts_per_second(shape, json.load(open(ids_file)), int(budget), args.runs)
     result["P3_gpu"] = {"sparsegate_prompts_per_s": big["P1"]["prompts_per_s"], "transformers_prompts_per_s": hf_rate,
                         "ratio": big["P1"]["prompts_per_s"] / hf_rate}
+    save()
     result["embedded_forward"] = run(args.bench, "forward", "--model", EMBEDDED, "--device", "cuda", "--runs",
                                      str(args.runs))
+    save()
     result["embedded_generate"] = run(args.bench, "generate", "--model", EMBEDDED, "--device", "cuda", "--runs", "3",
                                       "--max-new-tokens", "256")
+    save()
     result["qwen2_1.5b_generate"] = run(args.bench, "generate", "--model", shape, "--device", "cuda", "--runs", "1",
                                         "--prompts", "4", "--max-new-tokens", "256")
+    save()
     # The memory-bounded batch: the worst case FitTokenBudget admits on this GPU, run for real.
     try:
         result["memory_budget"] = run(args.bench, "budget", "--model", shape, "--device", "cuda",
@@ -112,7 +121,7 @@ def main():
     except subprocess.CalledProcessError as failed:
         result["memory_budget"] = {"rc": failed.returncode, "stdout": failed.stdout[-2000:],
                                    "stderr": failed.stderr[-2000:]}
-    json.dump(result, open(args.out, "w"), indent=2)
+    save()
     print(json.dumps(result, indent=2))
     return 0
 

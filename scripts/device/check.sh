@@ -51,7 +51,7 @@ if [ $build_rc -eq 0 ]; then
   timeout 240 "$PY" scripts/device/parity.py --bench "$BENCH" --work "$WORK" --out "$OUT/parity.json"
   parity_rc=$?
   step "benchmarks P1, P3 (against transformers), P4, P5 on the GPU"
-  timeout 150 "$PY" scripts/device/bench.py --bench "$BENCH" --work "$WORK" --out "$OUT/bench.json"
+  timeout 170 "$PY" scripts/device/bench.py --bench "$BENCH" --work "$WORK" --out "$OUT/bench.json"
   bench_rc=$?
 fi
 step "summary"

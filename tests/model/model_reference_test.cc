@@ -47,6 +47,8 @@ class ModelReferenceTest : public ::testing::TestWithParam<std::string> {
     lengths_ = ReadTensor(*reference_, "lengths");
   }
 
+  void ExpectPackedMatchesReference(const DecoderModel& model, const char* attention);
+
   std::unique_ptr<Checkpoint> checkpoint_;
   std::unique_ptr<DecoderModel> model_;
   std::unique_ptr<SafetensorsFile> reference_;
@@ -75,16 +77,16 @@ TEST_P(ModelReferenceTest, HiddenStatesMatchReference) {
 
 // The packed path (the engine's) computes no padding: every row's real positions match the
 // reference, and rows of different lengths never see each other.
-TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
+void ModelReferenceTest::ExpectPackedMatchesReference(const DecoderModel& model, const char* attention) {
   std::vector<int64_t> lengths, ids;
   for (int64_t b = 0; b < ids_.size(0); ++b) {
     lengths.push_back(lengths_[b].item<int64_t>());
     for (int64_t t = 0; t < lengths.back(); ++t) ids.push_back(ids_[b][t].item<int64_t>());
   }
-  const int layers = model_->num_layers();
+  const int layers = model.num_layers();
   std::vector<int> all;
   for (int i = 0; i <= layers; ++i) all.push_back(i);
-  auto hidden = model_->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all);
+  auto hidden = model.PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all);
   ASSERT_EQ(hidden.size(), all.size());
   for (int i = 0; i <= layers; ++i) {
     at::Tensor expected = ReadTensor(*reference_, "hidden_states." + std::to_string(i));
@@ -93,8 +95,20 @@ TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
       at::Tensor got = hidden[i].narrow(0, start, lengths[b]).to(at::kFloat);
       at::Tensor want = expected[b].narrow(0, 0, lengths[b]);
       EXPECT_LT((got - want).abs().max().item<double>(), 1e-4)
-          << GetParam() << ": hidden_states." << i << " row " << b << " (length " << lengths[b] << ")";
+          << GetParam() << " (attention " << attention << "): hidden_states." << i << " row " << b << " (length "
+          << lengths[b] << ")";
     }
+  }
+}
+
+TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
+  // Attention per prompt (the CPU's way) and over a zero-padded copy (a GPU's), both on the CPU.
+  for (PackedAttention attention : {PackedAttention::kPerPrompt, PackedAttention::kPadded}) {
+    ModelLoadOptions options;
+    options.packed_attention = attention;
+    auto model = DecoderModel::Load(*checkpoint_, options);
+    ASSERT_TRUE(model.ok()) << model.status();
+    ExpectPackedMatchesReference(**model, attention == PackedAttention::kPadded ? "padded" : "per prompt");
   }
 }
 
