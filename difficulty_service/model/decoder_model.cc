@@ -334,7 +334,14 @@ std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids
                                                            const std::vector<int>& indices) const {
   c10::InferenceMode guard;
   std::map<int, at::Tensor> out;
-  if (indices.empty()) return out;
+  if (indices.empty() || lengths.empty()) return out;
+  int64_t total = 0;
+  for (int64_t length : lengths) {
+    TORCH_CHECK(length >= 1, "PackedHiddenStates: a prompt of ", length, " tokens");
+    total += length;
+  }
+  TORCH_CHECK(total == ids.numel(), "PackedHiddenStates: the lengths sum to ", total, " tokens, ids hold ",
+              ids.numel());
   const int deepest = *std::max_element(indices.begin(), indices.end());
   auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
 

@@ -74,7 +74,9 @@ class DecoderModel {
   // linear layers, norms and RoPE run on the N real tokens alone, and attention within each
   // prompt: one at a time on the CPU, and on a GPU as one call (the fused kernel where it fits)
   // over a zero-padded copy of Q/K/V, one launch for the batch instead of one per prompt
-  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products. Returns index -> [N, hidden_size] on the model's device in its compute dtype.
+  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products. Returns
+  // index -> [N, hidden_size] on the model's device in its compute dtype; lengths that do not add
+  // up to N throw c10::Error.
   std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
                                                const std::vector<int>& indices) const;
 

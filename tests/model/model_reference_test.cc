@@ -110,6 +110,9 @@ TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
     ASSERT_TRUE(model.ok()) << model.status();
     ExpectPackedMatchesReference(**model, attention == PackedAttention::kPadded ? "padded" : "per prompt");
   }
+  // Lengths that do not add up to the ids are refused, not read past.
+  EXPECT_THROW(model_->PackedHiddenStates(at::zeros({5}, at::kLong), {2, 2}, {1}), c10::Error);
+  EXPECT_THROW(model_->PackedHiddenStates(at::zeros({2}, at::kLong), {2, 0}, {1}), c10::Error);
 }
 
 TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
