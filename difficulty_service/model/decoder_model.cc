@@ -262,16 +262,16 @@ at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, 
       padded.index_copy_(1, packing.padded_index, t[0]);
       return padded.view({heads, rows, longest, hd}).transpose(0, 1);
     };
-    at::Tensor mask = FusedAttentionFits(config_, longest) ? at::Tensor() : AttentionMask(longest);
-    at::Tensor out = Attend(pad(q), pad(k), pad(v), mask);  // [rows, nh, longest, hd]
+    at::Tensor out = Attend(pad(q), pad(k), pad(v), packing.padded_mask);  // [rows, nh, longest, hd]
     return out.transpose(0, 1).reshape({nh, rows * longest, hd}).index_select(1, packing.padded_index).unsqueeze(0);
   }
   std::vector<at::Tensor> outs;
   outs.reserve(packing.lengths.size());
   int64_t start = 0;
-  for (int64_t length : packing.lengths) {
-    at::Tensor mask = FusedAttentionFits(config_, length) ? at::Tensor() : AttentionMask(length);
-    outs.push_back(Attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length), mask));
+  for (size_t row = 0; row < packing.lengths.size(); ++row) {
+    const int64_t length = packing.lengths[row];
+    outs.push_back(Attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length),
+                          packing.masks[row]));
     start += length;
   }
   return outs.size() == 1 ? outs[0] : at::cat(outs, 2);
@@ -349,15 +349,27 @@ std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids
   packing.lengths = lengths;
   packing.longest = *std::max_element(lengths.begin(), lengths.end());
   std::vector<int64_t> positions, padded_index;
-  positions.reserve(static_cast<size_t>(ids.numel()));
-  padded_index.reserve(static_cast<size_t>(ids.numel()));
+  positions.reserve(static_cast<size_t>(total));
   for (size_t row = 0; row < lengths.size(); ++row)
     for (int64_t t = 0; t < lengths[row]; ++t) {
       positions.push_back(t);
-      padded_index.push_back(static_cast<int64_t>(row) * packing.longest + t);
+      if (padded_packed_attention_) padded_index.push_back(static_cast<int64_t>(row) * packing.longest + t);
     }
   packing.positions = at::tensor(positions, at::kLong).to(device_);
-  packing.padded_index = at::tensor(padded_index, at::kLong).to(device_);
+  auto mask_for = [&](int64_t length) {
+    return FusedAttentionFits(config_, length) ? at::Tensor() : AttentionMask(length);
+  };
+  if (padded_packed_attention_) {
+    packing.padded_index = at::tensor(padded_index, at::kLong).to(device_);
+    packing.padded_mask = mask_for(packing.longest);
+  } else {
+    std::map<int64_t, at::Tensor> by_length;  // prompts of one length share a mask
+    for (int64_t length : lengths) {
+      auto [it, added] = by_length.try_emplace(length);
+      if (added) it->second = mask_for(length);
+      packing.masks.push_back(it->second);
+    }
+  }
 
   at::Tensor h = Embed(ids.view({1, -1}));  // [1, N, hidden]
   if (wanted(0)) out[0] = h[0];

@@ -115,11 +115,16 @@ class DecoderModel {
   };
 
   // Where each packed prompt lies (PackedHiddenStates).
+  // Built once per forward pass, so that no layer rebuilds its masks.
   struct Packing {
     std::vector<int64_t> lengths;
     int64_t longest = 0;
     at::Tensor positions;      // [N] each token's position within its prompt, on the device
-    at::Tensor padded_index;   // [N] row * longest + position: the token's place in a padded batch
+    // Padded attention: [N] row * longest + position, the token's place in the padded batch, and
+    // the one mask every row shares (undefined where the fused kernel fits).
+    at::Tensor padded_index, padded_mask;
+    // Attention per prompt: each prompt's mask (undefined where the fused kernel fits).
+    std::vector<at::Tensor> masks;
   };
 
   DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)

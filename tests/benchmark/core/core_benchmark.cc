@@ -111,6 +111,14 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
   return ScoringEngine::Load(flags.model, options);
 }
 
+// The engine, or null once the reason it did not load is on stderr.
+std::unique_ptr<ScoringEngine> LoadEngineOrSay(const Common& flags) {
+  auto engine = LoadEngine(flags);
+  if (engine.ok()) return *std::move(engine);
+  std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
+  return nullptr;
+}
+
 std::vector<PreparedPrompt> Prepare(const ScoringEngine& engine, const std::vector<std::string>& texts) {
   std::vector<PreparedPrompt> out;
   for (const auto& text : texts) {
@@ -135,12 +143,9 @@ void Emit(const Common& flags, const json& result) {
 }
 
 int Forward(const Common& flags, int64_t token_budget) {
-  auto engine = LoadEngine(flags);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
-    return 1;
-  }
-  const ScoringEngine& e = **engine;
+  std::unique_ptr<ScoringEngine> engine = LoadEngineOrSay(flags);
+  if (!engine) return 1;
+  const ScoringEngine& e = *engine;
   std::vector<PreparedPrompt> prepared = Prepare(e, MakePrompts(flags.prompts));
   if (!flags.ids_out.empty()) {
     json ids = json::array();
@@ -182,12 +187,9 @@ int Forward(const Common& flags, int64_t token_budget) {
 }
 
 int GenerateCost(const Common& flags, int samples, int max_new_tokens, int64_t token_budget) {
-  auto engine = LoadEngine(flags);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
-    return 1;
-  }
-  const ScoringEngine& e = **engine;
+  std::unique_ptr<ScoringEngine> engine = LoadEngineOrSay(flags);
+  if (!engine) return 1;
+  const ScoringEngine& e = *engine;
   ModelLoadOptions load;
   load.lm_head = true;
   load.device = e.device();
@@ -230,12 +232,9 @@ int GenerateCost(const Common& flags, int samples, int max_new_tokens, int64_t t
 }
 
 int Budget(const Common& flags, int64_t token_budget) {
-  auto engine = LoadEngine(flags);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
-    return 1;
-  }
-  const ScoringEngine& e = **engine;
+  std::unique_ptr<ScoringEngine> engine = LoadEngineOrSay(flags);
+  if (!engine) return 1;
+  const ScoringEngine& e = *engine;
   json result = {{"benchmark", "budget"}, {"model", flags.model}, {"device", e.device().str()},
                  {"dtype", ComputeDtypeName(e.dtype())}, {"max_prompt_tokens", e.max_prompt_tokens()},
                  {"requested_tokens", token_budget}};
