@@ -23,6 +23,7 @@ Deterministic: the same seed gives the same problems on every machine (random.Ra
 import argparse
 import json
 import random
+import re
 import sys
 
 FAMILIAR_DIGITS = 3
@@ -32,68 +33,121 @@ def digits_of(n):
     return [int(c) for c in str(n)][::-1]  # least significant first
 
 
-def add_trace(a, b):
+def value_of(written):
+    """The number whose digits, least significant first, are `written`."""
+    return int("".join(map(str, written[::-1])))
+
+
+def never():
+    return False
+
+
+# The trace functions take `slip`, called once per carry (or borrow) that the next column should
+# use; when it returns True the column forgets it. Every later step, partial product and the final
+# answer follow from what was written, so a slipped trace is consistent and wrong, as a person's
+# would be. slip=never gives the correct trace.
+def add_trace(a, b, slip=never):
+    """Steps of a + b, the longest carry chain, and the value written."""
     da, db = digits_of(a), digits_of(b)
-    steps, carry, chain, longest = [], 0, 0, 0
+    steps, written, carry, chain, longest = [], [], 0, 0, 0
     for i in range(max(len(da), len(db))):
         x = da[i] if i < len(da) else 0
         y = db[i] if i < len(db) else 0
+        if carry and slip():
+            carry = 0
         s = x + y + carry
         term = f"{x}+{y}" + ("+1" if carry else "")
         carry_out = s // 10
         steps.append(f"{term}={s} write {s % 10}" + (" carry 1" if carry_out else ""))
+        written.append(s % 10)
         chain = chain + 1 if carry_out else 0
         longest = max(longest, chain)
         carry = carry_out
     if carry:
         steps.append("write 1")
-    return steps, longest
+        written.append(1)
+    return steps, longest, value_of(written)
 
 
-def sub_trace(a, b):  # a >= b
+def sub_trace(a, b, slip=never):  # a >= b
+    """Steps of a - b, the longest borrow chain, and the value written."""
     da, db = digits_of(a), digits_of(b)
-    steps, borrow, chain, longest = [], 0, 0, 0
+    steps, written, borrow, chain, longest = [], [], 0, 0, 0
     for i in range(len(da)):
+        if borrow and slip():
+            borrow = 0
         x = da[i] - borrow
         y = db[i] if i < len(db) else 0
         borrow_out = 1 if x < y else 0
         top = x + 10 * borrow_out
         steps.append(f"{top}-{y}={top - y} write {top - y}" + (" borrow 1" if borrow_out else ""))
+        written.append(top - y)
         chain = chain + 1 if borrow_out else 0
         longest = max(longest, chain)
         borrow = borrow_out
-    return steps, longest
+    return steps, longest, value_of(written)
 
 
-def times_digit_trace(a, y):
-    """a * y for one digit y, digit by digit; returns the steps and whether any step carried."""
-    steps, carry, carried = [], 0, False
+def times_digit_trace(a, y, slip=never):
+    """a * y for one digit y, digit by digit: the steps, whether any step carried, the value written."""
+    steps, written, carry, carried = [], [], 0, False
     for x in digits_of(a):
+        if carry and slip():
+            carry = 0
         p = x * y + carry
         term = f"{x}*{y}" + (f"+{carry}" if carry else "")
         carry = p // 10
         carried = carried or carry > 0
         steps.append(f"{term}={p} write {p % 10}" + (f" carry {carry}" if carry else ""))
+        written.append(p % 10)
     if carry:
         steps.append(f"write {carry}")
-    return steps, carried
+        written.append(carry)
+    return steps, carried, value_of(written)
 
 
-def mul_trace(a, b):
+def mul_trace(a, b, slip=never):
     """b has one or two digits: one digit-by-digit product per digit of b, then their sum."""
     steps, with_carry, partials = [], 0, []
     for i, y in enumerate(digits_of(b)):
-        digit_steps, carried = times_digit_trace(a, y)
+        digit_steps, carried, product = times_digit_trace(a, y, slip)
         steps += digit_steps
-        partial = a * y * 10 ** i
+        partial = product * 10 ** i
         steps.append(f"so {a}*{y}" + ("0" * i) + f" = {partial}")
         with_carry += int(carried)
         partials.append(partial)
+    value = partials[0]
     if len(partials) == 2:
-        add_steps, add_carries = add_trace(partials[0], partials[1])
+        add_steps, add_carries, value = add_trace(partials[0], partials[1], slip)
         steps += add_steps
         with_carry += add_carries
-    return steps, with_carry
+    return steps, with_carry, value
+
+
+def solve(op, operands, slip=never):
+    """The trace of one question: (steps, difficulty count, question text, value written)."""
+    if op == "add":
+        a, b = operands
+        steps, carries, value = add_trace(a, b, slip)
+        question = f"{a} + {b}"
+    elif op == "sub":
+        a, b = operands
+        steps, carries, value = sub_trace(a, b, slip)
+        question = f"{a} - {b}"
+    elif op == "mul":
+        a, b = operands
+        steps, carries, value = mul_trace(a, b, slip)
+        question = f"{a} * {b}"
+    elif op == "expr":
+        a, b, c = operands
+        s_steps, s_carries, total = add_trace(a, b, slip)
+        m_steps, m_carries, value = mul_trace(total, c, slip)
+        steps = s_steps + [f"so {a} + {b} = {total}"] + m_steps
+        carries = s_carries + m_carries
+        question = f"({a} + {b}) * {c}"
+    else:
+        raise ValueError(op)
+    return steps, carries, question, value
 
 
 def operand(rng, digits):
@@ -102,38 +156,59 @@ def operand(rng, digits):
 
 def make_problem(rng, op, digits):
     """One problem whose largest operand has `digits` digits."""
-    if op == "add":
+    if op in ("add", "sub"):
         a, b = operand(rng, digits), operand(rng, rng.randint(1, digits))
-        steps, carries = add_trace(a, b)
-        question, answer = f"{a} + {b}", a + b
-    elif op == "sub":
-        a, b = operand(rng, digits), operand(rng, rng.randint(1, digits))
-        a, b = max(a, b), min(a, b)
-        steps, carries = sub_trace(a, b)
-        question, answer = f"{a} - {b}", a - b
+        operands = (a, b) if op == "add" else (max(a, b), min(a, b))
     elif op == "mul":  # the multiplier has one or two digits: the trace stays short enough to learn
-        a, b = operand(rng, digits), operand(rng, rng.randint(1, min(2, digits)))
-        steps, carries = mul_trace(a, b)
-        question, answer = f"{a} * {b}", a * b
+        operands = (operand(rng, digits), operand(rng, rng.randint(1, min(2, digits))))
     elif op == "expr":  # (a + b) * c: an addition, then a multiplication by a one-digit number
-        a, b, c = operand(rng, digits), operand(rng, rng.randint(1, digits)), rng.randint(2, 9)
-        s_steps, s_carries = add_trace(a, b)
-        m_steps, m_carries = mul_trace(a + b, c)
-        steps = s_steps + [f"so {a} + {b} = {a + b}"] + m_steps
-        carries = s_carries + m_carries
-        question, answer = f"({a} + {b}) * {c}", (a + b) * c
+        operands = (operand(rng, digits), operand(rng, rng.randint(1, digits)), rng.randint(2, 9))
     else:
         raise ValueError(op)
-    solution = ". ".join(steps) + f". So {question} = {answer}."
+    steps, carries, question, answer = solve(op, operands)
     return {
         "prompt": f"Q: {question} = ?",
-        "solution": solution,
+        "solution": ". ".join(steps) + f". So {question} = {answer}.",
         "answer": str(answer),
         "op": op,
         "digits": digits,
         "carries": carries,
         "familiar": digits <= FAMILIAR_DIGITS,
     }
+
+
+QUESTION = re.compile(r"^Q: (?:\((\d+) \+ (\d+)\) \* (\d+)|(\d+) ([-+*]) (\d+)) = \?$")
+
+
+def operands_of(prompt):
+    """(op, operands) of a prompt make_problem wrote."""
+    m = QUESTION.match(prompt)
+    if not m:
+        raise ValueError(f"not an arithmetic.py prompt: {prompt!r}")
+    if m.group(1):
+        return "expr", tuple(int(m.group(i)) for i in (1, 2, 3))
+    return {"+": "add", "-": "sub", "*": "mul"}[m.group(5)], (int(m.group(4)), int(m.group(6)))
+
+
+def slipped_solution(row, rate, rng):
+    """row's trace where each carry or borrow is forgotten with probability `rate` (drawn from rng),
+    and how many were forgotten. The answer written at the end is the trace's own, right or not."""
+    forgotten = []
+
+    def slip():
+        forgotten.append(rng.random() < rate)
+        return forgotten[-1]
+
+    op, operands = operands_of(row["prompt"])
+    steps, _, question, value = solve(op, operands, slip)
+    return ". ".join(steps) + f". So {question} = {value}.", sum(forgotten)
+
+
+def carry_uses(row):
+    """How many carries and borrows row's correct trace uses: its chances to slip."""
+    uses = []
+    solve(*operands_of(row["prompt"]), slip=lambda: uses.append(1) or False)
+    return len(uses)
 
 
 def generate(count, seed, max_digits, ops=("add", "sub", "mul", "expr")):

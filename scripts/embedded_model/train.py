@@ -16,12 +16,23 @@ Deterministic: the same seed, steps and thread count give the same weights, byte
 same torch build and BLAS.
 
     train.py --out models/arith-3m --sparsegate build/apps/cli/sparsegate
+
+A second recipe continues a trained model on traces with an injected error habit (--init,
+--slip-rate): each carry or borrow is forgotten with that probability (arithmetic.slipped_solution),
+so the model learns to slip at about that rate in every column, while its greedy trace stays right.
+That is the RL testbed's starting policy (models/arith-3m-slips, scripts/rl/README.md): sampled at
+temperature 1 its pass rate falls with the number of carries, and reward can teach it one habit that
+holds on every problem.
+
+    train.py --out models/arith-3m-slips --sparsegate build/apps/cli/sparsegate --init models/arith-3m \
+        --slip-rate 0.3 --seed 1 --steps 400 --lr 3e-4 --warmup 20
 """
 import argparse
 import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +45,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
 import arithmetic  # noqa: E402
 import byte_bpe  # noqa: E402
-from make_reference import write_safetensors  # noqa: E402
+from make_reference import read_checkpoint, write_safetensors  # noqa: E402
 
 EOS = "<|endoftext|>"
 # The answer marker: a prompt is "Q: 478 + 356 = ?", the model writes "\nA: <trace>" after it.
@@ -237,32 +248,53 @@ def main():
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--size", choices=["default", "test"], default="default",
                     help="test: a tiny model for the reproducibility test")
+    ap.add_argument("--init", help="continue this trained model directory (its config, weights, tokenizer)")
+    ap.add_argument("--slip-rate", type=float, default=0.0,
+                    help="forget each carry or borrow of a training trace with this probability")
     args = ap.parse_args()
+    if not 0.0 <= args.slip_rate < 0.5:
+        ap.error(f"--slip-rate {args.slip_rate}: must be in [0, 0.5), or the greedy trace would be the slip")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     os.makedirs(args.out, exist_ok=True)
 
-    specials = [EOS]
-    merges = byte_bpe.merges_spelling(WORDS)
-    tokenizer_config = {"add_bos_token": False, "bos_token": None, "eos_token": EOS, "pad_token": EOS,
-                        "model_max_length": 1024, "tokenizer_class": "Qwen2Tokenizer"}
-    vocab = byte_bpe.write_tokenizer_files(args.out, merges, specials, tokenizer_config)
-    eos_id = vocab - 1
-    config = dict(ARCHITECTURE, vocab_size=vocab, bos_token_id=eos_id, eos_token_id=eos_id)
-    if args.size == "test":
-        config.update(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                      num_key_value_heads=1, max_window_layers=2)
+    if args.init:  # the same tokenizer files and config as the model continued
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(os.path.join(args.init, name), os.path.join(args.out, name))
+        with open(os.path.join(args.init, "config.json")) as f:
+            config = json.load(f)
+        eos_id = config["eos_token_id"]
+    else:
+        specials = [EOS]
+        merges = byte_bpe.merges_spelling(WORDS)
+        tokenizer_config = {"add_bos_token": False, "bos_token": None, "eos_token": EOS, "pad_token": EOS,
+                            "model_max_length": 1024, "tokenizer_class": "Qwen2Tokenizer"}
+        vocab = byte_bpe.write_tokenizer_files(args.out, merges, specials, tokenizer_config)
+        eos_id = vocab - 1
+        config = dict(ARCHITECTURE, vocab_size=vocab, bos_token_id=eos_id, eos_token_id=eos_id)
+        if args.size == "test":
+            config.update(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                          num_key_value_heads=1, max_window_layers=2)
 
     # Training problems: operands of up to FAMILIAR_DIGITS digits, every operation, from their own seed.
     rows = arithmetic.training_set(args.steps * args.batch, args.seed)
+    slipped = 0
+    if args.slip_rate > 0:
+        slip_rng = random.Random(f"slips-{args.seed}")
+        for row in rows:
+            row["solution"], n = arithmetic.slipped_solution(row, args.slip_rate, slip_rng)
+            slipped += n
     t0 = time.time()
     examples = make_examples(args.sparsegate, args.out, rows, eos_id)
     tokenize_seconds = time.time() - t0
     schedule = batches(examples, args.batch, random.Random(args.seed))
 
     model = Qwen2(config)
+    if args.init:
+        missing, unexpected = model.load_state_dict(read_checkpoint(args.init), strict=False)
+        assert not missing and not unexpected, (missing, unexpected)
     params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -300,6 +332,9 @@ def main():
         "train_seconds": round(train_seconds, 1), "tokenize_seconds": round(tokenize_seconds, 1),
         "torch": torch.__version__, "loss_curve": curve,
     }
+    if args.init:
+        log.update(init=os.path.normpath(args.init), slip_rate=args.slip_rate, carries_forgotten=slipped,
+                   carry_uses=sum(arithmetic.carry_uses(r) for r in rows))
     with open(os.path.join(args.out, "training_log.json"), "w") as f:
         json.dump(log, f, indent=1)
     print(f"{params} parameters, {len(schedule)} steps in {train_seconds:.0f}s; written to {args.out}", file=sys.stderr)
