@@ -10,7 +10,16 @@ Every arm answers the same few questions the trainer (grpo.py) asks in a step:
     keep_group(rewards)        train on this group? (DAPO / GRESO discard zero-variance groups)
     round_size(...)            how many prompts to roll out in the next sampling round of this step
                                (0: the step has what it needs); chunk: prompts drawn per select call
+    truncate(trained)          the groups the step trains (DAPO / GRESO: the first B)
     begin_epoch(e), end_step(step, groups)   bookkeeping hooks
+
+Two-phase rollouts (SPEED) use three more, which the other arms leave at their defaults:
+
+    Choice.n                   rollouts for this choice (0: the trainer's G), e.g. a few screening rollouts
+    continuations(step)        choices the arm carries into the next sampling round, rolled out with the
+                               prompts drawn for it (SPEED: the continuation of prompts screened earlier)
+    hold(group)                the arm keeps a rolled-out group (its fate is "overflow" unless a trained group
+                               built from it, a Group whose .parts list it, is returned by truncate later)
 
 The peer rules are implemented as scripts/rl/PEERS.md reads them from their public sources:
 - DAPO dynamic sampling: verl-project/verl-recipe @ 48ea0a797fa29867ea0ad92aff7d284eec7d4be3
@@ -19,11 +28,17 @@ The peer rules are implemented as scripts/rl/PEERS.md reads them from their publ
   (verl/trainer/ttis/presampling_selector.py DataProfiler, verl/trainer/ppo/ray_trainer.py fit);
 - GHPO: hkgc-1/GHPO @ af0a7dd859eafca17531bd7b01c76ccb3e36e0c0
   (src/ghpo/ghpo_trainer.py, _generate_and_score_completions).
+- MoPPS: thu-rllab/MoPPS @ a883f519bb2ec9e6bea3cb586639ee9c4f4cf146
+  (recipe/ours/mopps.py PosteriorSampler, recipe/ours/our_ray_trainer.py, recipe/ours/config/our_trainer.yaml);
+- SPEED-RL: guanning03/JSPO-Official @ 75970c3f279cd0a9766c734a2f986acbf7fe66d5 (verl/trainer/ppo/data_controller.py
+  DataController, recipe/dapo/src/fast_dapo_ray_trainer.py RayFastDAPOTrainer.fit; the same files as
+  Zanette-Labs/speed-rl @ 80e47b5f7bd7a45c5f043ea0e10e434989900529).
 Where the testbed has to adapt a rule (our reward is 0/1, one process, a tiny batch) the class says so.
 
 sparsegate arms (SparsegateArm) call the real Python Gate over gRPC; they need a running
 `sparsegate serve` and build/python on sys.path.
 """
+import dataclasses
 import math
 import os
 import random
@@ -43,6 +58,7 @@ class Choice:
     text: str = ""           # what is rolled out (the prompt, plus the hint when guided)
     hint: str = ""           # the hint as placed after the prompt; "" unless guided
     info: dict = field(default_factory=dict)  # arm-specific: rung, fraction, predicted pass rate...
+    n: int = 0               # rollouts of this choice; 0: the trainer's group size G
 
     @property
     def rolled_out(self):
@@ -91,6 +107,14 @@ class Arm:
 
     def truncate(self, trained):
         return trained
+
+    def continuations(self, step):
+        """Choices to roll out in the coming sampling round besides the prompts drawn for it (SPEED)."""
+        return []
+
+    def hold(self, group):
+        """Keep a rolled-out group instead of training or filtering it now (SPEED); False: the usual path."""
+        return False
 
     def end_step(self, step, groups):
         pass
@@ -317,6 +341,230 @@ class GhpoArm(Arm):
         return {"groups_per_rung": dict(zip(map(str, self.LADDER), self.hinted))}
 
 
+class MoppsArm(Arm):
+    """mopps: MoPPS (Model Predictive Prompt Selection): a Beta posterior of each prompt's success rate,
+    Thompson sampling towards a target rate; no extra model calls.
+
+    Follows thu-rllab/MoPPS @ a883f519bb2ec9e6bea3cb586639ee9c4f4cf146 (recipe/ours/mopps.py PosteriorSampler,
+    called from recipe/ours/our_ray_trainer.py).
+
+    Each step draws candidates_ratio x B candidates; every candidate without a posterior gets the prior
+    Beta(prior_alpha, prior_beta). One success rate is drawn from each candidate's Beta posterior, and
+    the B whose draws are nearest the target rate are rolled out ("topk": smallest squared distance).
+    "threshold" (the original's other strategy) instead takes B at random among the draws inside
+    [lower, upper], or, when fewer than B are inside, the B with the smallest distance to the interval
+    (inside counts as 0). After the rollout, with s successes (reward >= 1) of k rollouts:
+    alpha <- decay * alpha + (1 - decay) * prior_alpha + s, beta <- decay * beta + (1 - decay) * prior_beta + k - s.
+    The decay (forgetting) applies only when the prompt is rolled out. Every selected group is trained.
+    Defaults: the README's example launch script (countdown, cd_verl_3b_topk_noinit.sh, also geo3k):
+    ts_ratio 8, bandit_decay_ratio 0.5, topk, target 0.5, no offline initialisation; the prior is the
+    constructor's Beta(1, 1). The math scripts use ts_ratio 16 and decay 1.0 (no forgetting).
+
+    Adaptations: the original's dataloader batch is ts_ratio x gen_batch_size prompts, capped at the
+    dataset size; here candidates_ratio x B prompts come from the stream, and a prompt drawn twice in one
+    draw (a pool smaller than the draw, or a draw across an epoch boundary) is a candidate once, which
+    caps the candidates at the pool as the original caps them at the dataset. Candidates not selected
+    are "defer" (not rolled out; the stream comes back to them). The original scales total_epochs by
+    ts_ratio so that the number of steps stays the same; the testbed's budget is tokens, so nothing to
+    scale. Our reward is 0/1, the same as the original's binarised accuracy. The draws come from a
+    seeded numpy Generator (the original uses the global np.random). The offline initialisation
+    (bandit_init: 3 pseudo-counts per recorded success or failure) is off in the default scripts and
+    not implemented. The posterior mean before rollout is kept as info["posterior_mean"], not as
+    "predicted_pass_rate", so it stays out of the trainer's prediction_over_training.
+    """
+    name = "mopps"
+
+    def __init__(self, batch, group_size, seed, candidates_ratio=8, target=0.5, prior_alpha=1.0, prior_beta=1.0,
+                 decay=0.5, strategy="topk", lower=0.3, upper=0.7):
+        super().__init__(batch, group_size, seed)
+        if strategy not in ("topk", "threshold"):
+            raise ValueError(f"mopps strategy {strategy!r}: topk or threshold")
+        self.chunk = max(1, int(candidates_ratio * batch))  # candidates drawn per step (one select call)
+        self.target, self.strategy, self.lower, self.upper = target, strategy, lower, upper
+        self.prior_alpha, self.prior_beta, self.decay = prior_alpha, prior_beta, decay
+        self.alpha, self.beta = {}, {}  # prompt id -> the Beta posterior's parameters
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6D6F707073]))  # "mopps"
+        self.trace = []  # per step: distinct candidates, mean draw and mean posterior mean of the selected
+
+    def posterior(self, pid):
+        if pid not in self.alpha:
+            self.alpha[pid], self.beta[pid] = self.prior_alpha, self.prior_beta
+        return self.alpha[pid], self.beta[pid]
+
+    def pick(self, draws):
+        """Indices of the B candidates to roll out, given one posterior draw per distinct candidate."""
+        m = len(draws)
+        if m <= self.B:
+            return list(range(m))
+        if self.strategy == "topk":
+            return [int(i) for i in np.argsort((draws - self.target) ** 2, kind="stable")[:self.B]]
+        inside = np.flatnonzero((draws >= self.lower) & (draws <= self.upper))
+        if len(inside) >= self.B:
+            return [int(i) for i in self.rng.permutation(inside)[:self.B]]
+        score = np.where(draws < self.lower, self.lower - draws, np.where(draws > self.upper, draws - self.upper, 0.0))
+        return [int(i) for i in np.argsort(score, kind="stable")[:self.B]]
+
+    def select(self, step, candidates):
+        first = {}
+        for i, p in enumerate(candidates):
+            first.setdefault(p["id"], i)
+        distinct = sorted(first.values())
+        ab = np.array([self.posterior(candidates[i]["id"]) for i in distinct], dtype=float).reshape(-1, 2)
+        draws = self.rng.beta(ab[:, 0], ab[:, 1]) if len(distinct) else np.zeros(0)
+        chosen = set(self.pick(draws))
+        out = [None] * len(candidates)
+        for j, i in enumerate(distinct):
+            p = candidates[i]
+            info = {"thompson_sample": float(draws[j]), "posterior_mean": float(ab[j, 0] / ab[j].sum())}
+            out[i] = Choice(p, "keep", p["prompt"], "", info) if j in chosen else \
+                Choice(p, "defer", "", "", dict(info, reason="not selected"))
+        for i, p in enumerate(candidates):
+            if out[i] is None:
+                out[i] = Choice(p, "defer", "", "", {"reason": "drawn twice in one candidate set"})
+        sel = [j for j in range(len(distinct)) if j in chosen]
+        self.trace.append([step, len(distinct), round(float(np.mean(draws[sel])), 4) if sel else None,
+                           round(float(np.mean(ab[sel, 0] / ab[sel].sum(axis=1))), 4) if sel else None])
+        return out
+
+    def observe(self, choice, rewards):
+        super().observe(choice, rewards)
+        a, b = self.posterior(choice.prompt["id"])
+        s = sum(1 for r in rewards if r >= 1)
+        self.alpha[choice.prompt["id"]] = self.decay * a + (1 - self.decay) * self.prior_alpha + s
+        self.beta[choice.prompt["id"]] = self.decay * b + (1 - self.decay) * self.prior_beta + len(rewards) - s
+
+    def stats(self):
+        return {"candidates_mean_draw_mean_posterior": self.trace,
+                "posterior": {pid: [round(self.alpha[pid], 4), round(self.beta[pid], 4)] for pid in sorted(self.alpha)}}
+
+
+def merged_group(first, second):
+    """One group trained from two rolled-out groups of the same prompt (SPEED: screening + continuation).
+
+    A copy of `first` (the trainer's Group) holding both groups' rollouts, with .parts naming the two
+    ledger groups; the trainer marks the parts "trained" when the merged group is."""
+    assert first.prompt_ids == second.prompt_ids, "a continuation must roll out the screened prompt"
+    return dataclasses.replace(first, completions=first.completions + second.completions,
+                               old_logps=first.old_logps + second.old_logps, rewards=first.rewards + second.rewards,
+                               tokens=first.tokens + second.tokens, fate="", parts=[first, second])
+
+
+class SpeedArm(Arm):
+    """speed: SPEED-RL's screening and continuation (online curriculum on pass rates strictly between 0 and 1).
+
+    Follows guanning03/JSPO-Official @ 75970c3f279cd0a9766c734a2f986acbf7fe66d5 (verl/trainer/ppo/
+    data_controller.py DataController; recipe/dapo/src/fast_dapo_ray_trainer.py RayFastDAPOTrainer.fit;
+    identical to Zanette-Labs/speed-rl @ 80e47b5f7bd7a45c5f043ea0e10e434989900529).
+
+    Each generation batch holds gen_batch new prompts with n_init screening rollouts each, plus the
+    continuation of every prompt that passed screening in the previous generation batch, n_continue
+    rollouts each. A screened prompt passes iff its screening rewards are not all equal (np.std > 0; no
+    other pass-rate threshold); a prompt that fails is discarded (its rollouts count). A continued prompt
+    is complete: its screening and continuation rollouts are one group of n_init + n_continue, trained
+    together (the advantage is taken over the whole group). Generation batches follow one another
+    while fewer than B prompts are complete; then the B completed first are trained and the rest stay
+    in the buffer for the next step, as do prompts still waiting for their continuation (a step may
+    train from the buffer without generating). The original raises once a step reaches
+    max_num_gen_batches generation batches.
+    Defaults scaled from the original to G = n_init + n_continue = 8: the shipped config
+    (fast_dapo_trainer.yaml) has n 4, n_continue 12: a quarter of the group screens and the continuation
+    is 3x the screening (n_continue must be a multiple of n_init), so n_init 2, n_continue 6 (the launch
+    scripts use 8 + 16 and 4 + 20). gen_batch: the scripts' 64 prompts per generation batch for 16
+    trained, so 4 B. max_num_gen_batches 50 (the scripts). n_init is at least 2 (for G < 8), since a single
+    screening rollout never has variance.
+
+    Adaptations: one process, so the original's rounding of the continuation batch to a multiple of the
+    GPU count (the remainder waits a batch) does not arise. A prompt drawn twice in one generation batch
+    (a pool smaller than the batch, or a draw across an epoch boundary) is screened once, the second copy
+    "defer"; the original's dataloader batch never holds a row twice. The original's fit loop takes a
+    dataloader batch in the iteration that trains and does not use it (those prompts are skipped for the
+    epoch); the testbed skips nothing. max_num_gen_batches <= 0 means unlimited here (the original has
+    no such case). The original recomputes old log-probs with the current policy before each update;
+    the testbed keeps each rollout's own, so rollouts made before an earlier update (buffered groups,
+    screenings continued after an update) enter the clipped ratio as off-policy samples. Groups the arm
+    still holds when the run ends are "overflow" (generated, never trained). The run's effective_ratio
+    counts each rolled-out group on its own: a continuation whose rewards are all equal but whose
+    screening differed trains with a non-zero advantage yet counts as zero-variance there; stats()
+    reports the share of rollouts that were trained in (non-zero-variance) merged groups.
+    """
+    name = "speed"
+
+    def __init__(self, batch, group_size, seed, n_init=None, gen_batch=None, max_num_gen_batches=50):
+        super().__init__(batch, group_size, seed)
+        self.n_init = n_init or max(2, group_size // 4)  # one screening rollout never has variance
+        self.n_continue = group_size - self.n_init
+        if self.n_continue < 1 or self.n_continue % self.n_init:
+            raise ValueError(f"speed: n_continue = G - n_init = {self.n_continue} must be a positive multiple of "
+                             f"n_init = {self.n_init} (as the original asserts)")
+        self.chunk = gen_batch or 4 * batch  # one select call draws one generation batch
+        self.max_num_gen_batches = max_num_gen_batches
+        self.queue = []  # screened and passed, waiting for the continuation (the original's second phase)
+        self.ready = []  # complete merged groups, in the order they passed screening
+        self.screened = self.passed = self.rollouts = self.rollouts_trained = 0
+        self.gen_batches, self.buffer = [], []
+
+    def round_size(self, step, round_index, trained, last_round):
+        if len(self.ready) >= self.B:
+            self.gen_batches.append(round_index)
+            return 0
+        if 0 < self.max_num_gen_batches <= round_index + 1:
+            raise TooDifficult(f"step {step}: {round_index + 1} generation batches for {len(self.ready)} of {self.B} "
+                               "complete prompts (SPEED: 'generated too many batches')")
+        return 1  # with chunk = gen_batch: one select call, i.e. one generation batch of new prompts
+
+    def select(self, step, candidates):
+        seen, out = set(), []
+        for p in candidates:
+            if p["id"] in seen:
+                out.append(Choice(p, "defer", "", "", {"reason": "drawn twice in one generation batch"}))
+                continue
+            seen.add(p["id"])
+            out.append(Choice(p, "keep", p["prompt"], "", {"phase": "screen"}, n=self.n_init))
+        return out
+
+    def continuations(self, step):
+        out = [Choice(g.choice.prompt, "keep", g.choice.text, "", {"phase": "continue", "screen": g}, n=self.n_continue)
+               for g in self.queue]
+        self.queue = []
+        return out
+
+    def observe(self, choice, rewards):
+        super().observe(choice, rewards)
+        self.rollouts += len(rewards)
+        if choice.info.get("phase") == "screen":
+            self.screened += 1
+
+    def hold(self, group):
+        phase = group.choice.info.get("phase")
+        if phase == "continue":
+            self.ready.append(merged_group(group.choice.info["screen"], group))
+            return True
+        if phase == "screen" and not zero_variance(group.rewards):
+            self.passed += 1
+            self.queue.append(group)
+            return True
+        return False
+
+    def keep_group(self, rewards):
+        return False  # only what hold() did not keep reaches here: screenings that failed
+
+    def truncate(self, trained):
+        assert not trained, "speed trains merged groups only"
+        kept, self.ready = self.ready[:self.B], self.ready[self.B:]
+        self.rollouts_trained += sum(len(g.rewards) for g in kept)
+        return kept
+
+    def end_step(self, step, groups):
+        self.buffer.append([step, len(self.ready), len(self.queue)])
+
+    def stats(self):
+        return {"n_init": self.n_init, "n_continue": self.n_continue, "gen_batch": self.chunk,
+                "num_gen_batches": self.gen_batches, "screened": self.screened, "passed": self.passed,
+                "pass_rate_of_screening": self.passed / self.screened if self.screened else None,
+                "buffer_complete_waiting_per_step": self.buffer,
+                "trained_rollout_share": self.rollouts_trained / self.rollouts if self.rollouts else None}
+
+
 class SparsegateArm(Arm):
     """sparsegate: the real Gate decides before rollout; guided prompts are rolled out as returned.
 
@@ -393,7 +641,7 @@ class SparsegateArm(Arm):
                                                 "mean_observed_pass_rate")}}
 
 
-ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm}
+ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm, "mopps": MoppsArm, "speed": SpeedArm}
 # sparsegate arms: name -> Gate.create keywords on top of the target. The hint goes where the model
 # writes its answer (the "prefill" placement of GhpoArm): the plugin's default wording is English,
 # which the embedded model has never seen. The length-only predictor and the frozen / following
@@ -401,12 +649,13 @@ ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm}
 SPARSEGATE_ARMS = {"sparsegate-at-target": {"hint_template": "\nA: {hint}"}}
 
 
-def make_arm(name, batch, group_size, seed, target=None, **options):
+def make_arm(name, batch, group_size, seed, target=None, model_dir=None, **options):
+    """model_dir: the starting policy, which a sparsegate arm's own service scores with (and follows)."""
     if name in ARMS:
         return ARMS[name](batch, group_size, seed, **options)
     import sparsegate_arms  # the product's arms, each on a service of its own (imported here: it imports this)
     if name in sparsegate_arms.VARIANTS:
-        return sparsegate_arms.GateArm(batch, group_size, seed, name=name, **options)
+        return sparsegate_arms.GateArm(batch, group_size, seed, name=name, model_dir=model_dir, **options)
     if name in SPARSEGATE_ARMS:
         if not target:
             raise ValueError(f"arm {name} needs a sparsegate service: --target host:port")

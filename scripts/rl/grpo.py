@@ -50,10 +50,10 @@ import pools  # noqa: E402
 @dataclass
 class Config:
     seed: int = 0
+    model: str = ""                  # the starting policy's model directory ("" = policy.START_DIR)
     regime: str = "multi_epoch"      # multi_epoch: a fixed pool seen several times; single_pass: each prompt ~once
     pool_size: int = 48              # multi_epoch pool; single_pass draws enough for the budget
-    test_size: int = 48              # held-out problems (greedy accuracy per level)
-    pass_k_per_level: int = 1        # held-out problems per learnable level that also get pass@G
+    test_size: int = 320             # held-out problems (greedy and mean@G, per level)
     batch: int = 8                   # B: prompts (groups) trained per step
     group: int = 8                   # G: rollouts per prompt
     lr: float = 5e-5
@@ -85,6 +85,7 @@ class Group:
     rewards: list
     tokens: int
     fate: str = ""                   # trained | filtered | replaced | overflow
+    parts: list = field(default_factory=list)  # a group the arm built from ledger groups (SPEED): those groups
 
 
 class Stream:
@@ -111,12 +112,12 @@ class Stream:
 
 
 class Trainer:
-    def __init__(self, cfg, arm, pool, test_set, tokenizer, model_dir=policy_mod.MODEL_DIR):
+    def __init__(self, cfg, arm, pool, test_set, tokenizer):
         self.cfg, self.arm, self.pool, self.test = cfg, arm, pool, test_set
         self.tok = tokenizer
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.policy = policy_mod.Policy(model_dir)
+        self.policy = policy_mod.Policy(cfg.model or policy_mod.START_DIR)
         decay = [p for p in self.policy.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.policy.parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -126,6 +127,7 @@ class Trainer:
         self.limits = limits_of(tokenizer, pool + test_set)
         tokenizer.encode([p["prompt"] for p in pool + test_set])  # one CLI call for every prompt
         self.ledger, self.curve, self.decisions = [], [], []
+        self.merged_with_signal = set()  # ids of ledger groups trained inside a merged group with signal (SPEED)
         self.seconds = Counter()
         self.selected_by_step = defaultdict(set)
         self.tokens = Counter()  # generated, trained, discarded, prompt_scored
@@ -142,14 +144,15 @@ class Trainer:
         if not choices:
             return []
         t0 = time.perf_counter()
-        G = self.cfg.group
+        sizes = [c.n or self.cfg.group for c in choices]  # G, or the arm's own count (SPEED's screening)
         prompt_ids = self.encode([c.text for c in choices])
-        rows = [ids for ids in prompt_ids for _ in range(G)]
-        limits = [self.limit(c.prompt) for c in choices for _ in range(G)]
+        rows = [ids for ids, n in zip(prompt_ids, sizes) for _ in range(n)]
+        limits = [self.limit(c.prompt) for c, n in zip(choices, sizes) for _ in range(n)]
         completions, logps = self.policy.sample(rows, limits, 1.0, self.gen)
-        groups = []
+        groups, at = [], 0
         for k, c in enumerate(choices):
-            comp, lp = completions[k * G:(k + 1) * G], logps[k * G:(k + 1) * G]
+            comp, lp = completions[at:at + sizes[k]], logps[at:at + sizes[k]]
+            at += sizes[k]
             rewards = [pools.reward(c.prompt, self.tok.decode(y), c.hint) for y in comp]
             groups.append(Group(step, c, prompt_ids[k], comp, lp, rewards, sum(map(len, comp))))
         self.tokens["generated"] += sum(g.tokens for g in groups)
@@ -185,7 +188,10 @@ class Trainer:
             n = self.arm.round_size(step, round_index, trained, last_round)
             if n <= 0:
                 break
-            groups = self.rollout(step, self.select(step, n, self.arm.chunk, dropped))
+            chosen = self.select(step, n, self.arm.chunk, dropped)
+            carried = self.arm.continuations(step)  # rolled out with this round's prompts (SPEED)
+            self.selected_by_step[step].update(c.prompt["id"] for c in carried)
+            groups = self.rollout(step, chosen + carried)
             finals = []
             while groups:  # in-step retries (GHPO's ladder): replaced groups are discarded
                 retry = []
@@ -198,6 +204,9 @@ class Trainer:
                         retry.append(again)
                         continue
                     finals.append(g)
+                    if self.arm.hold(g):  # the arm keeps it; trained only as a part of a group truncate returns
+                        g.fate = "overflow"
+                        continue
                     if self.arm.keep_group(g.rewards):
                         trained.append(g)
                     else:
@@ -210,6 +219,11 @@ class Trainer:
         kept = self.arm.truncate(trained)
         for g in trained:
             g.fate = "trained" if any(g is k for k in kept) else "overflow"
+        for k in kept:
+            for part in k.parts:
+                part.fate = "trained"
+                if not arms_mod.zero_variance(k.rewards):
+                    self.merged_with_signal.add(id(part))
         self.arm.end_step(step, kept)
         return kept, dropped
 
@@ -293,7 +307,10 @@ class Trainer:
         led = self.ledger
         trained = sum(g.tokens for g in led if g.fate == "trained")
         rollouts = sum(len(g.rewards) for g in led)
-        informative = sum(len(g.rewards) for g in led if not arms_mod.zero_variance(g.rewards))
+        # A rollout is informative when the group it is trained in has signal: for a SPEED continuation,
+        # the merged group of screening and continuation, whatever the continuation's own rewards.
+        informative = sum(len(g.rewards) for g in led
+                          if not arms_mod.zero_variance(g.rewards) or id(g) in self.merged_with_signal)
         guided = [g for g in led if g.choice.kind == "guide"]
         checks = {
             "tokens_counted": sum(g.tokens for g in led),
@@ -380,40 +397,40 @@ def limits_of(tok, problems):
 
 
 def evaluate(policy, tok, test, cfg, limit):
-    """Greedy accuracy per level on the held-out set, and pass@G on the first pass_k_per_level problems of
-    each learnable level (trivial and hopeless levels' pass@G is known and costs the most to re-measure)."""
+    """The held-out evaluation: every problem greedily and G times at temperature 1.
+
+    "accuracy", the figure every comparison uses, is the sampled pass rate (mean@G) over the problems
+    of the learnable levels: where RL can move it, and less noisy than one greedy answer per problem.
+    Greedy accuracy, pass@G and mean@G are also given per level, per kind and overall."""
     prompts = tok.encode([p["prompt"] for p in test])
     limits = [limit(p) for p in test]
-    out, _ = policy.sample(prompts, limits, 0.0, count=False)
-    correct = [pools.reward(p, tok.decode(y)) for p, y in zip(test, out)]
-    per_level = defaultdict(list)
-    for p, c in zip(test, correct):
-        per_level[pools.level_of(p)].append(c)
-    firsts, count = [], Counter()
+    out, _ = policy.sample_sorted(prompts, limits, 0.0, count=False)
+    greedy = [pools.reward(p, tok.decode(y)) for p, y in zip(test, out)]
+    G = cfg.group
+    gen = torch.Generator().manual_seed(10_000)  # the same for every run: the starting evaluation is shared
+    samples, _ = policy.sample_sorted([x for x in prompts for _ in range(G)], [x for x in limits for _ in range(G)],
+                                      1.0, gen, count=False)
+    rates = [sum(pools.reward(test[i], tok.decode(y)) for y in samples[i * G:(i + 1) * G]) / G
+             for i in range(len(test))]
+    by_level, by_kind = defaultdict(list), defaultdict(list)
     for i, p in enumerate(test):
-        if p["kind"] == "learnable" and count[pools.level_of(p)] < cfg.pass_k_per_level:
-            count[pools.level_of(p)] += 1
-            firsts.append(i)
-    pass_k, mean_k = defaultdict(list), defaultdict(list)
-    if firsts:
-        G = cfg.group
-        gen = torch.Generator().manual_seed(10_000)  # the same for every run: the starting evaluation is shared
-        rows = [prompts[i] for i in firsts for _ in range(G)]
-        samples, _ = policy.sample(rows, [limits[i] for i in firsts for _ in range(G)], 1.0, gen, count=False)
-        for k, i in enumerate(firsts):
-            r = [pools.reward(test[i], tok.decode(y)) for y in samples[k * G:(k + 1) * G]]
-            pass_k[pools.level_of(test[i])].append(float(any(r)))
-            mean_k[pools.level_of(test[i])].append(sum(r) / G)  # the sampled pass rate: RL sharpens it first
-    by_kind = defaultdict(list)
-    for p, c in zip(test, correct):
-        by_kind[p["kind"]].append(c)
+        by_level[pools.level_of(p)].append(i)
+        by_kind[p["kind"]].append(i)
+
+    def mean(values, idx):
+        return sum(values[i] for i in idx) / len(idx) if idx else None
+
+    learnable = by_kind.get("learnable", [])
     return {
-        "accuracy": sum(correct) / len(correct),
-        "per_level": {lv: sum(v) / len(v) for lv, v in sorted(per_level.items())},
-        "per_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
-        "pass_at_g": {lv: sum(v) / len(v) for lv, v in sorted(pass_k.items())},
-        "mean_at_g": {lv: sum(v) / len(v) for lv, v in sorted(mean_k.items())},
-        "sampled_pass_rate": sum(map(sum, mean_k.values())) / max(1, sum(map(len, mean_k.values()))),
+        "accuracy": mean(rates, learnable) if learnable else mean(rates, range(len(test))),
+        "greedy_accuracy": mean(greedy, range(len(test))),
+        "sampled_pass_rate": mean(rates, range(len(test))),
+        "problems": len(test), "sampled_problems": len(test), "samples_per_problem": G,
+        "per_level": {lv: {"n": len(idx), "greedy": mean(greedy, idx), "mean_at_g": mean(rates, idx),
+                           "pass_at_g": mean([float(r > 0) for r in rates], idx)} for lv, idx in sorted(by_level.items())},
+        "per_kind": {k: {"n": len(idx), "greedy": mean(greedy, idx), "mean_at_g": mean(rates, idx),
+                         "pass_at_g": mean([float(r > 0) for r in rates], idx)} for k, idx in sorted(by_kind.items())},
+        "per_problem_mean_at_g": rates,  # the same problems in every run: paired comparisons between arms
     }
 
 
@@ -435,15 +452,15 @@ def run_one(cfg, arm_name, tokenizer, test_set=None, initial_eval=None, arm_opti
         test_set = [dict(p) for p in pool]
     test_set = test_set or pools.make_test_set(cfg.test_size, 0, [pool], cfg.levels.split(",") if cfg.levels else None)
     options = {"ghpo": {"hint_style": cfg.hint_style}, "dapo": {"max_num_gen_batches": cfg.dapo_max_gen_batches}}
-    arm = arms_mod.make_arm(arm_name, cfg.batch, cfg.group, cfg.seed, target=target,
+    arm = arms_mod.make_arm(arm_name, cfg.batch, cfg.group, cfg.seed, target=target, model_dir=cfg.model or None,
                             **dict(options.get(arm_name, {}), **(arm_options or {})))
     return Trainer(cfg, arm, pool, test_set, tokenizer).run(initial_eval)
 
 
-def measure_levels(tok, per_level, seed=0, G=8, threads=2):
+def measure_levels(tok, per_level, seed=0, G=8, threads=2, model=""):
     """The starting model's mean pass rate, pass@G and share of all-correct groups per level of pools.LEVELS."""
     torch.set_num_threads(threads)
-    pol = policy_mod.Policy()
+    pol = policy_mod.Policy(model or policy_mod.START_DIR)
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for (op, digits), (kind, _) in pools.LEVELS.items():
@@ -478,7 +495,7 @@ def main():
     args = ap.parse_args()
     tok = policy_mod.Tokenizer(policy_mod.MODEL_DIR, policy_mod.find_sparsegate(args.sparsegate))
     if args.measure_levels:
-        result = measure_levels(tok, args.measure_levels, threads=args.threads)
+        result = measure_levels(tok, args.measure_levels, threads=args.threads, model=args.model)
     else:
         cfg = Config(**{k: getattr(args, k) for k in Config.__dataclass_fields__})
         result = run_one(cfg, args.arm, tok, target=args.target)

@@ -22,15 +22,15 @@ sys.path.insert(0, os.path.join(HERE, "..", "embedded_model"))
 import arithmetic  # noqa: E402
 import measure  # noqa: E402  (final_answer: the reward is checked as the model card checks it)
 
-# (op, digits): (kind, share of the pool). Short traces are preferred for the trivial and hopeless
-# kinds: every token of theirs is spent for nothing, and the budget is CPU time.
+# (op, digits): (kind, share of the pool), for the starting policy (policy.START_DIR), whose pass rate
+# at temperature 1 falls with the number of carries it can forget.
 LEVELS = {
-    ("add", 1): ("trivial", 0.075), ("add", 2): ("trivial", 0.075), ("sub", 2): ("trivial", 0.075),
-    ("mul", 1): ("trivial", 0.075),
-    ("mul", 2): ("learnable", 0.1), ("mul", 3): ("learnable", 0.1), ("expr", 2): ("learnable", 0.1),
-    ("expr", 3): ("learnable", 0.1),
-    ("add", 4): ("hopeless", 0.075), ("sub", 4): ("hopeless", 0.075), ("add", 5): ("hopeless", 0.075),
-    ("sub", 5): ("hopeless", 0.075),
+    ("add", 1): ("trivial", 0.1), ("mul", 1): ("trivial", 0.1),
+    ("add", 2): ("learnable", 0.075), ("sub", 2): ("learnable", 0.075), ("add", 3): ("learnable", 0.075),
+    ("sub", 3): ("learnable", 0.075), ("mul", 2): ("learnable", 0.075), ("expr", 2): ("learnable", 0.075),
+    ("mul", 3): ("learnable", 0.075), ("expr", 3): ("learnable", 0.075),
+    ("add", 4): ("hopeless", 0.05), ("sub", 4): ("hopeless", 0.05), ("add", 5): ("hopeless", 0.05),
+    ("sub", 5): ("hopeless", 0.05),
 }
 LIMIT_SLACK, LIMIT_EXTRA = measure.LIMIT_SLACK, measure.LIMIT_EXTRA  # max new tokens, as the card sizes them
 

@@ -1,13 +1,17 @@
 """The RL comparison's report page: one self-contained HTML file, SVG curves written by hand.
 
-Per regime: a table of the summary's medians, then held-out accuracy (all levels, and the learnable
-levels alone) against cumulative rollout tokens, every seed of every arm (thin) and the arm's mean
-over seeds at each evaluation (thick), and the decisions per kind.
+Per regime: a table of the summary's medians, then held-out accuracy (the sampled pass rate, mean@G,
+on the learnable levels; and greedy accuracy on every level) against cumulative rollout tokens: each
+arm's mean over seeds at each evaluation (line) with its 95% t-interval over seeds (band), and the
+decisions per kind.
 """
 import html
+import statistics
+
+from scipy import stats
 
 COLORS = {"grpo": "#444444", "dapo": "#1f77b4", "greso": "#2ca02c", "ghpo": "#d62728", "sparsegate": "#9467bd",
-          "sparsegate-length": "#8c564b", "sparsegate-frozen": "#e377c2"}
+          "sparsegate-length": "#8c564b", "sparsegate-frozen": "#e377c2", "mopps": "#ff7f0e", "speed": "#17becf"}
 EXTRA = ["#17becf", "#bcbd22", "#ff7f0e", "#7f7f7f"]
 
 
@@ -24,10 +28,10 @@ def fmt(x, digits=3):
 
 
 def curve_svg(runs, key, title, width=560, height=300):
-    """Accuracy (key: None for overall, else a per_kind name) against rollout tokens."""
+    """Held-out accuracy (key: "accuracy", learnable mean@G, or "greedy_accuracy") against rollout tokens."""
     pad_l, pad_r, pad_t, pad_b = 50, 120, 24, 36
     def y_of(point):
-        return point["accuracy"] if key is None else point["per_kind"].get(key, 0.0)
+        return point.get(key, 0.0)
     xmax = max([p["tokens"] for r in runs for p in r["curve"]] + [1])
     ys = [y_of(p) for r in runs for p in r["curve"]]
     ylo, yhi = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
@@ -53,12 +57,19 @@ def curve_svg(runs, key, title, width=560, height=300):
     for i, arm in enumerate(arms):
         c = color(arm, arms)
         mine = [r for r in runs if r["arm"] == arm]
-        for r in mine:
-            pts = " ".join(f"{sx(p['tokens']):.1f},{sy(y_of(p)):.1f}" for p in r["curve"])
-            parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="0.8" opacity="0.45"/>')
-        n = min(len(r["curve"]) for r in mine)  # evaluations sit at the same token marks in every run
-        mean = [(sum(r["curve"][k]["tokens"] for r in mine) / len(mine), sum(y_of(r["curve"][k]) for r in mine) / len(mine))
-                for k in range(n)]
+        n = min(len(r["curve"]) for r in mine)  # evaluations sit at about the same token marks in every run
+        mean, band = [], []
+        for k in range(n):
+            x = sum(r["curve"][k]["tokens"] for r in mine) / len(mine)
+            ys_k = [y_of(r["curve"][k]) for r in mine]
+            m = statistics.mean(ys_k)
+            h = stats.t.ppf(0.975, len(ys_k) - 1) * statistics.stdev(ys_k) / len(ys_k) ** 0.5 if len(ys_k) > 1 else 0.0
+            mean.append((x, m))
+            band.append((x, m - h, m + h))
+        if len(mine) > 1:
+            outline = [(x, hi) for x, _, hi in band] + [(x, lo) for x, lo, _ in reversed(band)]
+            pts = " ".join(f"{sx(x):.1f},{sy(min(1.0, max(0.0, y))):.1f}" for x, y in outline)
+            parts.append(f'<polygon points="{pts}" fill="{c}" opacity="0.15" stroke="none"/>')
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in mean)
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2.2"/>')
         parts.append(f'<line x1="{pad_l + W + 10}" y1="{pad_t + 10 + 16 * i}" x2="{pad_l + W + 28}" '
@@ -81,34 +92,36 @@ def render(summary, runs):
            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
            "th{background:#f4f4f4}.fig{display:inline-block;margin-right:1em}</style></head><body>",
            "<h1>RL testbed: rollout tokens to accuracy</h1>",
-           f"<p>GRPO on the embedded model (models/arith-3m), G = {sizes['group']}, B = {sizes['batch']} groups per step, "
+           f"<p>GRPO on the RL starting policy ({html.escape(sizes.get('model') or 'models/arith-3m-slips')}), G = {sizes['group']}, B = {sizes['batch']} groups per step, "
            f"lr {sizes['lr']}, budget {sizes['budget_tokens']:,} rollout tokens per run, seeds {sizes['seeds']}, "
            f"held-out set of {sizes['test_size']} problems over levels {', '.join(sizes['test_levels'])}; "
            f"pools: {sizes['pool_sizes']}. Wall time {summary['wall_seconds']:.0f} s with {sizes['jobs']} runs at once"
-           f"{' (smoke configuration)' if sizes.get('smoke') else ''}. Starting model's held-out accuracy "
-           f"{sizes['starting_eval']['accuracy']:.3f}, per kind {sizes['starting_eval']['per_kind']}.</p>",
+           f"{' (smoke configuration)' if sizes.get('smoke') else ''}. Starting policy's held-out accuracy (mean@G, "
+           f"learnable levels) {sizes['starting_eval']['accuracy']:.3f}, greedy "
+           f"{sizes['starting_eval'].get('greedy_accuracy', 0):.3f}.</p>",
            "<p><b>tokens to grpo final</b>: rollout tokens at the first evaluation whose held-out accuracy reached grpo's "
-           "final accuracy (same regime and seed), median over seeds, null when never reached. <b>effective ratio</b>: "
+           "final accuracy (same regime and seed), median over seeds, null when never reached. <b>accuracy</b>: "
+           "held-out sampled pass rate (mean@G at temperature 1) over the learnable levels. <b>effective ratio</b>: "
            "share of generated rollouts whose group had non-zero reward variance. <b>predictor AUROC (forward)</b>: "
            "for the arms with a predictor, how well the pass rate predicted before each unhinted group's rollout "
            "ranks the groups that passed 0 of G, over the run.</p>"]
     for regime, per_arm in summary["regimes"].items():
         out.append(f"<h2>{html.escape(regime)}</h2>")
         rows = [[arm, ",".join(map(str, s["seeds"])), fmt(s["rollout_tokens"]), fmt(s["discarded_tokens"]),
-                 fmt(s["final_accuracy"]), fmt(s.get("accuracy_gain")), fmt(s["final_learnable_accuracy"]),
+                 fmt(s["final_accuracy"]), fmt(s.get("accuracy_gain")), fmt(s.get("final_greedy_accuracy")),
                  fmt(s["tokens_to_grpo_final"]),
                  fmt(s["effective_ratio"]), fmt(s.get("zero_pass_auroc")), fmt(s["prompt_tokens_scored"]), fmt(s["steps"]),
-                 " / ".join(fmt(s["seconds"].get(k), 0) for k in ("scoring", "rollout", "update", "eval")),
+                 " / ".join(fmt(s["seconds"].get(k), 0) for k in ("scoring", "reload", "rollout", "update", "evaluation")),
                  " ".join(f"{k} {v}" for k, v in s["decisions_total"].items() if v), "; ".join(s["errors"])]
                 for arm, s in per_arm.items()]
-        out.append(table(["arm", "seeds", "rollout tokens", "discarded", "final acc", "gain vs start", "learnable acc",
+        out.append(table(["arm", "seeds", "rollout tokens", "discarded", "final acc", "gain vs start", "greedy acc",
                           "tokens to grpo final",
                           "effective ratio", "predictor AUROC (forward)", "prompt tokens scored", "steps",
-                          "s: scoring / rollout / update / eval",
+                          "s: scoring / reload / rollout / update / eval",
                           "decisions (all seeds)", "errors"], rows))
         mine = [r for r in runs if r["regime"] == regime]
-        out.append(f"<div class='fig'>{curve_svg(mine, None, f'{regime}: held-out greedy accuracy, all levels')}</div>")
-        out.append(f"<div class='fig'>{curve_svg(mine, 'learnable', f'{regime}: learnable levels only')}</div>")
+        out.append(f"<div class='fig'>{curve_svg(mine, 'accuracy', f'{regime}: held-out mean@G, learnable levels')}</div>")
+        out.append(f"<div class='fig'>{curve_svg(mine, 'greedy_accuracy', f'{regime}: held-out greedy, all levels')}</div>")
         windows = [[r["arm"], r["seed"]] + [fmt(w["zero_pass_auroc"]) + f" ({w['groups']})" for w in r["prediction_over_training"]]
                    for r in sorted(mine, key=lambda r: (r["arm"], r["seed"])) if r.get("prediction_over_training")]
         if windows:

@@ -43,7 +43,7 @@ import pools  # noqa: E402
 import report  # noqa: E402
 
 REGIMES = ("multi_epoch", "single_pass")
-BASE_ARMS = ("grpo", "dapo", "greso", "ghpo")
+BASE_ARMS = ("grpo", "dapo", "greso", "ghpo", "mopps", "speed")
 # The full comparison, sized to fit 90 minutes on the 2-core machine with 7 arms (these 4 and the 3
 # sparsegate arms) x 2 regimes x 3 seeds = 42 runs, two at a time (one torch thread each).
 # Measured: on the quiet machine a grpo run of 250k rollout tokens (51 steps of 8 groups, about 625
@@ -52,13 +52,13 @@ BASE_ARMS = ("grpo", "dapo", "greso", "ghpo")
 # batches), about 2 minutes of wall time per run with two at once. 150k tokens and 5 evaluations:
 # about 1.5 minutes per run under that load, 60-65 minutes for 42 runs, 35-40 on a quiet machine.
 # lr 1e-4: 3e-4 and 1e-3 lowered held-out accuracy within 50 steps.
-FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=150000, evals=5, pool_size=48, test_size=64,
-                   pass_k_per_level=3, threads=1)
+FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=150000, evals=5, pool_size=48, test_size=320,
+                   threads=1)
 # The smoke run: every arm, both regimes, one seed, a cheap subset of the levels (one of each kind,
 # short traces); the multi-epoch pool is smaller than GRESO's first sampling round, so that GRESO
 # has history (and skips) from step 2.
 SMOKE = grpo.Config(batch=3, group=4, lr=1e-4, budget_tokens=1500, max_steps=2, dapo_max_gen_batches=3, evals=1, pool_size=4,
-                    test_size=4, pass_k_per_level=0, threads=1, keep_ledger=True, levels="add-1,sub-2,mul-2,add-4")
+                    test_size=4, threads=1, keep_ledger=True, levels="add-1,sub-2,mul-2,add-4")
 
 
 def sparsegate_available(flag):
@@ -100,6 +100,25 @@ def median_of_known(values):
     return statistics.median(known) if known else None
 
 
+def t_interval(values):
+    """Mean and the 95% Student-t interval of the mean over seeds; None below two values."""
+    xs = [v for v in values if v is not None]
+    if len(xs) < 2:
+        return None
+    from scipy import stats
+    m, se = statistics.mean(xs), statistics.stdev(xs) / len(xs) ** 0.5
+    h = stats.t.ppf(0.975, len(xs) - 1) * se
+    return {"mean": m, "low": m - h, "high": m + h, "n": len(xs)}
+
+
+def seconds_split(r):
+    """Wall time by part: the Gate's scoring, the service's reloads, rollout, update, evaluation."""
+    reload = (r.get("arm_stats") or {}).get("reload_seconds", 0.0)
+    sec = r["seconds"]
+    return {"scoring": sec.get("scoring", 0.0), "reload": reload, "rollout": sec["rollout"], "update": sec["update"],
+            "evaluation": sec["eval"], "wall": r.get("wall_seconds")}
+
+
 def tokens_to_reach(curve, target):
     for point in curve:
         if point["accuracy"] >= target - 1e-12:
@@ -136,9 +155,16 @@ def summarize(runs, plan, wall, sizes):
                                                     for r in rs]),
                 "discarded_tokens": median_or_null([r["discarded_tokens"] for r in rs]),
                 "prompt_tokens_scored": median_or_null([r["prompt_tokens_scored"] for r in rs]),
-                "final_learnable_accuracy": median_or_null([r["curve"][-1]["per_kind"].get("learnable") for r in rs]),
+                "tokens_to_grpo_final_range": [min(reach, key=lambda v: float("inf") if v is None else v),
+                                               max(reach, key=lambda v: float("inf") if v is None else v)]
+                if grpo_final else None,  # with 3 seeds the range is the interval of the median
+                "final_accuracy_interval": t_interval([r["final_accuracy"] for r in rs]),
+                "accuracy_gain_interval": t_interval([r["final_accuracy"] - r["curve"][0]["accuracy"] for r in rs]),
+                "final_greedy_accuracy": median_or_null([r["curve"][-1].get("greedy_accuracy") for r in rs]),
+                "greedy_gain": median_or_null([r["curve"][-1].get("greedy_accuracy", 0) - r["curve"][0].get("greedy_accuracy", 0)
+                                               for r in rs]),
                 "steps": median_or_null([r["steps"] for r in rs]),
-                "seconds": {k: median_or_null([r["seconds"][k] for r in rs]) for k in rs[0]["seconds"]},
+                "seconds": {k: median_or_null([seconds_split(r)[k] for r in rs]) for k in seconds_split(rs[0])},
                 "decisions_total": {k: sum(r["decisions_total"].get(k, 0) for r in rs)
                                     for k in ("keep", "guide", "drop", "defer")},
                 "errors": [r["error"] for r in rs if r["error"]],
@@ -239,13 +265,13 @@ def compare(args, t0, cfg, out):
     test_set = pools.make_test_set(cfg.test_size, 0, all_pools, cfg.levels.split(",") if cfg.levels else None)
     import torch
     torch.set_num_threads(cfg.threads)
-    pol = policy_mod.Policy()
+    pol = policy_mod.Policy(cfg.model or policy_mod.START_DIR)
     limits = grpo.limits_of(tok, test_set)
     t_eval = time.time()
     initial = grpo.evaluate(pol, tok, test_set, cfg, lambda p: limits[p["id"]])
     eval_seconds = time.time() - t_eval
-    print(f"starting model: held-out accuracy {initial['accuracy']:.3f} ({eval_seconds:.0f}s); "
-          f"per kind {initial['per_kind']}", file=sys.stderr, flush=True)
+    print(f"starting model: held-out accuracy (learnable mean@G) {initial['accuracy']:.3f}, greedy "
+          f"{initial['greedy_accuracy']:.3f} ({eval_seconds:.0f}s)", file=sys.stderr, flush=True)
 
     plan = [(r, a, s) for r in regimes for s in seeds for a in arms]
     running, done = [], []

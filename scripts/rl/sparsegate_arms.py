@@ -98,9 +98,9 @@ class Service:
 class GateArm(arms_mod.SparsegateArm):
     """One sparsegate variant (VARIANTS), on a service of its own."""
 
-    def __init__(self, batch, group_size, seed, name="sparsegate", binary=None, **options):
+    def __init__(self, batch, group_size, seed, name="sparsegate", binary=None, model_dir=None, **options):
         variant = VARIANTS[name]
-        self.service = Service(binary or policy_mod.find_sparsegate(None), policy_mod.MODEL_DIR)
+        self.service = Service(binary or policy_mod.find_sparsegate(None), model_dir or policy_mod.START_DIR)
         self.oversample, self.follow = variant["oversample"], variant["follow"]
         self.work = tempfile.mkdtemp(prefix=f"rl-{name}-")
         super().__init__(batch, group_size, seed, self.service.target,

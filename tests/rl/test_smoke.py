@@ -18,7 +18,7 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPT = os.path.join(ROOT, "scripts", "rl", "run_comparison.py")
-ARMS = ("grpo", "dapo", "greso", "ghpo")
+ARMS = ("grpo", "dapo", "greso", "ghpo", "mopps", "speed")
 REGIMES = ("multi_epoch", "single_pass")
 FIELDS = ("seeds", "rollout_tokens", "final_accuracy", "tokens_to_grpo_final", "effective_ratio")
 

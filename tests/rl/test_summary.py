@@ -60,3 +60,14 @@ def test_prediction_over_training_windows_follow_the_curve():
     assert abs(second["mean_observed"] - 0.5) < 1e-12
     no_predictions = [grpo.Group(1, arms.Choice({"id": "p"}), [], [], [], [0, 1], 1)]
     assert grpo.prediction_over_training(no_predictions, curve) == []
+
+
+def test_intervals_over_seeds():
+    ci = rc.t_interval([0.70, 0.74, 0.72])
+    assert abs(ci["mean"] - 0.72) < 1e-12 and ci["n"] == 3
+    assert abs((ci["high"] - ci["mean"]) - 4.302653 * 0.02 / 3 ** 0.5) < 1e-5  # t(0.975, 2) * sd / sqrt(3)
+    assert rc.t_interval([0.7]) is None and rc.t_interval([0.7, None]) is None
+    runs = [run("grpo", s, [(0, 0.5), (100, a)]) for s, a in enumerate((0.6, 0.62, 0.64))]
+    g = rc.summarize(runs, [("multi_epoch", "grpo", s) for s in range(3)], 1.0, {})["regimes"]["multi_epoch"]["grpo"]
+    assert g["accuracy_gain_interval"]["low"] > 0 and abs(g["accuracy_gain_interval"]["mean"] - 0.12) < 1e-12
+    assert g["tokens_to_grpo_final_range"] == [100, 100]
