@@ -284,6 +284,8 @@ class Trainer:
                 groups, dropped = self.gather(step)
             except arms_mod.TooDifficult as e:  # DAPO stops the run, as verl raises
                 error = str(e)
+                for g in self.ledger:  # the aborted step's kept groups: generated, never trained
+                    g.fate = g.fate or "overflow"
                 break
             self.decisions.append(dict(self.step_kinds, step=step))
             dropped_by_step[step] = dropped

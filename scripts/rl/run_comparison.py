@@ -18,6 +18,7 @@ from its seed. The starting model's evaluation is the same for every run, so it 
     run_comparison.py --smoke              # a few steps, a tiny pool, every arm: the bookkeeping check
     run_comparison.py --arms grpo,dapo --seeds 0,1,2 --budget-tokens 30000
     run_comparison.py --resume             # keep the runs already in OUT/runs, run the missing ones
+    run_comparison.py --report             # the summary and page of the runs so far, running nothing
     run_comparison.py --target localhost:50051 --arms sparsegate-at-target   # the Gate on a running service
 
 The sparsegate arms (sparsegate_arms.VARIANTS) are part of every comparison when the CLI and the
@@ -44,16 +45,12 @@ import report  # noqa: E402
 
 REGIMES = ("multi_epoch", "single_pass")
 BASE_ARMS = ("grpo", "dapo", "greso", "ghpo", "mopps", "speed")
-# The full comparison, sized to fit 90 minutes on the 2-core machine with 7 arms (these 4 and the 3
-# sparsegate arms) x 2 regimes x 3 seeds = 42 runs, two at a time (one torch thread each).
-# Measured: on the quiet machine a grpo run of 250k rollout tokens (51 steps of 8 groups, about 625
-# tokens per group) took 145-160 s (rollout 75 s, update 31-48 s, 6 evaluations 38 s); with other
-# builds running, 200k-token runs took 175-280 s each (dapo slowest: many small generation
-# batches), about 2 minutes of wall time per run with two at once. 150k tokens and 5 evaluations:
-# about 1.5 minutes per run under that load, 60-65 minutes for 42 runs, 35-40 on a quiet machine.
-# lr 1e-4: 3e-4 and 1e-3 lowered held-out accuracy within 50 steps.
-FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=150000, evals=5, pool_size=48, test_size=320,
-                   threads=1)
+# The full comparison: 10 arms x 2 regimes x 3 seeds = 60 runs, two at a time, one torch thread each.
+# Sized on the starting policy (models/arith-3m-slips): one grpo run at lr 1e-4 raised held-out mean@8
+# on the learnable levels from 0.565 to 0.764 by its first evaluation at 53k rollout tokens and stayed
+# there to 152k, so the budget stops at 60k, with an evaluation every 10k (the resolution of "tokens
+# to reach grpo's final accuracy"). An evaluation samples 320 problems 8 times: most of a run's time.
+FULL = grpo.Config(batch=8, group=8, lr=1e-4, budget_tokens=60000, evals=6, pool_size=48, test_size=320, threads=1)
 # The smoke run: every arm, both regimes, one seed, a cheap subset of the levels (one of each kind,
 # short traces); the multi-epoch pool is smaller than GRESO's first sampling round, so that GRESO
 # has history (and skips) from step 2.
@@ -184,12 +181,16 @@ def run_all(args, cfg, out, queue, running, done, plan, t0, sparsegate, test_set
             regime, arm, seed = queue.pop(0)
             name = run_name(regime, arm, seed)
             finished = os.path.join(out, "runs", name + ".json")
+            config = asdict(replace(cfg, regime=regime, seed=seed))
             if args.resume and os.path.exists(finished):  # a run of an earlier, interrupted or partial comparison
                 with open(finished) as f:
-                    done.append(json.load(f))
-                print(f"{name}: kept from {finished}", file=sys.stderr, flush=True)
-                continue
-            spec = {"config": asdict(replace(cfg, regime=regime, seed=seed)), "arm": arm, "sparsegate": sparsegate,
+                    kept = json.load(f)
+                if kept.get("config") == config:
+                    done.append(kept)
+                    print(f"{name}: kept from {finished}", file=sys.stderr, flush=True)
+                    continue
+                print(f"{name}: {finished} was run with other sizes, running it again", file=sys.stderr, flush=True)
+            spec = {"config": config, "arm": arm, "sparsegate": sparsegate,
                     "test_set": test_set, "initial_eval": initial, "target": args.target,
                     "out": os.path.join(out, "runs", name + ".json")}
             spec_path = os.path.join(out, "runs", name + ".spec.json")
@@ -234,6 +235,8 @@ def main():
     ap.add_argument("--batch", type=int)
     ap.add_argument("--resume", action="store_true",
                     help="keep the runs already in OUT/runs (same sizes assumed) and run only the missing ones")
+    ap.add_argument("--report", action="store_true",
+                    help="run nothing: write summary.json and report.html from the runs already in OUT/runs")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -267,15 +270,36 @@ def compare(args, t0, cfg, out):
     torch.set_num_threads(cfg.threads)
     pol = policy_mod.Policy(cfg.model or policy_mod.START_DIR)
     limits = grpo.limits_of(tok, test_set)
-    t_eval = time.time()
-    initial = grpo.evaluate(pol, tok, test_set, cfg, lambda p: limits[p["id"]])
-    eval_seconds = time.time() - t_eval
+    # Kept in OUT for --resume and --report: the same model, test set and G give the same evaluation.
+    key = {"model": pol.model_dir, "test_ids": [p["id"] for p in test_set], "prompts": [p["prompt"] for p in test_set],
+           "group": cfg.group}
+    cached = os.path.join(out, "starting_eval.json")
+    stored = json.load(open(cached)) if os.path.exists(cached) else {}
+    if stored.get("key") == key:
+        initial, eval_seconds = stored["eval"], stored["seconds"]
+    else:
+        t_eval = time.time()
+        initial = grpo.evaluate(pol, tok, test_set, cfg, lambda p: limits[p["id"]])
+        eval_seconds = time.time() - t_eval
+        with open(cached, "w") as f:
+            json.dump({"key": key, "eval": initial, "seconds": eval_seconds}, f)
     print(f"starting model: held-out accuracy (learnable mean@G) {initial['accuracy']:.3f}, greedy "
           f"{initial['greedy_accuracy']:.3f} ({eval_seconds:.0f}s)", file=sys.stderr, flush=True)
 
-    plan = [(r, a, s) for r in regimes for s in seeds for a in arms]
+    # grpo first (its final accuracy is every arm's target), then seed by seed, so that a comparison
+    # stopped part-way (it takes longer than one session; --resume goes on) has whole seeds.
+    plan = [(r, "grpo", s) for s in seeds for r in regimes if "grpo" in arms] + \
+           [(r, a, s) for s in seeds for r in regimes for a in arms if a != "grpo"]
     running, done = [], []
-    queue = list(plan)
+    queue = [] if args.report else list(plan)
+    if args.report:  # no run: the summary and the page of the runs already in OUT/runs
+        for regime, arm, seed in plan:
+            path = os.path.join(out, "runs", run_name(regime, arm, seed) + ".json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    r = json.load(f)
+                if r.get("config") == asdict(replace(cfg, regime=regime, seed=seed)):
+                    done.append(r)
     try:
         run_all(args, cfg, out, queue, running, done, plan, t0, sparsegate, test_set, initial)
     finally:
