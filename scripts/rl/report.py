@@ -19,6 +19,16 @@ def color(arm, arms):
     return COLORS.get(arm) or EXTRA[sorted(arms).index(arm) % len(EXTRA)]
 
 
+def t_interval(values):
+    """Mean and the 95% Student-t interval of the mean over seeds; None below two values."""
+    xs = [v for v in values if v is not None]
+    if len(xs) < 2:
+        return None
+    m, se = statistics.mean(xs), statistics.stdev(xs) / len(xs) ** 0.5
+    h = stats.t.ppf(0.975, len(xs) - 1) * se
+    return {"mean": m, "low": m - h, "high": m + h, "n": len(xs)}
+
+
 def fmt(x, digits=3):
     if x is None:
         return "null"
@@ -62,10 +72,9 @@ def curve_svg(runs, key, title, width=560, height=300):
         for k in range(n):
             x = sum(r["curve"][k]["tokens"] for r in mine) / len(mine)
             ys_k = [y_of(r["curve"][k]) for r in mine]
-            m = statistics.mean(ys_k)
-            h = stats.t.ppf(0.975, len(ys_k) - 1) * statistics.stdev(ys_k) / len(ys_k) ** 0.5 if len(ys_k) > 1 else 0.0
-            mean.append((x, m))
-            band.append((x, m - h, m + h))
+            ci = t_interval(ys_k) or {"mean": ys_k[0], "low": ys_k[0], "high": ys_k[0]}
+            mean.append((x, ci["mean"]))
+            band.append((x, ci["low"], ci["high"]))
         if len(mine) > 1:
             outline = [(x, hi) for x, _, hi in band] + [(x, lo) for x, lo, _ in reversed(band)]
             pts = " ".join(f"{sx(x):.1f},{sy(min(1.0, max(0.0, y))):.1f}" for x, y in outline)

@@ -42,6 +42,7 @@ import arms as arms_mod  # noqa: E402
 import policy as policy_mod  # noqa: E402
 import pools  # noqa: E402
 import report  # noqa: E402
+from report import t_interval  # noqa: E402
 
 REGIMES = ("multi_epoch", "single_pass")
 BASE_ARMS = ("grpo", "dapo", "greso", "ghpo", "mopps", "speed")
@@ -95,17 +96,6 @@ def median_of_known(values):
     """Median of the values that are not None; None when there are none."""
     known = [v for v in values if v is not None]
     return statistics.median(known) if known else None
-
-
-def t_interval(values):
-    """Mean and the 95% Student-t interval of the mean over seeds; None below two values."""
-    xs = [v for v in values if v is not None]
-    if len(xs) < 2:
-        return None
-    from scipy import stats
-    m, se = statistics.mean(xs), statistics.stdev(xs) / len(xs) ** 0.5
-    h = stats.t.ppf(0.975, len(xs) - 1) * se
-    return {"mean": m, "low": m - h, "high": m + h, "n": len(xs)}
 
 
 def seconds_split(r):
