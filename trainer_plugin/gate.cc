@@ -19,7 +19,8 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::Create(const GateOptions& options) {
   gate->plugin_ = *std::move(plugin);
   if (!options.tokenizer_path.empty()) {
     std::string path = options.tokenizer_path;
-    if (std::filesystem::is_directory(path)) path = (std::filesystem::path(path) / "tokenizer.json").string();
+    std::error_code not_a_directory;  // a path that cannot be looked up is the tokenizer loader's error to report
+    if (std::filesystem::is_directory(path, not_a_directory)) path = (std::filesystem::path(path) / "tokenizer.json").string();
     auto tokenizer = Tokenizer::FromFile(path);
     if (!tokenizer.ok()) return tokenizer.status();
     gate->tokenizer_ = *std::move(tokenizer);

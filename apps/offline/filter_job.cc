@@ -296,7 +296,10 @@ absl::StatusOr<FilterProgress> ResumeOrStart(const FilterOptions& o, const JobPa
                                              const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
                                              const ControlInputs* controls, TrainerPlugin& plugin, bool* resumed) {
   *resumed = false;
-  if (!o.restart && fs::exists(paths.progress)) {
+  std::error_code lookup;
+  // A progress file that cannot even be looked up (a link loop) is for Load to name, not to skip.
+  const bool progress_exists = fs::exists(paths.progress, lookup) || lookup;
+  if (!o.restart && progress_exists) {
     auto progress = FilterProgress::Load(paths.progress);
     if (!progress.ok()) return progress.status();
     if (progress->settings != settings) {

@@ -5,7 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "trainer_plugin/state/atomic_file.h"
 
 namespace sparsegate::offline {

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/common/json_parse.h"
 #include "nlohmann/json.hpp"
 
@@ -39,7 +40,9 @@ absl::StatusOr<std::vector<std::string>> ShardsFromIndex(const std::string& inde
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
-  if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat(dir, ": not a model directory"));
+  absl::StatusOr<FileKind> kind = KindOf(dir);
+  if (!kind.ok()) return kind.status();
+  if (*kind != FileKind::kDirectory) return absl::NotFoundError(absl::StrCat(QuotedPath(dir), ": not a model directory"));
   std::unique_ptr<Checkpoint> ckpt(new Checkpoint);
   ckpt->dir_ = dir;
   ckpt->config_path_ = (fs::path(dir) / "config.json").string();
@@ -47,24 +50,37 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
   if (!config.ok()) return config.status();
   ckpt->config_ = *std::move(config);
 
+  // Present means anything but absent: a FIFO or a link loop named tokenizer.json is an error when
+  // it is read, not a file to skip.
+  auto present = [](const fs::path& p) -> absl::StatusOr<bool> {
+    absl::StatusOr<FileKind> kind = KindOf(p.string());
+    if (!kind.ok()) return kind.status();
+    return *kind != FileKind::kMissing;
+  };
   for (auto [file, out] : {std::pair<const char*, std::string*>{"tokenizer.json", &ckpt->tokenizer_json_},
                            {"tokenizer_config.json", &ckpt->tokenizer_config_}}) {
-    fs::path p = fs::path(dir) / file;
-    if (fs::exists(p)) *out = p.string();
+    const fs::path p = fs::path(dir) / file;
+    absl::StatusOr<bool> exists = present(p);
+    if (!exists.ok()) return exists.status();
+    if (*exists) *out = p.string();
   }
 
   const fs::path single = fs::path(dir) / "model.safetensors";
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   std::vector<std::string> shard_names;
   std::map<std::string, std::string> weight_map;
-  if (fs::exists(single)) {
+  absl::StatusOr<bool> has_single = present(single);
+  if (!has_single.ok()) return has_single.status();
+  absl::StatusOr<bool> has_index = *has_single ? false : present(index);
+  if (!has_index.ok()) return has_index.status();
+  if (*has_single) {
     shard_names.push_back("model.safetensors");
-  } else if (fs::exists(index)) {
+  } else if (*has_index) {
     auto shards = ShardsFromIndex(index.string(), &weight_map);
     if (!shards.ok()) return shards.status();
     shard_names = *std::move(shards);
   } else {
-    return absl::NotFoundError(absl::StrCat(dir, ": no model.safetensors or model.safetensors.index.json"));
+    return absl::NotFoundError(absl::StrCat(QuotedPath(dir), ": no model.safetensors or model.safetensors.index.json"));
   }
 
   for (const std::string& shard : shard_names) {
@@ -94,7 +110,16 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
 std::string Checkpoint::name() const {
   fs::path p = fs::path(dir_);
   if (!p.has_filename()) p = p.parent_path();
-  return fs::absolute(p).lexically_normal().filename().string();
+  std::error_code ec;  // absolute() fails only when the working directory is gone
+  const fs::path absolute = fs::absolute(p, ec);
+  return (ec ? p : absolute).lexically_normal().filename().string();
+}
+
+std::vector<std::string> Checkpoint::TensorNames() const {
+  std::vector<std::string> names;
+  names.reserve(weights_.size());
+  for (const auto& [name, ref] : weights_) names.push_back(name);
+  return names;
 }
 
 absl::StatusOr<WeightRef> Checkpoint::Find(const std::string& name) const {

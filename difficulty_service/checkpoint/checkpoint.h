@@ -41,6 +41,8 @@ class Checkpoint {
   // NotFound naming the tensor and the checked files when absent.
   absl::StatusOr<WeightRef> Find(const std::string& name) const;
   bool Has(const std::string& name) const { return weights_.count(name) > 0; }
+  // Every tensor of the weight files (with an index, those its weight_map places), sorted.
+  std::vector<std::string> TensorNames() const;
 
   // "sha256:<hex>" over config.json, the tokenizer files and every weight
   // file, in a fixed order; computed once by Open().

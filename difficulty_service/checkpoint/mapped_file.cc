@@ -1,48 +1,31 @@
 #include "difficulty_service/checkpoint/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/files.h"
 
 namespace sparsegate {
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    std::string msg = absl::StrCat(path, ": ", std::strerror(err));
-    return err == ENOENT ? absl::NotFoundError(msg) : absl::PermissionDeniedError(msg);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return absl::InternalError(absl::StrCat(path, ": fstat: ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  size_t size = static_cast<size_t>(st.st_size);
+  // Weights have no size bound but the address space; what matters is that a FIFO or a device is
+  // refused (RegularFile), since mapping /dev/zero would "succeed".
+  absl::StatusOr<RegularFile> file = RegularFile::Open(path, std::numeric_limits<int64_t>::max());
+  if (!file.ok()) return file.status();
+  const size_t size = static_cast<size_t>(file->size());
   const unsigned char* data = nullptr;
   if (size > 0) {
-    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": mmap: ", std::strerror(err)));
-    }
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file->fd(), 0);
+    if (p == MAP_FAILED)
+      return absl::InternalError(absl::StrCat(QuotedPath(path), ": mmap: ", std::strerror(errno)));
     data = static_cast<const unsigned char*>(p);
   }
-  ::close(fd);  // the mapping keeps the file alive
-  return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));
+  return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));  // the mapping outlives the descriptor
 }
 
 MappedFile::~MappedFile() {

@@ -16,8 +16,8 @@ namespace sparsegate {
 
 class MappedFile {
  public:
-  // Maps `path` read-only. NotFound when it does not exist, Internal on
-  // mmap failure; the message names the file.
+  // Maps the regular file `path` read-only: RegularFile::Open's errors (files.h), or Internal
+  // when mmap fails; the message names the file.
   static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(const std::string& path);
 
   ~MappedFile();

@@ -28,12 +28,19 @@ absl::Status Read(const json& j, const char* key, T* out, const std::string& whe
   } else if constexpr (std::is_floating_point_v<T>) {
     right_type = it->is_number();
   }
-  if (!right_type)
-    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' has the wrong type (", it->dump(), ")"));
+  // The message names the types, never the value: a file can be made to stand in for config.json
+  // (a symbolic link, a Reload path), and its contents must not come back in the error.
+  const char* expected = std::is_same_v<T, bool> ? "a boolean" : std::is_integral_v<T> ? "an integer"
+                       : std::is_floating_point_v<T> ? "a number" : "a string";
+  auto wrong_type = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": field '", key, "' has the wrong type (expected ", expected, ", found ", it->type_name(), ")"));
+  };
+  if (!right_type) return wrong_type();
   try {
     *out = it->get<T>();
   } catch (const json::exception&) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' has the wrong type (", it->dump(), ")"));
+    return wrong_type();
   }
   return absl::OkStatus();
 }
@@ -71,7 +78,7 @@ absl::Status ReadRope(const json& j, const std::string& where, RopeConfig* rope)
       return absl::InvalidArgumentError(absl::StrCat(where, ": llama3 rope scaling needs original_max_position_embeddings"));
   } else {
     return absl::UnimplementedError(
-        absl::StrCat(where, ": rope_type '", type, "' is not supported (supported: default, linear, llama3)"));
+        absl::StrCat(where, ": rope_type is not supported (supported: default, linear, llama3)"));
   }
   return absl::OkStatus();
 }
@@ -96,6 +103,11 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
   read("num_key_value_heads", &c.num_key_value_heads);
   read("head_dim", &c.head_dim);
   read("max_position_embeddings", &c.max_position_embeddings);
+  // Absent means unknown (the engine's own cap applies); present, it must admit a prompt.
+  if (s.ok() && j.contains("max_position_embeddings") && !j["max_position_embeddings"].is_null() &&
+      c.max_position_embeddings <= 0)
+    return absl::InvalidArgumentError(absl::StrCat(where, ": 'max_position_embeddings' is ", c.max_position_embeddings,
+                                                   "; it must be a positive integer"));
   read("rms_norm_eps", &c.rms_norm_eps);
   read("tie_word_embeddings", &c.tie_word_embeddings);
   read("torch_dtype", &c.torch_dtype);
@@ -134,12 +146,12 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
   } else if (c.model_type == "mistral") {
     read("sliding_window", &c.sliding_window);
   } else {
-    return absl::UnimplementedError(absl::StrCat(where, ": model_type '", c.model_type,
-                                                 "' is not supported (supported: qwen2, qwen3, llama, mistral)"));
+    return absl::UnimplementedError(absl::StrCat(where, c.model_type.empty() ? ": model_type is missing" : ": model_type is not supported",
+                                                 " (supported: qwen2, qwen3, llama, mistral)"));
   }
   if (!s.ok()) return s;
   if (hidden_act != "silu")
-    return absl::UnimplementedError(absl::StrCat(where, ": hidden_act '", hidden_act, "' is not supported (only silu)"));
+    return absl::UnimplementedError(absl::StrCat(where, ": hidden_act is not supported (only silu)"));
 
   if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
   if (c.head_dim == 0 && c.num_attention_heads > 0) c.head_dim = c.hidden_size / c.num_attention_heads;
@@ -188,7 +200,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& j, const std::stri
 }
 
 absl::StatusOr<ModelConfig> ModelConfig::FromFile(const std::string& path) {
-  absl::StatusOr<json> j = ParseJsonFile(path);
+  // A config.json is a few kilobytes; 4 MiB refuses a wrong file before it is parsed whole.
+  absl::StatusOr<json> j = ParseJsonFile(path, int64_t{4} << 20);
   if (!j.ok()) return j.status();
   return FromJson(*j, path);
 }

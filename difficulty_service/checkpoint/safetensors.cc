@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
+#include <unordered_set>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -38,31 +38,62 @@ const DTypeInfo& Info(DType dtype) {
   return kDTypes[0];  // unreachable: every enumerator is listed
 }
 
-// nlohmann::json keeps the last of duplicate keys without a word; the format
-// forbids them, so the parse callback watches the top-level keys.
-absl::StatusOr<nlohmann::json> ParseRejectingDuplicates(const char* begin, const char* end,
-                                                        const std::string& path) {
-  std::set<std::string> seen;
-  std::string duplicate;
-  auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && depth == 1) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
+// nlohmann::json keeps the last of duplicate keys without a word, and the format forbids them. A
+// SAX pass over the header finds them in linear time: nlohmann's parse callback would do it too,
+// but its DOM builder then rescans the top-level object after every tensor entry, so that a header
+// of 100,000 tensors took minutes to refuse.
+class DuplicateKeyFinder : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(string_t& key) override {
+    if (depth_ == 1 && !seen_.insert(key).second) {
+      duplicate_ = key;
+      return false;  // stop here: the header is refused
     }
     return true;
-  };
-  if (absl::Status depth = CheckJsonDepth(std::string_view(begin, end - begin)); !depth.ok())
-    return absl::DataLossError(absl::StrCat(path, ": safetensors header: ", depth.message()));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(begin, end, callback);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
-    return absl::DataLossError(absl::StrCat(path, ": safetensors header is not valid JSON: ", e.what()));
   }
-  if (!duplicate.empty())
-    return absl::DataLossError(absl::StrCat(path, ": safetensors header names tensor '", duplicate,
+  bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) override {
+    error_ = absl::StrCat(JsonErrorWithoutText(e.what()), " (byte ", byte, " of the header)");
+    return false;
+  }
+
+  const std::string& duplicate() const { return duplicate_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  int depth_ = 0;
+  std::unordered_set<std::string> seen_;
+  std::string duplicate_, error_;
+};
+
+absl::StatusOr<nlohmann::json> ParseRejectingDuplicates(const char* begin, const char* end,
+                                                        const std::string& path) {
+  if (absl::Status depth = CheckJsonDepth(std::string_view(begin, end - begin)); !depth.ok())
+    return absl::DataLossError(absl::StrCat(QuotedPath(path), ": safetensors header: ", depth.message()));
+  DuplicateKeyFinder finder;
+  // Errors are values here: the finder's parse_error returns false instead of throwing.
+  const bool complete = nlohmann::json::sax_parse(begin, end, &finder);
+  if (!finder.duplicate().empty())
+    return absl::DataLossError(absl::StrCat(QuotedPath(path), ": safetensors header names tensor '", finder.duplicate(),
                                             "' more than once"));
-  return header;
+  if (!complete || !finder.error().empty())
+    return absl::DataLossError(absl::StrCat(QuotedPath(path), ": safetensors header is not valid JSON: ", finder.error()));
+  try {
+    return nlohmann::json::parse(begin, end);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
+    return absl::DataLossError(
+        absl::StrCat(QuotedPath(path), ": safetensors header is not valid JSON: ", JsonErrorWithoutText(e.what())));
+  }
 }
 
 }  // namespace
@@ -94,12 +125,13 @@ absl::Status SafetensorsFile::ParseHeader() {
     return absl::DataLossError(absl::StrCat(path, ": ", file_size, " bytes is too short for a safetensors file"));
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file_->data()[i];
+  // The length is not echoed: it is the file's first 8 bytes, whatever file this is.
   if (header_len > kMaxHeaderBytes)
-    return absl::DataLossError(absl::StrCat(path, ": safetensors header length ", header_len,
-                                            " exceeds the ", kMaxHeaderBytes, "-byte limit"));
+    return absl::DataLossError(absl::StrCat(QuotedPath(path), ": not a safetensors file (its header length, the first 8 bytes, ",
+                                            "exceeds the ", kMaxHeaderBytes, "-byte limit)"));
   if (header_len > file_size - 8)
-    return absl::DataLossError(absl::StrCat(path, ": safetensors header length ", header_len,
-                                            " runs past the end of the ", file_size, "-byte file"));
+    return absl::DataLossError(absl::StrCat(QuotedPath(path), ": not a safetensors file, or truncated (its header length, the ",
+                                            "first 8 bytes, runs past the end of the ", file_size, "-byte file)"));
   const char* header_begin = reinterpret_cast<const char*>(file_->data() + 8);
   auto header = ParseRejectingDuplicates(header_begin, header_begin + header_len, path);
   if (!header.ok()) return header.status();

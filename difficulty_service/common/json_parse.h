@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {
@@ -61,13 +61,34 @@ inline absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, int max_d
   }
 }
 
-// The whole file at `path`, parsed: NotFound when it cannot be opened, DataLoss when reading fails,
-// InvalidArgument "<path>: not valid JSON: ..." otherwise.
-inline absl::StatusOr<nlohmann::json> ParseJsonFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+// A parser's message with the text it quotes taken out ("last read: '...'", "parsing '1e400'"), so that
+// an error about a file says where and what went wrong without echoing the file's bytes.
+inline std::string JsonErrorWithoutText(std::string_view message) {
+  if (message.substr(0, 1) == "[") {
+    if (const size_t end = message.find("] "); end != std::string_view::npos) message.remove_prefix(end + 2);
+  }
+  message = message.substr(0, message.find("; last read"));
+  std::string out;
+  bool quoted = false;
+  for (char c : message) {
+    if (c == '\'') {
+      quoted = !quoted;
+      continue;
+    }
+    if (!quoted) out.push_back(c);
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// The whole file at `path` (at most max_bytes, files.h), parsed: the errors of ReadFile, or
+// InvalidArgument "<path>: not valid JSON: <where and why, without the file's text>".
+inline absl::StatusOr<nlohmann::json> ParseJsonFile(const std::string& path, int64_t max_bytes = kMaxReadFileBytes) {
+  absl::StatusOr<std::string> text = ReadFile(path, max_bytes);
   if (!text.ok()) return text.status();
   absl::StatusOr<nlohmann::json> parsed = ParseJson(*text);
-  if (!parsed.ok()) return absl::InvalidArgumentError(path + ": not valid JSON: " + std::string(parsed.status().message()));
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(QuotedPath(path) + ": not valid JSON: " + JsonErrorWithoutText(std::string(parsed.status().message())));
   return parsed;
 }
 

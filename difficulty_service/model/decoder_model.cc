@@ -7,10 +7,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/model/cpu_allocator.h"
 
 namespace sparsegate {
@@ -36,6 +39,7 @@ class WeightLoader {
   absl::StatusOr<WeightRef> Find(const std::string& name, const std::vector<int64_t>& shape) const {
     auto ref = checkpoint_.Find(name);
     if (!ref.ok()) return ref.status();
+    used_.insert(name);
     if (ref->view->shape != shape)
       return absl::InvalidArgumentError(absl::StrCat(ref->file->path(), ": tensor '", name, "' has shape ",
                                                      ref->view->ShapeString(), " but config.json implies [",
@@ -81,11 +85,29 @@ class WeightLoader {
     return Load(name, std::move(shape));
   }
 
+  // Once every tensor the config implies is loaded: tensors left over mean that config.json does
+  // not describe these weights (fewer layers than the file holds, biases it says are absent), and
+  // the model would compute something other than what was trained. Rotary inv_freq buffers, which
+  // older checkpoints saved and transformers skips, are not weights.
+  absl::Status CheckNothingLeftOver() const {
+    std::vector<std::string> left;
+    for (const std::string& name : checkpoint_.TensorNames()) {
+      if (used_.count(name) == 0 && !absl::EndsWith(name, ".rotary_emb.inv_freq")) left.push_back(name);
+    }
+    if (left.empty()) return absl::OkStatus();
+    const size_t shown = std::min<size_t>(left.size(), 3);
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuotedPath(checkpoint_.dir()), ": ", left.size(), " tensor(s) in the weight files are not part of the model config.json describes (",
+        absl::StrJoin(left.begin(), left.begin() + shown, ", "), left.size() > shown ? ", ..." : "",
+        "): config.json does not match the weights"));
+  }
+
  private:
   const Checkpoint& checkpoint_;
   const c10::Device device_;
   const at::ScalarType dtype_;
   std::vector<std::shared_ptr<const MappedFile>>* mappings_;
+  mutable std::set<std::string> used_;
 };
 
 // Refuses a (device, dtype) pair this libtorch cannot compute in before any weight is loaded
@@ -174,6 +196,7 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   } else if (options.lm_head) {
     model->lm_head_ = model->embed_tokens_;  // tied
   }
+  if (absl::Status left = loader.CheckNothingLeftOver(); !left.ok()) return left;
   return model;
 }
 

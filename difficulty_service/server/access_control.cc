@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 
 namespace sparsegate {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/tokenizer/absl_view.h"
 #include "difficulty_service/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"

@@ -146,18 +146,20 @@ TEST(ModelConfig, RefusesWhatTheForwardCannotDo) {
     copy[key] = value;
     return ModelConfig::FromJson(copy, "config.json").status();
   };
-  ExpectError(with("model_type", "gpt2"), "model_type 'gpt2' is not supported");
-  ExpectError(with("hidden_act", "gelu"), "hidden_act 'gelu'");
-  ExpectError(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}), "rope_type 'yarn' is not supported");
+  // The value is not echoed: a file standing in for config.json must not come back in the error.
+  ExpectError(with("model_type", "gpt2"), "model_type is not supported (supported: qwen2, qwen3, llama, mistral)");
+  ExpectError(with("hidden_act", "gelu"), "hidden_act is not supported");
+  ExpectError(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}), "rope_type is not supported");
   ExpectError(with("num_key_value_heads", 3), "not a multiple");
   ExpectError(with("hidden_size", "eight"), "field 'hidden_size' has the wrong type");
   ExpectError(with("hidden_size", 0), "'hidden_size' must be a positive integer");
   // Used to be coerced or accepted, or to abort at start-up with bad_alloc and no field named.
-  ExpectError(with("hidden_size", 64.5), "field 'hidden_size' has the wrong type (64.5)");
+  ExpectError(with("hidden_size", 64.5), "field 'hidden_size' has the wrong type (expected an integer, found number)");
   ExpectError(with("tie_word_embeddings", 1), "field 'tie_word_embeddings' has the wrong type");
   ExpectError(with("num_hidden_layers", 1000000000000000), "'num_hidden_layers' is 1000000000000000, outside [0, 1024]");
   ExpectError(with("head_dim", 1000000000000), "'head_dim' is 1000000000000, outside [0, 4096]");
   ExpectError(with("max_position_embeddings", -1), "'max_position_embeddings' is -1");
+  ExpectError(with("max_position_embeddings", 0), "'max_position_embeddings' is 0; it must be a positive integer");
   ExpectError(with("rms_norm_eps", -1e-6), "'rms_norm_eps' is -1e-06; it must be a positive number");
   ExpectError(with("rms_norm_eps", 0), "'rms_norm_eps' is 0");
   ExpectError(with("rope_theta", -10000.0), "'rope_theta' is -10000");

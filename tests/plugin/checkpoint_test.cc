@@ -13,7 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/plugin/trainer_sim.h"
 #include "trainer_plugin/stable_hash.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "trainer_plugin/state/atomic_file.h"
 #include "trainer_plugin/state/plugin_checkpoint.h"
 

@@ -848,7 +848,7 @@ TEST(ServerStartup, BadCheckpointsFailNamingTheFileAndTensor) {
   };
   for (const Case& c : std::vector<Case>{
            {"bad_no_config", "config.json: cannot open"},
-           {"bad_header", "model.safetensors: safetensors header length 1099511627776 exceeds"},
+           {"bad_header", "model.safetensors: not a safetensors file (its header length, the first 8 bytes, exceeds"},
            {"bad_shape", "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [128, 64] but config.json implies [256, 64]"},
        }) {
     auto result = RunCommand(Binary() + " serve --address 127.0.0.1:0 --model " + ModelDir(c.dir));

@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "nlohmann/json.hpp"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/common/read_file.h"
+#include "difficulty_service/common/files.h"
 #include "nlohmann/json.hpp"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/atomic_file.h"
