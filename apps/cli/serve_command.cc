@@ -5,24 +5,47 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
-#include <fstream>
+#include <cstdlib>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "apps/cli/device_flags.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/server/difficulty_server.h"
 
 namespace sparsegate::cli {
 namespace {
 
 std::vector<std::string> ReadLines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw CLI::ValidationError("--outlier-reference", path + ": cannot open");
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) throw CLI::ValidationError("--outlier-reference", std::string(text.status().message()));
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) lines.emplace_back(line);
   return lines;
 }
+
+// The flag's bound from server_options.h, checked on the text as it parses: CLI11's own Range lets
+// "nan" through (every comparison with NaN is false) and says nothing of the flag's purpose.
+CLI::Validator InBounds(const OptionBound& bound) {
+  return CLI::Validator(
+      [bound](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool parsed = end != text.c_str() && *end == '\0' && errno == 0;
+        if (parsed && std::isfinite(value) && value >= bound.min && value <= bound.max &&
+            (!bound.integer || value == std::floor(value)))
+          return "";
+        return absl::StrCat(text, " is not ", bound.Describe());
+      },
+      bound.Describe());
+}
+
+CLI::Validator InBounds(const char* flag) { return InBounds(BoundOf(flag)); }
 
 }  // namespace
 
@@ -37,39 +60,66 @@ void AddServeCommand(CLI::App& app) {
   AddDeviceOptions(cmd, device.get());
   cmd->add_option("--address", options->address, "host:port to listen on (port 0 picks a free one)")->capture_default_str();
   cmd->add_option("--max-prompt-tokens", options->engine.max_prompt_tokens,
-                  "longest prompt accepted (0: min(max_position_embeddings, 8192))")->capture_default_str();
-  cmd->add_option("--max-prompts-per-request", options->max_prompts_per_request)->capture_default_str();
+                  "longest prompt accepted (0: min(max_position_embeddings, 8192))")
+      ->capture_default_str()
+      ->check(InBounds("--max-prompt-tokens"));
+  cmd->add_option("--max-prompt-bytes", options->engine.max_prompt_bytes,
+                  "longest prompt text accepted, in bytes, refused before tokenization (0: 32 per token of "
+                  "--max-prompt-tokens)")->capture_default_str()->check(InBounds("--max-prompt-bytes"));
+  cmd->add_option("--max-prompts-per-request", options->max_prompts_per_request)
+      ->capture_default_str()
+      ->check(InBounds("--max-prompts-per-request"));
   cmd->add_option("--max-queued-prompts", options->batcher.max_queued_prompts,
-                  "admitted but unscored prompts before RESOURCE_EXHAUSTED")->capture_default_str();
+                  "admitted but unscored prompts before RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(InBounds("--max-queued-prompts"));
   cmd->add_option("--max-queued-bytes", options->batcher.max_queued_bytes,
                   "bytes of prompt text and ids admitted and not yet answered before RESOURCE_EXHAUSTED")
-      ->capture_default_str();
+      ->capture_default_str()->check(InBounds("--max-queued-bytes"));
   cmd->add_option("--max-queued-tokens", options->batcher.max_queued_tokens,
-                  "tokens of admitted prompts not yet scored before RESOURCE_EXHAUSTED")->capture_default_str();
+                  "tokens of admitted prompts not yet scored before RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(InBounds("--max-queued-tokens"));
   cmd->add_option("--token-budget", options->batcher.token_budget,
                   "padded tokens (longest x prompts) per forward pass; on a GPU, lowered at load to what 90% of its free "
-                  "memory holds in the worst case (every hidden state kept, every prompt --max-prompt-tokens long)")->capture_default_str();
-  cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)->capture_default_str();
-  cmd->add_option("--tokenizer-threads", options->batcher.tokenizer_threads)->capture_default_str();
+                  "memory holds in the worst case (every hidden state kept, every prompt --max-prompt-tokens long)")
+      ->capture_default_str()
+      ->check(InBounds("--token-budget"));
+  cmd->add_option("--max-batch-prompts", options->batcher.max_batch_prompts)
+      ->capture_default_str()
+      ->check(InBounds("--max-batch-prompts"));
+  cmd->add_option("--tokenizer-threads", options->batcher.tokenizer_threads)
+      ->capture_default_str()
+      ->check(InBounds("--tokenizer-threads"));
   cmd->add_option("--large-request-bytes", options->batcher.large_request_bytes,
                   "requests with more prompt bytes than this are tokenized on a lane of their own, so that they "
-                  "never delay the others")->capture_default_str();
+                  "never delay the others")->capture_default_str()->check(InBounds("--large-request-bytes"));
   cmd->add_option("--cache-bytes", options->batcher.cache_bytes,
                   "memory for scored prompts answered again without a forward pass when the same prompt is asked "
                   "for the same features (keyed by model digest, token ids and options; a reload starts empty); "
-                  "0: no cache")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--intra-op-threads", options->batcher.intra_op_threads, "0: one per core")->capture_default_str();
-  cmd->add_option("--max-message-bytes", options->max_message_bytes)->capture_default_str();
+                  "0: no cache")->capture_default_str()->check(InBounds("--cache-bytes"));
+  cmd->add_option("--intra-op-threads", options->batcher.intra_op_threads, "0: one per core")
+      ->capture_default_str()
+      ->check(InBounds("--intra-op-threads"));
+  cmd->add_option("--max-message-bytes", options->max_message_bytes)
+      ->capture_default_str()
+      ->check(InBounds("--max-message-bytes"));
   cmd->add_option("--outlier-reference", *outlier_file,
                   "text file, one prompt per line, for outlier-channel detection at start-up");
   cmd->add_option("--outlier-ratio", options->engine.outlier_ratio,
-                  "a channel is an outlier above this multiple of the median channel magnitude")->capture_default_str();
+                  "a channel is an outlier above this multiple of the median channel magnitude")
+      ->capture_default_str()
+      ->check(InBounds("--outlier-ratio"));
   cmd->add_option("--drain-timeout", *drain_seconds,
                   "seconds a SIGTERM waits for admitted work (health NOT_SERVING, new calls UNAVAILABLE) before exiting")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(InBounds(OptionBound{"--drain-timeout", 0, 86400, /*integer=*/false}));
   cmd->add_flag("--allow-reload", options->allow_reload,
                 "accept the Reload call (switch to another checkpoint of the same shape without a restart) from "
                 "tokens with the reload permission; needs --auth-tokens");
+  cmd->add_option("--reload-root", options->reload_root,
+                  "Reload accepts only model directories inside this folder (resolved: '..' and symbolic links "
+                  "cannot leave it); default: the folder that holds --model")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--health-address", options->health_address,
                   "also serve grpc.health.v1 here, in plaintext and alone, for probes that cannot use TLS "
                   "(Kubernetes' gRPC probes)");

@@ -50,12 +50,14 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
   if (!config.ok()) return config.status();
   ckpt->config_ = *std::move(config);
 
-  // Present means anything but absent: a FIFO or a link loop named tokenizer.json is an error when
-  // it is read, not a file to skip.
+  // Absent, or a regular file: a directory, FIFO or link loop named tokenizer.json is an error, not
+  // a file to skip.
   auto present = [](const fs::path& p) -> absl::StatusOr<bool> {
     absl::StatusOr<FileKind> kind = KindOf(p.string());
     if (!kind.ok()) return kind.status();
-    return *kind != FileKind::kMissing;
+    if (*kind == FileKind::kDirectory || *kind == FileKind::kOther)
+      return absl::InvalidArgumentError(absl::StrCat(QuotedPath(p.string()), ": not a regular file"));
+    return *kind == FileKind::kRegular;
   };
   for (auto [file, out] : {std::pair<const char*, std::string*>{"tokenizer.json", &ckpt->tokenizer_json_},
                            {"tokenizer_config.json", &ckpt->tokenizer_config_}}) {

@@ -22,7 +22,8 @@ absl::Status PathError(const std::string& path, const char* what, int error) {
   if (error == ELOOP) absl::StrAppend(&message, " (a symbolic link loop)");
   if (error == ENOENT) return absl::NotFoundError(message);
   if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
-  if (error == ELOOP || error == ENAMETOOLONG || error == ENOTDIR || error == EINVAL || error == EISDIR)
+  if (error == ELOOP || error == ENAMETOOLONG || error == ENOTDIR || error == EINVAL || error == EISDIR ||
+      error == ENXIO || error == ENODEV)  // ENXIO: a socket, or a FIFO with no writer
     return absl::InvalidArgumentError(message);
   return absl::InternalError(message);
 }
@@ -51,6 +52,9 @@ absl::StatusOr<FileKind> KindOf(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     const int error = errno;
+    // A symbolic link to nothing is not an absent file: the operator meant something to be there.
+    if (error == ENOENT && ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+      return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": a symbolic link to a file that does not exist"));
     if (error == ENOENT) return FileKind::kMissing;
     return PathError(path, "cannot look up", error);
   }

@@ -26,8 +26,8 @@ std::string QuotedPath(std::string_view path);
 enum class FileKind { kMissing, kRegular, kDirectory, kOther };
 
 // What `path` names, following symbolic links. A path that cannot be resolved for any reason but
-// absence (a link loop, a component or path too long, a parent that may not be searched) is an
-// error naming it: InvalidArgument, or PermissionDenied.
+// absence (a link loop, a link to nothing, a component or path too long, a parent that may not be
+// searched) is an error naming it: InvalidArgument, or PermissionDenied.
 absl::StatusOr<FileKind> KindOf(const std::string& path);
 
 // An open, read-only descriptor of a regular file whose size was at most `max_bytes` when opened.

@@ -27,6 +27,10 @@ namespace sparsegate {
 struct EngineOptions {
   // 0: min(config max_position_embeddings, 8192).
   int64_t max_prompt_tokens = 0;
+  // Longest prompt text accepted, in bytes, checked before tokenization so that refusing a huge
+  // prompt costs nothing (left truncation included: it reads at most this many bytes). 0: 32 bytes
+  // per token of max_prompt_tokens, far above the 3-5 bytes a token of natural text or code takes.
+  int64_t max_prompt_bytes = 0;
   // Reference prompts for outlier-channel detection (empty: no detection).
   std::vector<std::string> outlier_reference_prompts;
   double outlier_ratio = 20.0;
@@ -72,8 +76,8 @@ class ScoringEngine {
                                                              const EngineOptions& options = {});
 
   // Tokenizes (through the chat template when asked) and validates: not
-  // empty, valid UTF-8, ids inside the vocabulary, within max_prompt_tokens
-  // unless truncate_left keeps the last max_prompt_tokens. Errors are
+  // empty, text within max_prompt_bytes, valid UTF-8, ids inside the vocabulary,
+  // within max_prompt_tokens unless truncate_left keeps the last max_prompt_tokens. Errors are
   // InvalidArgument / FailedPrecondition without the prompt's index (the
   // caller knows it).
   absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const;
@@ -101,6 +105,9 @@ class ScoringEngine {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   bool has_chat_template() const { return chat_template_.has_value(); }
   int64_t max_prompt_tokens() const { return max_prompt_tokens_; }
+  int64_t max_prompt_bytes() const { return max_prompt_bytes_; }
+  // What Load noticed but did not refuse (a chat template that does not parse), one sentence each.
+  const std::vector<std::string>& load_warnings() const { return load_warnings_; }
   const c10::Device& device() const { return model_->device(); }
   c10::ScalarType dtype() const { return model_->dtype(); }
   const OutlierChannels& detected_outliers() const { return extractor_.detected_outliers(); }
@@ -115,6 +122,8 @@ class ScoringEngine {
   std::optional<ChatTemplate> chat_template_;
   FeatureExtractor extractor_;
   int64_t max_prompt_tokens_ = 0;
+  int64_t max_prompt_bytes_ = 0;
+  std::vector<std::string> load_warnings_;
 };
 
 }  // namespace sparsegate

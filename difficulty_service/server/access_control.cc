@@ -1,8 +1,15 @@
 #include "difficulty_service/server/access_control.h"
 
 #include <grpcpp/security/server_credentials.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -22,6 +29,45 @@ std::array<unsigned char, 32> Sha256(absl::string_view text) {
   return digest;
 }
 
+// Every certificate in `pem` parses, and there is at least one: gRPC would find out only at the
+// first handshake, and then report "cannot listen" without naming the file.
+absl::StatusOr<std::vector<std::unique_ptr<X509, decltype(&X509_free)>>> ParseCertificates(const std::string& pem,
+                                                                                          const std::string& path) {
+  size_t blocks = 0;
+  for (size_t at = pem.find("-----BEGIN CERTIFICATE-----"); at != std::string::npos;
+       at = pem.find("-----BEGIN CERTIFICATE-----", at + 1))
+    ++blocks;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  std::vector<std::unique_ptr<X509, decltype(&X509_free)>> certificates;
+  while (X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    certificates.emplace_back(certificate, &X509_free);
+  ERR_clear_error();  // the loop ends on "no start line", which is not an error
+  if (certificates.empty() || certificates.size() != blocks)
+    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": certificate ", certificates.size() + 1,
+                                                   " does not parse (a truncated or corrupt PEM block)"));
+  return certificates;
+}
+
+absl::Status CheckKeyPair(const std::string& cert_pem, const std::string& key_pem, const ServerSecurityOptions& o) {
+  auto certificates = ParseCertificates(cert_pem, o.tls_cert_file);
+  if (!certificates.ok()) return certificates.status();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
+                                                &BIO_free);
+  // An empty passphrase callback: an encrypted key fails here instead of prompting on the terminal.
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr), &EVP_PKEY_free);
+  ERR_clear_error();
+  if (key == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(o.tls_key_file),
+                                                   ": the private key does not parse (truncated, corrupt, or encrypted)"));
+  if (X509_check_private_key(certificates->front().get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(o.tls_key_file), " is not the private key of the certificate in ",
+                                                   QuotedPath(o.tls_cert_file)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurityOptions& o) {
@@ -37,11 +83,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadPemFile(o.tls_key_file, "PRIVATE KEY");
   if (!key.ok()) return key.status();
+  if (absl::Status pair = CheckKeyPair(*cert, *key, o); !pair.ok()) return pair;
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!o.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca = ReadPemFile(o.tls_client_ca_file, "CERTIFICATE");
     if (!ca.ok()) return ca.status();
+    if (auto parsed = ParseCertificates(*ca, o.tls_client_ca_file); !parsed.ok()) return parsed.status();
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
@@ -60,8 +108,13 @@ absl::StatusOr<AccessControl> AccessControl::Load(const std::string& tokens_file
     std::vector<absl::string_view> words = absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (words.empty()) continue;
     auto error = [&](const std::string& what) {
-      return absl::InvalidArgumentError(absl::StrCat(tokens_file, ":", line_number, ": ", what));
+      return absl::InvalidArgumentError(absl::StrCat(QuotedPath(tokens_file), ":", line_number, ": ", what));
     };
+    for (char c : words[0]) {
+      // What a gRPC metadata value can carry; a token of other bytes could never be presented.
+      if (c < 0x21 || c > 0x7e)
+        return error("the token holds a byte outside printable ASCII, which no 'authorization' metadata can carry");
+    }
     if (words[0].size() < kMinTokenLength)
       return error(absl::StrCat("the token is ", words[0].size(), " characters; use at least ", kMinTokenLength,
                                 " (for example: openssl rand -hex 32)"));
@@ -72,7 +125,7 @@ absl::StatusOr<AccessControl> AccessControl::Load(const std::string& tokens_file
       } else if (words[i] == "reload") {
         entry.reload = true;
       } else {
-        return error(absl::StrCat("unknown permission '", words[i], "' (known: score, reload)"));
+        return error(absl::StrCat("word ", i + 1, " is not a permission (known: score, reload)"));
       }
     }
     if (words.size() == 1) entry.score = true;
@@ -81,7 +134,7 @@ absl::StatusOr<AccessControl> AccessControl::Load(const std::string& tokens_file
     access.entries_.push_back(entry);
   }
   if (access.entries_.empty())
-    return absl::InvalidArgumentError(absl::StrCat(tokens_file, ": lists no token; every call would be refused"));
+    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(tokens_file), ": lists no token; every call would be refused"));
   return access;
 }
 

@@ -29,6 +29,16 @@ absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_di
 // keep their meaning. FailedPrecondition naming the field and `model_dir` otherwise.
 absl::Status CheckSameShape(const ModelConfig& current, const ModelConfig& next, const std::string& model_dir);
 
+// The folder a server's Reload calls are confined to, resolved: `root` when given, else the folder
+// that holds `model_dir`. InvalidArgument naming the path when it cannot be resolved.
+absl::StatusOr<std::string> ResolveReloadRoot(const std::string& root, const std::string& model_dir);
+
+// `requested` (a Reload call's model_dir) resolved, when it lies inside `resolved_root`; otherwise
+// PermissionDenied (outside the root) or InvalidArgument (too long, a NUL byte, a link loop, not
+// resolvable), naming the path as QuotedPath shows it. Symbolic links and `..` are resolved first,
+// so neither can leave the root.
+absl::StatusOr<std::string> ResolveReloadPath(const std::string& requested, const std::string& resolved_root);
+
 // Blocks until nothing but this call holds `old` and its batcher has no admitted prompt left,
 // then destroys it. Run it off the batcher's own threads.
 void RetireWhenIdle(std::shared_ptr<Backend> old);

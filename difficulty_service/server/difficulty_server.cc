@@ -11,8 +11,10 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/clock.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/model/blas_probe.h"
 #include "difficulty_service/server/backend.h"
 #include "difficulty_service/server/request_translation.h"
@@ -215,6 +217,8 @@ class DifficultyServiceImpl final : public RawService {
     info.set_max_prompts_per_request(max_prompts_);
     info.set_service_version(SPARSEGATE_VERSION);
     info.set_has_chat_template(engine.has_chat_template());
+    info.set_max_prompt_bytes(engine.max_prompt_bytes());
+    for (const std::string& warning : engine.load_warnings()) info.add_load_warnings(warning);
     for (const auto& [layer, channels] : engine.detected_outliers()) {
       v1::LayerOutliers* outliers = info.add_detected_outliers();
       outliers->set_layer(layer);
@@ -412,14 +416,7 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DifficultyServiceIm
 
 absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const ServerOptions& options) {
   if (absl::Status fields = CheckMetricFields(); !fields.ok()) return fields;
-  if (options.max_prompts_per_request < 1)
-    return absl::InvalidArgumentError(absl::StrCat("max prompts per request is ", options.max_prompts_per_request,
-                                                   "; it must be at least 1"));
-  if (options.max_prompts_per_request > options.batcher.max_queued_prompts)
-    // Such a request would be refused as "queue is full" forever, however idle the server.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max prompts per request (", options.max_prompts_per_request, ") is above max queued prompts (",
-        options.batcher.max_queued_prompts, "): requests that large could never be admitted"));
+  if (absl::Status checked = CheckServerOptions(options); !checked.ok()) return checked;
   auto credentials = MakeServerCredentials(options.security);
   if (!credentials.ok()) return credentials.status();
   auto access = AccessControl::Load(options.security.auth_tokens_file);
@@ -442,6 +439,12 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
     }
   }
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
+  if (options.allow_reload) {
+    absl::StatusOr<std::string> root = ResolveReloadRoot(options.reload_root, options.model_dir);
+    if (!root.ok()) return root.status();
+    server->reload_root_ = *std::move(root);
+    spdlog::info("Reload accepts model directories inside {}", QuotedPath(server->reload_root_));
+  }
   DifficultyServer* raw = server.get();
   DifficultyServiceImpl::ReloadFunction reload;
   if (options.allow_reload) {
@@ -511,8 +514,15 @@ void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions&
     return;
   }
   if (reload_thread_.joinable()) reload_thread_.join();  // the previous reload, finished
+  // Confined before any file is touched (server_options.h, --reload-root).
+  absl::StatusOr<std::string> resolved = ResolveReloadPath(model_dir, reload_root_);
+  if (!resolved.ok()) {
+    spdlog::error("reload of {} refused: {}", QuotedPath(model_dir), absl::CHexEscape(resolved.status().message()));
+    done(resolved.status());
+    return;
+  }
   reloading_ = true;
-  reload_thread_ = std::thread([this, model_dir, options, done = std::move(done)] {
+  reload_thread_ = std::thread([this, model_dir = *std::move(resolved), options, done = std::move(done)] {
     auto finish = [&](absl::StatusOr<v1::ReloadResponse> result) {
       {
         std::lock_guard<std::mutex> lock(reload_mu_);
@@ -525,13 +535,13 @@ void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions&
     if (!current) return finish(absl::UnavailableError("the first model is still loading"));
     auto next = LoadBackend(model_dir, options.engine, options.batcher, metrics_.get());
     if (!next.ok()) {
-      spdlog::error("reload of {} refused, still serving {}: {}", model_dir,
-                    current->engine->checkpoint().content_digest(), std::string(next.status().message()));
+      spdlog::error("reload of {} refused, still serving {}: {}", QuotedPath(model_dir),
+                    current->engine->checkpoint().content_digest(), absl::CHexEscape(next.status().message()));
       return finish(next.status());
     }
     if (absl::Status shape = CheckSameShape(current->engine->config(), (*next)->engine->config(), model_dir);
         !shape.ok()) {
-      spdlog::error("reload of {} refused: {}", model_dir, std::string(shape.message()));
+      spdlog::error("reload of {} refused: {}", QuotedPath(model_dir), absl::CHexEscape(shape.message()));
       return finish(shape);
     }
     v1::ReloadResponse response;
@@ -542,7 +552,7 @@ void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions&
     current.reset();
     metrics_->SetModel(model_dir, response.model_digest(), response.load_ms() / 1e3);
     std::shared_ptr<Backend> old = service_->SetBackend(*std::move(next));
-    spdlog::info("reloaded {} in {:.0f} ms: {} -> {}", model_dir, response.load_ms(), response.previous_digest(),
+    spdlog::info("reloaded {} in {:.0f} ms: {} -> {}", QuotedPath(model_dir), response.load_ms(), response.previous_digest(),
                  response.model_digest());
     // The calls the old model admitted finish on it before the reload answers, so the next reload
     // never waits for this one.

@@ -28,27 +28,11 @@
 #include "difficulty_service/metrics/metrics_http_server.h"
 #include "difficulty_service/metrics/service_metrics.h"
 #include "difficulty_service/server/access_control.h"
+#include "difficulty_service/server/server_options.h"
 #include "sparsegate/v1/difficulty.pb.h"
 
 namespace sparsegate {
 
-struct ServerOptions {
-  std::string model_dir;
-  // Loopback by default: reaching the service from other machines is a choice the operator makes,
-  // warned about at start-up when it is made without TLS (README, Security).
-  std::string address = "127.0.0.1:50051";  // "host:0" picks a free port
-  EngineOptions engine;
-  BatcherOptions batcher;
-  int max_prompts_per_request = 256;
-  int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
-  bool allow_reload = false;         // the Reload call (switch to another checkpoint of the same shape)
-  ServerSecurityOptions security;    // TLS, mTLS and bearer tokens; all off by default
-  // When set, grpc.health.v1 is also served here, in plaintext and alone (the same statuses), for
-  // probes that cannot use TLS or tokens, such as Kubernetes' native gRPC probes.
-  std::string health_address;
-  // When set, Prometheus metrics are served over HTTP at http://<metrics_address>/metrics.
-  std::string metrics_address;
-};
 
 class DifficultyServiceImpl;
 
@@ -94,6 +78,7 @@ class DifficultyServer {
   std::mutex reload_mu_;
   bool reloading_ = false;      // guarded by reload_mu_
   std::thread reload_thread_;   // the latest reload; joined by the next one and on destruction
+  std::string reload_root_;     // resolved; Reload refuses paths outside it
 };
 
 }  // namespace sparsegate

@@ -118,6 +118,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
     // vocabularies never meet one, so accept it and drop unknown characters instead.
     auto it = model->vocab_.find(*unk);
     if (it != model->vocab_.end()) model->unk_id_ = it->second;
+    else model->unk_token_missing_ = true;  // said as a load warning (Tokenizer::load_warnings)
   }
   for (int b = 0; b < 256; ++b) {
     char name[8];

@@ -42,8 +42,11 @@ class BpeModel {
   const std::string* IdToToken(int32_t id) const;  // nullptr when no token has that id
   int32_t max_id() const { return static_cast<int32_t>(id_to_token_.size()) - 1; }
   size_t vocab_entries() const { return vocab_.size(); }
+  // The file names an unk_token that its vocabulary lacks: characters it cannot encode are dropped.
+  bool unk_token_missing() const { return unk_token_missing_; }
 
  private:
+  bool unk_token_missing_ = false;
   struct Merge {
     int32_t rank;
     int32_t new_id;

@@ -150,6 +150,47 @@ std::string_view PythonStrip(std::string_view s) {
 // Python's strip() to what it concatenates.
 bool Trims(std::string_view expression) { return Contains(expression, "trim") || Contains(expression, "strip()"); }
 
+// The template's Jinja structure: every {{ }}, {% %} and {# #} closed, and every block tag
+// (if, for, macro, call, filter, raw, block, a set without '=') ended in order. Without a Jinja
+// engine the families are told by their markers, so a template cut short would otherwise render
+// a different prompt with no word said. Written by hand: no Jinja parser for C++ is packaged here,
+// and nesting is all that needs checking.
+absl::Status CheckJinjaStructure(std::string_view t) {
+  std::vector<std::pair<std::string, size_t>> open;  // block tag, byte offset
+  for (size_t at = t.find('{'); at != kNpos && at + 1 < t.size(); at = t.find('{', at + 1)) {
+    const char kind = t[at + 1];
+    const std::string_view close = kind == '{' ? "}}" : kind == '%' ? "%}" : kind == '#' ? "#}" : "";
+    if (close.empty()) continue;
+    const size_t end = t.find(close, at + 2);
+    if (end == kNpos)
+      return absl::InvalidArgumentError(absl::StrCat("'{", std::string(1, kind), "' at byte ", at, " is never closed"));
+    if (kind == '%') {
+      std::string_view body = t.substr(at + 2, end - at - 2);
+      while (!body.empty() && (body.front() == '-' || body.front() == '+' || body.front() == ' ' || body.front() == '\n'))
+        body.remove_prefix(1);
+      const std::string word(body.substr(0, body.find_first_of(" \t\n-+%")));
+      const bool block = word == "if" || word == "for" || word == "macro" || word == "call" || word == "filter" ||
+                         word == "raw" || word == "block" || word == "generation" || (word == "set" && !Contains(body, "="));
+      if (block) {
+        open.emplace_back(word, at);
+      } else if (word.rfind("end", 0) == 0) {
+        if (open.empty() || open.back().first != word.substr(3))
+          return absl::InvalidArgumentError(
+              absl::StrCat("'", word, "' at byte ", at, " closes no open '", word.substr(3), "'"));
+        open.pop_back();
+      } else if ((word == "elif" || word == "else") &&
+                 (open.empty() || (open.back().first != "if" && open.back().first != "for"))) {
+        return absl::InvalidArgumentError(absl::StrCat("'", word, "' at byte ", at, " is outside any 'if' or 'for'"));
+      }
+    }
+    at = end + 1;
+  }
+  if (!open.empty())
+    return absl::InvalidArgumentError(absl::StrCat("'", open.back().first, "' at byte ", open.back().second,
+                                                   " is never ended (a template cut short?)"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string ChatTemplate::family_name() const {
@@ -174,6 +215,9 @@ std::string ChatTemplate::RenderUserPrompt(std::string_view user_text) const {
 
 absl::StatusOr<ChatTemplate> ChatTemplate::FromTemplateText(std::string_view t, std::string bos_token,
                                                             const std::string& source) {
+  if (absl::Status structure = CheckJinjaStructure(t); !structure.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuotedPath(source), ": the chat template does not parse: ", structure.message()));
   const std::vector<Literal> literals = TemplateLiterals(t);
   ChatTemplate result;
   if (Contains(t, "bos_token")) result.prefix_ = std::move(bos_token);

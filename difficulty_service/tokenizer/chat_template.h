@@ -33,7 +33,8 @@ class ChatTemplate {
   // and "bos_token" from a tokenizer_config.json, or from the one inside a model directory; a
   // chat_template.jinja next to it is used when the config has no template. NotFound when there
   // is no template, FailedPrecondition when it belongs to no supported family; messages name the
-  // file.
+  // file. InvalidArgument when the template's Jinja structure is broken (a tag never closed, a
+  // block never ended, as in a template cut short).
   static absl::StatusOr<ChatTemplate> FromTokenizerConfig(const std::string& path);
   // The same from the template text itself; `source` names it in errors.
   static absl::StatusOr<ChatTemplate> FromTemplateText(std::string_view template_text, std::string bos_token,

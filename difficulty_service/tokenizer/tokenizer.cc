@@ -2,6 +2,7 @@
 
 
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/common/files.h"
 #include "difficulty_service/common/json_parse.h"
 #include "difficulty_service/tokenizer/added_vocabulary.h"
 #include "difficulty_service/tokenizer/bpe_model.h"
@@ -26,6 +27,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const nlohmann::j
   if (absl::Status s = RequireObject(j, root); !s.ok()) return s;
   auto field = [&j](const char* key) { return j.contains(key) ? j[key] : nlohmann::json(); };
   auto tokenizer = std::unique_ptr<Tokenizer>(new Tokenizer());
+  tokenizer->source_name_ = source_name;
 
   // Truncation and padding are deliberately not applied: callers score whole prompts and
   // enforce their own length limits.
@@ -136,6 +138,14 @@ std::string Tokenizer::Decode(const std::vector<int32_t>& ids, bool skip_special
   std::string out;
   for (const std::string& t : tokens) out += t;
   return out;
+}
+
+std::vector<std::string> Tokenizer::load_warnings() const {
+  std::vector<std::string> warnings;
+  if (model_->unk_token_missing())
+    warnings.push_back(absl::StrCat(QuotedPath(source_name_), ": model.unk_token is not in the vocabulary; characters "
+                                    "the vocabulary cannot encode are dropped (Hugging Face fails on them)"));
+  return warnings;
 }
 
 int32_t Tokenizer::vocab_size() const { return std::max(model_->max_id(), added_->max_id()) + 1; }

@@ -55,6 +55,9 @@ class Tokenizer {
   std::string Decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
 
   int32_t vocab_size() const;  // max token id + 1, counting added tokens
+  // What loading noticed but did not refuse, one sentence each (an unk_token missing from the
+  // vocabulary, which Hugging Face also loads; it fails on the first unknown character instead).
+  std::vector<std::string> load_warnings() const;
   std::optional<int32_t> TokenToId(std::string_view token) const;
   std::optional<std::string> IdToToken(int32_t id) const;
   bool IsSpecial(int32_t id) const;
@@ -68,6 +71,7 @@ class Tokenizer {
   std::unique_ptr<PostProcessor> post_processor_;
   std::unique_ptr<Decoder> decoder_;
   std::unique_ptr<AddedVocabulary> added_;
+  std::string source_name_;
 };
 
 }  // namespace sparsegate

@@ -59,9 +59,10 @@ def _die_with_parent():
 
 class Service:
     """`sparsegate serve --allow-reload` on a model directory, on a free loopback port. Reload needs a
-    token allowed to reload: the run makes one (`token`, for the arm's Gate) in a private file."""
+    token allowed to reload: the run makes one (`token`, for the arm's Gate) in a private file. Reloads
+    are confined to `reload_root`, where the arm saves the policy it follows."""
 
-    def __init__(self, binary, model_dir, threads=1):
+    def __init__(self, binary, model_dir, reload_root, threads=1):
         if not binary:
             raise RuntimeError("the sparsegate arms need the sparsegate CLI (build it, or pass --sparsegate)")
         self.token = secrets.token_hex(32)
@@ -69,7 +70,7 @@ class Service:
         with os.fdopen(fd, "w") as f:
             f.write(f"{self.token} score reload\n")
         self.proc = subprocess.Popen([binary, "serve", "--model", model_dir, "--address", "127.0.0.1:0",
-                                      "--allow-reload", "--auth-tokens", self.tokens_file,
+                                      "--allow-reload", "--auth-tokens", self.tokens_file, "--reload-root", reload_root,
                                       "--intra-op-threads", str(threads)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      preexec_fn=_die_with_parent)
@@ -100,9 +101,10 @@ class GateArm(arms_mod.SparsegateArm):
 
     def __init__(self, batch, group_size, seed, name="sparsegate", binary=None, model_dir=None, **options):
         variant = VARIANTS[name]
-        self.service = Service(binary or policy_mod.find_sparsegate(None), model_dir or policy_mod.START_DIR)
-        self.oversample, self.follow = variant["oversample"], variant["follow"]
         self.work = tempfile.mkdtemp(prefix=f"rl-{name}-")
+        self.service = Service(binary or policy_mod.find_sparsegate(None), model_dir or policy_mod.START_DIR,
+                               reload_root=self.work)
+        self.oversample, self.follow = variant["oversample"], variant["follow"]
         super().__init__(batch, group_size, seed, self.service.target,
                          dict(PLUGIN_SETTINGS, **variant["gate"], auth_token=self.service.token, **options),
                          name=name)

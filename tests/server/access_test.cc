@@ -286,14 +286,28 @@ TEST(Access, StartRefusesUnsafeOrBrokenSettings) {
   ServerOptions missing = Tls(false);
   missing.security.tls_key_file = Files()("nowhere.key");
   ExpectRefused(missing, "nowhere.key: cannot open");
+  // Used to start and then fail as "cannot listen on ...", naming no file.
+  ServerOptions mismatched = Tls(false);
+  mismatched.security.tls_key_file = Files()("client.key");
+  ExpectRefused(mismatched, "client.key is not the private key of the certificate in " + Files()("server.pem"));
+  std::ifstream pem_in(Files()("server.pem"));
+  const std::string pem((std::istreambuf_iterator<char>(pem_in)), std::istreambuf_iterator<char>());
+  ServerOptions truncated = Tls(false);
+  truncated.security.tls_cert_file = Files().Write("truncated.pem", pem.substr(0, pem.size() / 2) + "\n-----END CERTIFICATE-----\n");
+  ExpectRefused(truncated, "truncated.pem: certificate 1 does not parse");
+  ServerOptions truncated_ca = Tls(true);
+  truncated_ca.security.tls_client_ca_file = truncated.security.tls_cert_file;
+  ExpectRefused(truncated_ca, "truncated.pem: certificate 1 does not parse");
 
   ServerOptions tokens;
   tokens.security.auth_tokens_file = Files().Write("short", "# ok\nshort-token\n");
   ExpectRefused(tokens, "short:2: the token is 11 characters");
   tokens.security.auth_tokens_file = Files().Write("unknown", std::string(kScoreToken) + " score admin\n");
-  ExpectRefused(tokens, "unknown:1: unknown permission 'admin'");
+  ExpectRefused(tokens, "unknown:1: word 3 is not a permission (known: score, reload)");
   tokens.security.auth_tokens_file = Files().Write("twice", std::string(kScoreToken) + "\n" + kScoreToken + " reload\n");
   ExpectRefused(tokens, "twice:2: this token is listed twice");
+  tokens.security.auth_tokens_file = Files().Write("binary", std::string("\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", 12) + std::string(20, '\x80') + "\n");
+  ExpectRefused(tokens, "binary:1: the token holds a byte outside printable ASCII");
   tokens.security.auth_tokens_file = Files().Write("empty", "# nobody yet\n");
   ExpectRefused(tokens, "lists no token");
 }

@@ -83,7 +83,9 @@ TEST(Load, TenTimesTheAdmissionLimitIsAnsweredWithBoundedMemory) {
   constexpr int64_t kQueuedBytes = 8 << 20;
   ServerProcess server(SPARSEGATE_BIN, Model(),
                        {"--max-queued-prompts", "32", "--max-prompts-per-request", "8", "--max-queued-bytes",
-                        std::to_string(kQueuedBytes), "--max-prompt-tokens", "64"});
+                        std::to_string(kQueuedBytes), "--max-prompt-tokens", "64",
+                        // Raised from 64 x 32 bytes, so that the prompts reach the queue's byte bound.
+                        "--max-prompt-bytes", std::to_string(1 << 20)});
   ASSERT_TRUE(server.ok()) << server.log();
   // 128 KiB per prompt, truncated to its last 64 tokens: 1 MiB per call, 40 MiB for the burst.
   const v1::ScoreRequest request = Request(kPromptsPerCall, std::string(128 << 10, 'x') + " what is 2 + 2?", true);
@@ -180,7 +182,8 @@ TEST(Load, AClientSendingHugeBatchesDoesNotStarveASmallOne) {
 }
 
 TEST(Load, AMegabytePromptDoesNotHoldUpOthersTokenization) {
-  ServerProcess server(SPARSEGATE_BIN, Model(), {"--tokenizer-threads", "1"});
+  // An operator who scores huge prompts by their end raises the byte limit (the default refuses them at once).
+  ServerProcess server(SPARSEGATE_BIN, Model(), {"--tokenizer-threads", "1", "--max-prompt-bytes", std::to_string(16 << 20)});
   ASSERT_TRUE(server.ok()) << server.log();
   // 8 MB of words, truncated to its end: seconds of tokenization on one thread.
   std::string huge;

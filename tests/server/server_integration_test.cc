@@ -314,10 +314,15 @@ TEST_F(ServerTest, BadInputGetsAClearStatus) {
       {"far over the limit",
        [](v1::ScoreRequest* r) {
          std::string huge;
-         for (int i = 0; i < 20000; ++i) huge += "x ";
+         for (int i = 0; i < 1000; ++i) huge += "x ";  // within the byte limit, 2,000 tokens
          *r->add_prompts() = TextPrompt(huge);  // tokenized only until the count is clear
        },
        grpc::StatusCode::INVALID_ARGUMENT, "prompt 0: prompt has more than"},
+      {"over the byte limit",
+       [](v1::ScoreRequest* r) {
+         *r->add_prompts() = TextPrompt(std::string(40000, 'x'));  // refused before tokenization
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "prompt 0: prompt text has 40000 bytes, over the limit of 2048"},
       {"unknown layer",
        [&](v1::ScoreRequest* r) {
          two_prompts(r);

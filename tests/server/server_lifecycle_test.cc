@@ -96,7 +96,7 @@ TEST(ServerLifecycle, ARequestLimitAboveTheQueueIsRefusedAtStart) {
   options.batcher.max_queued_prompts = 256;
   auto server = DifficultyServer::Start(options);
   ASSERT_FALSE(server.ok());
-  EXPECT_NE(std::string(server.status().message()).find("max prompts per request (512) is above max queued prompts (256)"),
+  EXPECT_NE(std::string(server.status().message()).find("--max-prompts-per-request (512) is above --max-queued-prompts (256)"),
             std::string::npos) << server.status();
 }
 
