@@ -83,7 +83,8 @@ int RunGenerate(const GenerateFlags& flags) {
     files.Write(row->value);
     ++done;
   }
-  spdlog::info("{}: {} rows generated, {} failed", files.source(), done, failed);
+  spdlog::info("{}: {} rows generated, {} failed, {} blank lines skipped", files.source(), done, failed,
+               reader.blank_lines());
   return failed > 0 ? 1 : 0;
 }
 

@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <climits>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
 #include "apps/cli/device_flags.h"
 #include "apps/cli/feature_json.h"
 #include "apps/offline/in_process_scorer.h"
@@ -45,6 +49,12 @@ absl::StatusOr<PromptInput> PromptFromRow(const json& row, const ScoreFlags& fla
     std::vector<int32_t> ids;
     for (const auto& v : *it) {
       if (!v.is_number_integer()) return absl::InvalidArgumentError("field '" + flags.field + "' holds a non-integer token id");
+      // Checked before narrowing: 4294967301 must not be scored as id 5.
+      const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t{INT32_MAX}
+                                               : v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX;
+      if (!fits)
+        return absl::InvalidArgumentError(absl::StrCat("field '", flags.field, "': token id ", v.dump(), " at position ",
+                                                       ids.size(), " is outside the vocabulary"));
       ids.push_back(v.get<int32_t>());
     }
     input.ids = std::move(ids);
@@ -122,7 +132,8 @@ int RunScore(const ScoreFlags& flags) {
     }
     files.out->flush();
   }
-  spdlog::info("{}: {} rows scored, {} failed", files.source(), scored, failed);
+  spdlog::info("{}: {} rows scored, {} failed, {} blank lines skipped", files.source(), scored, failed,
+               reader.blank_lines());
   return failed > 0 ? 1 : 0;
 }
 

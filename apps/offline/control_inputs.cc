@@ -1,5 +1,7 @@
 #include "apps/offline/control_inputs.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -21,11 +23,17 @@ absl::StatusOr<ControlInputs> ControlInputs::Scan(const std::string& input_path,
   ControlInputs out;
   for (const std::string& f : fields) out.fields_.push_back({f});
   JsonlReader reader(in);
+  std::vector<int64_t> missing(fields.size(), 0), first_missing(fields.size(), 0);
+  int64_t rows = 0;
   while (std::optional<JsonlRow> row = reader.Next()) {
     if (!row->error.empty() || !row->value.is_object()) continue;
+    ++rows;
     for (size_t k = 0; k < fields.size(); ++k) {
       auto it = row->value.find(fields[k]);
-      if (it == row->value.end() || it->is_null()) continue;
+      if (it == row->value.end() || it->is_null()) {
+        if (missing[k]++ == 0) first_missing[k] = row->line;
+        continue;
+      }
       if (!it->is_number() && !it->is_string() && !it->is_boolean())
         return absl::InvalidArgumentError(absl::StrCat(input_path, ":", row->line, ": control field '", fields[k],
                                                        "' is not a number, string or boolean"));
@@ -34,6 +42,12 @@ absl::StatusOr<ControlInputs> ControlInputs::Scan(const std::string& input_path,
     }
   }
   for (size_t k = 0; k < fields.size(); ++k) {
+    if (rows > 0 && missing[k] == rows)  // a misspelt --control, most likely
+      return absl::InvalidArgumentError(absl::StrCat(input_path, ": control field '", fields[k], "' is on no row"));
+    if (missing[k] > 0)
+      spdlog::warn("{}: control field '{}' is missing or null on {} of {} rows (first on line {}); those rows get "
+                   "{} for it", input_path, fields[k], missing[k], rows, first_missing[k],
+                   out.fields_[k].numeric ? "0" : "no category");
     if (!out.fields_[k].numeric) out.fields_[k].categories.assign(categories[k].begin(), categories[k].end());
   }
   return out;

@@ -55,13 +55,20 @@ void FilterOutputs::Write(const std::string& stem, const nlohmann::json& row) {
   File& file = files_.at(stem);
   const std::string line = DumpJson(row) + "\n";
   *file.stream << line;
+  if (!*file.stream && file.error == 0) file.error = errno;  // the failed write(2) under the stream left it
   file.size += line.size();
 }
 
 absl::Status FilterOutputs::Flush() {
   for (auto& [stem, file] : files_) {
+    errno = 0;
     file.stream->flush();
-    if (!*file.stream) return absl::DataLossError(absl::StrCat(fs::path(file.path).filename().string(), ": write failed"));
+    if (!*file.stream && file.error == 0) file.error = errno;
+    // The stream keeps no error code of its own: the reason is the errno of the write(2) that failed
+    // (ENOSPC, EDQUOT, EIO).
+    if (!*file.stream)
+      return absl::DataLossError(absl::StrCat(fs::path(file.path).filename().string(), ": write failed",
+                                              file.error != 0 ? absl::StrCat(": ", std::strerror(file.error)) : ""));
   }
   return absl::OkStatus();
 }

@@ -53,6 +53,7 @@ class FilterOutputs {
     std::string path;
     std::unique_ptr<std::ofstream> stream;
     uint64_t size = 0;
+    int error = 0;  // errno of the first failed write
   };
   std::map<std::string, File> files_;
 };

@@ -26,18 +26,27 @@ struct JsonlRow {
   std::string raw;
 };
 
+// The longest line read as a row by default: far above any dataset row, far below what parsing
+// would make of it in memory.
+inline constexpr int64_t kMaxJsonlLineBytes = int64_t{8} << 20;
+
 class JsonlReader {
  public:
   // `lines_before`: lines already consumed before the stream's position (to resume a file midway).
-  explicit JsonlReader(std::istream& in, int64_t lines_before = 0) : in_(in), line_(lines_before) {}
-  // The next non-blank line, or nullopt at the end of the input.
+  explicit JsonlReader(std::istream& in, int64_t lines_before = 0, int64_t max_line_bytes = kMaxJsonlLineBytes)
+      : in_(in), line_(lines_before), max_line_bytes_(max_line_bytes) {}
+  // The next non-blank line, or nullopt at the end of the input. A line over max_line_bytes is a
+  // row with an error (and no raw text), read to its end but never stored or parsed.
   std::optional<JsonlRow> Next();
-  // Lines consumed so far (blank ones included).
+  // Lines consumed so far (blank ones included), and the blank ones among them.
   int64_t line() const { return line_; }
+  int64_t blank_lines() const { return blank_lines_; }
 
  private:
   std::istream& in_;
   int64_t line_ = 0;
+  int64_t blank_lines_ = 0;
+  const int64_t max_line_bytes_;
 };
 
 // The named field of an object row, which must be a string.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -280,7 +281,7 @@ absl::StatusOr<ReportRow> ReportRowFromOutput(const json& row, const std::vector
   }
 
   if (auto tokens = sg->find("token_count"); tokens != sg->end() && !tokens->is_null()) {
-    if (!tokens->is_number_integer() || tokens->get<int64_t>() < 1)
+    if (!tokens->is_number_integer() || tokens->get<int64_t>() < 1 || tokens->get<int64_t>() > INT32_MAX)
       return TypeError("sparsegate.token_count", "a positive integer", *tokens);
     r.token_count = tokens->get<int32_t>();
   }

@@ -98,7 +98,13 @@ using RawService = v1::DifficultyService::WithRawCallbackMethod_Score<
 template <typename Message>
 absl::Status Parse(const grpc::ByteBuffer& bytes, Message* message) {
   grpc::ByteBuffer copy(bytes);  // Deserialize consumes its buffer; the copy shares the slices
-  if (grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok()) return absl::OkStatus();
+  if (grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok()) {
+    // A field this server does not define means a client that expects something it will not get.
+    if (!message->unknown_fields().empty())
+      return absl::InvalidArgumentError(absl::StrCat("the request holds fields this server does not define (",
+                                                     Message::descriptor()->full_name(), ")"));
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ", Message::descriptor()->full_name(),
                                                  " message (", bytes.Length(), " bytes that do not parse)"));
 }

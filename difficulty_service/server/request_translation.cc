@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/features/metric_list.h"
+#include "difficulty_service/tokenizer/utf8.h"
 
 namespace sparsegate {
 namespace {
@@ -61,7 +62,17 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
     return absl::InvalidArgumentError(
         "options holds fields or enum values this server does not define (for example an unknown pooling)");
 
-  auto layers = engine.ResolveLayers(std::vector<int>(options.layers().begin(), options.layers().end()));
+  std::vector<int> requested_layers;
+  for (int i = 0; i < options.layers_size(); ++i) {
+    const int64_t layer = options.layers(i);
+    // Narrowed only once it is known to fit: 4294967297 must not become layer 1.
+    if (layer < std::numeric_limits<int>::min() || layer > std::numeric_limits<int>::max())
+      return absl::InvalidArgumentError(absl::StrCat("options.layers[", i, "] = ", layer, " is outside [-",
+                                                     engine.config().num_hidden_layers + 1, ", ",
+                                                     engine.config().num_hidden_layers, "]"));
+    requested_layers.push_back(static_cast<int>(layer));
+  }
+  auto layers = engine.ResolveLayers(requested_layers);
   if (!layers.ok()) return absl::InvalidArgumentError(absl::StrCat("options.layers: ", layers.status().message()));
   job->features.layers = *std::move(layers);
 
@@ -88,11 +99,17 @@ absl::StatusOr<std::shared_ptr<ScoreJob>> JobFromRequest(const v1::ScoreRequest&
       return absl::InvalidArgumentError(absl::StrCat("options.truncation = ", options.truncation(), " is not a truncation mode"));
   }
 
+  // The ids come back in the response, which a client's proto3 or JSON decoder refuses to read if
+  // they are not UTF-8 (the proto is proto2 so that the server can say so itself).
+  if (const size_t bad = utf8::FindInvalid(request.request_id()); bad != std::string::npos)
+    return absl::InvalidArgumentError(absl::StrCat("request_id is not valid UTF-8 (byte offset ", bad, ")"));
   job->prompts.resize(n);
   for (int i = 0; i < n; ++i) {
     const v1::Prompt& prompt = request.prompts(i);
     if (!prompt.unknown_fields().empty() || !prompt.tokens().unknown_fields().empty())
       return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " holds fields this server does not define"));
+    if (const size_t bad = utf8::FindInvalid(prompt.id()); bad != std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, ": id is not valid UTF-8 (byte offset ", bad, ")"));
     PromptInput& input = job->prompts[i];
     input.apply_chat_template = prompt.apply_chat_template();
     if (prompt.has_text() && prompt.has_tokens())

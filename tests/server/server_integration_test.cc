@@ -127,7 +127,17 @@ TEST_F(ServerTest, InfoDescribesTheModel) {
   EXPECT_EQ(info.vocab_size(), 320);
   EXPECT_EQ(info.max_prompt_tokens(), 64);
   EXPECT_EQ(info.max_prompts_per_request(), 32);
+  EXPECT_EQ(info.max_prompt_bytes(), 64 * 32);
+  EXPECT_EQ(info.load_warnings_size(), 0);
   EXPECT_TRUE(info.has_chat_template());
+  // A field the server does not define is refused, as on Score (it used to be ignored here).
+  v1::InfoRequest unknown;
+  unknown.mutable_unknown_fields()->AddVarint(99, 1);
+  grpc::ClientContext second;
+  v1::InfoResponse ignored;
+  const grpc::Status refused = stub->Info(&second, unknown, &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("the request holds fields this server does not define"), std::string::npos);
   EXPECT_EQ(info.model_digest().rfind("sha256:", 0), 0u);
   EXPECT_EQ(info.model_digest().size(), 7u + 64u);
   EXPECT_FALSE(info.service_version().empty());
@@ -408,6 +418,32 @@ TEST_F(ServerTest, BadInputGetsAClearStatus) {
          for (int i = 0; i < 33; ++i) *r->add_prompts() = TextPrompt("p");
        },
        grpc::StatusCode::INVALID_ARGUMENT, "33 prompts, over the limit of 32"},
+      // Values past int32 used to wrap: 2^32 + 1 read as layer 1, or channel 1.
+      {"a layer past int32",
+       [&](v1::ScoreRequest* r) {
+         two_prompts(r);
+         r->mutable_options()->add_layers((int64_t{1} << 32) + 1);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "options.layers[0] = 4294967297 is outside"},
+      {"a channel past int32",
+       [&](v1::ScoreRequest* r) {
+         two_prompts(r);
+         r->mutable_options()->add_exclude_channels((int64_t{1} << 32) + 1);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "excluded channel 4294967297 is outside"},
+      {"an id that is not UTF-8",
+       [](v1::ScoreRequest* r) {
+         v1::Prompt p = TextPrompt("fine");
+         p.set_id(std::string("id-\xff\xfe", 5));
+         *r->add_prompts() = p;
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "prompt 0: id is not valid UTF-8 (byte offset 3)"},
+      {"a request id that is not UTF-8",
+       [&](v1::ScoreRequest* r) {
+         two_prompts(r);
+         r->set_request_id(std::string("\xc3", 1));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "request_id is not valid UTF-8 (byte offset 0)"},
   };
   for (const BadCase& c : cases) {
     v1::ScoreRequest request;
