@@ -40,6 +40,7 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
     inputs[i].ids = batch[i].ids;
     infos[i] = PromptInfo{batch[i].id, batch[i].text, batch[i].reference_solution};
   }
+  if (absl::Status ids = CheckBatchIds(infos); !ids.ok()) return ids;  // before the service is called
   std::vector<PromptFeatures> features = client_->Score(inputs);
   auto decisions = plugin_->Decide(infos, features, fits);
   if (!decisions.ok()) return decisions.status();
@@ -67,6 +68,8 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
 
 absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePrompt>& candidates, size_t count,
                                                         double target, const PromptFits& fits) {
+  if (!(target >= 0 && target <= 1))  // NaN included
+    return absl::InvalidArgumentError(absl::StrCat("select: target is ", target, "; it must be a pass rate in [0, 1]"));
   auto decided = Decide(candidates, fits);
   if (!decided.ok()) return decided.status();
   std::vector<Decision> decisions;

@@ -1,5 +1,7 @@
 #include "trainer_plugin/plugin.h"
 
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -153,6 +155,20 @@ absl::StatusOr<Decision> TrainerPlugin::FailOpen(size_t index, const PromptInfo&
   return d;
 }
 
+absl::Status CheckBatchIds(const std::vector<PromptInfo>& batch) {
+  std::unordered_map<std::string_view, size_t> first;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].id.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " has an empty id"));
+    auto [it, fresh] = first.emplace(batch[i].id, i);
+    // The plugin keeps one pending decision per id: a second would replace the first, and the
+    // rewards of one group would be observed against the other's decision.
+    if (!fresh)
+      return absl::InvalidArgumentError(absl::StrCat("prompts ", it->second, " and ", i, " share the id '", batch[i].id,
+                                                     "'; ids must be unique within a batch"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<PromptInfo>& batch,
                                                             const std::vector<PromptFeatures>& features,
                                                             const PromptFits& fits) {
@@ -162,6 +178,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
         absl::StrCat("Decide got ", batch.size(), " prompts but ", features.size(), " feature entries"));
   }
   // Check everything before changing anything.
+  if (absl::Status ids = CheckBatchIds(batch); !ids.ok()) return ids;
   std::vector<std::optional<EncodedPrompt>> encoded(batch.size());
   std::vector<std::string> reference_ids;
   std::vector<EncodedPrompt> reference_prompts;
@@ -219,6 +236,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
 absl::StatusOr<std::vector<Decision>> TrainerPlugin::DecideWithoutFeatures(const std::vector<PromptInfo>& batch,
                                                                            const PromptFits& fits) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (absl::Status ids = CheckBatchIds(batch); !ids.ok()) return ids;
   std::vector<Decision> decisions;
   decisions.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -64,6 +64,10 @@ struct PromptInfo {
   std::optional<std::string> reference_solution;  // none: the prompt can only be kept or dropped
 };
 
+// OK when every prompt of `batch` has a non-empty id of its own: one decision, and one observe,
+// per id and batch. InvalidArgument naming both positions otherwise.
+absl::Status CheckBatchIds(const std::vector<PromptInfo>& batch);
+
 struct Decision {
   std::string prompt_id;
   DecisionKind kind = DecisionKind::kKeep;

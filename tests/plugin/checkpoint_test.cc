@@ -2,11 +2,13 @@
 // loaded gives the same bytes; a truncated, corrupted, foreign or mismatched file is refused with
 // an error naming the file, and the plugin keeps its state.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/str_format.h"
@@ -183,6 +185,48 @@ TEST_F(BadPluginCheckpoint, MissingFieldIsNamed) {
   doc["state"]["counters"]["observed_groups"] = "many";
   doc["checksum"] = absl::StrFormat("fnv1a64:%016x", StableHash64(doc["state"].dump()));
   ExpectRefused(doc.dump(), absl::StatusCode::kInvalidArgument, "state.counters.observed_groups is not an integer");
+}
+
+TEST_F(BadPluginCheckpoint, ImpossibleCountsAreRefusedThoughTheChecksumHolds) {
+  // Each used to load (the checksum was the only check), and int64-maximum trials overflowed on
+  // the next observe.
+  const nlohmann::json good = nlohmann::json::parse(text_);
+  ASSERT_FALSE(good["state"]["policy"]["prompts"].empty());
+  const std::string id = good["state"]["policy"]["prompts"].begin().key();
+  const std::string at = "state.policy.prompts[\"" + id + "\"].";
+  struct Edit {
+    std::function<void(nlohmann::json&)> apply;
+    std::string fragment;
+  };
+  const std::vector<Edit> edits = {
+      {[&](nlohmann::json& s) { s["policy"]["prompts"][id]["trials"] = -4; }, at + "trials is -4, outside [0, 2^50]"},
+      {[&](nlohmann::json& s) {
+         s["policy"]["prompts"][id]["successes"] = 9;
+         s["policy"]["prompts"][id]["trials"] = 8;
+       },
+       at + "successes is 9, more than its trials (8)"},
+      {[&](nlohmann::json& s) { s["policy"]["prompts"][id]["trials"] = INT64_MAX; }, at + "trials is 9223372036854775807"},
+      {[&](nlohmann::json& s) { s["policy"]["prompts"][id]["hint_level"] = 7; }, at + "hint_level is 7, past the ladder's"},
+      {[&](nlohmann::json& s) { s["counters"]["observed_groups"] = -1; }, "state.counters.observed_groups is -1"},
+      {[&](nlohmann::json& s) { s["policy"]["epoch"] = -3; }, "state.policy.epoch is -3"},
+  };
+  for (const Edit& edit : edits) {
+    nlohmann::json doc = good;
+    edit.apply(doc["state"]);
+    doc["checksum"] = absl::StrFormat("fnv1a64:%016x", StableHash64(doc["state"].dump()));
+    ExpectRefused(doc.dump(), absl::StatusCode::kInvalidArgument, edit.fragment);
+  }
+}
+
+TEST_F(BadPluginCheckpoint, AFifoOrADeviceIsRefusedNotWaitedOn) {
+  const std::string fifo = dir_.File("fifo.json");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  absl::Status status = plugin_->Load(fifo);  // used to block forever
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("a FIFO, not a regular file"), std::string::npos) << status;
+  status = plugin_->Load("/dev/zero");  // used to grow until memory ran out
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("/dev/zero: a character device"), std::string::npos) << status;
 }
 
 TEST_F(BadPluginCheckpoint, MissingFile) {

@@ -118,7 +118,31 @@ def test_decide_argument_errors():
         plugin.observe("a", [0.0, 1.5])
     with pytest.raises(ValueError, match="no rewards"):
         plugin.observe("a", [])
+    # Used to be accepted: two decisions pending under one id, and an int id equal to a str one.
+    with pytest.raises(ValueError, match="prompts 0 and 1 share the id 'a'"):
+        plugin.decide([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], [f, f])
+    with pytest.raises(ValueError, match="prompts 0 and 1 share the id '5'"):
+        plugin.decide([{"id": 5, "text": "x"}, {"id": "5", "text": "y"}], [f, f])
+    with pytest.raises(ValueError, match="'text' cannot be encoded as UTF-8"):
+        plugin.decide([{"id": "a", "text": "bad \ud800 text"}], [f])
+    with pytest.raises(ValueError, match="'id' cannot be encoded as UTF-8"):
+        plugin.decide([{"id": "\udfff", "text": "x"}], [f])
     assert plugin.stats()["decisions"] == {"keep": 0, "guide": 0, "drop": 0, "defer": 0}  # nothing changed
+
+
+def test_client_refuses_what_it_cannot_honour():
+    for target in ("not an address", "localhost", "host:0", "host:70000", "ipv4:127.0.0.1:1,nope", "dns:"):
+        with pytest.raises(ValueError, match="is none of host:port"):
+            sparsegate.Gate.create(target=target)
+    for size in (0, -1):
+        with pytest.raises(ValueError, match=f"max_prompts_per_call is {size}; it must be at least 1"):
+            sparsegate.Gate.create(target=DEAD_TARGET, max_prompts_per_call=size)
+    gate = sparsegate.Gate.create(target=DEAD_TARGET, deadline=0.2, max_attempts=1)
+    for target in (float("nan"), -0.1, 1.5):
+        with pytest.raises(ValueError, match="it must be a pass rate in"):
+            gate.select([{"id": "a", "text": "x"}], 1, target=target)
+    with pytest.raises(ValueError, match="share the id"):
+        gate.decide([{"id": "a", "text": "x"}, {"id": "a", "text": "x"}])
 
 
 def test_checkpoint_errors(tmp_path):

@@ -6,6 +6,8 @@
 #include <map>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -32,6 +34,37 @@ absl::StatusOr<std::vector<std::string>> ReplicaAddresses(const std::string& tar
     return absl::InvalidArgumentError(absl::StrCat("cannot reload through target '", target,
                                                    "': name the replicas (host:port or ipv4:a:p,b:p)"));
   return std::vector<std::string>{target};
+}
+
+// host:port with a port in [1, 65535]; host a name, an IPv4 address or a bracketed IPv6 one.
+bool IsHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  const absl::string_view host = address.substr(0, colon), port = address.substr(colon + 1);
+  int number = 0;
+  if (!absl::SimpleAtoi(port, &number) || number < 1 || number > 65535 || port.front() == '+') return false;
+  if (host.front() == '[') return host.back() == ']' && host.size() > 2;
+  return host.find_first_of(" ,/[]:") == absl::string_view::npos;
+}
+
+// gRPC accepts any string as a target and fails only when it connects, as "unavailable" with no
+// word of why; a target of none of its forms is refused when the client is made instead.
+absl::Status CheckTarget(const std::string& target) {
+  const absl::Status refused = absl::InvalidArgumentError(
+      absl::StrCat("client target '", absl::CHexEscape(target),
+                   "' is none of host:port, ipv4:a:p,b:p, ipv6:[a]:p,..., dns:///name:port or unix:path"));
+  for (const char* scheme : {"ipv4:", "ipv6:"}) {
+    if (!absl::StartsWith(target, scheme)) continue;
+    const std::string list = target.substr(std::string(scheme).size());  // the views below point into it
+    const std::vector<absl::string_view> addresses = absl::StrSplit(list, ',');
+    for (absl::string_view address : addresses)
+      if (!IsHostPort(address)) return refused;
+    return absl::OkStatus();
+  }
+  for (const char* scheme : {"dns:", "unix:", "unix-abstract:"}) {
+    if (absl::StartsWith(target, scheme)) return target.size() > std::string(scheme).size() + 1 ? absl::OkStatus() : refused;
+  }
+  return IsHostPort(target) ? absl::OkStatus() : refused;
 }
 
 constexpr char kServiceName[] = "sparsegate.v1.DifficultyService";
@@ -337,6 +370,10 @@ class DifficultyClient::Impl {
 
 absl::StatusOr<std::unique_ptr<DifficultyClient>> DifficultyClient::Create(const ClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("client target is empty");
+  if (absl::Status target = CheckTarget(options.target); !target.ok()) return target;
+  if (options.max_prompts_per_call < 1)
+    return absl::InvalidArgumentError(absl::StrCat("max_prompts_per_call is ", options.max_prompts_per_call,
+                                                   "; it must be at least 1"));
   if (options.layers.empty()) return absl::InvalidArgumentError("client needs at least one layer");
   if (options.poolings.empty()) return absl::InvalidArgumentError("client needs at least one pooling");
   if (options.max_attempts < 1 || options.max_attempts > 5)

@@ -38,12 +38,25 @@ struct PromptDict {
   std::optional<std::string> reference;
 };
 
+// A str as UTF-8: a lone surrogate ("\ud800", from a bad decode upstream) has no UTF-8 form, and
+// pybind11's own cast would say only "Unable to cast".
+std::string Utf8(py::handle value, size_t index, const char* key) {
+  try {
+    return value.cast<std::string>();
+  } catch (const py::cast_error&) {
+  } catch (const py::error_already_set&) {
+  }
+  PyErr_Clear();
+  throw py::value_error("prompt " + std::to_string(index) + ": '" + key +
+                        "' cannot be encoded as UTF-8 (it holds a lone surrogate)");
+}
+
 std::string StringField(py::handle value, size_t index, const char* key) {
   if (!py::isinstance<py::str>(value)) {
     throw py::type_error("prompt " + std::to_string(index) + ": '" + key + "' must be a str or None, got " +
                          std::string(py::str(py::type::of(value).attr("__name__"))));
   }
-  return value.cast<std::string>();
+  return Utf8(value, index, key);
 }
 
 PromptDict ParsePrompt(py::handle item, size_t index, bool ids_allowed) {
@@ -58,7 +71,7 @@ PromptDict ParsePrompt(py::handle item, size_t index, bool ids_allowed) {
     if (key == "id") {
       // Integer ids (a dataset's row index) are accepted and used as their decimal string.
       if (py::isinstance<py::str>(value) || py::isinstance<py::int_>(value)) {
-        p.id = py::str(value);
+        p.id = Utf8(py::str(value), index, "id");
         has_id = true;
       } else {
         throw py::type_error("prompt " + std::to_string(index) + ": 'id' must be a str or an int");

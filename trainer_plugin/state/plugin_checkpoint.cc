@@ -178,6 +178,25 @@ Int GetInt(const json& j, const std::string& where) {
   return static_cast<Int>(v);
 }
 
+// Counts are validated, not only checksummed: a checkpoint re-sealed by hand, or written by a bug,
+// with negative trials, successes above trials or a count near the int64 maximum would otherwise
+// load and overflow on the next observe. 2^50 is beyond any training run and leaves the headroom.
+constexpr int64_t kMaxCount = int64_t{1} << 50;
+
+template <typename Int>
+Int GetCount(const json& j, const std::string& where) {
+  const Int v = GetInt<Int>(j, where);
+  if (v < 0 || static_cast<int64_t>(v) > kMaxCount)
+    throw FormatError{where, absl::StrCat("is ", v, ", outside [0, 2^50]: not a count")};
+  return v;
+}
+
+// `part` (successes) may not exceed `whole` (trials).
+template <typename Int>
+void CheckAtMost(Int part, Int whole, const std::string& part_where, const char* whole_name) {
+  if (part > whole) throw FormatError{part_where, absl::StrCat("is ", part, ", more than its ", whole_name, " (", whole, ")")};
+}
+
 bool GetBool(const json& j, const std::string& where) {
   if (!j.is_boolean()) throw FormatError{where, "is not true or false"};
   return j.get<bool>();
@@ -262,8 +281,10 @@ PredictorState GetPredictorState(const json& j, const std::string& where) {
     ObservedGroup g;
     g.features = GetEncodedPrompt(observations[i], w);
     g.prompt_id = GetString(Field(observations[i], "prompt_id", w), Join(w, "prompt_id"));
-    g.successes = GetInt<int32_t>(Field(observations[i], "successes", w), Join(w, "successes"));
-    g.trials = GetInt<int32_t>(Field(observations[i], "trials", w), Join(w, "trials"));
+    g.successes = GetCount<int32_t>(Field(observations[i], "successes", w), Join(w, "successes"));
+    g.trials = GetCount<int32_t>(Field(observations[i], "trials", w), Join(w, "trials"));
+    if (g.trials == 0) throw FormatError{Join(w, "trials"), "is 0: an observed group has rollouts"};
+    CheckAtMost(g.successes, g.trials, Join(w, "successes"), "trials");
     s.observations.push_back(std::move(g));
   }
   const std::string seen_where = Join(where, "seen_reference");
@@ -288,15 +309,15 @@ PredictorState GetPredictorState(const json& j, const std::string& where) {
   }
   s.supervised_active = GetBool(Field(j, "supervised_active", where), Join(where, "supervised_active"));
   s.observations_since_fit =
-      GetInt<int64_t>(Field(j, "observations_since_fit", where), Join(where, "observations_since_fit"));
-  s.total_observations = GetInt<int64_t>(Field(j, "total_observations", where), Join(where, "total_observations"));
+      GetCount<int64_t>(Field(j, "observations_since_fit", where), Join(where, "observations_since_fit"));
+  s.total_observations = GetCount<int64_t>(Field(j, "total_observations", where), Join(where, "total_observations"));
   return s;
 }
 
 PromptHistory GetPromptHistory(const json& j, const std::string& w) {
   PromptHistory h;
-  auto i32 = [&](const char* key) { return GetInt<int32_t>(Field(j, key, w), Join(w, key)); };
-  auto i64 = [&](const char* key) { return GetInt<int64_t>(Field(j, key, w), Join(w, key)); };
+  auto i32 = [&](const char* key) { return GetCount<int32_t>(Field(j, key, w), Join(w, key)); };
+  auto i64 = [&](const char* key) { return GetCount<int64_t>(Field(j, key, w), Join(w, key)); };
   h.has_reference = GetBool(Field(j, "has_reference", w), Join(w, "has_reference"));
   h.hint_level = i32("hint_level");
   h.successes_at_level = i32("successes_at_level");
@@ -312,10 +333,15 @@ PromptHistory GetPromptHistory(const json& j, const std::string& w) {
   h.last_group_level = i32("last_group_level");
   h.last_group_successes = i32("last_group_successes");
   h.last_group_trials = i32("last_group_trials");
+  CheckAtMost(h.successes, h.trials, Join(w, "successes"), "trials");
+  CheckAtMost(h.last_group_successes, h.last_group_trials, Join(w, "last_group_successes"), "last_group_trials");
   // Added within version 1: absent in checkpoints written before the expected pass rate had evidence.
   if (j.contains("level_trials")) {
     h.level_successes = GetDouble(Field(j, "level_successes", w), Join(w, "level_successes"));
     h.level_trials = GetDouble(Field(j, "level_trials", w), Join(w, "level_trials"));
+    if (!(h.level_trials >= 0) || !(h.level_successes >= 0))
+      throw FormatError{Join(w, "level_trials"), "or level_successes is negative"};
+    CheckAtMost(h.level_successes, h.level_trials, Join(w, "level_successes"), "level_trials");
   }
   h.last_decision = GetOptional<DecisionKind>(Field(j, "last_decision", w), Join(w, "last_decision"), GetDecisionKind);
   h.last_decision_level = i32("last_decision_level");
@@ -325,14 +351,18 @@ PromptHistory GetPromptHistory(const json& j, const std::string& w) {
 
 PolicyState GetPolicyState(const json& j, const std::string& where) {
   PolicyState s;
-  s.epoch = GetInt<int64_t>(Field(j, "epoch", where), Join(where, "epoch"));
+  s.epoch = GetCount<int64_t>(Field(j, "epoch", where), Join(where, "epoch"));
   const std::string prompts_where = Join(where, "prompts");
   for (const auto& [id, history] : GetObject(Field(j, "prompts", where), prompts_where).items()) {
     s.prompts.emplace(id, GetPromptHistory(history, absl::StrCat(prompts_where, "[\"", id, "\"]")));
   }
   if (j.contains("rung_trials")) {  // added within version 1, as level_trials
-    s.rung_successes = GetVector<int64_t>(Field(j, "rung_successes", where), Join(where, "rung_successes"), GetInt<int64_t>);
-    s.rung_trials = GetVector<int64_t>(Field(j, "rung_trials", where), Join(where, "rung_trials"), GetInt<int64_t>);
+    s.rung_successes = GetVector<int64_t>(Field(j, "rung_successes", where), Join(where, "rung_successes"), GetCount<int64_t>);
+    s.rung_trials = GetVector<int64_t>(Field(j, "rung_trials", where), Join(where, "rung_trials"), GetCount<int64_t>);
+    if (s.rung_successes.size() != s.rung_trials.size())
+      throw FormatError{Join(where, "rung_successes"), "has another length than rung_trials"};
+    for (size_t r = 0; r < s.rung_trials.size(); ++r)
+      CheckAtMost(s.rung_successes[r], s.rung_trials[r], absl::StrCat(Join(where, "rung_successes"), "[", r, "]"), "rung_trials");
   }
   return s;
 }
@@ -341,27 +371,27 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
   PluginCounters c;
   const std::string decisions_where = Join(where, "decisions");
   const std::vector<int64_t> decisions =
-      GetVector<int64_t>(Field(j, "decisions", where), decisions_where, GetInt<int64_t>);
+      GetVector<int64_t>(Field(j, "decisions", where), decisions_where, GetCount<int64_t>);
   if (decisions.size() != c.decisions.size()) {
     throw FormatError{decisions_where, absl::StrCat("has ", decisions.size(), " entries, not ", c.decisions.size())};
   }
   std::copy(decisions.begin(), decisions.end(), c.decisions.begin());
-  c.fail_open_decisions = GetInt<int64_t>(Field(j, "fail_open_decisions", where), Join(where, "fail_open_decisions"));
+  c.fail_open_decisions = GetCount<int64_t>(Field(j, "fail_open_decisions", where), Join(where, "fail_open_decisions"));
   c.decisions_by_hint_level = GetVector<int64_t>(Field(j, "decisions_by_hint_level", where),
-                                                 Join(where, "decisions_by_hint_level"), GetInt<int64_t>);
-  c.observed_groups = GetInt<int64_t>(Field(j, "observed_groups", where), Join(where, "observed_groups"));
-  c.zero_pass_groups = GetInt<int64_t>(Field(j, "zero_pass_groups", where), Join(where, "zero_pass_groups"));
-  c.all_pass_groups = GetInt<int64_t>(Field(j, "all_pass_groups", where), Join(where, "all_pass_groups"));
+                                                 Join(where, "decisions_by_hint_level"), GetCount<int64_t>);
+  c.observed_groups = GetCount<int64_t>(Field(j, "observed_groups", where), Join(where, "observed_groups"));
+  c.zero_pass_groups = GetCount<int64_t>(Field(j, "zero_pass_groups", where), Join(where, "zero_pass_groups"));
+  c.all_pass_groups = GetCount<int64_t>(Field(j, "all_pass_groups", where), Join(where, "all_pass_groups"));
   c.unknown_prompt_observations =
-      GetInt<int64_t>(Field(j, "unknown_prompt_observations", where), Join(where, "unknown_prompt_observations"));
+      GetCount<int64_t>(Field(j, "unknown_prompt_observations", where), Join(where, "unknown_prompt_observations"));
   if (j.contains("hints_withheld_to_fit")) {  // added within version 1, with the prompt-length budget
     c.hints_shortened_to_fit =
-        GetInt<int64_t>(Field(j, "hints_shortened_to_fit", where), Join(where, "hints_shortened_to_fit"));
+        GetCount<int64_t>(Field(j, "hints_shortened_to_fit", where), Join(where, "hints_shortened_to_fit"));
     c.hints_withheld_to_fit =
-        GetInt<int64_t>(Field(j, "hints_withheld_to_fit", where), Join(where, "hints_withheld_to_fit"));
+        GetCount<int64_t>(Field(j, "hints_withheld_to_fit", where), Join(where, "hints_withheld_to_fit"));
   }
   if (j.contains("truncated_prompts")) {  // added within version 1, with explicit truncation
-    c.truncated_prompts = GetInt<int64_t>(Field(j, "truncated_prompts", where), Join(where, "truncated_prompts"));
+    c.truncated_prompts = GetCount<int64_t>(Field(j, "truncated_prompts", where), Join(where, "truncated_prompts"));
   }
   const std::string cal_where = Join(where, "calibration");
   const json& calibration = GetArray(Field(j, "calibration", where), cal_where);
@@ -370,7 +400,7 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
   }
   for (size_t b = 0; b < c.calibration.size(); ++b) {
     const std::string w = absl::StrCat(cal_where, "[", b, "]");
-    c.calibration[b].groups = GetInt<int64_t>(Field(calibration[b], "groups", w), Join(w, "groups"));
+    c.calibration[b].groups = GetCount<int64_t>(Field(calibration[b], "groups", w), Join(w, "groups"));
     c.calibration[b].predicted_sum = GetDouble(Field(calibration[b], "predicted_sum", w), Join(w, "predicted_sum"));
     c.calibration[b].observed_sum = GetDouble(Field(calibration[b], "observed_sum", w), Join(w, "observed_sum"));
   }
@@ -381,12 +411,24 @@ PluginCheckpoint GetCheckpoint(const json& j) {
   const std::string where = "state";
   PluginCheckpoint c;
   c.schema.columns = GetVector<std::string>(Field(j, "schema", where), Join(where, "schema"), GetString);
-  c.ladder_rungs = GetInt<int32_t>(Field(j, "ladder_rungs", where), Join(where, "ladder_rungs"));
+  c.ladder_rungs = GetCount<int32_t>(Field(j, "ladder_rungs", where), Join(where, "ladder_rungs"));
   c.hidden_probe_dims = GetInt<int32_t>(Field(j, "hidden_probe_dims", where), Join(where, "hidden_probe_dims"));
   c.hidden_projection_seed =
       GetInt<uint64_t>(Field(j, "hidden_projection_seed", where), Join(where, "hidden_projection_seed"));
   c.predictor = GetPredictorState(Field(j, "predictor", where), Join(where, "predictor"));
   c.policy = GetPolicyState(Field(j, "policy", where), Join(where, "policy"));
+  // Hint levels index the ladder: one past it would read past the reference solution's rungs.
+  for (const auto& [id, h] : c.policy.prompts) {
+    for (auto [name, level] : {std::pair<const char*, int32_t>{"hint_level", h.hint_level},
+                               {"last_group_level", h.last_group_level},
+                               {"last_decision_level", h.last_decision_level}}) {
+      if (level > c.ladder_rungs)
+        throw FormatError{absl::StrCat(where, ".policy.prompts[\"", id, "\"].", name),
+                          absl::StrCat("is ", level, ", past the ladder's ", c.ladder_rungs, " rungs")};
+    }
+  }
+  if (c.policy.rung_trials.size() > static_cast<size_t>(c.ladder_rungs) + 1)
+    throw FormatError{Join(where, "policy.rung_trials"), absl::StrCat("has more entries than the ladder's ", c.ladder_rungs, " rungs")};
   c.counters = GetCounters(Field(j, "counters", where), Join(where, "counters"));
   const std::string pending_where = Join(where, "pending");
   for (const auto& [id, prompt] : GetObject(Field(j, "pending", where), pending_where).items()) {
