@@ -599,9 +599,35 @@ class SparsegateArm(Arm):
 
     def select(self, step, candidates):
         t0 = time.perf_counter()
-        decided = self.gate.decide(self.gate_prompts(candidates))
+        firsts = self.first_of_each_id(candidates)
+        decided = dict(zip((p["id"] for p in firsts), self.gate.decide(self.gate_prompts(firsts))))
         self.scoring_seconds += time.perf_counter() - t0
-        return [self.choice(step, p, d) for p, d in zip(candidates, decided)]
+        return self.choices(step, candidates, decided)
+
+    @staticmethod
+    def first_of_each_id(candidates):
+        """The candidates whose id has not come earlier in the batch. A trainer's sampler never puts a
+        prompt twice into one batch; this testbed's stream does where an epoch ends inside a batch, and
+        the Gate decides (and is told the rewards of) each id once per batch: it refuses repeats."""
+        seen, firsts = set(), []
+        for p in candidates:
+            if p["id"] not in seen:
+                seen.add(p["id"])
+                firsts.append(p)
+        return firsts
+
+    def choices(self, step, candidates, decided):
+        """One Choice per candidate: the Gate's decision for the first of each id that it decided, a
+        deferral for a repeat or for a candidate it did not return."""
+        out, used = [], set()
+        for p in candidates:
+            if p["id"] in decided and p["id"] not in used:
+                used.add(p["id"])
+                out.append(self.choice(step, p, decided[p["id"]]))
+            else:
+                reason = "already in this batch" if p["id"] in used else "not selected"
+                out.append(Choice(p, "defer", "", "", {"reason": reason}))
+        return out
 
     @staticmethod
     def gate_prompts(candidates):

@@ -115,14 +115,13 @@ class GateArm(arms_mod.SparsegateArm):
     def select(self, step, candidates):
         if self.oversample <= 1:
             return super().select(step, candidates)
-        prompts = self.gate_prompts(candidates)
+        prompts = self.gate_prompts(self.first_of_each_id(candidates))
         already = self.chosen_in_step[1] if self.chosen_in_step[0] == step else 0
         t0 = time.perf_counter()
         chosen = {d.prompt_id: d for d in self.gate.select(prompts, self.B - already)}
         self.scoring_seconds += time.perf_counter() - t0
         self.chosen_in_step = (step, already + len(chosen))
-        return [self.choice(step, p, chosen[p["id"]]) if p["id"] in chosen
-                else arms_mod.Choice(p, "defer", "", "", {"reason": "not selected"}) for p in candidates]
+        return self.choices(step, candidates, chosen)
 
     def after_update(self, step, policy):
         if not self.follow:

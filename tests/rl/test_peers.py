@@ -364,3 +364,21 @@ def test_kv_cache_sampling_matches_full_forward_logprobs():
         assert torch.allclose(lp[r, :len(row)], torch.tensor(row), atol=1e-4)
     greedy, _ = pol.sample(prompts[:1], [40], 0.0, count=False)
     assert tok.decode(greedy[0]).endswith("So 5 + 7 = 12.") and greedy[0][-1] == pol.eos_id
+
+
+# -- the product's arms: one decision per id and batch ---------------------------------------------
+
+def test_sparsegate_arms_decide_each_id_once_per_batch():
+    # Where an epoch ends inside a batch the stream repeats a prompt; the Gate refuses repeated ids,
+    # so the arm decides the first and defers the repeat (a real sampler never repeats one).
+    from types import SimpleNamespace
+    arm = object.__new__(arms.SparsegateArm)
+    arm.decisions = []
+    candidates = [problem(0), problem(1), problem(0), problem(2)]
+    assert [p["id"] for p in arm.first_of_each_id(candidates)] == ["p0", "p1", "p2"]
+    decision = SimpleNamespace(kind="keep", predicted_pass_rate=0.5, model_digest="d", hint_level=0, hint_fraction=0,
+                               reason="", expected_pass_rate=0.5, prompt_text="Q", hint_text="", rolled_out=True)
+    choices = arm.choices(3, candidates, {"p0": decision, "p2": decision})
+    assert [(c.prompt["id"], c.kind, c.info.get("reason")) for c in choices] == [
+        ("p0", "keep", ""), ("p1", "defer", "not selected"), ("p0", "defer", "already in this batch"),
+        ("p2", "keep", "")]
