@@ -49,15 +49,15 @@ CLI::Validator InBounds(const char* flag) { return InBounds(BoundOf(flag)); }
 
 }  // namespace
 
-void AddServeCommand(CLI::App& app) {
-  auto options = std::make_shared<ServerOptions>();
-  auto outlier_file = std::make_shared<std::string>();
-  auto drain_seconds = std::make_shared<double>(20.0);
-  auto device = std::make_shared<DeviceFlags>();
+CLI::App* AddServeOptions(CLI::App& app, ServeSettings* settings) {
+  ServerOptions* options = &settings->options;
+  std::string* outlier_file = &settings->outlier_file;
+  double* drain_seconds = &settings->drain_seconds;
+  DeviceFlags* device = &settings->device;
   CLI::App* cmd = app.add_subcommand("serve", "Run the gRPC difficulty service on a model directory");
   cmd->add_option("--model", options->model_dir, "Hugging Face model directory (config.json, safetensors, tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
-  AddDeviceOptions(cmd, device.get());
+  AddDeviceOptions(cmd, device);
   cmd->add_option("--address", options->address, "host:port to listen on (port 0 picks a free one)")->capture_default_str();
   cmd->add_option("--max-prompt-tokens", options->engine.max_prompt_tokens,
                   "longest prompt accepted (0: min(max_position_embeddings, 8192))")
@@ -136,7 +136,17 @@ void AddServeCommand(CLI::App& app) {
                   "allowed token are refused (health checks stay open)")
       ->check(CLI::ExistingFile);
 
-  cmd->callback([options, outlier_file, drain_seconds, device] {
+  return cmd;
+}
+
+void AddServeCommand(CLI::App& app) {
+  auto settings = std::make_shared<ServeSettings>();
+  CLI::App* cmd = AddServeOptions(app, settings.get());
+  cmd->callback([settings] {
+    ServerOptions* options = &settings->options;
+    const double* drain_seconds = &settings->drain_seconds;
+    const DeviceFlags* device = &settings->device;
+    const std::string* outlier_file = &settings->outlier_file;
     options->engine.device = device->Device();
     options->engine.dtype = device->Dtype();
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);

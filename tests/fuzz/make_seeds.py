@@ -208,7 +208,27 @@ def checkpoint_seeds():
             write("plugin_checkpoint_fuzzer", name + "_resealed", b"\x01" + saved)
 
 
+def serve_flag_seeds():
+    """`serve` arguments after --model DIR, NUL-separated: each numeric flag at a bound, and a few mixes."""
+    write("serve_flags_fuzzer", "token_budget", b"--token-budget\x008192")
+    write("serve_flags_fuzzer", "outlier_ratio", b"--outlier-ratio\x002.5")
+    write("serve_flags_fuzzer", "queue", b"--max-queued-prompts\x0032\x00--max-prompts-per-request\x008")
+    write("serve_flags_fuzzer", "bytes", b"--max-queued-bytes=1048576\x00--max-prompt-bytes\x000")
+    write("serve_flags_fuzzer", "reload", b"--allow-reload\x00--reload-root\x00/tmp\x00--drain-timeout\x001.5")
+    write("serve_flags_fuzzer", "negative", b"--cache-bytes\x00-5")
+
+
+def reload_path_seeds():
+    """Reload paths; an odd first byte puts the rest under the fuzzer's reload root."""
+    for name, path in [("model", b"\x01model"), ("dotdot", b"\x01model/../../etc"), ("loop", b"\x01loop"),
+                       ("out", b"\x01out/etc"), ("leaks", b"\x01leaks"), ("fifo", b"\x01fifo"),
+                       ("absolute", b"\x00/etc/passwd"), ("nul", b"\x01mo\x00del")]:
+        write("reload_path_fuzzer", name, path)
+
+
 if __name__ == "__main__":
+    serve_flag_seeds()
+    reload_path_seeds()
     safetensors_seeds()
     index_seeds()
     config_seeds()
