@@ -104,6 +104,10 @@ CLI::App* AddServeOptions(CLI::App& app, ServeSettings* settings) {
   cmd->add_option("--max-message-bytes", options->max_message_bytes)
       ->capture_default_str()
       ->check(InBounds("--max-message-bytes"));
+  cmd->add_option("--max-stream-backlog-bytes", options->max_stream_backlog_bytes,
+                  "a ScoreStream whose unread answers exceed this is not read until its client reads them")
+      ->capture_default_str()
+      ->check(InBounds("--max-stream-backlog-bytes"));
   cmd->add_option("--outlier-reference", *outlier_file,
                   "text file, one prompt per line, for outlier-channel detection at start-up");
   cmd->add_option("--outlier-ratio", options->engine.outlier_ratio,

@@ -126,8 +126,12 @@ class DifficultyServiceImpl final : public RawService {
   using ReloadFunction =
       std::function<void(const std::string& model_dir, std::function<void(absl::StatusOr<v1::ReloadResponse>)> done)>;
 
-  DifficultyServiceImpl(int max_prompts_per_request, ReloadFunction reload, AccessControl access)
-      : max_prompts_(max_prompts_per_request), reload_(std::move(reload)), access_(std::move(access)) {}
+  DifficultyServiceImpl(int max_prompts_per_request, int64_t max_stream_backlog_bytes, ReloadFunction reload,
+                        AccessControl access)
+      : max_prompts_(max_prompts_per_request),
+        max_stream_backlog_bytes_(max_stream_backlog_bytes),
+        reload_(std::move(reload)),
+        access_(std::move(access)) {}
 
   // Returns the backend it replaces.
   std::shared_ptr<Backend> SetBackend(std::shared_ptr<Backend> backend) {
@@ -140,6 +144,7 @@ class DifficultyServiceImpl final : public RawService {
     return backend_;
   }
   int max_prompts() const { return max_prompts_; }
+  int64_t max_stream_backlog_bytes() const { return max_stream_backlog_bytes_; }
   const AccessControl& access() const { return access_; }
   void StartDraining() { draining_ = true; }
   bool draining() const { return draining_.load(); }
@@ -260,6 +265,7 @@ class DifficultyServiceImpl final : public RawService {
 
  private:
   const int max_prompts_;
+  const int64_t max_stream_backlog_bytes_;
   const ReloadFunction reload_;
   const AccessControl access_;
   std::atomic<bool> draining_{false};
@@ -298,19 +304,38 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     } else {
       ReplyError(request, absl::InvalidArgumentError(absl::StrCat("frame ", frames_read_, ": ", parsed.message())));
     }
+    // Flow control: while the answers waiting for this client exceed the backlog bound, the stream's
+    // requests are not read (HTTP/2 then holds the client's writes); a client that never reads
+    // costs the bound, not every answer it asked for. OnWriteDone reads again once it drains.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (BackloggedLocked()) {
+        read_paused_ = true;
+        return;
+      }
+    }
     StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    writes_.pop_front();
-    if (!ok) {
-      broken_ = true;
-      writes_.clear();
+    bool resume_reading = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      queued_write_bytes_ -= static_cast<int64_t>(writes_.front().Length());
+      writes_.pop_front();
+      if (!ok) {
+        broken_ = true;
+        ClearWritesLocked();
+      }
+      WriteNextLocked();
+      MaybeFinishLocked();
+      if (read_paused_ && !broken_ && !done_ && !BackloggedLocked()) {
+        read_paused_ = false;
+        resume_reading = true;
+      }
     }
-    WriteNextLocked();
-    MaybeFinishLocked();
+    if (resume_reading) StartRead(&request_);
   }
 
   void OnCancel() override { cancelled_ = true; }
@@ -321,6 +346,7 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
       cancelled_ = true;
+      ClearWritesLocked();  // never to be written: free them now, not when the last job returns
       last = outstanding_ == 0;
     }
     if (last) delete this;
@@ -386,9 +412,24 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   void Push(const v1::ScoreStreamResponse& response) {  // mu_ held
     if (!done_ && !broken_) {
       writes_.push_back(Serialize(response));
+      queued_write_bytes_ += static_cast<int64_t>(writes_.back().Length());
       WriteNextLocked();
     }
     MaybeFinishLocked();
+  }
+
+  // Too much owed to this client to take more of its requests: answers waiting to be written past
+  // the byte bound, or more frames unanswered (being scored or waiting) than one stream may hold.
+  bool BackloggedLocked() const {
+    return queued_write_bytes_ > service_->max_stream_backlog_bytes() ||
+           outstanding_ + static_cast<int64_t>(writes_.size()) >= kMaxUnansweredFrames;
+  }
+
+  void ClearWritesLocked() {
+    // The front may be in flight (writing_): gRPC holds its own reference to the buffer's slices.
+    writes_.clear();
+    queued_write_bytes_ = 0;
+    writing_ = false;
   }
 
   void WriteNextLocked() {
@@ -403,6 +444,10 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     Finish(grpc::Status::OK);
   }
 
+  // Pipelining enough for any client (the batcher batches across streams); a stream cannot fill the
+  // admission queue on its own.
+  static constexpr int64_t kMaxUnansweredFrames = 256;
+
   DifficultyServiceImpl* service_;
   const Clock::time_point deadline_;
   grpc::ByteBuffer request_;
@@ -412,7 +457,9 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   std::mutex mu_;
   std::deque<grpc::ByteBuffer> writes_;  // serialized ScoreStreamResponses; front is being written while writing_
   int outstanding_ = 0;
+  int64_t queued_write_bytes_ = 0;  // of writes_
   bool reads_done_ = false, writing_ = false, finished_ = false, done_ = false, broken_ = false;
+  bool read_paused_ = false;  // a read is owed once the backlog drains (flow control)
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DifficultyServiceImpl::ScoreStream(
@@ -456,8 +503,8 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   if (options.allow_reload) {
     reload = [raw, options](const std::string& model_dir, auto done) { raw->Reload(model_dir, options, std::move(done)); };
   }
-  server->service_ = std::make_unique<DifficultyServiceImpl>(options.max_prompts_per_request, std::move(reload),
-                                                             *std::move(access));
+  server->service_ = std::make_unique<DifficultyServiceImpl>(
+      options.max_prompts_per_request, options.max_stream_backlog_bytes, std::move(reload), *std::move(access));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -41,6 +41,7 @@ const std::vector<BoundedOption>& ServerOptionBounds() {
       {{"--intra-op-threads", 0, 4096}, [](const ServerOptions& o) { return double(o.batcher.intra_op_threads); }},
       // gRPC's limits are ints; below a few kilobytes not even an Info answer fits.
       {{"--max-message-bytes", 4096, kInt32Max}, [](const ServerOptions& o) { return double(o.max_message_bytes); }},
+      {{"--max-stream-backlog-bytes", 0, kTebibyte}, [](const ServerOptions& o) { return double(o.max_stream_backlog_bytes); }},
       {{"--outlier-ratio", 1, 1e6, /*integer=*/false}, [](const ServerOptions& o) { return o.engine.outlier_ratio; }},
   };
   return bounds;

@@ -26,6 +26,9 @@ struct ServerOptions {
   BatcherOptions batcher;
   int max_prompts_per_request = 256;
   int max_message_bytes = 64 << 20;  // gRPC's 4 MiB default is too small for hidden vectors
+  // A ScoreStream whose answers waiting to be written exceed this many bytes is not read until its
+  // client reads them: a client that never reads costs this much, not every answer it asked for.
+  int64_t max_stream_backlog_bytes = int64_t{64} << 20;
   bool allow_reload = false;         // the Reload call (switch to another checkpoint of the same shape)
   // Reload accepts only model directories inside this folder, resolved (so `..` and symbolic links
   // cannot leave it). Empty: the folder that holds model_dir.

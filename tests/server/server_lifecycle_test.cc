@@ -7,10 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <initializer_list>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "difficulty_service/server/difficulty_server.h"
 #include "health.grpc.pb.h"
+#include "prometheus_text.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 
 namespace sparsegate {
@@ -165,6 +168,67 @@ TEST(ServerLifecycle, ShutsDownCleanlyWithWorkInFlight) {
   server->Shutdown(std::chrono::milliseconds(50));
   server.reset();  // must neither hang nor crash with jobs still queued
   for (auto& t : clients) t.join();
+}
+
+TEST(ServerLifecycle, AStreamWhoseClientDoesNotReadStopsBeingReadThenCatchesUp) {
+  ServerOptions options;
+  options.model_dir = std::string(SPARSEGATE_TINY_DIR) + "/tiny_qwen3";
+  options.address = "127.0.0.1:0";
+  options.max_stream_backlog_bytes = 16 << 10;  // a dozen answers with hidden vectors
+  auto started = DifficultyServer::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  DifficultyServer& server = **started;
+  ASSERT_TRUE(server.WaitUntilReady().ok());
+  // The client's receive window kept at 64 KiB (no BDP growth), so that unread answers back up into
+  // the server within a few dozen frames, as megabyte answers of a large model would.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+  auto stub = v1::DifficultyService::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stream = stub->ScoreStream(&context);
+  constexpr int kFrames = 2000;
+  std::thread writer([&] {
+    for (int i = 0; i < kFrames; ++i) {
+      v1::ScoreRequest request;
+      request.set_request_id(std::to_string(i));
+      request.add_prompts()->set_text("What is 12 + 30?");
+      request.mutable_options()->set_return_hidden(true);
+      for (int layer : {0, 1, 2, 3}) request.mutable_options()->add_layers(layer);
+      if (!stream->Write(request)) return;
+    }
+    stream->WritesDone();
+  });
+  // The client reads nothing for 3 s. The server scores what it read, its answers fill the client's
+  // window and then the stream's backlog, and it stops reading: the prompts it finished are bounded
+  // by the window, the backlog and the unanswered frames a stream may hold (256), not the 2,000 sent.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto finished = [&] {
+    double prompts = 0;
+    for (const auto& [key, value] : testing::ParsePrometheusText(server.metrics().Render()))
+      if (key.rfind("sparsegate_prompts_total", 0) == 0) prompts += value;
+    return prompts;
+  };
+  const double while_unread = finished();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::printf("prompts scored while the client read nothing: %.0f of %d\n", while_unread, kFrames);
+  EXPECT_LE(while_unread, 400);
+  EXPECT_GT(while_unread, 0);
+  EXPECT_EQ(finished(), while_unread) << "the server went on reading a stream whose client does not read";
+  // Reading again, every frame is answered, each under its own request id.
+  std::set<std::string> answered;
+  v1::ScoreStreamResponse response;
+  while (stream->Read(&response)) {
+    EXPECT_TRUE(response.has_response()) << response.error().message();
+    answered.insert(response.request_id());
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kFrames));
+  EXPECT_EQ(finished(), kFrames);
 }
 
 }  // namespace
