@@ -9,7 +9,9 @@
 // With allow_reload, the Reload call switches to another checkpoint of the same
 // shape on a reload thread, while the old model goes on serving; calls it
 // admitted finish on it (difficulty.proto describes the contract). Reload needs a token with the
-// reload permission (access_control.h), so allow_reload without a token file is refused at Start.
+// reload permission (access_control.h), so allow_reload without a token file is refused at Start,
+// and takes only directories inside the reload root (server_options.h). A ScoreStream whose client
+// does not read its answers stops being read (flow control) instead of buffering them.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_SERVER_DIFFICULTY_SERVER_H_
 
