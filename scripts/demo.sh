@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see README, Speed
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see docs/speed.md
 DATA=models/arith-3m/demo
 OUT=build/demo
 build/apps/cli/sparsegate filter --model models/arith-3m \

@@ -4,7 +4,7 @@
 # found a crash, a leak, undefined behaviour or a timeout; the input that did it is left as
 # $BUILD_DIR/fuzz/<target>/crash-* (or leak-*, timeout-*), to be fixed and added as a regression test.
 #   scripts/fuzz.sh                  # every target, 60 s each (what CI runs)
-#   scripts/fuzz.sh 600              # 10 minutes each (the figures in README, Security)
+#   scripts/fuzz.sh 600              # 10 minutes each (the figures in docs/security.md)
 #   scripts/fuzz.sh 600 tokenize_fuzzer request_fuzzer
 #   PARALLEL=2 scripts/fuzz.sh 600   # two targets at a time
 # Needs the sanitizer tree: scripts/sanitize.sh builds it (SANITIZE_BUILD_DIR, default build-asan).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU speed figures of README's Speed section, in one command, into results/speed/cpu.txt:
+# The CPU speed figures of docs/speed.md, in one command, into results/speed/cpu.txt:
 # P1 (forward FLOP/s over a matrix product's, embedded model and Qwen2.5-0.5B's shape), P2 (1 to 64
 # single-prompt clients against the in-process batched path), P3 (against the Python gRPC +
 # PyTorch-eager baseline, tests/benchmark/python_baseline), P4 (one short prompt, idle) and P5

@@ -6,7 +6,7 @@
 // reference set of prompts: per hidden-state index, a channel whose median
 // magnitude over the reference vectors exceeds `ratio` times the median of
 // all channels' medians. A handful of such channels otherwise decide every
-// metric (README.md, The features).
+// metric (docs/api.md, The features).
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_FEATURES_FEATURE_EXTRACTOR_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_FEATURES_FEATURE_EXTRACTOR_H_
 

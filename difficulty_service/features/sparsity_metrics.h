@@ -1,4 +1,4 @@
-// The activation-sparsity metrics (README.md, The features), computed for every row of a
+// The activation-sparsity metrics (docs/api.md, The features), computed for every row of a
 // [N, d] matrix of pooled hidden states at once.
 //
 // With a = |h|: heavy-tail fraction (share of a_i > mean(a) + std(a), the

@@ -3,7 +3,7 @@
 //
 // Debian's libtorch calls whatever libblas.so.3 is selected; with the
 // reference BLAS a forward pass runs about 35 times slower than with
-// OpenBLAS (README.md, The features). The service measures at start-up and warns.
+// OpenBLAS (docs/speed.md). The service measures at start-up and warns.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_BLAS_PROBE_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_MODEL_BLAS_PROBE_H_
 

@@ -3,7 +3,7 @@
 // glibc serves an allocation above its mmap threshold (128 KiB at first, adapting up to 32 MiB)
 // with fresh pages from mmap and unmaps them on free, so every op of a batched forward whose
 // result is that large (a full batch's attention scores, for one) pays page faults to zero new
-// memory. On the embedded model that was 80% of the forward's time (README, Speed). Raising the
+// memory. On the embedded model that was 80% of the forward's time (docs/speed.md). Raising the
 // mmap and trim thresholds to 1 GiB lets freed buffers be reused instead; the cost is that up to
 // that much freed memory stays with the process. A thread other than the main one allocates from
 // an arena of 64 MiB heaps, which sends anything near that size to mmap whatever the threshold:

@@ -33,7 +33,7 @@ absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
   if (!at::hasCUDA())
     return absl::FailedPreconditionError(absl::StrCat(
         "device ", name, " was asked for, but this binary's libtorch has no CUDA (Debian's libtorch is CPU-only): "
-        "build against a CUDA libtorch, e.g. -DCMAKE_PREFIX_PATH from a pip PyTorch (README.md, On a GPU)"));
+        "build against a CUDA libtorch, e.g. -DCMAKE_PREFIX_PATH from a pip PyTorch (docs/serving.md, On a GPU)"));
   const int visible = at::detail::getCUDAHooks().getNumGPUs();
   if (index >= visible)
     return absl::FailedPreconditionError(

@@ -5,7 +5,7 @@
 // sleeps in the kernel instead, once it manages more threads than there are cores. A thread that
 // loads and warms up a model before a worker thread serves it leaves an idle team behind: on the
 // 2-core development machine every forward of the worker then paid a kernel wake-up per region,
-// 2.7 ms instead of 2.3 ms for a 15-token prompt on the embedded model (README, Speed). Call this
+// 2.7 ms instead of 2.3 ms for a 15-token prompt on the embedded model (docs/speed.md). Call this
 // where the loading thread hands the model over; the team is made again if the thread computes
 // later.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_MODEL_OPENMP_TEAMS_H_

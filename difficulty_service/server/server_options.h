@@ -20,7 +20,7 @@ namespace sparsegate {
 struct ServerOptions {
   std::string model_dir;
   // Loopback by default: reaching the service from other machines is a choice the operator makes,
-  // warned about at start-up when it is made without TLS (README, Security).
+  // warned about at start-up when it is made without TLS (docs/security.md).
   std::string address = "127.0.0.1:50051";  // "host:0" picks a free port
   EngineOptions engine;
   BatcherOptions batcher;

@@ -14,7 +14,7 @@ tokenizer beside it):
   and the memory-bounded batch: core_benchmark budget runs the worst case that the budget fitted
   to the GPU's free memory admits (rows of 2048 tokens, every hidden state kept) on the 1.5B shape.
 The service itself (gRPC) is not built on a machine without gRPC packages: P2 and the service's
-P4 are measured on CPU (README, Speed).
+P4 are measured on CPU (docs/speed.md).
 """
 import argparse
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the dataset the README's first command filters, and the outcomes that calibrate it.
+"""Writes the dataset the demo (scripts/demo.sh, README) filters, and the outcomes that calibrate it.
 
     make_demo_data.py --model models/arith-3m --sparsegate build/apps/cli/sparsegate
 

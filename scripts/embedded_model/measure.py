@@ -46,7 +46,7 @@ SAMPLES, TEMPERATURE, SAMPLE_SEED = 8, 1.0, 0
 # The metric names, in output order: from `sparsegate metrics` when measuring, from card_data.json
 # when only re-rendering (set_metric_names). The C++ list (metric_list.h) is the one definition.
 METRICS = ()
-# +1: a higher value means a sparser state, -1: a lower one does (the README's table of features); the others
+# +1: a higher value means a sparser state, -1: a lower one does (docs/api.md, The features); the others
 # have no agreed direction and are left out of the "sparser or denser" tally.
 SPARSER = {"heavy_tail_fraction": -1, "top1_energy": 1, "top5_energy": 1, "top10_energy": 1, "top1_mass": 1,
            "top5_mass": 1, "top10_mass": 1, "hoyer": 1, "effective_rank_l1": -1, "effective_rank_l2": -1, "gini": 1}
@@ -688,7 +688,7 @@ def render_card(card, log):
         table(["metric", "difference", "d", "familiar / unfamiliar n"],
               fam_rows(lambda e: e["familiarity_by_structure"])),
         "",
-        "The cells with problems on both sides, for the two metrics of the README's note on direction (unfamiliar minus familiar):",
+        "The cells with problems on both sides, for the two metrics of the note on direction in docs/api.md (unfamiliar minus familiar):",
         "",
     ]
     rows = []

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests in scripts/k8s parse, describe what README's Operating it promises (gRPC
+"""The Kubernetes manifests in scripts/k8s parse, describe what docs/serving.md promises (gRPC
 health probes, a headless Service for dns:/// round robin, an Indexed Job of filter shards), and
 pass only flags that the built binary's `--help` lists for that subcommand.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy reference for the sparsity metrics (README.md, The features).
+"""Independent numpy reference for the sparsity metrics (docs/api.md, The features).
 
     reference_metrics.py OUT.json
 

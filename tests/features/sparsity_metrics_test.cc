@@ -1,5 +1,5 @@
 // The C++ sparsity metrics against the numpy reference
-// (reference_metrics.py), and the effect README.md describes: two
+// (reference_metrics.py), and the effect docs/api.md describes: two
 // massive-activation channels dominate top-k energy until excluded.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -45,7 +45,7 @@ TEST(SparsityMetrics, MassiveChannelsDominateUntilExcluded) {
   h[0][17] = 60.0;
   h[0][2049] = -60.0;
   double spiked = ComputeSparsityMetrics(h)[0][static_cast<int>(Metric::kTop10Energy)].item<double>();
-  EXPECT_NEAR(base, 0.44, 0.03);  // README.md: 0.44 -> 0.81 for a random vector
+  EXPECT_NEAR(base, 0.44, 0.03);  // docs/api.md: 0.44 -> 0.81 for a random vector
   EXPECT_NEAR(spiked, 0.81, 0.03);
 
   // The extractor's exclusion path gives back the unspiked value.

@@ -1,7 +1,7 @@
 // Synthetic prompts for the plugin's tests: 14 sparsity-metric features plus a token count, and a
 // true pass rate that depends (with noise) on two of the features and on length. The sign of the
 // top10_energy effect is the opposite of the prior's default assumption ("sparser = harder"), as
-// README.md (The features) warns can happen, so the tests show the supervised model learning the real sign.
+// docs/api.md (The features) warns can happen, so the tests show the supervised model learning the real sign.
 //
 // Everything is a pure function of (seed, prompt index[, draw]) through MixHash64, so two runs of
 // a test, or a run before and after a checkpoint, see exactly the same prompts and rewards.

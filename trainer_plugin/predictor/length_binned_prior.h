@@ -3,7 +3,7 @@
 // A prompt's score is the percentile of one sparsity metric among reference prompts of similar
 // length, mapped linearly to a pass rate. Length bins are quantile bins of log(token_count) over
 // the reference set, because prompt length is confounded with both difficulty and sparsity
-// (README.md, The features): comparing a prompt only with prompts of its own length keeps the score from being
+// (docs/api.md, The features): comparing a prompt only with prompts of its own length keeps the score from being
 // a length detector. Within a bin the percentile is the mid-rank (ties count half).
 //
 // This is a ranking heuristic, NOT a calibrated probability. The per-prompt correlation of any

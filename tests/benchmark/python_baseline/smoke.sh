@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's smoke run of P2, P3 and P4: the Python baseline service and sparsegate's, both driven by
-# service_benchmark for a few prompts. The figures are the benchmark's (README, Speed); this only
+# service_benchmark for a few prompts. The figures are the benchmark's (docs/speed.md); this only
 # shows that the whole comparison runs and reports.
 #   smoke.sh SERVICE_BENCHMARK MODEL_DIR
 set -euo pipefail
