@@ -73,6 +73,29 @@ def test_install_patches_what_openrlhf_builds(gate):
         adapter.install()
 
 
+def test_openrlhf_own_reward_server_answers_lists(tmp_path):
+    # Issue 24, item 1: OpenRLHF's serve_rm.py answers {"rewards": [r], "scores": [r], ...} per
+    # sample, the executor passes the list on, and _score's float() raised inside the generator.
+    plain = train_ppo_ray.train(remote_reward(tmp_path / "plain"))
+    assert plain.steps_log  # OpenRLHF alone trains on these answers
+    gate = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
+    adapter.install(gate)
+    try:
+        trainer = train_ppo_ray.train(remote_reward(tmp_path / "gated"))
+    finally:
+        adapter.uninstall()
+    kinds = [kind_of(prompt) for prompt, _ in engine_calls(trainer)]
+    stats = gate.stats()
+    assert trainer.steps_log and trainer.samples_generator.sg_counts["failed_rewards"] == 0
+    assert stats["observed_groups"] == len(kinds)
+    assert stats["zero_pass_groups"] == kinds.count("impossible") and stats["all_pass_groups"] == kinds.count("easy")
+    # One sample's score: a number, or a list, tuple or tensor holding one; anything else is none.
+    for answer, score in [(0.5, 0.5), ([1.0], 1.0), ((0.0,), 0.0), ([[1.0]], 1.0), (torch.tensor([0.25]), 0.25),
+                          (torch.tensor([[1.0]]), 1.0), ([0.0, 1.0], None), ([], None)]:
+        assert adapter._score({"scores": answer, "reward": 0.75}) == score, answer
+    assert adapter._score({"scores": None, "reward": [0.75]}) == 0.75
+
+
 def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch):
     # Defect 4: drops shrank the batch (prompts were replaced only after a finished group was
     # filtered) and replacement prompts were never decided.

@@ -70,12 +70,32 @@ def _samples_per_prompt(args: Any, generate_kwargs: Dict[str, Any]) -> int:
 
 
 def _score(response: Dict[str, Any]) -> Optional[float]:
+    """One response's score ("scores", else "reward") as one number, or None.
+
+    SingleTurnAgentExecutor passes the reward server's JSON answer on as it is, and OpenRLHF's own
+    server (cli/serve_rm.py) answers one value per query in a list: ``[r]`` for the one query each
+    response is fetched with. A custom ``reward_func`` file may answer a tensor, a custom server a
+    number. So a score is a number, or a list, tuple or tensor holding exactly one; anything else
+    is no score for this sample (None, counted in ``failed_rewards``), as OpenRLHF's own dynamic
+    filter (``e.scores[0].item()``) could not read it either.
+    """
     score = response.get("scores")
     if score is None:
         score = response.get("reward")
     if score is None:
         return None
-    return float(score.flatten()[0].item()) if hasattr(score, "flatten") else float(score)
+    if hasattr(score, "flatten"):  # torch and numpy
+        values = score.flatten().tolist()
+    elif isinstance(score, (list, tuple)):
+        values = list(score)
+        while len(values) == 1 and isinstance(values[0], (list, tuple)):
+            values = list(values[0])
+    else:
+        return float(score)
+    if len(values) != 1:
+        return None
+    value = values[0]
+    return float(value.item() if hasattr(value, "item") else value)
 
 
 class SparsegateSamplesGenerator(SamplesGenerator):

@@ -5,9 +5,11 @@ prompt, generates one continuation through ``llm_engine.generate``, and returns 
 with the real keys: prompt, label, images, mm_train_inputs, observation_tokens, action_ranges,
 rollout_log_probs, truncated, reward, scores, extra_logs. "reward" and "scores" stay None unless
 reward endpoints are configured (--reward.remote_url); then the reward is fetched for this one
-sample right after generation: rewards_info = {"rewards", "scores", "extra_logs"}; scores falls
-back to rewards. A failed fetch (the real HTTP path retries 5 times, then raises RuntimeError) is
-caught and only logged: the response goes on with reward=None and scores=None.
+sample right after generation, as a one-query request: rewards_info = {"rewards", "scores",
+"extra_logs"} is the (first) server's JSON answer, passed on as it is; scores falls back to
+rewards. OpenRLHF's own server (cli/serve_rm.py) answers lists, one value per query, so with it
+"reward" and "scores" are one-element lists. A failed fetch (the real HTTP path retries 5 times,
+then raises RuntimeError) is caught and only logged: the response goes on with reward=None and scores=None.
 The real methods are async; these are plain functions. The multi-turn executor is not mirrored.
 """
 import logging
@@ -64,12 +66,15 @@ class SingleTurnAgentExecutor(AgentExecutorBase):
         return response
 
     def _fetch_rewards_via_http(self, queries_list, prompts_list, labels_list):
-        """The reward server's answer is what the test's respond() gave for this sample: a number,
-        a rewards_info dict, or None for a server that keeps failing (raises, as the real one does
-        after its retries)."""
+        """The reward server's answer for this sample, from what the test's respond() gave: a number
+        is answered as OpenRLHF's own server (openrlhf/cli/serve_rm.py, ``get_reward``) answers a
+        request: one value per query in a list, ``{"rewards": [r], "scores": [r], "extra_logs":
+        {"dummy_scores": [r]}}``; a rewards_info dict is answered as is (a custom server); None is a
+        server that keeps failing (raises, as the real one does after its 5 tries)."""
         _given = getattr(self, "_answer", None)
         if _given is None:
             raise RuntimeError("Request error for 5 times, returning None. Please check the API server.")
         if isinstance(_given, dict):
             return [_given]
-        return [{"rewards": float(_given), "scores": float(_given), "extra_logs": {}}]
+        rewards = [float(_given)]  # one query per request: one entry
+        return [{"rewards": rewards, "scores": rewards, "extra_logs": {"dummy_scores": rewards}}]
