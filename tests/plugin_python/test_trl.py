@@ -36,7 +36,7 @@ def dataset():
              "problem_id": f"P{i}"} for i, kind in enumerate(KINDS)]
 
 
-def make_trainer(tmp_path, gate=None, processes=1, max_prompt_tokens=None, **args):
+def make_trainer(tmp_path, gate=None, processes=1, max_prompt_tokens=None, tools=None, **args):
     """One optimizer step per generation batch; the batch holds every prompt's group once."""
     defaults = dict(output_dir=str(tmp_path), num_generations=G,
                     per_device_train_batch_size=len(KINDS) * G // processes, max_steps=5, save_strategy="no",
@@ -46,7 +46,7 @@ def make_trainer(tmp_path, gate=None, processes=1, max_prompt_tokens=None, **arg
     trainer = SparsegateGRPOTrainer(model=model, reward_funcs=[accuracy, brevity], args=config,
                                     train_dataset=dataset(), processing_class=ByteTokenizer(),
                                     gate=gate or PluginGate(), prompt_id_column="problem_id",
-                                    reference_column="solution", max_prompt_tokens=max_prompt_tokens)
+                                    reference_column="solution", max_prompt_tokens=max_prompt_tokens, tools=tools)
     return trainer, model
 
 
@@ -111,6 +111,32 @@ def test_hints_stay_within_max_prompt_tokens(tmp_path):
     assert stats["decisions"]["guide"] > 0 and stats["hints_shortened_to_fit"] > 0
     widths = [len(tokenizer.encode(t)) for call in model.generate_calls for t in call]
     assert max(widths) <= budget and any(HINT_MARK in t for call in model.generate_calls for t in call)
+
+
+def calculator(expression: str) -> str:
+    """Evaluates an arithmetic expression and returns the result as text.
+
+    Args:
+        expression: the expression, e.g. "2 + 2".
+    """
+    return str(eval(expression, {"__builtins__": {}}))
+
+
+def test_hints_with_tools_stay_within_max_prompt_tokens(tmp_path):
+    # Issue 24, item 1 (defect 4): TRL's _tokenize_prompts renders the tools' schemas into every chat
+    # prompt; the budget check counted the prompt without them, so a hinted prompt with tools went
+    # past max_prompt_tokens.
+    tokenizer = ByteTokenizer()
+    unhinted = max(len(tokenizer.apply_chat_template(r["prompt"], tools=[calculator], add_generation_prompt=True))
+                   for r in dataset())
+    budget = unhinted + 170  # the hint block and its first solution step, not the second
+    trainer, model = make_trainer(tmp_path, max_prompt_tokens=budget, tools=[calculator])
+    trainer.train()
+    stats = trainer.gate.stats()
+    texts = [t for call in model.generate_calls for t in call]
+    assert all(t.startswith("<|tools|>\n") for t in texts)  # what the policy saw had the tools in it
+    assert max(len(tokenizer.encode(t)) for t in texts) <= budget and any(HINT_MARK in t for t in texts)
+    assert stats["decisions"]["guide"] > 0 and stats["hints_shortened_to_fit"] > 0
 
 
 def test_checkpoint_is_saved_and_resumed_with_the_trainer(tmp_path):

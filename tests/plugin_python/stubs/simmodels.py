@@ -8,13 +8,16 @@ and returns ``cat([input_ids, completion_ids])`` the way HF generate does: each 
 then EOS, cut at ``generation_config.max_new_tokens`` (a cut completion has no EOS), right-padded.
 The prompt text ``generate_fn`` sees is what the policy would see: a string prompt as is, a chat
 rendered by ``ByteTokenizer.apply_chat_template`` (``"<|role|>\\ncontent\\n"`` per message, then
-``"<|assistant|>\\n"``). The same model serves the simulated vLLM paths (``complete``).
+``"<|assistant|>\\n"``; with ``tools``, first a ``"<|tools|>\\n"`` block of one JSON line per tool,
+its name and description, as HF templates put the tools' schemas into the prompt). The same
+model serves the simulated vLLM paths (``complete``).
 
 ``ByteTokenizer`` is a ``PreTrainedTokenizerBase``: token = UTF-8 byte + 3; pad=0, eos=1, bos=2
 (special, dropped by ``skip_special_tokens``). It implements what GRPOTrainer calls:
 ``__call__(text=...)["input_ids"]``, ``apply_chat_template(conversation=..., tokenize=True,
 return_dict=True, add_generation_prompt=True, ...)``, ``batch_decode``, ``decode``.
 """
+import json
 from types import SimpleNamespace
 from typing import Callable, List, Sequence
 
@@ -68,15 +71,19 @@ class ByteTokenizer(PreTrainedTokenizerBase):
         ids = [self.encode(t) for t in texts]
         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
 
-    def render_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
-        text = "".join(f"<|{m['role']}|>\n{_content_text(m['content'])}\n" for m in messages)
+    def render_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True, tools=None) -> str:
+        text = ""
+        if tools:
+            schemas = [{"name": t.__name__, "description": (t.__doc__ or "").strip().split("\n")[0]} for t in tools]
+            text = "<|tools|>\n" + "".join(json.dumps(schema) + "\n" for schema in schemas)
+        text += "".join(f"<|{m['role']}|>\n{_content_text(m['content'])}\n" for m in messages)
         return text + ("<|assistant|>\n" if add_generation_prompt else "")
 
     def apply_chat_template(self, conversation, tools=None, chat_template=None, add_generation_prompt=False,
                             tokenize=True, return_dict=False, **kwargs):
         batched = len(conversation) > 0 and isinstance(conversation[0], (list, tuple))
         chats = conversation if batched else [conversation]
-        texts = [self.render_chat(c, add_generation_prompt) for c in chats]
+        texts = [self.render_chat(c, add_generation_prompt, tools) for c in chats]
         if not tokenize:
             return texts if batched else texts[0]
         ids = [self.encode(t) for t in texts]

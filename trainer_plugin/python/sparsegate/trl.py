@@ -15,6 +15,9 @@ tests/plugin_python/stubs mirror them. What GRPOTrainer gives a subclass:
 - Prompts are tokenized without truncation (``max_prompt_length`` is gone at this commit), so a
   hint can only be kept within a budget by the adapter: ``max_prompt_tokens``, or by default,
   with vLLM and ``vllm_max_model_length`` set, that length minus ``max_completion_length``.
+  ``_tokenize_prompts`` renders a chat with ``tools=self.tools or None`` (per example, the
+  environment's tools, with ``environment_factory``), ``chat_template=self.chat_template`` and
+  ``chat_template_kwargs``: the tools' schemas are part of the prompt's length.
 - ``_save_checkpoint(model, trial)`` runs on every process after the step's update;
   ``_load_optimizer_and_scheduler(checkpoint)`` runs on every process with the checkpoint folder
   when training resumes, before trainer_state.json is read.
@@ -24,7 +27,8 @@ Contract of SparsegateGRPOTrainer (training batches only; evaluation passes thro
   (accelerate's gather_object / broadcast_object_list), so every process rolls out the same thing.
 - GUIDE: every row of the group gets the hinted prompt (the hint block appended to the last user
   message, or to a string prompt), the way GHPO feeds hints; within the token budget, if any
-  (a shorter hint on a step boundary, or none: Gate.decide's ``fits``).
+  (a shorter hint on a step boundary, or none: Gate.decide's ``fits``), counted as
+  ``_tokenize_prompts`` counts it, tools included.
 - DROP / DEFER: GRPO's batch has a fixed shape, so a group cannot just disappear. Its rows are
   replaced by a copy of a group that is rolled out (round-robin over the batch's rolled-out
   groups, hint included): those G rollouts go to a prompt with learning signal, and their rewards
@@ -117,11 +121,24 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         return {"id": str(pid) if pid is not None else stable_id(text), "text": text,
                 "reference": reference if isinstance(reference, str) and reference else None}
 
-    def _prompt_tokens(self, prompt: Any) -> int:
-        """Tokens of a prompt as GRPOTrainer._tokenize_prompts counts them (batched, as it calls)."""
+    def _prompt_tools(self, row: Dict[str, Any]) -> Optional[List[Any]]:
+        """The tools GRPOTrainer._tokenize_prompts renders into this row's prompt: the environment's
+        with an ``environment_factory`` (chosen by the row's "environment" when there are several),
+        else ``self.tools``; an empty list as None, as TRL passes it."""
+        if getattr(self, "environment_factories", None) is not None:
+            name = row.get("environment") if getattr(self, "_multi_environment", False) else None
+            return getattr(self, "_env_tools", {}).get(name) or None
+        return getattr(self, "tools", None) or None
+
+    def _prompt_tokens(self, prompt: Any, tools: Optional[List[Any]] = None) -> int:
+        """Tokens of a prompt as GRPOTrainer._tokenize_prompts counts them: a chat through the
+        processing class's chat template with the trainer's tools, chat_template (TRL's training
+        template when the model's is not prefix-preserving) and chat_template_kwargs; a string as
+        it is. Batched, as TRL calls."""
         if is_chat(prompt):
             ids = self.processing_class.apply_chat_template(
-                conversation=[prompt], add_generation_prompt=True, tokenize=True, return_dict=True,
+                conversation=[prompt], tools=tools, chat_template=getattr(self, "chat_template", None),
+                add_generation_prompt=True, tokenize=True, return_dict=True,
                 **(self.chat_template_kwargs or {}))["input_ids"]
         else:
             ids = self.processing_class(text=[prompt])["input_ids"]
@@ -130,7 +147,9 @@ class SparsegateGRPOTrainer(GRPOTrainer):
     def _fits(self, groups: List[List[Dict[str, Any]]]):
         """Gate.decide's ``fits``: whether group i's prompt with its text replaced stays within the budget."""
         def fits(i: int, text: str) -> bool:
-            return self._prompt_tokens(hinted_prompt(groups[i][0]["prompt"], text)) <= self.max_prompt_tokens
+            row = groups[i][0]
+            tokens = self._prompt_tokens(hinted_prompt(row["prompt"], text), self._prompt_tools(row))
+            return tokens <= self.max_prompt_tokens
         return fits
 
     def _pass_through(self, inputs, why: str) -> _Plan:

@@ -43,9 +43,16 @@ steps_per_generation per-step batches.
    num_items_in_batch} plus, when present, old_per_token_logps, importance_sampling_ratio,
    sampling_per_token_logps, ref_per_token_logps (:2815-2853).
 
+Tools (``tools=``, :585-732): ``self.tools`` is the list given; ``_tokenize_prompts`` renders
+it into every chat prompt (``tools=self.tools or None``, :1760), so it counts in the prompt's
+length; ``_generate`` runs ``_tool_call_loop`` (:1934) on the decoded completions. The stand-in's
+completions never call a tool (``_tool_call_loop`` raises NotImplementedError if one does), and
+its ByteTokenizer's template is prefix-preserving, so ``self.chat_template`` stays None (:730). The
+real checks on the transformers version, jmespath and the template's tool support are left out.
+
 Not simulated (raise NotImplementedError): model given as a hub id, reward models (nn.Module or
-str reward_funcs), PEFT, quantization, tools, environment_factory, images, Liger, continuous
-batching. The loss (``compute_loss``) is a stand-in scalar, no backward.
+str reward_funcs), PEFT, quantization, tool calls made by a completion, environment_factory,
+images, Liger, continuous batching. The loss (``compute_loss``) is a stand-in scalar, no backward.
 """
 import asyncio
 import copy
@@ -85,7 +92,7 @@ class GRPOTrainer(_BaseTrainer):
         if args is None:
             args = GRPOConfig(f"{get_config_model_id(model.config).split('/')[-1]}-GRPO")
         for name, value in (("quantization_config", quantization_config), ("peft_config", peft_config),
-                            ("tools", tools), ("environment_factory", environment_factory)):
+                            ("environment_factory", environment_factory)):
             if value:
                 raise NotImplementedError(f"stand-in: {name} is not simulated")
 
@@ -133,14 +140,15 @@ class GRPOTrainer(_BaseTrainer):
         self.rollout_func = rollout_func
         self.environment_factories = None
         self._multi_environment = False
-        self.tools = []
-        self._standalone_tools = []
+        tools = tools or []
+        self._standalone_tools = tools  # (:613)
+        self.tools = tools  # (:686, no environment_factory)
         if not self.reward_funcs:
             raise ValueError("No reward source provided. Pass `reward_funcs`, or an `environment_factory` whose "
                              "environment defines a `get_reward` method.")
         self.environments = None
-        self._has_async_funcs = any(inspect.iscoroutinefunction(f) for f in self.reward_funcs)
-        self.chat_template = None
+        self._has_async_funcs = any(inspect.iscoroutinefunction(f) for f in self.reward_funcs + self.tools)
+        self.chat_template = None  # (:730) ByteTokenizer's template is prefix-preserving
 
         # Training arguments (:735-820)
         self.max_completion_length = args.max_completion_length
@@ -378,6 +386,7 @@ class GRPOTrainer(_BaseTrainer):
             extra_fields = {k: v for k, v in output.items() if k not in required_keys}
             prompt_ids, completion_ids, logprobs = output["prompt_ids"], output["completion_ids"], output["logprobs"]
             images = None
+            multimodal_fields = {}
         else:
             prompt_ids, images, multimodal_fields = self._tokenize_prompts(prompts)
             completion_ids, logprobs = self._generate_single_turn(prompt_ids, images, multimodal_fields)
@@ -389,8 +398,13 @@ class GRPOTrainer(_BaseTrainer):
         else:
             completions = self.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
 
-        tool_mask = extra_fields.pop("env_mask", None)
         tool_images = []
+        if self.tools:
+            (tool_mask, completions, completion_ids, logprobs, tool_call_count, tool_failure_count,
+             tool_images) = self._tool_call_loop(prompts, prompt_ids, completion_ids, completions, logprobs, images,
+                                                 multimodal_fields)
+        else:
+            tool_mask = extra_fields.pop("env_mask", None)
 
         prompt_lengths = torch.tensor([len(ids) for ids in prompt_ids], device=device)
         if tool_mask is not None:
@@ -408,7 +422,22 @@ class GRPOTrainer(_BaseTrainer):
                                     device=device)
         agg_is_truncated = self.accelerator.gather(is_truncated)
         self._metrics[mode]["completions/clipped_ratio"].append(agg_is_truncated.float().mean().item())
+        if self.tools:
+            agg_tool_call_count = self.accelerator.gather(torch.tensor(tool_call_count, device=device)).sum()
+            self._metrics[mode]["tools/call_frequency"].append((agg_tool_call_count / len(agg_prompt_lengths)).item())
+            agg_tool_failure_count = self.accelerator.gather(torch.tensor(tool_failure_count, device=device)).sum()
+            self._metrics[mode]["tools/failure_frequency"].append(
+                (agg_tool_failure_count / agg_tool_call_count).item() if agg_tool_call_count > 0 else 0.0)
         return prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, images, tool_images
+
+    def _tool_call_loop(self, prompts, prompt_ids, completion_ids, completions, logprobs, images, multimodal_fields):
+        # (:1933) The real loop runs the tools a completion calls and regenerates after their results;
+        # here only its answer for completions that call none: every token is the model's (mask 1).
+        if any(completion[0].get("tool_calls") for completion in completions if isinstance(completion, list)):
+            raise NotImplementedError("stand-in: tool calls made by a completion are not simulated")
+        tool_mask = [[1] * len(ids) for ids in completion_ids]
+        tool_images = [[] for _ in completion_ids]
+        return tool_mask, completions, completion_ids, logprobs, 0, 0, tool_images
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, pixel_values=None,
