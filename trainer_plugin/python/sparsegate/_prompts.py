@@ -107,3 +107,69 @@ def unit_rewards(values: Iterable[Any]) -> List[float]:
             continue
         out.append(min(1.0, max(0.0, v)))
     return out
+
+
+def _digest_number(digest: Any) -> Optional[float]:
+    # The first 24 bits of the hex digest: loggers take numbers only, and 24 bits are exact in the
+    # float32 that TensorBoard stores.
+    hex_digits = "".join(c for c in str(digest or "").split(":")[-1] if c in "0123456789abcdefABCDEF")
+    return float(int(hex_digits[:6], 16)) if len(hex_digits) >= 6 else None
+
+
+def _pass_rate_sums(stats: Mapping[str, Any]):
+    """(unhinted groups, sum of their predicted pass rates, sum of their observed pass rates)."""
+    calibration = stats.get("predicted_vs_observed") or {}
+    groups = predicted = observed = 0.0
+    for bin in calibration.get("bins") or []:
+        n = bin.get("groups") or 0
+        if n:
+            groups += n
+            predicted += n * bin["mean_predicted"]
+            observed += n * bin["mean_observed"]
+    return groups, predicted, observed
+
+
+def plugin_metrics(stats: Mapping[str, Any], previous: Optional[Mapping[str, Any]] = None,
+                   scoring_seconds: Optional[float] = None, prefix: str = "sparsegate/") -> dict:
+    """The plugin's counters for a framework's own per-step logger: a flat dict of floats, every
+    key under ``prefix``. ``stats`` is Gate.stats() (or TrainerPlugin.stats()) after the step,
+    ``previous`` the same before it (None: counted from zero).
+
+    Per step (what changed since ``previous``): ``decisions/<kind>`` for keep, guide, drop and
+    defer; ``fail_open`` (decisions that fell back because the service did not answer);
+    ``hint_level/<k>`` (decisions at rung k, 0 = no hint); ``observed_groups``; and, over the
+    unhinted groups observed in the step, ``predicted_pass_rate`` and ``observed_pass_rate``
+    (absent when the step observed none, so that a logger's average is not pulled to zero).
+    ``scoring_seconds`` when given: the wall time the adapter spent in Gate.decide (the service
+    call and the decisions). Levels: ``epoch``, ``quarantined_prompts``, ``deferred_prompts``, and
+    ``model_digest``, the first 24 bits of the scoring model's digest as a number, when the gate
+    has one (a change says the service now runs another model).
+    """
+    previous = previous or {}
+    out = {}
+
+    def delta(value, before):
+        return float((value or 0) - (before or 0))
+
+    decisions, before = stats.get("decisions") or {}, previous.get("decisions") or {}
+    for kind in ("keep", "guide", "drop", "defer"):
+        out[f"{prefix}decisions/{kind}"] = delta(decisions.get(kind), before.get(kind))
+    out[f"{prefix}fail_open"] = delta(stats.get("fail_open_decisions"), previous.get("fail_open_decisions"))
+    levels, before = stats.get("decisions_by_hint_level") or [], previous.get("decisions_by_hint_level") or []
+    for k, count in enumerate(levels):
+        out[f"{prefix}hint_level/{k}"] = delta(count, before[k] if k < len(before) else 0)
+    out[f"{prefix}observed_groups"] = delta(stats.get("observed_groups"), previous.get("observed_groups"))
+    groups, predicted, observed = _pass_rate_sums(stats)
+    groups_before, predicted_before, observed_before = _pass_rate_sums(previous)
+    if groups > groups_before:
+        out[f"{prefix}predicted_pass_rate"] = (predicted - predicted_before) / (groups - groups_before)
+        out[f"{prefix}observed_pass_rate"] = (observed - observed_before) / (groups - groups_before)
+    if scoring_seconds is not None:
+        out[f"{prefix}scoring_seconds"] = float(scoring_seconds)
+    for key in ("epoch", "quarantined_prompts", "deferred_prompts"):
+        if stats.get(key) is not None:
+            out[prefix + key] = float(stats[key])
+    digest = _digest_number(stats.get("model_digest"))
+    if digest is not None:
+        out[f"{prefix}model_digest"] = digest
+    return out
