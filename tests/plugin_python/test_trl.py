@@ -139,6 +139,33 @@ def test_hints_with_tools_stay_within_max_prompt_tokens(tmp_path):
     assert stats["decisions"]["guide"] > 0 and stats["hints_shortened_to_fit"] > 0
 
 
+class DigestGate(PluginGate):
+    """A gate whose scoring service reports a model digest, as Gate.stats() does."""
+
+    def stats(self):
+        return {**super().stats(), "model_digest": "sha256:c0ffee0123456789"}
+
+
+def test_plugin_counters_reach_trl_logs(tmp_path):
+    # Issue 24, item 3: the plugin's counters never reached TRL's logger (self._metrics, averaged
+    # by GRPOTrainer.log into what the Trainer reports).
+    trainer, _ = make_trainer(tmp_path, DigestGate(), max_steps=3, logging_steps=1)
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "sparsegate/decisions/keep" in entry]
+    assert [entry["step"] for entry in logs] == [1, 2, 3]
+    first, second = logs[0], logs[1]
+    assert "reward" in first  # beside TRL's own metrics
+    assert first["sparsegate/decisions/keep"] == len(KINDS) and first["sparsegate/hint_level/0"] == len(KINDS)
+    # Step 1 observes every prompt unhinted: two pass every rollout, two none.
+    assert first["sparsegate/observed_groups"] == len(KINDS) and first["sparsegate/observed_pass_rate"] == 0.5
+    assert 0.0 < first["sparsegate/predicted_pass_rate"] < 1.0
+    # Step 2 guides the two that failed, on the first rung.
+    assert second["sparsegate/decisions/guide"] == 2 and second["sparsegate/hint_level/1"] == 2
+    assert second["sparsegate/decisions/keep"] == 2 and "sparsegate/observed_pass_rate" in second  # 2 unhinted
+    assert all(entry["sparsegate/fail_open"] == 0 and entry["sparsegate/scoring_seconds"] >= 0 for entry in logs)
+    assert all(entry["sparsegate/model_digest"] == float(0xc0ffee) for entry in logs)
+
+
 def test_checkpoint_is_saved_and_resumed_with_the_trainer(tmp_path):
     trainer, _ = make_trainer(tmp_path, max_steps=2, save_strategy="steps", save_steps=2)
     trainer.train()

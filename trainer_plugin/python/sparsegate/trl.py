@@ -18,6 +18,9 @@ tests/plugin_python/stubs mirror them. What GRPOTrainer gives a subclass:
   ``_tokenize_prompts`` renders a chat with ``tools=self.tools or None`` (per example, the
   environment's tools, with ``environment_factory``), ``chat_template=self.chat_template`` and
   ``chat_template_kwargs``: the tools' schemas are part of the prompt's length.
+- ``self._metrics[mode]`` holds one list per metric; each generation batch appends to them and
+  ``log(logs, start_time)`` (every ``logging_steps``) averages each list into the logs it passes
+  to the Trainer's ``log`` (``state.log_history`` and the reporting callbacks), then clears them.
 - ``_save_checkpoint(model, trial)`` runs on every process after the step's update;
   ``_load_optimizer_and_scheduler(checkpoint)`` runs on every process with the checkpoint folder
   when training resumes, before trainer_state.json is read.
@@ -38,18 +41,24 @@ Contract of SparsegateGRPOTrainer (training batches only; evaluation passes thro
   ``rewards_per_func`` (the accuracy reward; index 0 by default, as in GHPO) mapped into [0, 1].
 - The gate's state is saved into every checkpoint folder as ``sparsegate_plugin.json`` and loaded
   from it when training resumes from that checkpoint.
+- Metrics: after each generation batch the main process appends the plugin's counters for that
+  batch (``_prompts.plugin_metrics``: decisions per kind, fail-open, hint levels, predicted and
+  observed pass rate, time in Gate.decide, model digest) to ``self._metrics["train"]`` under
+  ``sparsegate/``; TRL's ``log`` averages them over the logging window with its own metrics and
+  hands them to the Trainer's reporting callbacks (wandb, tensorboard, ...).
 Pass the same ``gate`` construction on every process; only the main process's is used.
 """
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
-from ._prompts import hinted_prompt, is_chat, prompt_text, stable_id, unit_rewards, with_hint
+from ._prompts import hinted_prompt, is_chat, plugin_metrics, prompt_text, stable_id, unit_rewards, with_hint
 
 logger = logging.getLogger(__name__)
 
@@ -82,16 +91,21 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         self.success_reward = success_reward
         self._sparsegate_rewards = None
         self._sparsegate_warned = False
+        self._sparsegate_stats = None  # the gate's stats after the last logged batch
+        self._sparsegate_scoring_seconds = 0.0
 
     # --- TRL hooks -------------------------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs):
         if self.gate is None or not self.model.training:
             return super()._generate_and_score_completions(inputs)
+        if self._sparsegate_stats is None and self.accelerator.is_main_process:
+            self._sparsegate_stats = self.gate.stats()  # a resumed gate's counts are not this batch's
         plan = self._sparsegate_plan(inputs)
         self._sparsegate_rewards = None
         output = super()._generate_and_score_completions(plan.local_rows)
         self._sparsegate_observe(plan)
+        self._sparsegate_log_metrics()
         return output
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -177,10 +191,12 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         if accelerator.is_main_process:
             self.gate.begin_epoch(int(self.state.epoch or 0))
             prompts = [self._describe(g[0]) for g in groups]
+            started = time.perf_counter()
             if self.max_prompt_tokens is not None:
                 decided = self.gate.decide(prompts, fits=self._fits(groups))
             else:
                 decided = self.gate.decide(prompts)
+            self._sparsegate_scoring_seconds += time.perf_counter() - started
             decisions = [d.to_dict() for d in decided]
         if distributed:
             decisions = broadcast_object_list([decisions], from_process=0)[0]
@@ -224,3 +240,14 @@ class SparsegateGRPOTrainer(GRPOTrainer):
             values = unit_rewards(values)
             if values:
                 self.gate.observe(prompt_id, values)
+
+    def _sparsegate_log_metrics(self) -> None:
+        """This batch's plugin counters into TRL's ``self._metrics["train"]`` (main process, where the
+        gate is): GRPOTrainer.log averages each list over the logging window, as it does its own."""
+        if not self.accelerator.is_main_process:
+            return
+        stats = self.gate.stats()
+        for key, value in plugin_metrics(stats, self._sparsegate_stats, self._sparsegate_scoring_seconds).items():
+            self._metrics["train"][key].append(value)
+        self._sparsegate_stats, self._sparsegate_scoring_seconds = stats, 0.0
+

@@ -25,8 +25,15 @@ character offsets rather than line numbers):
 - ``_load_optimizer_and_scheduler(checkpoint)``: returns at once when checkpoint is None; loads
   optimizer.pt and scheduler.pt from the folder when both exist.
 - ``_prepare_inputs(inputs)``: moves the tensors of a dict to ``args.device``.
-Not simulated: backward/optimizer (there are no parameters), logging, evaluation, hub, DeepSpeed,
-FSDP, hyperparameter search.
+- Logging: DefaultFlowCallback sets ``control.should_log`` after an optimizer step when
+  ``global_step % logging_steps == 0`` (logging_strategy "steps"); ``_maybe_log_save_evaluate``
+  then, when ``global_step > self._globalstep_last_logged``, builds ``logs`` (the mean loss since
+  the last log, learning_rate) and calls ``self.log(logs, start_time)``, before saving. ``log(logs,
+  start_time=None)`` adds ``epoch``, appends ``{**logs, "step": global_step}`` to
+  ``state.log_history`` and hands ``logs`` to the callbacks' ``on_log`` (the reporting
+  integrations: wandb, tensorboard, ...), which resets ``should_log``.
+Not simulated: backward/optimizer (there are no parameters), evaluation, hub, DeepSpeed, FSDP,
+hyperparameter search, the reporting integrations themselves.
 """
 import copy
 import math
@@ -192,6 +199,7 @@ class Trainer:
         self.state.num_train_epochs = num_train_epochs
         self.state.save_steps = (math.ceil(max_steps * args.save_steps) if args.save_steps < 1
                                  else int(args.save_steps))
+        self.state.logging_steps = args.logging_steps
         self.model.train()
         self._load_optimizer_and_scheduler(resume_from_checkpoint)
 
@@ -206,6 +214,7 @@ class Trainer:
             if not args.ignore_data_skip:
                 steps_trained_in_current_epoch = (self.state.global_step % num_update_steps_per_epoch) * ga
 
+        self._globalstep_last_logged = self.state.global_step
         model = self.model_wrapped
         tr_loss = torch.tensor(0.0)
         self.control = TrainerControl()
@@ -254,6 +263,9 @@ class Trainer:
 
     def _on_step_end(self, args):
         # transformers' DefaultFlowCallback.on_step_end
+        if (getattr(args, "logging_strategy", "steps") == "steps" and self.state.logging_steps > 0
+                and self.state.global_step % self.state.logging_steps == 0):
+            self.control.should_log = True
         if (args.save_strategy == SaveStrategy.STEPS and self.state.save_steps > 0
                 and self.state.global_step % self.state.save_steps == 0):
             self.control.should_save = True
@@ -266,11 +278,27 @@ class Trainer:
 
     def _maybe_log_save_evaluate(self, tr_loss, grad_norm, model, trial, epoch, ignore_keys_for_eval, start_time,
                                  learning_rate=None):
+        if self.control.should_log and self.state.global_step > self._globalstep_last_logged:
+            tr_loss_scalar = float(tr_loss.mean().item())
+            tr_loss -= tr_loss
+            logs = {"loss": round(tr_loss_scalar / (self.state.global_step - self._globalstep_last_logged), 4),
+                    "learning_rate": learning_rate if learning_rate is not None else float(self.args.learning_rate)}
+            self._globalstep_last_logged = self.state.global_step
+            self.log(logs, start_time)
         if self.control.should_save:
             self._save_checkpoint(model, trial)
             for cb in self.callbacks:
                 cb.on_save(self.args, self.state, self.control)
             self.control.should_save = False
+
+    def log(self, logs, start_time=None):
+        if self.state.epoch is not None:
+            logs["epoch"] = self.state.epoch
+        output = {**logs, **{"step": self.state.global_step}}
+        self.state.log_history.append(output)
+        self.control.should_log = False  # CallbackHandler.on_log
+        for cb in self.callbacks:
+            cb.on_log(self.args, self.state, self.control, logs=logs)
 
     # --- checkpoints -------------------------------------------------------------------------------
 

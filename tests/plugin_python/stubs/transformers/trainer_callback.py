@@ -53,10 +53,13 @@ class TrainerControl:
 
 
 class TrainerCallback:
-    """Base class for callbacks; the stand-in Trainer calls on_step_end and on_save."""
+    """Base class for callbacks; the stand-in Trainer calls on_step_end, on_log and on_save."""
 
     def on_step_end(self, args, state, control, **kwargs):
         pass
 
     def on_save(self, args, state, control, **kwargs):
+        pass
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
         pass

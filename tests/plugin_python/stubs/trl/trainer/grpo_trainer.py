@@ -43,6 +43,10 @@ steps_per_generation per-step batches.
    num_items_in_batch} plus, when present, old_per_token_logps, importance_sampling_ratio,
    sampling_per_token_logps, ref_per_token_logps (:2815-2853).
 
+Metrics: each generation batch appends its values to ``self._metrics[mode][key]`` (lists);
+``log(logs, start_time)`` (:3272), called by the Trainer every ``logging_steps`` optimizer steps,
+averages each list into ``logs``, passes them on to the Trainer's log and clears them.
+
 Tools (``tools=``, :585-732): ``self.tools`` is the list given; ``_tokenize_prompts`` renders
 it into every chat prompt (``tools=self.tools or None``, :1760), so it counts in the prompt's
 length; ``_generate`` runs ``_tool_call_loop`` (:1934) on the decoded completions. The stand-in's
@@ -657,6 +661,23 @@ class GRPOTrainer(_BaseTrainer):
         per_token_loss = -inputs["advantages"].unsqueeze(1) * mask
         normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
         return per_token_loss.sum() / normalizer
+
+    # --- logging -------------------------------------------------------------------------------------
+
+    def log(self, logs, start_time=None):
+        # (:3272) Every list in self._metrics[mode] is averaged (NaNs left out; None when nothing is
+        # left) into the logs the Trainer hands to its reporting callbacks, then cleared. The
+        # completions table (log_completions) is not simulated.
+        mode = "train" if self.model.training else "eval"
+        metrics = {}
+        for key, val in self._metrics[mode].items():
+            valid = [v for v in val if not math.isnan(v)]
+            metrics[key] = sum(valid) / len(valid) if valid else None
+        if mode == "eval":
+            metrics = {f"eval_{key}": val for key, val in metrics.items()}
+        logs.update(metrics)
+        super().log(logs, start_time)
+        self._metrics[mode].clear()
 
     # --- checkpoints ---------------------------------------------------------------------------------
 
