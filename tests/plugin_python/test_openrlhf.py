@@ -96,6 +96,42 @@ def test_openrlhf_own_reward_server_answers_lists(tmp_path):
     assert adapter._score({"scores": None, "reward": [0.75]}) == 0.75
 
 
+class DigestGate(PluginGate):
+    """A gate whose scoring service reports a model digest, as Gate.stats() does."""
+
+    def stats(self):
+        return {**super().stats(), "model_digest": "sha256:c0ffee0123456789"}
+
+
+def test_plugin_counters_reach_openrlhf_loggers(tmp_path):
+    # Issue 24, item 3: the plugin's counters never reached OpenRLHF's logs (the status dict that
+    # save_logs_and_checkpoints hands to wandb / tensorboard every --logger.logging_steps).
+    gate = DigestGate(no_reference_quarantine_after=2, quarantine_epochs=100)
+    adapter.install(gate)
+    try:
+        trainer = train_ppo_ray.train(remote_reward(tmp_path, "--train.num_episodes", "4",
+                                                   "--logger.tensorboard_dir", str(tmp_path / "tb")))
+    finally:
+        adapter.uninstall()
+    steps = [step for step, _ in trainer.steps_log]
+    scalars = {}
+    for tag, value, step in trainer.tensorboard_logger.writer.scalars:
+        scalars.setdefault(tag, {})[step] = value
+    for key in ("decisions/keep", "decisions/drop", "fail_open", "hint_level/0", "observed_groups",
+                "scoring_seconds", "model_digest", "epoch"):
+        assert sorted(scalars[f"train/sparsegate/{key}"]) == steps, key  # one value per logged step
+    assert "train/rollout/reward_mean" in scalars  # beside OpenRLHF's own
+    # Per step, not running totals: the steps add up to the counts at the last step (what is
+    # decided after it, for a pass that ends without another step, is in no step).
+    stats = trainer.samples_generator._sg_stats
+    for kind in ("keep", "drop"):
+        assert sum(scalars[f"train/sparsegate/decisions/{kind}"].values()) == stats["decisions"][kind] > 0
+    assert sum(scalars["train/sparsegate/observed_groups"].values()) == stats["observed_groups"]
+    assert set(scalars["train/sparsegate/model_digest"].values()) == {float(0xc0ffee)}
+    assert set(scalars["train/sparsegate/fail_open"].values()) == {0.0}
+    assert 0.0 <= min(scalars["train/sparsegate/observed_pass_rate"].values())
+
+
 def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch):
     # Defect 4: drops shrank the batch (prompts were replaced only after a finished group was
     # filtered) and replacement prompts were never decided.

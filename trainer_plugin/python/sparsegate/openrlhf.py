@@ -21,8 +21,10 @@ What OpenRLHF does, and what that means here:
 - Rewards: with ``--reward.remote_url`` each response carries "reward" and "scores" (None when the
   fetch failed, which OpenRLHF only logs); with a reward model they are None until
   ``RemoteExperienceMaker.make_experience`` fills them in, after generation.
-- ``fit`` passes ``client_states`` (episode, global_step, consumed prompts, dataloader state) to
-  ``save_logs_and_checkpoints``, which stores them in the DeepSpeed checkpoint
+- ``fit`` passes each step's status dict and ``client_states`` (episode, global_step, consumed
+  prompts, dataloader state) to ``save_logs_and_checkpoints``, which hands the status to the
+  wandb / tensorboard loggers (``log_train``; tensorboard's ``add_scalar`` takes numbers only)
+  every ``--logger.logging_steps`` steps and stores the client states in the DeepSpeed checkpoint
   ``<ckpt.path>/_actor/global_step{N}``; on resume ``init_checkpoint_states`` returns them.
 
 Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
@@ -40,6 +42,9 @@ Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
   (every fetch failed, or the reward-model path) is not observed (``unscored_groups``, warned once).
 - Prompt ids are stable hashes of the prompt text. Each new pass over the prompt dataloader (a
   new iterator, also the first one after a resume) begins the plugin's next epoch.
+- Metrics: every step, the plugin's counters for that step (``_prompts.plugin_metrics``:
+  decisions per kind, fail-open, hint levels, predicted and observed pass rate, time in
+  Gate.decide, model digest) join the status dict OpenRLHF logs, under ``sparsegate/``.
 - The plugin's state rides in ``client_states["sparsegate_plugin"]``: saved with every checkpoint
   (and best checkpoint), restored when OpenRLHF resumes from it (``--ckpt.load_enable``). Model,
   dataloader and plugin continue at the same step.
@@ -50,11 +55,12 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from openrlhf.trainer.ppo_utils import samples_generator as _samples_generator_module
 
-from ._prompts import stable_id
+from ._prompts import plugin_metrics, stable_id
 from .filters import GroupFilter
 
 logger = logging.getLogger(__name__)
@@ -118,6 +124,8 @@ class SparsegateSamplesGenerator(SamplesGenerator):
         self._sg_pass_dispatched = 0  # prompts dispatched in this pass over the dataloader
         self._sg_warned = False
         self._sg_filter = GroupFilter(self.gate) if self.gate is not None else None
+        self._sg_stats = self.gate.stats() if self.gate is not None else None  # at the last step's log
+        self._sg_scoring_seconds = 0.0
 
     # --- one training step ----------------------------------------------------------------------
 
@@ -161,7 +169,9 @@ class SparsegateSamplesGenerator(SamplesGenerator):
         need, budget = len(candidates), len(candidates) * self.max_replacement_draws
         chosen, batch = [], candidates
         while batch:
+            started = time.perf_counter()
             decisions = self.gate.decide([{"id": stable_id(p), "text": p} for p, _, _ in batch])
+            self._sg_scoring_seconds += time.perf_counter() - started
             chosen += [c for c, d in zip(batch, decisions) if d.rolled_out]
             missing = need - len(chosen)
             iterator = getattr(self, "_dataloader_iter", None)
@@ -224,6 +234,14 @@ class SparsegateSamplesGenerator(SamplesGenerator):
             with open(path, "w") as f:
                 f.write(state)
             self.gate.load(path)
+        self._sg_stats = self.gate.stats()  # the restored counts are not the next step's
+
+    def sg_metrics(self) -> Dict[str, float]:
+        """The plugin's counters since the last call, for OpenRLHF's logs dict (one step's)."""
+        stats = self.gate.stats()
+        metrics = plugin_metrics(stats, self._sg_stats, self._sg_scoring_seconds)
+        self._sg_stats, self._sg_scoring_seconds = stats, 0.0
+        return metrics
 
     def stats(self) -> Dict[str, Any]:
         """The gate's stats plus the generator's own counts, for a logger."""
@@ -236,6 +254,10 @@ def _with_plugin_state(save_logs_and_checkpoints):
     def wrapped(self, global_step, logs_dict=None, client_states=None):
         generator = getattr(self, "samples_generator", None)
         if isinstance(generator, SparsegateSamplesGenerator) and generator.gate is not None:
+            # The step's counters join the step's status dict, which this method hands to the
+            # wandb / tensorboard loggers (every --logger.logging_steps; numbers only).
+            logs_dict = logs_dict if logs_dict is not None else {}
+            logs_dict.update(generator.sg_metrics())
             # In place: fit() passes the same dict to save_best_checkpoint afterwards.
             client_states = client_states if client_states is not None else {}
             client_states[CLIENT_STATE_KEY] = generator.sg_state()

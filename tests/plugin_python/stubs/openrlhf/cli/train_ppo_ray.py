@@ -13,6 +13,7 @@ is respond(prompt, label, n), --reward.model_name_or_path is score(text); set th
 namespace after parsing.
 """
 import argparse
+from datetime import datetime
 
 from openrlhf.utils.config import hierarchize
 
@@ -30,6 +31,9 @@ _FLAGS = [
     ("--eval.steps", dict(type=int, default=-1)),
     ("--ckpt.save_steps", dict(type=int, default=-1)),
     ("--logger.logging_steps", dict(type=int, default=1)),
+    ("--logger.wandb.key", dict(type=str, default=None)),
+    ("--logger.wandb.run_name", dict(type=str, default="ppo_%s" % datetime.now().strftime("%m%dT%H:%M"))),
+    ("--logger.tensorboard_dir", dict(type=str, default=None)),
     ("--ckpt.path", dict(type=str, default="./ckpt/checkpoints_ppo_ray")),
     ("--ckpt.save_hf", dict(action="store_true", default=False)),
     ("--ckpt.disable_ds", dict(action="store_true", default=False)),

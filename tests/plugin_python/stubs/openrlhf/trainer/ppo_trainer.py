@@ -11,7 +11,8 @@
   -> restores global_step, episode, total_consumed_prompts, the dataloader state; per episode,
   loop: generate_samples -> (no samples: break if exhausted, else retry) -> train_step ->
   client_states {episode, global_step, total_consumed_prompts, data_loader_state_dict} ->
-  save_logs_and_checkpoints (every ckpt.save_steps: actor save_checkpoint(tag="global_step{N}"),
+  save_logs_and_checkpoints(global_step, status, client_states) (the step's status dict to the
+  wandb / tensorboard loggers every logger.logging_steps; a checkpoint every ckpt.save_steps: actor save_checkpoint(tag="global_step{N}"),
   i.e. <ckpt.path>/_actor/global_step{N}) -> eval every eval.steps -> break if exhausted.
 - ``args.reward.model_name_or_path`` / ``args.actor.model_name_or_path`` are callables here
   (score(text) and respond(prompt, label, n)); ``args.data.prompt_dataset`` is a list of row dicts
@@ -26,6 +27,7 @@ from openrlhf import _fake_ray as ray
 from openrlhf.datasets import PromptDataset
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
+from openrlhf.utils.logging_utils import TensorboardLogger, WandbLogger
 from openrlhf.utils.utils import get_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class BasePPOTrainer:
         self.experience_maker = RemoteExperienceMaker(
             actor_model_group, critic_model_group, reward_model_group, reference_model_group, self.kl_ctl,
             strategy, tokenizer)
+        self.wandb_logger = WandbLogger(self.args) if self.args.logger.wandb.key else None
+        self.tensorboard_logger = TensorboardLogger(self.args) if self.args.logger.tensorboard_dir else None
         self.best_eval_metric_value = float("-inf")
         self.best_eval_metric_key = getattr(self.args.ckpt, "best_metric_key", "") or ""
         self._latest_eval_metric_value = None
@@ -135,6 +139,12 @@ class BasePPOTrainer:
                 metric_value=value, metric_key=key))
 
     def save_logs_and_checkpoints(self, global_step: int, logs_dict=None, client_states=None) -> None:
+        logs_dict = logs_dict or {}
+        if global_step % self.args.logger.logging_steps == 0:
+            if self.wandb_logger:
+                self.wandb_logger.log_train(global_step, logs_dict)
+            if self.tensorboard_logger:
+                self.tensorboard_logger.log_train(global_step, logs_dict)
         client_states = client_states or {}
         if global_step % self.args.ckpt.save_steps == 0:
             tag = f"global_step{global_step}"
