@@ -2,6 +2,10 @@
 real CLI flags, train(args) building engines, actor group and PPOTrainer, fit() with dynamic
 filtering, both reward paths, DeepSpeed checkpoints and --ckpt.load_enable resume."""
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -292,3 +296,30 @@ def test_setup_hook_does_nothing_without_a_target(monkeypatch):
     monkeypatch.delenv("SPARSEGATE_TARGET", raising=False)
     adapter.setup_hook()
     assert ppo_trainer.SamplesGenerator is samples_generator.SamplesGenerator is adapter.SamplesGenerator
+
+
+def test_setup_hook_installs_only_where_the_trainer_module_is_imported():
+    # Issue 24, item 5: Ray runs the setup hook in every worker, vLLM engines included; it imported
+    # OpenRLHF's PPO trainer (and with it DeepSpeed) in each, which OpenRLHF itself avoids there.
+    # A fresh interpreter stands for one Ray worker process.
+    worker = textwrap.dedent("""
+        import os, sys
+        os.environ["SPARSEGATE_TARGET"] = "127.0.0.1:1"
+        from sparsegate import openrlhf as adapter
+        adapter.setup_hook()
+        imported = sorted(m for m in sys.modules if m.startswith("openrlhf"))
+        assert not imported, imported
+        import openrlhf.trainer.ray.vllm_engine  # what a vLLM engine worker runs
+        assert "openrlhf.trainer.ppo_trainer" not in sys.modules
+        from openrlhf.trainer import ppo_trainer  # the trainer actor's process
+        assert ppo_trainer.SamplesGenerator is adapter.SparsegateSamplesGenerator
+        assert ppo_trainer.BasePPOTrainer.save_logs_and_checkpoints.__wrapped__
+        from openrlhf.trainer.ppo_utils import samples_generator
+        assert samples_generator.SamplesGenerator is adapter.SparsegateSamplesGenerator
+        assert adapter.SamplesGenerator is not adapter.SparsegateSamplesGenerator
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+

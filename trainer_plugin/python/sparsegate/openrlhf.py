@@ -8,7 +8,11 @@ What OpenRLHF does, and what that means here:
   prompts_dataloader, eval_dataloader, tokenizer, vllm_engines)``, looked up as a global of
   ppo_trainer.py, and calls ``generate_samples(**generate_kwargs)`` once per step. So the gate lives
   in that actor's process: ``setup_hook`` is a Ray ``worker_process_setup_hook`` that installs the
-  generator there (OpenRLHF has no hook of its own).
+  generator there (OpenRLHF has no hook of its own). The driver (cli/train_ppo_ray.py) imports
+  ppo_trainer only inside ``train`` and the trainer actor's process imports it to build the actor;
+  vLLM engines and model actors never do (trainer/__init__.py and trainer/ray/__init__.py keep
+  DeepSpeed out of vLLM's processes), so the hook only arms an import hook: install() runs where
+  ppo_trainer is imported, and importing this module imports nothing of OpenRLHF.
 - ``_generate_vllm`` draws prompts from the dataloader iterator (``_collect_prompt_batch``), sends
   them in one ``_dispatch_prompts_to_vllm(prompts, labels, *, images=None, **generate_kwargs)``
   call (one Ray ref per prompt, answering its n samples), and turns each ref's responses into
@@ -52,21 +56,46 @@ Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
 
 import json
 import logging
+import importlib
+import importlib.abc
 import os
 import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from openrlhf.trainer.ppo_utils import samples_generator as _samples_generator_module
-
 from ._prompts import plugin_metrics, stable_id
 from .filters import GroupFilter
 
 logger = logging.getLogger(__name__)
 
-SamplesGenerator = _samples_generator_module.SamplesGenerator
 CLIENT_STATE_KEY = "sparsegate_plugin"
+# Importing this module imports nothing of OpenRLHF (its samples generator pulls in Ray and vLLM):
+# SparsegateSamplesGenerator and SamplesGenerator are made when first asked for (module
+# __getattr__), so that setup_hook can run in every Ray worker at no cost.
+_TRAINER_MODULES = ("openrlhf.trainer.ppo_trainer", "openrlhf.trainer.ppo_trainer_async")
+_classes: Dict[str, type] = {}
+
+
+def _sg_module():
+    return importlib.import_module("openrlhf.trainer.ppo_utils.samples_generator")
+
+
+def _generator_classes() -> Dict[str, type]:
+    """OpenRLHF's SamplesGenerator (as it was before install()) and SparsegateSamplesGenerator over it."""
+    if not _classes:
+        base = _sg_module().SamplesGenerator
+        base = getattr(base, "_sg_base", base)  # install() has replaced it already (another import path)
+        cls = type("SparsegateSamplesGenerator", (_SparsegateGenerator, base),
+                   {"__doc__": _SparsegateGenerator.__doc__, "__module__": __name__, "_sg_base": base})
+        _classes.update(SamplesGenerator=base, SparsegateSamplesGenerator=cls)
+    return _classes
+
+
+def __getattr__(name: str):
+    if name in ("SamplesGenerator", "SparsegateSamplesGenerator"):
+        return _generator_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _samples_per_prompt(args: Any, generate_kwargs: Dict[str, Any]) -> int:
@@ -104,8 +133,9 @@ def _score(response: Dict[str, Any]) -> Optional[float]:
     return float(value.item() if hasattr(value, "item") else value)
 
 
-class SparsegateSamplesGenerator(SamplesGenerator):
-    """OpenRLHF's SamplesGenerator with sparsegate before and after rollout (module docstring)."""
+class _SparsegateGenerator:
+    """OpenRLHF's SamplesGenerator with sparsegate before and after rollout (module docstring).
+    The methods of SparsegateSamplesGenerator, which puts them before OpenRLHF's class."""
 
     gate_factory: Optional[Callable[[], Any]] = None  # set by install()
     drop_before_rollout: bool = True
@@ -177,7 +207,7 @@ class SparsegateSamplesGenerator(SamplesGenerator):
             iterator = getattr(self, "_dataloader_iter", None)
             if missing <= 0 or budget <= 0 or iterator is None or self._sg_exhausted:
                 break
-            new_prompts, new_labels, new_images, exhausted = _samples_generator_module._collect_prompt_batch(
+            new_prompts, new_labels, new_images, exhausted = _sg_module()._collect_prompt_batch(
                 iterator, min(missing, budget))
             budget -= len(new_prompts)
             self._sg_extra_consumed += len(new_prompts)
@@ -253,7 +283,7 @@ class SparsegateSamplesGenerator(SamplesGenerator):
 def _with_plugin_state(save_logs_and_checkpoints):
     def wrapped(self, global_step, logs_dict=None, client_states=None):
         generator = getattr(self, "samples_generator", None)
-        if isinstance(generator, SparsegateSamplesGenerator) and generator.gate is not None:
+        if isinstance(generator, _SparsegateGenerator) and generator.gate is not None:
             # The step's counters join the step's status dict, which this method hands to the
             # wandb / tensorboard loggers (every --logger.logging_steps; numbers only).
             logs_dict = logs_dict if logs_dict is not None else {}
@@ -270,7 +300,7 @@ def _restoring_plugin_state(init_checkpoint_states):
     def wrapped(self):
         states = init_checkpoint_states(self)
         generator = getattr(self, "samples_generator", None)
-        if isinstance(generator, SparsegateSamplesGenerator) and generator.gate is not None:
+        if isinstance(generator, _SparsegateGenerator) and generator.gate is not None:
             state = states.get(CLIENT_STATE_KEY) if states else None
             if state:
                 generator.sg_restore(state)
@@ -290,11 +320,11 @@ def install(gate: Any = None, *, gate_factory: Optional[Callable[[], Any]] = Non
     checkpoints. Idempotent; works before or after OpenRLHF's trainer module is imported."""
     if (gate is None) == (gate_factory is None):
         raise ValueError("install() takes a gate or a gate_factory, exactly one")
-    cls = SparsegateSamplesGenerator
+    cls = _generator_classes()["SparsegateSamplesGenerator"]
     cls.gate_factory = staticmethod(gate_factory if gate_factory is not None else (lambda: gate))
     cls.drop_before_rollout = drop_before_rollout
     cls.max_replacement_draws = int(max_replacement_draws)
-    _samples_generator_module.SamplesGenerator = cls
+    _sg_module().SamplesGenerator = cls
     from openrlhf.trainer import ppo_trainer
     ppo_trainer.SamplesGenerator = cls
     base = ppo_trainer.BasePPOTrainer
@@ -309,24 +339,77 @@ def install(gate: Any = None, *, gate_factory: Optional[Callable[[], Any]] = Non
 
 
 def uninstall() -> None:
-    """Undoes install() in this process."""
+    """Undoes install() (and setup_hook()) in this process."""
+    _remove_import_hook()
     from openrlhf.trainer import ppo_trainer
-    _samples_generator_module.SamplesGenerator = SamplesGenerator
-    ppo_trainer.SamplesGenerator = SamplesGenerator
+    base = _generator_classes()["SamplesGenerator"]
+    _sg_module().SamplesGenerator = base
+    ppo_trainer.SamplesGenerator = base
+    async_module = sys.modules.get("openrlhf.trainer.ppo_trainer_async")
+    if async_module is not None and hasattr(async_module, "SamplesGenerator"):
+        async_module.SamplesGenerator = base
     base = ppo_trainer.BasePPOTrainer
     for name in ("save_logs_and_checkpoints", "init_checkpoint_states"):
         method = getattr(base, name)
         if hasattr(method, "__wrapped__"):
             setattr(base, name, method.__wrapped__)
-    SparsegateSamplesGenerator.gate_factory = None
+    _generator_classes()["SparsegateSamplesGenerator"].gate_factory = None
+
+
+class _AfterExec(importlib.abc.Loader):
+    """A module's own loader, then ``then()`` once the module has run."""
+
+    def __init__(self, loader, then: Callable[[], None]):
+        self._loader, self._then = loader, then
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        self._then()
+
+    def __getattr__(self, name):  # get_source, is_package, ...: the module's own loader answers
+        return getattr(self._loader, name)
+
+
+class _InstallOnImport(importlib.abc.MetaPathFinder):
+    """Runs ``install_now()`` right after OpenRLHF's trainer module (or its async variant) has run,
+    in whichever process imports it; other imports pass through untouched."""
+
+    def __init__(self, install_now: Callable[[], None]):
+        self.install_now = install_now
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _TRAINER_MODULES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _AfterExec(spec.loader, self.install_now)
+                return spec
+        return None
+
+
+def _remove_import_hook() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _InstallOnImport)]
 
 
 def setup_hook() -> None:
-    """A Ray ``worker_process_setup_hook``: installs the generator when SPARSEGATE_TARGET is set.
+    """A Ray ``worker_process_setup_hook``: installs the generator when SPARSEGATE_TARGET is set,
+    in the process that imports OpenRLHF's trainer module, and nowhere else.
 
-    It runs in every Ray worker; only the PPOTrainer actor builds a generator, so only there is a
-    Gate created. Environment: SPARSEGATE_TARGET (the service address), SPARSEGATE_OPTIONS (JSON of
-    further Gate.create keywords).
+    Ray runs the hook in every worker process: vLLM engines, model actors, the trainer actor. It
+    imports nothing of OpenRLHF (OpenRLHF itself keeps DeepSpeed out of its vLLM workers); it
+    registers an import hook, and install() runs when ``openrlhf.trainer.ppo_trainer`` is
+    imported, which happens where the PPOTrainer actor is made (Ray imports an actor's class by
+    its module there) and in the driver that submits it, where no generator, hence no Gate, is
+    built. If that module is already imported, install() runs at once. Environment:
+    SPARSEGATE_TARGET (the service address), SPARSEGATE_OPTIONS (JSON of further Gate.create
+    keywords).
     """
     target = os.environ.get("SPARSEGATE_TARGET")
     if not target:
@@ -337,4 +420,11 @@ def setup_hook() -> None:
         from . import _core
         return _core.Gate.create(target=target, **options)
 
-    install(gate_factory=make_gate)
+    def install_now():
+        install(gate_factory=make_gate)
+
+    _remove_import_hook()
+    if any(name in sys.modules for name in _TRAINER_MODULES):
+        install_now()
+    else:
+        sys.meta_path.insert(0, _InstallOnImport(install_now))
