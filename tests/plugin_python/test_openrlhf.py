@@ -275,6 +275,47 @@ def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
     assert resumed.stats()["observed_groups"] == first.stats()["observed_groups"] + len(resumed_seen)
 
 
+def test_a_resume_in_the_middle_of_a_pass_keeps_the_plugin_epoch(tmp_path):
+    # Issue 24, item 5: every resume began a new plugin epoch, also when the restored dataloader
+    # goes on in the middle of the pass the checkpoint interrupted.
+    calls = []
+
+    def crashing(prompt, label, n):  # the run dies during step 2 of the first pass
+        calls.append(prompt)
+        if len(calls) == 5:
+            raise RuntimeError("node lost")
+        return respond(prompt, label, n)
+
+    def epochs(gate):
+        began = []
+        begin = gate.begin_epoch
+        gate.begin_epoch = lambda epoch: (began.append(epoch), begin(epoch))
+        return began
+
+    url = ("--reward.remote_url", "http://127.0.0.1:5000/get_reward", "--ckpt.save_steps", "1")
+    first = PluginGate()
+    first_epochs = epochs(first)
+    adapter.install(first)
+    try:
+        args = parse(tmp_path, *url)
+        args.actor.model_name_or_path = crashing
+        with pytest.raises(RuntimeError, match="node lost"):
+            train_ppo_ray.train(args)
+    finally:
+        adapter.uninstall()
+    assert first_epochs == [1]
+
+    resumed = PluginGate()
+    resumed_epochs = epochs(resumed)
+    adapter.install(resumed)
+    try:
+        trainer = train_ppo_ray.train(parse(tmp_path, *url, "--ckpt.load_enable", "--train.num_episodes", "2"))
+    finally:
+        adapter.uninstall()
+    assert [step for step, _ in trainer.steps_log] == [2, 3, 4]  # the rest of pass 1, then pass 2
+    assert resumed_epochs == [2] and resumed.stats()["epoch"] == 2  # pass 1 stays epoch 1
+
+
 def test_setup_hook_builds_a_real_gate_in_the_trainer_process(tmp_path, monkeypatch):
     # Defect 7: the hook runs in every Ray worker; a gate is built only where a generator is.
     # What a Ray worker_process_setup_hook does in the PPOTrainer actor's process. The service is

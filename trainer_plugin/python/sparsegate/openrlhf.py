@@ -45,7 +45,9 @@ Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
   Responses whose reward fetch failed are left out (``failed_rewards``); a group without any score
   (every fetch failed, or the reward-model path) is not observed (``unscored_groups``, warned once).
 - Prompt ids are stable hashes of the prompt text. Each new pass over the prompt dataloader (a
-  new iterator, also the first one after a resume) begins the plugin's next epoch.
+  new iterator) begins the plugin's next epoch, except the first one after a resume from a
+  checkpoint taken in the middle of a pass (``client_states["sparsegate_pass_open"]``): the
+  restored dataloader finishes that pass, and the restored plugin stays in its epoch.
 - Metrics: every step, the plugin's counters for that step (``_prompts.plugin_metrics``:
   decisions per kind, fail-open, hint levels, predicted and observed pass rate, time in
   Gate.decide, model digest) join the status dict OpenRLHF logs, under ``sparsegate/``.
@@ -70,6 +72,7 @@ from .filters import GroupFilter
 logger = logging.getLogger(__name__)
 
 CLIENT_STATE_KEY = "sparsegate_plugin"
+PASS_OPEN_KEY = "sparsegate_pass_open"  # the checkpoint was taken in the middle of a pass
 # Importing this module imports nothing of OpenRLHF (its samples generator pulls in Ray and vLLM):
 # SparsegateSamplesGenerator and SamplesGenerator are made when first asked for (module
 # __getattr__), so that setup_hook can run in every Ray worker at no cost.
@@ -156,6 +159,7 @@ class _SparsegateGenerator:
         self._sg_filter = GroupFilter(self.gate) if self.gate is not None else None
         self._sg_stats = self.gate.stats() if self.gate is not None else None  # at the last step's log
         self._sg_scoring_seconds = 0.0
+        self._sg_continue_epoch = False  # the next new iterator finishes a resumed pass
 
     # --- one training step ----------------------------------------------------------------------
 
@@ -164,8 +168,13 @@ class _SparsegateGenerator:
             return super().generate_samples(**generate_kwargs)
         self._sg_training, self._sg_extra_consumed, self._sg_exhausted = True, 0, False
         if getattr(self, "_dataloader_iter", None) is None:
-            # A new pass over the prompts (OpenRLHF starts a new iterator): the plugin's next epoch.
-            self.gate.begin_epoch(int(self.gate.stats()["epoch"]) + 1)
+            # A new iterator: the plugin's next epoch, unless it resumes a pass that a checkpoint
+            # interrupted (the restored loader goes on where that pass was), whose epoch the
+            # restored plugin is already in.
+            if self._sg_continue_epoch:
+                self._sg_continue_epoch = False
+            else:
+                self.gate.begin_epoch(int(self.gate.stats()["epoch"]) + 1)
             self._sg_pass_dispatched = 0
         try:
             samples, pass_rate, consumed, exhausted = super().generate_samples(**generate_kwargs)
@@ -291,6 +300,7 @@ def _with_plugin_state(save_logs_and_checkpoints):
             # In place: fit() passes the same dict to save_best_checkpoint afterwards.
             client_states = client_states if client_states is not None else {}
             client_states[CLIENT_STATE_KEY] = generator.sg_state()
+            client_states[PASS_OPEN_KEY] = getattr(generator, "_dataloader_iter", None) is not None
         return save_logs_and_checkpoints(self, global_step, logs_dict, client_states)
     wrapped.__wrapped__ = save_logs_and_checkpoints
     return wrapped
@@ -304,6 +314,7 @@ def _restoring_plugin_state(init_checkpoint_states):
             state = states.get(CLIENT_STATE_KEY) if states else None
             if state:
                 generator.sg_restore(state)
+                generator._sg_continue_epoch = bool(states.get(PASS_OPEN_KEY))
                 logger.info("sparsegate: plugin resumed at global step %s", states.get("global_step"))
             elif states and states.get("global_step"):
                 logger.warning("sparsegate: the checkpoint at global step %s holds no plugin state; "
