@@ -1,1 +1,1 @@
-"""Stand-in for dapo/ of verl-project/verl-recipe at 48ea0a797fa29867ea0ad92aff7d284eec7d4be3."""
+"""Stand-in for dapo/ of verl-project/verl-recipe at 21892b9276936efab5375c3f6b8415e472ef7118."""

@@ -10,8 +10,13 @@ AgentLoopBase.apply_chat_template 247-310).
   ``uid`` (``_get_gen_batch`` copies the reward keys back in async mode). ``agent_name`` is added
   when absent (default ``rollout.agent.default_agent_loop``); every row's non-tensor values go to
   the loop as kwargs; the loop reads only ``raw_prompt``.
-- prompt: ``tokenizer.apply_chat_template(list(raw_prompt), tools=[], add_generation_prompt=True,
-  tokenize=True, **data.apply_chat_template_kwargs)``. NOT truncated to max_prompt_length.
+- prompt: ``tokenizer.apply_chat_template(list(raw_prompt), tools=tool_schemas,
+  add_generation_prompt=True, tokenize=True, **data.apply_chat_template_kwargs)``, where
+  tool_schemas are those of ``data.tool_config_path`` (SingleTurnAgentLoop.__init__ 31-38; [] without
+  one). NOT truncated to max_prompt_length. With ``processor`` given, AgentLoopBase.apply_chat_template's
+  processor branch instead: ``processor.apply_chat_template(messages, tools=..., add_generation_prompt=True,
+  tokenize=False, **kwargs)`` then ``processor(text=[raw], images=None, videos=None, ...)["input_ids"]``
+  (text-only rows: vision inputs are not mirrored).
 - response: ``respond(prompt_ids, row) -> list[int]`` stands for the LLM server; cut to
   ``rollout.response_length`` (the only truncation); response_mask all 1.
 - padding: prompt LEFT-padded with ``tokenizer.pad`` semantics to ``rollout.prompt_length``
@@ -59,8 +64,14 @@ def _position_ids(attention_mask):
     return torch.clip(torch.cumsum(attention_mask, dim=-1) - 1, min=0, max=None)
 
 
-def single_turn_agent_loop(gen_batch, tokenizer, config, respond, reward_loop=None):
+def single_turn_agent_loop(gen_batch, tokenizer, config, respond, reward_loop=None, processor=None):
     rollout = config.actor_rollout_ref.rollout
+    tool_schemas = []
+    if config.data.get("tool_config_path"):
+        from verl.tools.utils.tool_registry import initialize_tools_from_config
+
+        tool_schemas = [tool.tool_schema.model_dump(exclude_unset=True, exclude_none=True)
+                        for tool in initialize_tools_from_config(config.data.tool_config_path)]
     prompt_length = rollout.prompt_length
     response_length = rollout.response_length
     apply_kwargs = dict(config.data.get("apply_chat_template_kwargs", {}) or {})
@@ -76,8 +87,14 @@ def single_turn_agent_loop(gen_batch, tokenizer, config, respond, reward_loop=No
     for i in range(len(gen_batch)):
         kwargs = {k: v[i] for k, v in non_tensor.items()}
         messages = list(kwargs["raw_prompt"])
-        prompt_ids = list(tokenizer.apply_chat_template(messages, tools=[], add_generation_prompt=True, tokenize=True,
-                                                        **apply_kwargs))
+        if processor is not None:
+            raw = processor.apply_chat_template(messages, tools=tool_schemas, add_generation_prompt=True,
+                                                tokenize=False, **apply_kwargs)
+            prompt_ids = list(processor(text=[raw], images=None, videos=None, video_metadatas=None,
+                                        return_tensors="pt", do_sample_frames=False)["input_ids"][0])
+        else:
+            prompt_ids = list(tokenizer.apply_chat_template(messages, tools=tool_schemas, add_generation_prompt=True,
+                                                            tokenize=True, **apply_kwargs))
         token_ids = list(respond(prompt_ids, kwargs))
         response_ids = token_ids[:response_length]
         response_mask = ([1] * len(token_ids))[:response_length]

@@ -65,6 +65,8 @@ _DEFAULTS = {
     "critic": {"enable": None, "strategy": "fsdp"},
     "reward_model": {"enable": False, "enable_resource_pool": False, "use_reward_loop": True,
                      "launch_reward_fn_async": False, "reward_manager": "naive"},
+    "reward_manager": {"source": "register", "name": "naive",
+                       "module": {"path": None, "name": "custom_reward_manager"}},
     "algorithm": {"gamma": 1.0, "lam": 1.0, "adv_estimator": "gae", "norm_adv_by_std_in_grpo": True,
                   "use_kl_in_reward": False, "kl_penalty": "kl",
                   "filter_groups": {"enable": False, "metric": None, "max_num_gen_batches": 0}},

@@ -2,7 +2,15 @@
 ``compute_reward(data, reward_fn)`` (179-197): ``reward_fn(data, return_dict=True)`` -> its
 "reward_tensor" and "reward_extra_info" (default {}); on ANY exception it prints, calls
 ``reward_fn(data)`` and uses no extras. (``extract_reward`` does not exist at this commit; it was
-added later, verl 3df21a68e of 2026-02-09, and the DAPO recipe at 48ea0a7 imports it.)
+added later, and only recipe commits after the one verl pins, 21892b9, import it.)
+
+``load_reward_manager(config, tokenizer, num_examine, **reward_kwargs)`` (102-176), the class
+choice: ``config.reward_manager.source`` "register" -> ``get_reward_manager_cls(reward_manager.name)``
+(the YAML default name is ``reward_model.reward_manager``, else naive); "importlib" ->
+``load_extern_object(reward_manager.module.path, reward_manager.name)``. Then
+``cls(tokenizer=, num_examine=, compute_score=, reward_fn_key=data.reward_fn_key, **reward_kwargs)``.
+Not mirrored: custom_reward_function, sandbox fusion, RewardManagerBase managers
+(compute_score is None here, which DAPORewardManager accepts).
 
 Stand-in convenience: a ``reward_fn(batch)`` that returns a tuple ``(token_level_scores,
 reward_extra_info)`` is also accepted (called without return_dict when it takes no such keyword).
@@ -38,3 +46,19 @@ def compute_reward(data, reward_fn):
         reward_tensor = reward_fn(data)
         reward_extra_infos_dict = {}
     return reward_tensor, reward_extra_infos_dict
+
+
+def load_reward_manager(config, tokenizer, num_examine, **reward_kwargs):
+    reward_manager_cfg = config.reward_manager
+    if reward_manager_cfg.source == "register":
+        from verl.workers.reward_manager import get_reward_manager_cls
+
+        reward_manager_cls = get_reward_manager_cls(reward_manager_cfg.name)
+    elif reward_manager_cfg.source == "importlib":
+        from verl.utils.import_utils import load_extern_object
+
+        module_cfg = reward_manager_cfg.module
+        assert module_cfg is not None and module_cfg.path is not None
+        reward_manager_cls = load_extern_object(module_path=module_cfg.path, object_name=reward_manager_cfg.name)
+    return reward_manager_cls(tokenizer=tokenizer, num_examine=num_examine, compute_score=None,
+                              reward_fn_key=config.data.reward_fn_key, **reward_kwargs)

@@ -15,8 +15,14 @@ Mirrored (lines at that commit):
   * overlong filter (181-261), AT LOAD TIME, only if ``filter_overlong_prompts`` (code default True
     when the key is absent; the shipped YAML sets it False): keeps rows with
     ``len(tokenizer.apply_chat_template(row[prompt_key], add_generation_prompt=True,
-    **apply_chat_template_kwargs)) <= max_prompt_length`` (default 1024); an exception counts as
-    too long. (The processor branch for multimodal data is not mirrored.)
+    **apply_chat_template_kwargs, tools=tool_schemas)) <= max_prompt_length`` (default 1024), with
+    ``tools`` passed only when ``data.tool_config_path`` names a tool config (116-131: the schemas
+    ``initialize_tools_from_config`` gives, as plain dicts; a config that fails to load leaves
+    None). With a processor (multimodal models) the count is the processor's instead:
+    ``processor.apply_chat_template(_build_messages(row), add_generation_prompt=True,
+    tokenize=False, **kwargs)`` as text, then ``len(processor(text=[raw], images=..., videos=...,
+    videos_kwargs=...)["input_ids"][0])``; here for text-only rows (images=None, videos=None,
+    videos_kwargs={}), since images are not mirrored. An exception counts as too long.
   * ``__getitem__`` (341-362): the row's columns, plus ``raw_prompt`` (= the messages under
     ``prompt_key``, the same list object; ``images``/``videos`` columns are popped),
     ``dummy_tensor`` = tensor([0], uint8), ``extra_info`` ({} when missing/None), ``index`` =
@@ -154,12 +160,24 @@ class RLHFDataset(Dataset):
         self.prompt_key = config.get("prompt_key", "prompt")
         self.image_key = config.get("image_key", "images")
         self.video_key = config.get("video_key", "videos")
+        self.image_patch_size = config.get("image_patch_size", 14)
         self.max_prompt_length = config.get("max_prompt_length", 1024)
         self.return_raw_chat = config.get("return_raw_chat", False)
         self.truncation = config.get("truncation", "error")
         self.filter_overlong_prompts = config.get("filter_overlong_prompts", True)
         self.apply_chat_template_kwargs = config.get("apply_chat_template_kwargs", {})
+        self.tool_config_path = config.get("tool_config_path", None)
         self.tool_schemas = None
+        if self.tool_config_path:
+            try:
+                from verl.tools.utils.tool_registry import initialize_tools_from_config
+
+                tool_list = initialize_tools_from_config(self.tool_config_path)
+                self.tool_schemas = [tool.tool_schema.model_dump(exclude_unset=True, exclude_none=True)
+                                     for tool in tool_list]
+            except Exception as e:
+                logger.warning("Failed to initialize tools from %s: %s", self.tool_config_path, e)
+                self.tool_schemas = None
         self.need_tools_kwargs = config.get("need_tools_kwargs", False)
         self.serialize_dataset = False
         self.shuffle = config.get("shuffle", False)
@@ -187,6 +205,20 @@ class RLHFDataset(Dataset):
         if self.filter_overlong_prompts:
             tokenizer, prompt_key = self.tokenizer, self.prompt_key
 
+            def processor_doc2len(doc) -> int:
+                try:
+                    messages = self._build_messages(doc)
+                    apply_kwargs = dict(**self.apply_chat_template_kwargs)
+                    if self.tool_schemas is not None:
+                        apply_kwargs["tools"] = self.tool_schemas
+                    raw_prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True,
+                                                                    tokenize=False, **apply_kwargs)
+                    return len(self.processor(text=[raw_prompt], images=None, videos=None,
+                                              videos_kwargs={})["input_ids"][0])
+                except Exception:
+                    print("Error processing one of the samples, skipping...")
+                    return self.max_prompt_length + 1
+
             def doc2len(doc) -> int:
                 try:
                     apply_kwargs = dict(**self.apply_chat_template_kwargs)
@@ -197,7 +229,8 @@ class RLHFDataset(Dataset):
                     print("Error processing one of the samples, skipping...")
                     return self.max_prompt_length + 1
 
-            dataframe = dataframe.filter(lambda doc: doc2len(doc) <= self.max_prompt_length)
+            length = processor_doc2len if self.processor is not None else doc2len
+            dataframe = dataframe.filter(lambda doc: length(doc) <= self.max_prompt_length)
             print(f"filter dataset len: {len(dataframe)}")
         return dataframe
 

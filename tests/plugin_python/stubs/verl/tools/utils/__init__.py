@@ -1,0 +1,1 @@
+"""Stand-in for verl/tools/utils at volcengine/verl b178a3cd56f58b2d502255daba591e92833930a7."""
