@@ -9,10 +9,17 @@ Contract of ``GroupFilter.filter(prompt_ids, rewards, group_ids=None) -> kept in
 - One entry per rollout. Rollouts with the same group id form a group (default: the prompt id).
   Each group is observed once, under its prompt id, with its rewards mapped into [0, 1] by
   ``_prompts.unit_rewards`` (clamped; NaN left out).
-- Keep rule, on the raw rewards: by default DAPO's, a group is kept when its rewards are not all
-  equal or it has a single rollout (``np.std(values) > 0 or len(values) == 1``). With
-  ``reward_range=(lo, hi)``, OpenRLHF's instead: kept when ``lo < mean < hi``.
-- Returns the kept rollouts' indices in their original order, ready for ``batch[kept]``.
+- Keep rule, on the raw rewards exactly as given (not the [0, 1] values observed): by default
+  DAPO's, evaluated with numpy as verl-recipe 21892b9 dapo/dapo_ray_trainer.py evaluates it: kept
+  when ``np.std(values) > 0`` or the group has a single rollout. So it is DAPO's on every input,
+  including what "not all equal" would get wrong: a constant group of non-0/1 values can have a
+  rounding-error std above 0 (``np.std([0.1] * 3)``), which DAPO keeps, and any NaN makes the std
+  NaN, which DAPO drops (unless the group has one rollout). Values keep their dtype (float32 from
+  a tensor stays float32), since the rounding depends on it. With ``reward_range=(lo, hi)``,
+  OpenRLHF's instead: kept when ``lo < mean < hi``.
+- Returns the kept rollouts' indices in their original order, ready for ``batch[kept]``;
+  ``kept_group_ids`` then lists the kept groups in order of first appearance (DAPO's
+  ``kept_prompt_uids``), so a caller counts kept prompts as DAPO does.
 - Framework-neutral: it imports no trainer. ``filter_verl`` reads a verl ``DataProto``
   (duck-typed) the way verl's DAPO trainer does.
 Observing is per group and not idempotent: observe each group in one place only (this filter, or
@@ -39,18 +46,24 @@ class GroupFilter:
         self.observe = observe
         self.kept_groups = 0
         self.dropped_groups = 0
+        self.kept_group_ids: List[Hashable] = []  # of the last filter() call
 
-    def keeps(self, values: Sequence[float]) -> bool:
-        """The keep rule on one group's raw rewards."""
-        values = [float(v) for v in values]
+    def keeps(self, values: Sequence[Any]) -> bool:
+        """The keep rule on one group's raw rewards (module docstring)."""
         if self.reward_range is not None:
+            values = [float(v) for v in values]
             low, high = self.reward_range
             return low < sum(values) / len(values) < high
-        return len(values) == 1 or max(values) != min(values)
+        if len(values) == 1:
+            return True
+        # numpy, not a comparison of max and min: DAPO's rule is what np.std gives, rounding and
+        # NaN included. Imported here so that the package itself does not depend on numpy.
+        import numpy as np
+
+        return bool(np.std(list(values)) > 0)
 
     def observe_group(self, prompt_id: str, values: Sequence[Any]) -> bool:
         """Observes one group (when enabled) and returns whether it is kept."""
-        values = [v.item() if hasattr(v, "item") else v for v in values]
         if self.observe:
             rewards = unit_rewards(values)
             if rewards:
@@ -74,19 +87,22 @@ class GroupFilter:
         for i, g in enumerate(group_ids):
             groups.setdefault(g, []).append(i)
         kept = []
-        for rows in groups.values():
+        self.kept_group_ids = []
+        for group, rows in groups.items():
             if self.observe_group(prompt_ids[rows[0]], [rewards[i] for i in rows]):
                 kept.extend(rows)
+                self.kept_group_ids.append(group)
         return sorted(kept)
 
     def filter_verl(self, batch: Any, metric: str = "acc", id_key: Optional[str] = None) -> List[int]:
         """Kept trajectory indices of a verl ``DataProto``, for ``batch[kept]``.
 
         Groups are the rows sharing ``non_tensor_batch["uid"]``, as in verl's DAPO trainer
-        (verl-recipe 48ea0a7, dapo/dapo_ray_trainer.py). ``metric`` is read as that trainer reads
-        ``algorithm.filter_groups.metric``: "seq_reward" (``token_level_scores`` summed per row),
-        "seq_final_reward" (``token_level_rewards`` summed), or a ``non_tensor_batch`` key such as
-        "acc" or "score". Prompt ids as ``verl_prompt_ids`` reads them (``id_key``: the sampler's
+        (verl-recipe 21892b9, dapo/dapo_ray_trainer.py, the filter_groups block of ``fit``).
+        ``metric`` is read as that trainer reads ``algorithm.filter_groups.metric``: "seq_reward"
+        (``token_level_scores`` summed per row, as a float32 numpy array), "seq_final_reward"
+        (``token_level_rewards`` summed), or a ``non_tensor_batch`` key such as "acc" or "score",
+        its elements as stored. ``kept_group_ids`` then holds the kept uids. Prompt ids as ``verl_prompt_ids`` reads them (``id_key``: the sampler's
         ``id_key``, e.g. "extra_info.index", for datasets other than sparsegate.verl's).
         """
         values = verl_metric(batch, metric)
@@ -118,13 +134,15 @@ def verl_prompt_ids(batch: Any, id_key: Optional[str] = None, hashing_allowed: b
     return ids
 
 
-def verl_metric(batch: Any, metric: str) -> List[float]:
-    """Per-rollout values of ``metric`` in a verl DataProto (see GroupFilter.filter_verl)."""
+def verl_metric(batch: Any, metric: str) -> List[Any]:
+    """Per-rollout values of ``metric`` in a verl DataProto (see GroupFilter.filter_verl), each as
+    DAPO's filter sees it: numpy scalars of the array it builds or reads, not Python floats (the
+    keep rule's rounding depends on the dtype)."""
     if metric == "seq_reward":
-        return batch.batch["token_level_scores"].sum(dim=-1).tolist()
+        return list(batch.batch["token_level_scores"].sum(dim=-1).numpy())
     if metric == "seq_final_reward":
-        return batch.batch["token_level_rewards"].sum(dim=-1).tolist()
+        return list(batch.batch["token_level_rewards"].sum(dim=-1).numpy())
     if metric in batch.non_tensor_batch:
-        return [float(v) for v in batch.non_tensor_batch[metric]]
+        return list(batch.non_tensor_batch[metric])
     raise KeyError(f"metric '{metric}' is neither seq_reward, seq_final_reward nor a non_tensor_batch key "
                    f"(have {sorted(batch.non_tensor_batch)})")
