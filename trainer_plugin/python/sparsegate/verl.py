@@ -1,8 +1,10 @@
 """verl adapter: a curriculum sampler that gates each prompt before rollout and learns after it.
 
 Read at verl b178a3cd56f58b2d502255daba591e92833930a7 (verl/trainer/main_ppo.py, ppo/ray_trainer.py,
-experimental/agent_loop/, utils/dataset/rl_dataset.py, experimental/dataset/sampler.py) and
-torchdata's StatefulDataLoader; tests/plugin_python/stubs/verl mirrors them.
+ppo/reward.py, experimental/agent_loop/, utils/dataset/rl_dataset.py, experimental/dataset/sampler.py,
+workers/reward_manager/) and torchdata's StatefulDataLoader, and at verl-recipe
+21892b9276936efab5375c3f6b8415e472ef7118 (dapo/dapo_ray_trainer.py, the recipe commit verl b178a3c
+pins); tests/plugin_python/stubs/verl and stubs/recipe mirror them.
 
 What verl does with a sampler, and what that means here:
 - The TaskRunner builds dataset and sampler (``data.custom_cls``; ``data.sampler.class_path`` /
@@ -15,19 +17,43 @@ What verl does with a sampler, and what that means here:
   ``raw_prompt`` and reward extras: ``index`` and custom columns never reach ``update``.
   SparsegateDataset therefore writes the prompt id into ``extra_info["sparsegate_id"]``.
 - The agent loop does not truncate prompts, and over-long prompts are filtered only when the
-  dataset loads, unhinted: a hint is fitted to ``data.max_prompt_length`` with the dataset's own
-  tokenizer and chat template (Gate.decide's ``fits``), shortened or withheld when needed.
+  dataset loads, unhinted: a hint is fitted to ``data.max_prompt_length`` counted exactly as the
+  dataset's filter counts (Gate.decide's ``fits``; rl_dataset.py 181-261): its chat template
+  arguments, ``tools=`` the schemas of ``data.tool_config_path`` when set (the agent loop passes
+  the same ones), and with a processor (multimodal models) the processor's count over the text and
+  the row's images and videos. The hint is shortened or withheld when needed.
+- verl's loader drops the last incomplete batch (``drop_last=True``, ray_trainer.py 314-370), so
+  the sampler yields ``len(data_source) // batch_size`` full batches per epoch and decides no
+  prompt that would be dropped.
 - ``_save_checkpoint`` (``global_step_N/data.pt`` = the loader's state_dict) runs before
   ``sampler.update`` in the same step. The sampler is Stateful (state_dict / load_state_dict), so
   data.pt holds its position and the loader does not fast-forward it by drawing indices (which
   would decide batches nobody trains on). With ``checkpoint_dir`` set to
-  ``${trainer.default_local_dir}``, ``update`` of a step that was just saved writes the plugin's
-  state into that ``global_step_N`` folder, and a resume reads it back from the folder verl
-  resumes from: model, loader and plugin continue at the same step.
+  ``${trainer.default_local_dir}``, ``update`` of a step whose data.pt was just written (the
+  loader asked for the sampler's state) writes the plugin's state into that ``global_step_N``
+  folder, also under ``async_save``, where verl writes no tracker file; a resume reads it back
+  from the folder verl resumes from: model, loader and plugin continue at the same step. If that
+  file is missing (a crash between verl's save and ``update``), the plugin resumes from data.pt,
+  without step N's observations, and the sampler still counts steps from N.
+
+Metrics: verl's per-step ``metrics`` dict lives inside ``fit`` and reaches no sampler; the one
+call that receives it is ``self._balance_batch(batch, metrics=metrics)`` (on by default,
+``trainer.balance_batch``), in RayPPOTrainer.fit before the rewards and in the DAPO recipe after its
+filter. ``SparsegateMetrics``, mixed into the trainer class, hands that dict to the sampler, which
+adds ``sparsegate/...`` scalars to it once per step (after observing in ``update``; at once under
+the DAPO reward hook, which observed before), so verl's tracker logs them with the step. Without
+the mixin, ``SparsegateSampler.metrics()`` returns the same dict.
+
+DAPO (verl-recipe 21892b9, ``RayDAPOTrainer.fit``) never calls ``sampler.update``, and filters
+groups inline; the one per-generation-batch call it makes on a configurable object before the
+filter is ``compute_reward(new_batch, self.reward_fn)``, with the uids set. ``SparsegateDAPORewardManager``
+(verl's DAPORewardManager, selected with ``reward_manager.source: importlib``) observes every group
+there, the ones DAPO's filter then drops included, and DAPO's own rule does the filtering.
 
 Contract of SparsegateSampler:
-- Each epoch yields exactly ``len(data_source)`` indices (verl's step count stays right): a
-  shuffled order (``data.shuffle``, ``data.seed``), gated batch by batch. Decisions for a batch
+- Each epoch yields exactly the ``(len(data_source) // batch_size) * batch_size`` indices verl's
+  loader trains on (its step count stays right): a shuffled order (``data.shuffle``,
+  ``data.seed``), gated batch by batch. Decisions for a batch
   are made when the loader asks for its first index, so after ``update`` of the previous step.
   A dropped or deferred prompt is replaced by the next candidate in the order, continuing into a
   fresh order at the end; if a whole pass of candidates is dropped, candidates are yielded
@@ -53,26 +79,40 @@ Configuration: ``data.sampler.sparsegate``, a mapping. These keys are the adapte
 and every other key goes to ``Gate.create`` (target, layers, deadline, hint_ladder, ...).
 """
 
+import copy
 import logging
 import os
 import random
 import tempfile
+import time
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Sized
 
 from omegaconf import DictConfig
 from verl import DataProto
 from verl.experimental.dataset.sampler import AbstractCurriculumSampler
 from verl.utils.dataset.rl_dataset import RLHFDataset
+from verl.workers.reward_manager import DAPORewardManager
 
 from . import _core
-from ._prompts import hinted_prompt, is_chat, lookup, prompt_text, stable_id, with_hint
+from ._prompts import hinted_prompt, lookup, prompt_text, stable_id, unit_rewards, with_hint
 from .filters import ID_FIELD, GroupFilter, verl_metric, verl_prompt_ids
 
 logger = logging.getLogger(__name__)
 
 _ADAPTER_KEYS = ("checkpoint", "checkpoint_dir", "reference_key", "id_key", "reward_key", "wait_for_service")
 STEP_CHECKPOINT = "sparsegate_plugin.json"  # inside verl's global_step_N folder
-_TRACKER = "latest_checkpointed_iteration.txt"  # verl's name for the latest saved step
+METRICS_PREFIX = "sparsegate/"
+_KINDS = ("keep", "guide", "drop", "defer")
+
+# The sampler of this process, for the DAPO reward hook: verl builds the reward manager and the
+# sampler separately (both in the TaskRunner process), and neither is handed the other.
+_active_sampler: Optional["weakref.ReferenceType"] = None
+
+
+def active_sampler() -> Optional["SparsegateSampler"]:
+    """The SparsegateSampler most recently built in this process, if it is still alive."""
+    return _active_sampler() if _active_sampler is not None else None
 
 
 def _plain(value: Any) -> Any:
@@ -131,16 +171,49 @@ class SparsegateDataset(RLHFDataset):
 
     def sparsegate_fits(self, indices: Sequence[int]) -> Callable[[int, str], bool]:
         """Gate.decide's ``fits`` for a batch of rows: whether row ``indices[i]`` with its user turn
-        replaced by ``text`` stays within ``max_prompt_length`` tokens, counted the way this dataset
-        filters over-long prompts (its tokenizer, chat template and template arguments)."""
+        replaced by ``text`` stays within ``max_prompt_length`` tokens, counted as this dataset's
+        overlong filter counts (``sparsegate_prompt_length``)."""
         def fits(i: int, text: str) -> bool:
-            hinted = hinted_prompt(self.dataframe[indices[i]][self.prompt_key], text)
-            if not is_chat(hinted):
-                hinted = [{"role": "user", "content": hinted}]
-            kwargs = dict(self.apply_chat_template_kwargs or {})
-            ids = self.tokenizer.apply_chat_template(hinted, add_generation_prompt=True, tokenize=True, **kwargs)
-            return len(ids) <= self.max_prompt_length
+            row = self.dataframe[indices[i]]
+            row[self.prompt_key] = hinted_prompt(row[self.prompt_key], text)
+            return self.sparsegate_prompt_length(row) <= self.max_prompt_length
         return fits
+
+    def sparsegate_prompt_length(self, row: Mapping[str, Any]) -> int:
+        """A row's prompt length in tokens the way RLHFDataset.maybe_filter_out_long_prompts counts
+        it at verl b178a3c (rl_dataset.py 181-261): the chat template arguments plus ``tools`` when
+        the dataset has tool schemas; with a processor, the processor's ids over the templated text
+        and the row's images and videos. As there, a row that cannot be counted is too long."""
+        kwargs = dict(self.apply_chat_template_kwargs or {})
+        if getattr(self, "tool_schemas", None) is not None:
+            kwargs["tools"] = self.tool_schemas
+        try:
+            if self.processor is None:
+                return len(self.tokenizer.apply_chat_template(row[self.prompt_key], add_generation_prompt=True,
+                                                              **kwargs))
+            return self._processor_length(row, kwargs)
+        except Exception:  # verl's filter drops such a row; a hint must not produce one
+            logger.debug("sparsegate: could not count a hinted prompt", exc_info=True)
+            return self.max_prompt_length + 1
+
+    def _processor_length(self, row: Mapping[str, Any], kwargs: Dict[str, Any]) -> int:
+        images = row.get(self.image_key) or None
+        videos = row.get(self.video_key) or None
+        messages = self._build_messages(copy.deepcopy(dict(row)))  # it pops the media columns
+        raw = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **kwargs)
+        videos_kwargs: Dict[str, Any] = {}
+        patch = getattr(self, "image_patch_size", 14)
+        if images or videos:
+            from verl.utils.dataset.vision_utils import process_image, process_video
+
+            if images:
+                images = [process_image(image, image_patch_size=patch) for image in images]
+            if videos:
+                pairs = [process_video(video, image_patch_size=patch, return_video_metadata=True) for video in videos]
+                videos = [v for v, _ in pairs]
+                videos_kwargs = {"video_metadata": [m for _, m in pairs], "do_sample_frames": False}
+        return len(self.processor(text=[raw], images=images or None, videos=videos or None,
+                                  videos_kwargs=videos_kwargs)["input_ids"][0])
 
     def set_sparsegate_decision(self, index: int, decision: Any) -> None:
         if decision.kind == "guide" and decision.hint_text:
@@ -196,6 +269,13 @@ class SparsegateSampler(AbstractCurriculumSampler):
         self.yielded = 0
         self.skipped = 0
         self.forced = 0
+        self._saved_since_update = False  # the loader asked for state_dict (verl wrote data.pt)
+        self._hook_observes = False       # groups observed by the DAPO reward hook, before the save
+        self._step = self._new_step_tally()
+        self._step_metrics: Optional[Dict[str, Any]] = None  # verl's metrics dict of this step
+        self._predicted: Dict[str, float] = {}  # predicted pass rate per decided id, until observed
+        global _active_sampler
+        _active_sampler = weakref.ref(self)
 
     def make_gate(self, options: Dict[str, Any]) -> Any:
         """The Gate the sampler uses; a subclass may build it differently (e.g. a shared one)."""
@@ -203,6 +283,10 @@ class SparsegateSampler(AbstractCurriculumSampler):
 
     def __len__(self) -> int:
         return len(self.data_source)
+
+    def _per_epoch(self) -> int:
+        # What verl's loader trains on: it drops the last incomplete batch (drop_last=True).
+        return (len(self.data_source) // self.batch_size) * self.batch_size
 
     # --- Stateful: what StatefulDataLoader saves in data.pt and restores on resume --------------
 
@@ -212,18 +296,22 @@ class SparsegateSampler(AbstractCurriculumSampler):
             self.gate.save(path)
             with open(path) as f:
                 plugin = f.read()
+        # verl calls this from _save_checkpoint, as it writes global_step_N/data.pt: the next
+        # update() completes that folder (async_save included, which writes no tracker file).
+        self._saved_since_update = True
         return {"epoch": self._epoch, "drawn": self._drawn, "in_epoch": self._in_epoch, "updates": self.updates,
-                "plugin": plugin}
+                "observed_before_save": self._hook_observes, "plugin": plugin}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restores the position and the plugin: from the step folder verl resumes from when
-        ``checkpoint_dir`` has it (the state after that step's update), else from data.pt (taken
-        before that update, so one batch of observations behind)."""
-        updates = int(state["updates"])
-        folder_file = self._step_checkpoint(updates + 1) if self.checkpoint_dir else None
-        if folder_file and os.path.exists(folder_file):
+        """Restores the position and the plugin. verl saves step N before that step's update, after
+        N - 1 updates, so the saved step is ``updates + 1`` and the next update is step N + 1. The
+        plugin comes from global_step_N's plugin file (the state after update N) when
+        ``checkpoint_dir`` has one, else from data.pt (without step N's observations), except
+        under the DAPO reward hook, which observes before the save, so data.pt is complete."""
+        step = int(state["updates"]) + 1
+        folder_file = self._step_checkpoint(step) if self.checkpoint_dir else None
+        if not state.get("observed_before_save") and folder_file and os.path.exists(folder_file):
             self.gate.load(folder_file)
-            updates += 1
             logger.info("sparsegate: resumed the plugin from %s", folder_file)
         else:
             with tempfile.TemporaryDirectory() as folder:
@@ -231,9 +319,17 @@ class SparsegateSampler(AbstractCurriculumSampler):
                 with open(path, "w") as f:
                     f.write(state["plugin"])
                 self.gate.load(path)
-            logger.warning("sparsegate: resumed the plugin from data.pt, which predates its step's update; "
-                           "set data.sampler.sparsegate.checkpoint_dir: ${trainer.default_local_dir}")
-        self.updates = updates
+            if state.get("observed_before_save"):
+                logger.info("sparsegate: resumed the plugin from data.pt (observed before the save)")
+            elif folder_file:
+                logger.warning("sparsegate: %s is missing (verl saved step %d, but the sampler's update of that "
+                               "step did not complete); the plugin resumes from data.pt, without that step's "
+                               "observations", folder_file, step)
+            else:
+                logger.warning("sparsegate: resumed the plugin from data.pt, which predates its step's update; "
+                               "set data.sampler.sparsegate.checkpoint_dir: ${trainer.default_local_dir}")
+        self._hook_observes = bool(state.get("observed_before_save"))
+        self.updates = step
         self._epoch = int(state["epoch"])
         self._resume = {"drawn": int(state["drawn"]), "in_epoch": int(state["in_epoch"])}
 
@@ -261,6 +357,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
 
     def _decide(self, indices: List[int]) -> List[Any]:
         prompts = [self._prompt(i) for i in indices]
+        started = time.perf_counter()
         if self.guides:
             fits = self.data_source.sparsegate_fits(indices) if hasattr(self.data_source, "sparsegate_fits") else None
             decisions = self.gate.decide(prompts, fits=fits)
@@ -268,6 +365,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
                 self.data_source.set_sparsegate_decision(index, decision)
         else:
             decisions = self.gate.decide(prompts)
+        self._tally(prompts, decisions, time.perf_counter() - started)
         return decisions
 
     def __iter__(self) -> Iterator[int]:
@@ -280,15 +378,16 @@ class SparsegateSampler(AbstractCurriculumSampler):
             self._epoch += 1
         self.gate.begin_epoch(self._epoch)
         n = len(self.data_source)
+        per_epoch = self._per_epoch()
         candidates = self._orders()
         for _ in range(resume["drawn"]):  # back to where the saved position was, deciding nothing
             next(candidates)
         self._drawn, self._in_epoch = resume["drawn"], resume["in_epoch"]
         misses = 0  # candidates in a row that were not rolled out
-        while self._in_epoch < n:
+        while self._in_epoch < per_epoch:
             # Decide exactly what the loader's current batch still needs, so that the decisions
             # for a batch come after update() of the previous one.
-            need = min(self.batch_size - self._in_epoch % self.batch_size, n - self._in_epoch)
+            need = min(self.batch_size - self._in_epoch % self.batch_size, per_epoch - self._in_epoch)
             chunk = [next(candidates) for _ in range(need)]
             self._drawn += need
             if misses >= n:
@@ -303,6 +402,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
                 if decision is None or decision.rolled_out:
                     if decision is None:
                         self.forced += 1
+                        self._step["forced"] += 1
                     misses = 0
                     self._in_epoch += 1
                     self.yielded += 1
@@ -314,23 +414,103 @@ class SparsegateSampler(AbstractCurriculumSampler):
     # --- after the step -------------------------------------------------------------------------
 
     def update(self, batch: DataProto) -> None:
-        ntb = batch.non_tensor_batch
-        key = self.reward_key or ("acc" if "acc" in ntb else "seq_reward")
-        values = verl_metric(batch, key)
-        GroupFilter(self.gate).filter(self.batch_prompt_ids(batch), values, group_ids=list(ntb["uid"]))
+        """verl's call after every step (ray_trainer.py 1693), after that step's checkpoint."""
+        if not self._hook_observes:  # observed already, by the DAPO reward hook, if it is in use
+            ntb = batch.non_tensor_batch
+            key = self.reward_key or ("acc" if "acc" in ntb else "seq_reward")
+            self._observe(batch, verl_metric(batch, key))
         self.updates += 1
+        if self.checkpoint_dir and self._saved_since_update:
+            # verl wrote global_step_N/data.pt in this step, before calling update: complete that
+            # folder with the plugin's state after the step's observations.
+            folder = os.path.dirname(self._step_checkpoint(self.updates))
+            if os.path.isdir(folder):
+                self.gate.save(self._step_checkpoint(self.updates))
+        self._saved_since_update = False
+        if self._step_metrics is not None:
+            self._step_metrics.update(self.metrics())
+            self._step_metrics = None
+
+    def observe_rewards(self, batch: DataProto, values: Sequence[Any]) -> None:
+        """Observes every group of a batch with per-row ``values`` (the DAPO reward hook's entry);
+        from then on ``update`` observes nothing, so each group is observed once."""
+        self._hook_observes = True
+        self._observe(batch, values)
+
+    def _observe(self, batch: DataProto, values: Sequence[Any]) -> None:
+        ids = self.batch_prompt_ids(batch)
+        uids = list(batch.non_tensor_batch["uid"])
+        GroupFilter(self.gate).filter(ids, values, group_ids=uids)
+        groups: Dict[Any, List[Any]] = {}
+        first_id: Dict[Any, str] = {}
+        for prompt_id, uid, value in zip(ids, uids, values):
+            groups.setdefault(uid, []).append(value)
+            first_id.setdefault(uid, prompt_id)
+        for uid, group in groups.items():
+            rewards = unit_rewards(group)
+            if rewards:
+                self._step["observed"].append(sum(rewards) / len(rewards))
+                predicted = self._predicted.pop(first_id[uid], None)
+                if predicted is not None:
+                    self._step["predicted"].append(predicted)
         if self.checkpoint:
             self.gate.save(self.checkpoint)
-        if self.checkpoint_dir and self._saved_step() == self.updates:
-            # verl saved this step before calling update: complete its folder with the plugin.
-            self.gate.save(self._step_checkpoint(self.updates))
 
-    def _saved_step(self) -> Optional[int]:
-        try:
-            with open(os.path.join(self.checkpoint_dir, _TRACKER)) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+    # --- metrics for verl's tracker -------------------------------------------------------------
+
+    @staticmethod
+    def _new_step_tally() -> Dict[str, Any]:
+        return {"kinds": {k: 0 for k in _KINDS}, "levels": {}, "fail_open": 0, "forced": 0, "seconds": 0.0,
+                "observed": [], "predicted": []}
+
+    def _tally(self, prompts: Sequence[Mapping[str, Any]], decisions: Sequence[Any], seconds: float) -> None:
+        step = self._step
+        step["seconds"] += seconds
+        for prompt, d in zip(prompts, decisions):
+            step["kinds"][d.kind] = step["kinds"].get(d.kind, 0) + 1
+            if d.fail_open:
+                step["fail_open"] += 1
+            if d.rolled_out:
+                step["levels"][d.hint_level] = step["levels"].get(d.hint_level, 0) + 1
+                if d.predicted_pass_rate is not None:
+                    self._predicted[str(prompt["id"])] = float(d.predicted_pass_rate)
+
+    def metrics(self) -> Dict[str, float]:
+        """This step's ``sparsegate/...`` scalars, for verl's metrics dict, and starts the next step.
+
+        Counts are of the decisions made since the previous call: ``decisions/<kind>``,
+        ``fail_open`` (the service's fail-open decisions plus the sampler's own forced keeps),
+        ``hint_level/<k>`` (rolled-out prompts per hint rung, 0 = unhinted); ``decide_seconds`` is
+        the time spent in Gate.decide (scoring included); ``predicted_pass_rate`` and
+        ``observed_pass_rate`` are means over the groups observed since the previous call, of the
+        pass rate predicted when each was decided and of its rewards in [0, 1]. ``model_digest``
+        is the scorer's digest as a number (its first 6 hex digits, exact in a float32 plot), so a
+        model change shows as a step. Every value is a number: verl's tensorboard writer takes
+        scalars only."""
+        step, self._step = self._step, self._new_step_tally()
+        out: Dict[str, float] = {f"{METRICS_PREFIX}decisions/{k}": float(v) for k, v in step["kinds"].items()}
+        out[f"{METRICS_PREFIX}fail_open"] = float(step["fail_open"] + step["forced"])
+        for level, count in sorted(step["levels"].items()):
+            out[f"{METRICS_PREFIX}hint_level/{level}"] = float(count)
+        out[f"{METRICS_PREFIX}decide_seconds"] = step["seconds"]
+        if step["observed"]:
+            out[f"{METRICS_PREFIX}observed_pass_rate"] = sum(step["observed"]) / len(step["observed"])
+        if step["predicted"]:
+            out[f"{METRICS_PREFIX}predicted_pass_rate"] = sum(step["predicted"]) / len(step["predicted"])
+        digest = str(self.gate.stats().get("model_digest") or "")
+        hexdigits = "".join(c for c in digest.split(":")[-1] if c in "0123456789abcdefABCDEF")[:6]
+        if hexdigits:
+            out[f"{METRICS_PREFIX}model_digest"] = float(int(hexdigits, 16))
+        return out
+
+    def report_into(self, metrics: Dict[str, Any]) -> None:
+        """Hands the sampler verl's metrics dict of the current step (SparsegateMetrics calls it).
+        Filled at once when the step's groups are already observed (DAPO reward hook), else by
+        this step's ``update``."""
+        if self._hook_observes:
+            metrics.update(self.metrics())
+        else:
+            self._step_metrics = metrics
 
     def batch_prompt_ids(self, batch: DataProto) -> List[str]:
         """The id each row's prompt was decided under (module docstring)."""
@@ -352,3 +532,66 @@ class _Keep:
 
 
 _KEEP = _Keep()
+
+
+class SparsegateMetrics:
+    """Mix into verl's trainer class to log the sampler's ``sparsegate/...`` metrics with each step.
+
+    verl b178a3c's ``RayPPOTrainer.fit`` (and the DAPO recipe's, 21892b9) keeps the step's metrics
+    in a local dict that it logs at the end of the step; ``_balance_batch(batch, metrics)`` is the
+    one overridable method that receives it, every step while ``trainer.balance_batch`` is on (the
+    default). This override hands the dict to the train loader's SparsegateSampler, which fills
+    it (``SparsegateSampler.report_into``). With ``balance_batch`` off nothing is added: call
+    ``sampler.metrics()`` yourself.
+
+        class Trainer(SparsegateMetrics, RayPPOTrainer): ...       # or RayDAPOTrainer
+    """
+
+    def _balance_batch(self, batch, metrics, logging_prefix="global_seqlen", keep_minibatch=False):
+        super()._balance_batch(batch, metrics=metrics, logging_prefix=logging_prefix, keep_minibatch=keep_minibatch)
+        sampler = getattr(getattr(self, "train_dataloader", None), "sampler", None)
+        if isinstance(sampler, SparsegateSampler):
+            sampler.report_into(metrics)
+
+
+class SparsegateDAPORewardManager(DAPORewardManager):
+    """verl's DAPO reward manager, observing every group of a generation batch into the sampler's
+    plugin before the DAPO recipe filters groups: DAPO without a fork.
+
+    verl-recipe 21892b9's ``RayDAPOTrainer.fit`` calls ``compute_reward(new_batch, self.reward_fn)``
+    once per generation batch, after the uids are set and before its zero-variance filter, and
+    never calls ``sampler.update``. This manager scores as DAPORewardManager does (verl b178a3c,
+    workers/reward_manager/dapo.py), then hands the rewards to the SparsegateSampler of this
+    process (``active_sampler()``), which observes each group once under the id it was decided
+    under; DAPO's own filter then keeps or drops the groups, by its own rule. Batches without
+    uids (REMAX's baseline) and validation batches (``meta_info["validate"]``) are not observed.
+
+    The observed value per rollout is the sampler's ``reward_key`` (default "acc" when the reward
+    extras have it, else the summed reward tensor), mapped into [0, 1].
+
+    Select it with ``reward_manager.source=importlib``, ``reward_manager.module.path=
+    pkg://sparsegate.verl`` and ``reward_manager.name=SparsegateDAPORewardManager``
+    (verl's load_reward_manager then builds it with DAPORewardManager's arguments).
+    """
+
+    def __call__(self, data: DataProto, return_dict: bool = False):
+        result = super().__call__(data, return_dict=True)
+        if "uid" in data.non_tensor_batch and not data.meta_info.get("validate", False):
+            sampler = active_sampler()
+            if sampler is None:
+                raise RuntimeError("SparsegateDAPORewardManager needs the SparsegateSampler in this process "
+                                   "(data.sampler.class_path: pkg://sparsegate.verl)")
+            sampler.observe_rewards(data, self._values(sampler, data, result))
+        return result if return_dict else result["reward_tensor"]
+
+    @staticmethod
+    def _values(sampler: SparsegateSampler, data: DataProto, result: Mapping[str, Any]) -> List[Any]:
+        extras = result.get("reward_extra_info") or {}
+        key = sampler.reward_key or ("acc" if "acc" in extras or "acc" in data.non_tensor_batch else "seq_reward")
+        if key in extras:
+            return list(extras[key])
+        if key in data.non_tensor_batch:
+            return list(data.non_tensor_batch[key])
+        if key in ("seq_reward", "seq_final_reward"):  # no KL in the reward yet at this point
+            return list(result["reward_tensor"].sum(dim=-1).numpy())
+        raise KeyError(f"reward_key '{key}' is neither a reward extra ({sorted(extras)}) nor seq_reward")
