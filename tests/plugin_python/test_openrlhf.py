@@ -316,6 +316,64 @@ def test_a_resume_in_the_middle_of_a_pass_keeps_the_plugin_epoch(tmp_path):
     assert resumed_epochs == [2] and resumed.stats()["epoch"] == 2  # pass 1 stays epoch 1
 
 
+GUIDE_KINDS = ["hard", "easy", "impossible", "hard"]
+GUIDE_ROWS = [{"input": f"Problem {i} ({kind}): compute {i} * 3.", "label": str(3 * i),
+               "solution": f"Multiply by three.\n{i} * 3 = {3 * i}.\nThe answer is {3 * i}."}
+              for i, kind in enumerate(GUIDE_KINDS)]
+HINT_MARK = "<partial_solution>"
+
+
+def respond_with_hints(prompt, label, n):
+    """The policy: solves easy prompts, hard ones only with a hint, impossible ones never."""
+    kind = kind_of(prompt)
+    solved = kind == "easy" or (kind == "hard" and HINT_MARK in prompt)
+    return [(label, 1.0) if solved else ("no idea", 0.0)] * n
+
+
+def guided_run(tmp_path, gate, *extra):
+    adapter.install(gate, reference_key="solution")
+    try:
+        args = parse(tmp_path, "--reward.remote_url", "http://127.0.0.1:5000/get_reward", *extra)
+        args.data.prompt_dataset = GUIDE_ROWS
+        args.actor.model_name_or_path = respond_with_hints
+        return train_ppo_ray.train(args)
+    finally:
+        adapter.uninstall()
+
+
+def test_guide_rolls_out_hinted_prompts_and_observes_them_per_rung(tmp_path):
+    # Issue 24, item 5: OpenRLHF had no GUIDE (KEEP or DROP only).
+    gate = PluginGate(quarantine_epochs=100)
+    trainer = guided_run(tmp_path, gate, "--train.num_episodes", "4")
+    calls = [prompt for prompt, _ in engine_calls(trainer)]
+    hinted = [p for p in calls if HINT_MARK in p]
+    assert hinted and {kind_of(p) for p in hinted} == {"hard", "impossible"}
+    # The hint is inside the user turn, the prompt finished by the dataset's chat template.
+    assert all(p.index(HINT_MARK) < p.index("<|im_end|>") and p.endswith("<|im_start|>assistant\n") for p in hinted)
+    stats = gate.stats()
+    assert stats["decisions"]["guide"] > 0 and stats["decisions_by_hint_level"][1] > 0
+    # Each hinted group is observed as the prompt it hints, on the rung the plugin chose.
+    assert stats["unknown_prompt_observations"] == 0 and stats["observed_groups"] == len(calls)
+    assert trainer.samples_generator._sg_ids == {}  # nothing left in flight
+    # Hinted hard prompts pass: their groups are observed as all-pass ones, like the easy prompts'.
+    passing = [p for p in calls if kind_of(p) == "easy" or (kind_of(p) == "hard" and HINT_MARK in p)]
+    assert any(kind_of(p) == "hard" for p in passing) and stats["all_pass_groups"] == len(passing)
+
+
+def test_guide_keeps_hinted_prompts_within_max_len(tmp_path):
+    # OpenRLHF's executor keeps a prompt's last max_len - max_tokens tokens: a hint too long would
+    # cut the prompt's start off. The hint is fitted instead (shortened, or withheld).
+    longest = max(len(f"<|im_start|>user\n{r['input']}<|im_end|>\n<|im_start|>assistant\n") for r in GUIDE_ROWS)
+    max_len = longest + 185  # the hint block and a short hint; one token left to generate
+    gate = PluginGate(quarantine_epochs=100)
+    trainer = guided_run(tmp_path, gate, "--train.num_episodes", "4", "--data.max_len", str(max_len))
+    calls = [prompt for prompt, _ in engine_calls(trainer)]
+    stats = gate.stats()
+    assert stats["decisions"]["guide"] > 0
+    assert stats["hints_shortened_to_fit"] + stats["hints_withheld_to_fit"] > 0
+    assert max(len(p) for p in calls) <= max_len - 1  # CharTokenizer: one token per character
+
+
 def test_setup_hook_builds_a_real_gate_in_the_trainer_process(tmp_path, monkeypatch):
     # Defect 7: the hook runs in every Ray worker; a gate is built only where a generator is.
     # What a Ray worker_process_setup_hook does in the PPOTrainer actor's process. The service is

@@ -20,8 +20,12 @@ What OpenRLHF does, and what that means here:
   ``--algo.dynamic_filtering_enable`` a group whose mean score is not strictly inside
   ``--algo.dynamic_filtering_range`` is dropped and one replacement prompt is drawn and dispatched
   through the same ``_dispatch_prompts_to_vllm``.
-- Prompts reach the generator as finished text (chat template or input template applied by
-  PromptDataset), so a hint cannot be placed inside the user turn: decisions are KEEP or DROP.
+- Prompts reach the generator as finished text: PromptDataset (imported by name into
+  ppo_trainer.py, built in ``prepare_datasets``) runs ``preprocess_data`` on each row, the
+  tokenizer's chat template (``--data.apply_chat_template``) or ``--data.input_template`` over
+  ``data[input_key]``. SingleTurnAgentExecutor tokenizes the prompt as it is and keeps its last
+  ``max_len - max_tokens`` tokens (``max_tokens`` = ``--rollout.max_new_tokens``, or when unset
+  at least 1): an overlong prompt loses its start.
 - Rewards: with ``--reward.remote_url`` each response carries "reward" and "scores" (None when the
   fetch failed, which OpenRLHF only logs); with a reward model they are None until
   ``RemoteExperienceMaker.make_experience`` fills them in, after generation.
@@ -32,6 +36,16 @@ What OpenRLHF does, and what that means here:
   ``<ckpt.path>/_actor/global_step{N}``; on resume ``init_checkpoint_states`` returns them.
 
 Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
+- GUIDE, with ``install(reference_key=...)``: the prompt dataset is OpenRLHF's with a record per
+  finished prompt (the row's input, its reference solution from that column, and how the dataset
+  finishes an input). Such prompts are scored on their user text with the reference; a GUIDE
+  decision is dispatched as the prompt finished again by OpenRLHF's ``preprocess_data`` from the
+  input with the hint appended to its (last user) text, so the hint sits inside the user turn,
+  and its samples (Experience.prompts) are the hinted prompt. Hints are fitted to the
+  executor's budget (``max_len - max_new_tokens``, or ``max_len - 1``), counted with the
+  generator's tokenizer: shorter on a step boundary, or withheld. The group's rewards are
+  observed as the unhinted prompt's, which the plugin credits to the rung it chose. Without
+  ``reference_key``: KEEP or DROP on the finished text.
 - Before rollout: every dispatched prompt (the first dispatch of a step and each dynamic-filtering
   replacement) is decided by the gate. A dropped or deferred prompt is replaced by the next prompts
   of the same dataloader iterator, themselves decided, so the rollout batch keeps its size; at
@@ -66,7 +80,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ._prompts import plugin_metrics, stable_id
+from ._prompts import plugin_metrics, prompt_text, stable_id, with_hint
 from .filters import GroupFilter
 
 logger = logging.getLogger(__name__)
@@ -160,6 +174,7 @@ class _SparsegateGenerator:
         self._sg_stats = self.gate.stats() if self.gate is not None else None  # at the last step's log
         self._sg_scoring_seconds = 0.0
         self._sg_continue_epoch = False  # the next new iterator finishes a resumed pass
+        self._sg_ids: Dict[str, Tuple[str, int]] = {}  # hinted text in flight -> (prompt id, dispatches)
 
     # --- one training step ----------------------------------------------------------------------
 
@@ -194,24 +209,72 @@ class _SparsegateGenerator:
 
     def _dispatch_prompts_to_vllm(self, prompts, labels, *, images=None, **generate_kwargs):
         if self._sg_training and self.drop_before_rollout and prompts:
-            prompts, labels, images = self._sg_choose(list(prompts), list(labels), images)
+            prompts, labels, images = self._sg_choose(list(prompts), list(labels), images, generate_kwargs)
             if not prompts:
                 return []
             self._sg_pass_dispatched += len(prompts)
         return super()._dispatch_prompts_to_vllm(prompts, labels, images=images, **generate_kwargs)
 
-    def _sg_choose(self, prompts: List[str], labels: List[Any], images: Optional[List[Any]]):
-        """The prompts to dispatch in place of ``prompts``: the rolled-out ones, topped up with
-        replacements from the training iterator (module docstring)."""
+    def _sg_rows(self) -> Dict[str, Any]:
+        """What SparsegatePromptDataset kept per prompt (empty without install(reference_key=...))."""
+        dataset = getattr(self.prompts_dataloader, "dataset", None)
+        return getattr(dataset, "sparsegate_rows", None) or {}
+
+    def _sg_prompt_budget(self, generate_kwargs: Dict[str, Any]) -> int:
+        # SingleTurnAgentExecutor keeps the prompt's LAST max_len - max_tokens tokens (max_tokens =
+        # max_new_tokens, or when unset at least 1): a longer hinted prompt would lose its start.
+        max_len = int(generate_kwargs.get("max_len", 2048))
+        return max_len - int(generate_kwargs.get("max_new_tokens") or 1)
+
+    def _sg_decide(self, batch, generate_kwargs: Dict[str, Any]) -> List[Any]:
+        """Decides a batch of (prompt, label, image); returns, per candidate, the prompt to dispatch
+        (the hinted one for GUIDE) or None (dropped / deferred)."""
+        rows = self._sg_rows()
+        described, fits_rows = [], []
+        for prompt, _, _ in batch:
+            row = rows.get(prompt)
+            if row is None:  # not from SparsegatePromptDataset: KEEP or DROP on the finished text
+                described.append({"id": stable_id(prompt), "text": prompt})
+            else:  # the user's text, as the other adapters score it; the reference enables GUIDE
+                described.append({"id": stable_id(prompt), "text": prompt_text(row["input"]),
+                                  "reference": row["reference"]})
+            fits_rows.append(row)
+        budget = self._sg_prompt_budget(generate_kwargs)
+
+        def fits(i: int, text: str) -> bool:
+            row = fits_rows[i]
+            hinted = row["render"](with_hint(row["input"], text[len(described[i]["text"]):]))
+            return len(self.tokenizer(text=hinted, add_special_tokens=False)["input_ids"]) <= budget
+
+        started = time.perf_counter()
+        decisions = self.gate.decide(described, fits=fits) if any(fits_rows) else self.gate.decide(described)
+        self._sg_scoring_seconds += time.perf_counter() - started
+        out = []
+        for (prompt, _, _), row, decision in zip(batch, fits_rows, decisions):
+            if not decision.rolled_out:
+                out.append(None)
+                continue
+            if row is not None and decision.kind == "guide" and decision.hint_text:
+                hinted = row["render"](with_hint(row["input"], decision.hint_text))
+                # Its rewards are the unhinted prompt's (the plugin knows the rung it chose).
+                pid, outstanding = self._sg_ids.get(hinted, (stable_id(prompt), 0))
+                self._sg_ids[hinted] = (pid, outstanding + 1)
+                prompt = hinted
+            out.append(prompt)
+        return out
+
+    def _sg_choose(self, prompts: List[str], labels: List[Any], images: Optional[List[Any]],
+                   generate_kwargs: Optional[Dict[str, Any]] = None):
+        """The prompts to dispatch in place of ``prompts``: the rolled-out ones (hinted when
+        guided), topped up with replacements from the training iterator (module docstring)."""
+        generate_kwargs = generate_kwargs or {}
         had_images = images is not None
         candidates = list(zip(prompts, labels, images if had_images else [None] * len(prompts)))
         need, budget = len(candidates), len(candidates) * self.max_replacement_draws
         chosen, batch = [], candidates
         while batch:
-            started = time.perf_counter()
-            decisions = self.gate.decide([{"id": stable_id(p), "text": p} for p, _, _ in batch])
-            self._sg_scoring_seconds += time.perf_counter() - started
-            chosen += [c for c, d in zip(batch, decisions) if d.rolled_out]
+            dispatched = self._sg_decide(batch, generate_kwargs)
+            chosen += [(p, label, image) for (_, label, image), p in zip(batch, dispatched) if p is not None]
             missing = need - len(chosen)
             iterator = getattr(self, "_dataloader_iter", None)
             if missing <= 0 or budget <= 0 or iterator is None or self._sg_exhausted:
@@ -237,19 +300,26 @@ class _SparsegateGenerator:
     def _process_response_into_experience(self, response, **generate_kwargs):
         experience = super()._process_response_into_experience(response, **generate_kwargs)
         if self._sg_training:
-            prompt = response["prompt"]
+            dispatched = response["prompt"]
+            prompt = self._sg_ids[dispatched][0] if dispatched in self._sg_ids else stable_id(dispatched)
             scores = self._sg_pending.setdefault(prompt, [])
             scores.append(_score(response))
             if len(scores) >= _samples_per_prompt(self.args, generate_kwargs):
                 del self._sg_pending[prompt]
                 self._sg_observe(prompt, scores)
+                if dispatched in self._sg_ids:  # one hinted dispatch fewer in flight
+                    pid, outstanding = self._sg_ids[dispatched]
+                    if outstanding > 1:
+                        self._sg_ids[dispatched] = (pid, outstanding - 1)
+                    else:
+                        del self._sg_ids[dispatched]
         return experience
 
-    def _sg_observe(self, prompt: str, scores: List[Optional[float]]) -> None:
+    def _sg_observe(self, prompt_id: str, scores: List[Optional[float]]) -> None:
         known = [s for s in scores if s is not None]
         self.sg_counts["failed_rewards"] += len(scores) - len(known)
         if known:
-            self._sg_filter.observe_group(stable_id(prompt), known)
+            self._sg_filter.observe_group(prompt_id, known)
             return
         self.sg_counts["unscored_groups"] += 1
         if not self._sg_warned:
@@ -289,6 +359,36 @@ class _SparsegateGenerator:
         return stats
 
 
+def _prompt_dataset_class(reference_key: str) -> type:
+    """OpenRLHF's PromptDataset that also keeps, per finished prompt, what GUIDE needs: the row's
+    input (a string or a chat), its reference solution (column ``reference_key``), and how to
+    finish a hinted input the way this dataset finished the prompt (OpenRLHF's own
+    ``preprocess_data`` with the dataset's chat template or input template)."""
+    module = importlib.import_module("openrlhf.datasets.prompts_dataset")
+    base = getattr(module.PromptDataset, "_sg_base", module.PromptDataset)
+
+    def __init__(self, dataset, tokenizer, strategy, input_template=None):
+        base.__init__(self, dataset, tokenizer, strategy, input_template=input_template)
+        data_args = strategy.args.data
+        input_key = getattr(data_args, "input_key", None)
+        label_key = getattr(data_args, "label_key", None)
+        template = tokenizer.apply_chat_template if getattr(data_args, "apply_chat_template", False) else None
+
+        def renderer(data):
+            return lambda hinted: module.preprocess_data({**data, input_key: hinted}, input_template, input_key,
+                                                         label_key, template)[0]
+
+        self.sparsegate_rows = {}
+        for data, prompt in zip(dataset, self.prompts):
+            reference = data.get(reference_key)
+            self.sparsegate_rows[prompt] = {
+                "input": data[input_key], "render": renderer(data),
+                "reference": reference if isinstance(reference, str) and reference else None}
+
+    return type("SparsegatePromptDataset", (base,), {"__init__": __init__, "__module__": __name__,
+                                                     "__doc__": _prompt_dataset_class.__doc__, "_sg_base": base})
+
+
 def _with_plugin_state(save_logs_and_checkpoints):
     def wrapped(self, global_step, logs_dict=None, client_states=None):
         generator = getattr(self, "samples_generator", None)
@@ -325,10 +425,13 @@ def _restoring_plugin_state(init_checkpoint_states):
 
 
 def install(gate: Any = None, *, gate_factory: Optional[Callable[[], Any]] = None,
-            drop_before_rollout: bool = True, max_replacement_draws: int = 4) -> type:
+            drop_before_rollout: bool = True, max_replacement_draws: int = 4,
+            reference_key: Optional[str] = None) -> type:
     """Makes OpenRLHF build SparsegateSamplesGenerator in this process, around ``gate`` or a gate
     made by ``gate_factory()`` when the generator is built, and carry the plugin's state in its
-    checkpoints. Idempotent; works before or after OpenRLHF's trainer module is imported."""
+    checkpoints. With ``reference_key`` (a dataset column holding a worked solution) the prompt
+    dataset keeps each row's input and reference, and GUIDE decisions are rolled out as hinted
+    prompts. Idempotent; works before or after OpenRLHF's trainer module is imported."""
     if (gate is None) == (gate_factory is None):
         raise ValueError("install() takes a gate or a gate_factory, exactly one")
     cls = _generator_classes()["SparsegateSamplesGenerator"]
@@ -338,6 +441,8 @@ def install(gate: Any = None, *, gate_factory: Optional[Callable[[], Any]] = Non
     _sg_module().SamplesGenerator = cls
     from openrlhf.trainer import ppo_trainer
     ppo_trainer.SamplesGenerator = cls
+    dataset_cls = _prompt_dataset_class(reference_key) if reference_key else None
+    ppo_trainer.PromptDataset = dataset_cls or getattr(ppo_trainer.PromptDataset, "_sg_base", ppo_trainer.PromptDataset)
     base = ppo_trainer.BasePPOTrainer
     if not hasattr(base.save_logs_and_checkpoints, "__wrapped__"):
         base.save_logs_and_checkpoints = _with_plugin_state(base.save_logs_and_checkpoints)
@@ -356,6 +461,7 @@ def uninstall() -> None:
     base = _generator_classes()["SamplesGenerator"]
     _sg_module().SamplesGenerator = base
     ppo_trainer.SamplesGenerator = base
+    ppo_trainer.PromptDataset = getattr(ppo_trainer.PromptDataset, "_sg_base", ppo_trainer.PromptDataset)
     async_module = sys.modules.get("openrlhf.trainer.ppo_trainer_async")
     if async_module is not None and hasattr(async_module, "SamplesGenerator"):
         async_module.SamplesGenerator = base
@@ -420,19 +526,20 @@ def setup_hook() -> None:
     its module there) and in the driver that submits it, where no generator, hence no Gate, is
     built. If that module is already imported, install() runs at once. Environment:
     SPARSEGATE_TARGET (the service address), SPARSEGATE_OPTIONS (JSON of further Gate.create
-    keywords).
+    keywords), SPARSEGATE_REFERENCE_KEY (the dataset column with worked solutions: GUIDE).
     """
     target = os.environ.get("SPARSEGATE_TARGET")
     if not target:
         return
     options = json.loads(os.environ.get("SPARSEGATE_OPTIONS") or "{}")
+    reference_key = os.environ.get("SPARSEGATE_REFERENCE_KEY") or None
 
     def make_gate():
         from . import _core
         return _core.Gate.create(target=target, **options)
 
     def install_now():
-        install(gate_factory=make_gate)
+        install(gate_factory=make_gate, reference_key=reference_key)
 
     _remove_import_hook()
     if any(name in sys.modules for name in _TRAINER_MODULES):
