@@ -37,6 +37,11 @@ Contract of SparsegateGRPOTrainer (training batches only; evaluation passes thro
   groups, hint included): those G rollouts go to a prompt with learning signal, and their rewards
   are observed together with the original group's, as one observation. If no group of a batch is
   rolled out, the batch goes out unchanged and none of it is observed.
+  Why a copy and not a new prompt: ``_generate_and_score_completions`` only gets the rows
+  RepeatSampler chose for this batch; TRL draws no further rows during a step. A new prompt
+  could still be read from ``train_dataset`` on the main process and broadcast (TRL does not
+  check where rows come from), but it would lie outside the sampler's epoch order (the same
+  prompt comes again in its own slot, and a resume does not know it was used): not done yet.
 - After scoring, each rolled-out prompt is observed with column ``success_reward`` of
   ``rewards_per_func`` (the accuracy reward; index 0 by default, as in GHPO) mapped into [0, 1].
 - The gate's state is saved into every checkpoint folder as ``sparsegate_plugin.json`` and loaded
