@@ -95,7 +95,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.reward_manager import DAPORewardManager
 
 from . import _core
-from ._prompts import hinted_prompt, lookup, prompt_text, stable_id, unit_rewards, with_hint
+from ._prompts import hinted_prompt, lookup, plugin_metrics, prompt_text, stable_id, with_hint
 from .filters import ID_FIELD, GroupFilter, verl_metric, verl_prompt_ids
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,6 @@ logger = logging.getLogger(__name__)
 _ADAPTER_KEYS = ("checkpoint", "checkpoint_dir", "reference_key", "id_key", "reward_key", "wait_for_service")
 STEP_CHECKPOINT = "sparsegate_plugin.json"  # inside verl's global_step_N folder
 METRICS_PREFIX = "sparsegate/"
-_KINDS = ("keep", "guide", "drop", "defer")
 
 # The sampler of this process, for the DAPO reward hook: verl builds the reward manager and the
 # sampler separately (both in the TaskRunner process), and neither is handed the other.
@@ -273,7 +272,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
         self._hook_observes = False       # groups observed by the DAPO reward hook, before the save
         self._step = self._new_step_tally()
         self._step_metrics: Optional[Dict[str, Any]] = None  # verl's metrics dict of this step
-        self._predicted: Dict[str, float] = {}  # predicted pass rate per decided id, until observed
+        self._stats_at_last_metrics: Optional[Dict[str, Any]] = None  # Gate.stats() when metrics() last ran
         global _active_sampler
         _active_sampler = weakref.ref(self)
 
@@ -441,18 +440,6 @@ class SparsegateSampler(AbstractCurriculumSampler):
         ids = self.batch_prompt_ids(batch)
         uids = list(batch.non_tensor_batch["uid"])
         GroupFilter(self.gate).filter(ids, values, group_ids=uids)
-        groups: Dict[Any, List[Any]] = {}
-        first_id: Dict[Any, str] = {}
-        for prompt_id, uid, value in zip(ids, uids, values):
-            groups.setdefault(uid, []).append(value)
-            first_id.setdefault(uid, prompt_id)
-        for uid, group in groups.items():
-            rewards = unit_rewards(group)
-            if rewards:
-                self._step["observed"].append(sum(rewards) / len(rewards))
-                predicted = self._predicted.pop(first_id[uid], None)
-                if predicted is not None:
-                    self._step["predicted"].append(predicted)
         if self.checkpoint:
             self.gate.save(self.checkpoint)
 
@@ -460,47 +447,22 @@ class SparsegateSampler(AbstractCurriculumSampler):
 
     @staticmethod
     def _new_step_tally() -> Dict[str, Any]:
-        return {"kinds": {k: 0 for k in _KINDS}, "levels": {}, "fail_open": 0, "forced": 0, "seconds": 0.0,
-                "observed": [], "predicted": []}
+        return {"forced": 0, "seconds": 0.0}
 
     def _tally(self, prompts: Sequence[Mapping[str, Any]], decisions: Sequence[Any], seconds: float) -> None:
-        step = self._step
-        step["seconds"] += seconds
-        for prompt, d in zip(prompts, decisions):
-            step["kinds"][d.kind] = step["kinds"].get(d.kind, 0) + 1
-            if d.fail_open:
-                step["fail_open"] += 1
-            if d.rolled_out:
-                step["levels"][d.hint_level] = step["levels"].get(d.hint_level, 0) + 1
-                if d.predicted_pass_rate is not None:
-                    self._predicted[str(prompt["id"])] = float(d.predicted_pass_rate)
+        self._step["seconds"] += seconds
 
     def metrics(self) -> Dict[str, float]:
-        """This step's ``sparsegate/...`` scalars, for verl's metrics dict, and starts the next step.
-
-        Counts are of the decisions made since the previous call: ``decisions/<kind>``,
-        ``fail_open`` (the service's fail-open decisions plus the sampler's own forced keeps),
-        ``hint_level/<k>`` (rolled-out prompts per hint rung, 0 = unhinted); ``decide_seconds`` is
-        the time spent in Gate.decide (scoring included); ``predicted_pass_rate`` and
-        ``observed_pass_rate`` are means over the groups observed since the previous call, of the
-        pass rate predicted when each was decided and of its rewards in [0, 1]. ``model_digest``
-        is the scorer's digest as a number (its first 6 hex digits, exact in a float32 plot), so a
-        model change shows as a step. Every value is a number: verl's tensorboard writer takes
-        scalars only."""
+        """This step's ``sparsegate/...`` scalars, for verl's metrics dict, and starts the next step:
+        ``_prompts.plugin_metrics`` over what changed since the previous call (the same names as
+        the TRL and OpenRLHF adapters log), with ``scoring_seconds`` the time spent in Gate.decide
+        and the sampler's own forced keeps counted in ``fail_open``. Every value is a number:
+        verl's tensorboard writer takes scalars only."""
+        stats = self.gate.stats()
         step, self._step = self._step, self._new_step_tally()
-        out: Dict[str, float] = {f"{METRICS_PREFIX}decisions/{k}": float(v) for k, v in step["kinds"].items()}
-        out[f"{METRICS_PREFIX}fail_open"] = float(step["fail_open"] + step["forced"])
-        for level, count in sorted(step["levels"].items()):
-            out[f"{METRICS_PREFIX}hint_level/{level}"] = float(count)
-        out[f"{METRICS_PREFIX}decide_seconds"] = step["seconds"]
-        if step["observed"]:
-            out[f"{METRICS_PREFIX}observed_pass_rate"] = sum(step["observed"]) / len(step["observed"])
-        if step["predicted"]:
-            out[f"{METRICS_PREFIX}predicted_pass_rate"] = sum(step["predicted"]) / len(step["predicted"])
-        digest = str(self.gate.stats().get("model_digest") or "")
-        hexdigits = "".join(c for c in digest.split(":")[-1] if c in "0123456789abcdefABCDEF")[:6]
-        if hexdigits:
-            out[f"{METRICS_PREFIX}model_digest"] = float(int(hexdigits, 16))
+        out = plugin_metrics(stats, self._stats_at_last_metrics, scoring_seconds=step["seconds"], prefix=METRICS_PREFIX)
+        out[f"{METRICS_PREFIX}fail_open"] += float(step["forced"])
+        self._stats_at_last_metrics = stats
         return out
 
     def report_into(self, metrics: Dict[str, Any]) -> None:
