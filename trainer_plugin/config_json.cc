@@ -22,7 +22,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PolicyConfig, hint_ladder, succe
                                                 no_reference_quarantine_after, drop_below, drop_hopeless_below,
                                                 start_rung_below, enable_defer, defer_above,
                                                 defer_after_all_pass_groups, defer_epochs, prior_may_drop_or_defer,
-                                                fail_open, expectation_prior_rollouts, expectation_decay)
+                                                fail_open, expectation_prior_rollouts, expectation_decay,
+                                                expectation_prior_by_quality)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HintCutOptions, min_kept_share, math_overshoot_share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HintTemplate, block)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PluginConfig, predictor, policy, hint_cut, hint_template)

@@ -5,7 +5,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/tokenizer/tokenizer.h"
-#include "trainer_plugin/selection.h"
 
 namespace sparsegate::plugin {
 
@@ -14,6 +13,7 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::Create(const GateOptions& options) {
   auto client = DifficultyClient::Create(options.client);
   if (!client.ok()) return client.status();
   gate->client_ = *std::move(client);
+  gate->selection_rng_.seed(options.selection_seed);
   auto plugin = TrainerPlugin::Create(gate->client_->schema(), options.plugin);
   if (!plugin.ok()) return plugin.status();
   gate->plugin_ = *std::move(plugin);
@@ -67,16 +67,27 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
 }
 
 absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePrompt>& candidates, size_t count,
-                                                        double target, const PromptFits& fits) {
-  if (!(target >= 0 && target <= 1))  // NaN included
-    return absl::InvalidArgumentError(absl::StrCat("select: target is ", target, "; it must be a pass rate in [0, 1]"));
+                                                        const SelectionOptions& selection, const PromptFits& fits) {
+  if (!(selection.target >= 0 && selection.target <= 1)) {  // NaN included
+    return absl::InvalidArgumentError(
+        absl::StrCat("select: target is ", selection.target, "; it must be a pass rate in [0, 1]"));
+  }
+  if (selection.group_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("select: group_size is ", selection.group_size, "; it must be at least 1"));
+  }
   auto decided = Decide(candidates, fits);
   if (!decided.ok()) return decided.status();
   std::vector<Decision> decisions;
   decisions.reserve(decided->size());
   for (const GatedDecision& d : *decided) decisions.push_back(d.decision);
+  std::vector<size_t> indices;
+  {
+    std::lock_guard<std::mutex> lock(selection_mutex_);
+    indices = SelectCandidates(decisions, count, selection, &selection_rng_);
+  }
   std::vector<GatedDecision> chosen;
-  for (size_t i : SelectNearestPassRate(decisions, count, target)) chosen.push_back(std::move((*decided)[i]));
+  for (size_t i : indices) chosen.push_back(std::move((*decided)[i]));
   return chosen;
 }
 

@@ -11,13 +11,16 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "trainer_plugin/client/difficulty_client.h"
 #include "trainer_plugin/plugin.h"
+#include "trainer_plugin/selection.h"
 
 namespace sparsegate {
 class Tokenizer;
@@ -31,6 +34,9 @@ struct GateOptions {
   // A tokenizer.json (or a model directory holding one) to return hinted
   // prompts as token ids too; empty: text only.
   std::string tokenizer_path;
+  // Seeds the draws of Select's Thompson rule, so that a run can be repeated (the draws are not
+  // saved: a resumed run draws anew).
+  uint64_t selection_seed = 0;
 };
 
 struct GatedDecision {
@@ -55,11 +61,12 @@ class Gate {
   // `fits`: the trainer's prompt-length budget (TrainerPlugin::Decide); none, no budget.
   absl::StatusOr<std::vector<GatedDecision>> Decide(const std::vector<GatePrompt>& batch,
                                                     const PromptFits& fits = nullptr);
-  // Decide() over an oversampled candidate batch, then the `count` decisions to roll out
-  // (selection.h: expected pass rate nearest `target`), in input order. The others are not to be
-  // rolled out and need no Observe.
+  // Decide() over an oversampled candidate batch, then the `count` decisions to roll out, in
+  // input order, chosen by `selection` (selection.h; by default the expected pass rate nearest
+  // 0.5). The others are not to be rolled out and need no Observe.
   absl::StatusOr<std::vector<GatedDecision>> Select(const std::vector<GatePrompt>& candidates, size_t count,
-                                                    double target = 0.5, const PromptFits& fits = nullptr);
+                                                    const SelectionOptions& selection = {},
+                                                    const PromptFits& fits = nullptr);
   absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
   absl::Status BeginEpoch(int64_t epoch);
   // Asks the service to score with the checkpoint in `model_dir` from now on (DifficultyClient::
@@ -79,6 +86,8 @@ class Gate {
   std::unique_ptr<DifficultyClient> client_;
   std::unique_ptr<TrainerPlugin> plugin_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::mutex selection_mutex_;
+  std::mt19937_64 selection_rng_;  // guarded by selection_mutex_
 };
 
 }  // namespace sparsegate::plugin

@@ -1,5 +1,6 @@
 #include "trainer_plugin/plugin.h"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -23,6 +24,28 @@ std::string DescribeSchemaDifference(const FeatureSchema& ours, const FeatureSch
     }
   }
   return absl::StrCat(theirs.size(), " columns there, ", ours.size(), " here");
+}
+
+// How much a decision's posterior trusts the prediction, per model (PolicyConfig::
+// expectation_prior_by_quality): 2 x AUROC - 1 on the held-out groups, which is 0 for a predictor
+// no better than chance and 1 for a perfect ranking, floored at 1/8 so that the prior still
+// breaks ties between prompts never seen. Unmeasured models get the floor.
+constexpr double kPriorWeightFloor = 1.0 / 8;
+
+struct PriorWeights {
+  double prior = 1;
+  double supervised = 1;
+  double For(PredictionSource source) const { return source == PredictionSource::kPrior ? prior : supervised; }
+};
+
+PriorWeights PriorWeightsFor(const PassRatePredictor& predictor, const PolicyConfig& config) {
+  if (!config.expectation_prior_by_quality) return {};
+  auto weight = [](const std::optional<double>& auroc) {
+    return auroc ? std::clamp(2 * *auroc - 1, kPriorWeightFloor, 1.0) : kPriorWeightFloor;
+  };
+  const PredictorQuality quality = predictor.Quality();
+  return {weight(quality.prior.zero_pass_auroc),
+          weight(quality.supervised ? quality.supervised->zero_pass_auroc : std::nullopt)};
 }
 
 }  // namespace
@@ -202,6 +225,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
   if (absl::Status s = predictor_.Refit(); !s.ok()) return s;
   predictor_.AddToReference(reference_ids, reference_prompts);
 
+  const PriorWeights prior_weights = PriorWeightsFor(predictor_, config_.policy);
   std::vector<Decision> decisions;
   decisions.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -215,13 +239,19 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     if (features[i].truncated) ++counters_.truncated_prompts;
     const Prediction prediction = predictor_.Predict(*encoded[i]);
     PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
+    const double prior_weight = prior_weights.For(prediction.source);
     const double expected = policy_.ExpectedPassRate(info.id, decision, prediction);
+    const PassRatePosterior posterior = policy_.Posterior(info.id, decision, prediction, prior_weight);
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
     if (!d.ok()) return d.status();  // unreachable: references were checked above
     d->expected_pass_rate = expected;
+    d->pass_rate_posterior = posterior;
     const DecisionKind decided = d->kind;
     if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
-    if (d->kind != decided) d->expected_pass_rate = policy_.ExpectedPassRate(info.id, PolicyDecision{}, prediction);
+    if (d->kind != decided) {  // the hint was withheld: the rollout is unhinted after all
+      d->expected_pass_rate = policy_.ExpectedPassRate(info.id, PolicyDecision{}, prediction);
+      d->pass_rate_posterior = policy_.Posterior(info.id, PolicyDecision{}, prediction, prior_weight);
+    }
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
       pending_[info.id] = *std::move(encoded[i]);
     } else {

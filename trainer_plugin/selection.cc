@@ -6,20 +6,54 @@
 
 namespace sparsegate::plugin {
 
-std::vector<size_t> SelectNearestPassRate(const std::vector<Decision>& decisions, size_t count, double target) {
+namespace {
+
+// The candidates decided KEEP or GUIDE, ranked by `score` ascending (infinity last), the first
+// `count` of them, in input order.
+template <typename Score>
+std::vector<size_t> ChooseLowest(const std::vector<Decision>& decisions, size_t count, Score score) {
   std::vector<size_t> candidates;
+  std::vector<double> scores(decisions.size(), std::numeric_limits<double>::infinity());
   for (size_t i = 0; i < decisions.size(); ++i) {
     const DecisionKind kind = decisions[i].kind;
-    if (kind == DecisionKind::kKeep || kind == DecisionKind::kGuide) candidates.push_back(i);
+    if (kind != DecisionKind::kKeep && kind != DecisionKind::kGuide) continue;
+    candidates.push_back(i);
+    const double s = score(decisions[i]);
+    if (std::isfinite(s)) scores[i] = s;
   }
-  auto distance = [&](size_t i) {
-    const auto& p = decisions[i].expected_pass_rate;
-    return p && std::isfinite(*p) ? std::abs(*p - target) : std::numeric_limits<double>::infinity();
-  };
-  std::stable_sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) { return distance(a) < distance(b); });
+  std::stable_sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
   if (candidates.size() > count) candidates.resize(count);
   std::sort(candidates.begin(), candidates.end());
   return candidates;
+}
+
+constexpr double kUnranked = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+std::vector<size_t> SelectNearestPassRate(const std::vector<Decision>& decisions, size_t count, double target) {
+  return ChooseLowest(decisions, count, [&](const Decision& d) {
+    return d.expected_pass_rate ? std::abs(*d.expected_pass_rate - target) : kUnranked;
+  });
+}
+
+std::vector<size_t> SelectCandidates(const std::vector<Decision>& decisions, size_t count,
+                                     const SelectionOptions& options, std::mt19937_64* rng) {
+  switch (options.rule) {
+    case SelectionRule::kNearestTarget:
+      return SelectNearestPassRate(decisions, count, options.target);
+    case SelectionRule::kSignalProbability:
+      return ChooseLowest(decisions, count, [&](const Decision& d) {
+        return d.pass_rate_posterior ? -d.pass_rate_posterior->SignalProbability(options.group_size) : kUnranked;
+      });
+    case SelectionRule::kThompson:
+      // Draws are made in input order, one per ranked candidate, so a seeded engine gives the same
+      // choice for the same batch.
+      return ChooseLowest(decisions, count, [&](const Decision& d) {
+        return d.pass_rate_posterior ? std::abs(d.pass_rate_posterior->Sample(*rng) - options.target) : kUnranked;
+      });
+  }
+  return {};
 }
 
 }  // namespace sparsegate::plugin

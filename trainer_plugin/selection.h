@@ -16,6 +16,7 @@
 #define SPARSEGATE_TRAINER_PLUGIN_SELECTION_H_
 
 #include <cstddef>
+#include <random>
 #include <vector>
 
 #include "trainer_plugin/plugin.h"
@@ -24,6 +25,27 @@ namespace sparsegate::plugin {
 
 // Indices into `decisions` of the chosen candidates, in input order.
 std::vector<size_t> SelectNearestPassRate(const std::vector<Decision>& decisions, size_t count, double target = 0.5);
+
+// The other ways to rank candidates, all on Decision::pass_rate_posterior (candidates without one
+// rank last, in input order, as above):
+//   kNearestTarget      SelectNearestPassRate: the posterior's mean nearest `target`.
+//   kSignalProbability  the largest chance that a group of `group_size` rollouts has signal
+//                       (PassRatePosterior::SignalProbability): an uncertain prompt outranks one
+//                       known to be easy or hopeless, and a prompt's long all-pass streak sinks it.
+//   kThompson           one draw per candidate from its posterior, nearest `target` (MoPPS's
+//                       choice among candidates, on the plugin's posterior): uncertain prompts
+//                       get explored in proportion to their chance of being near the target.
+enum class SelectionRule { kNearestTarget, kSignalProbability, kThompson };
+
+struct SelectionOptions {
+  SelectionRule rule = SelectionRule::kNearestTarget;
+  double target = 0.5;  // kNearestTarget and kThompson
+  int group_size = 8;   // kSignalProbability
+};
+
+// `rng` is drawn from by kThompson only (required then).
+std::vector<size_t> SelectCandidates(const std::vector<Decision>& decisions, size_t count,
+                                     const SelectionOptions& options, std::mt19937_64* rng = nullptr);
 
 }  // namespace sparsegate::plugin
 

@@ -295,17 +295,33 @@ absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const
   return GroupOutcome{successes, trials, level, h.last_prediction};
 }
 
+Policy::Expectation Policy::ExpectationOf(const std::string& prompt_id, const PolicyDecision& decision,
+                                          const Prediction& prediction) const {
+  const int32_t rung = decision.kind == DecisionKind::kGuide ? decision.hint_level : 0;
+  Expectation e{prediction.pass_rate, 0, 0};
+  if (rung > 0 && state_.rung_trials[rung] > 0) {
+    e.prior = static_cast<double>(state_.rung_successes[rung]) / static_cast<double>(state_.rung_trials[rung]);
+  }
+  auto it = state_.prompts.find(prompt_id);
+  if (it != state_.prompts.end() && it->second.hint_level == rung) {
+    e.successes = it->second.level_successes;
+    e.trials = it->second.level_trials;
+  }
+  return e;
+}
+
 double Policy::ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
                                 const Prediction& prediction) const {
-  const int32_t rung = decision.kind == DecisionKind::kGuide ? decision.hint_level : 0;
-  double prior = prediction.pass_rate;
-  if (rung > 0 && state_.rung_trials[rung] > 0) {
-    prior = static_cast<double>(state_.rung_successes[rung]) / static_cast<double>(state_.rung_trials[rung]);
-  }
+  const Expectation e = ExpectationOf(prompt_id, decision, prediction);
+  if (e.trials == 0) return e.prior;
   const double k = config_.expectation_prior_rollouts;
-  auto it = state_.prompts.find(prompt_id);
-  if (it == state_.prompts.end() || it->second.hint_level != rung) return prior;
-  return (it->second.level_successes + k * prior) / (it->second.level_trials + k);
+  return (e.successes + k * e.prior) / (e.trials + k);
+}
+
+PassRatePosterior Policy::Posterior(const std::string& prompt_id, const PolicyDecision& decision,
+                                    const Prediction& prediction, double prior_weight) const {
+  const Expectation e = ExpectationOf(prompt_id, decision, prediction);
+  return PosteriorFrom(e.prior, config_.expectation_prior_rollouts * prior_weight, e.successes, e.trials);
 }
 
 absl::Status Policy::BeginEpoch(int64_t epoch) {

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "trainer_plugin/policy/pass_rate_posterior.h"
 #include "trainer_plugin/predictor/prediction.h"
 
 namespace sparsegate::plugin {
@@ -120,6 +121,11 @@ struct PolicyConfig {
   // policy changes every step, so a group from many steps ago says less about the next one. At
   // 0.75 the evidence is worth at most four groups.
   double expectation_decay = 0.75;
+  // Weigh the prior of Decision::pass_rate_posterior by the predictor's measured held-out quality
+  // (2 x AUROC - 1 of the model that made the prediction, at least 1/8; 1/8 while unmeasured), so
+  // that a poor predictor counts for little against a prompt's own groups. Off by default: the
+  // RL testbed measures whether it helps (docs/rl_testbed.md). ExpectedPassRate is unchanged.
+  bool expectation_prior_by_quality = false;
 };
 
 absl::Status ValidatePolicyConfig(const PolicyConfig& config);
@@ -191,6 +197,12 @@ class Policy {
   // The pass rate a rollout decided `decision` is expected to have (see the top of this file).
   double ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
                           const Prediction& prediction) const;
+  // The same belief with its spread: the Beta posterior on the same prior and evidence, the prior
+  // worth expectation_prior_rollouts x `prior_weight` rollouts (the caller's trust in the
+  // prediction, in (0, 1]). Its mean is ExpectedPassRate when prior_weight is 1, except that the
+  // prior is kept inside (0, 1) (pass_rate_posterior.h).
+  PassRatePosterior Posterior(const std::string& prompt_id, const PolicyDecision& decision,
+                              const Prediction& prediction, double prior_weight = 1) const;
 
   // Epochs never go backwards; the same epoch again is a no-op.
   absl::Status BeginEpoch(int64_t epoch);
@@ -204,6 +216,14 @@ class Policy {
   PolicyDecision DecideFromHistory(PromptHistory& history, const std::optional<Prediction>& prediction);
   PolicyDecision DecideBeforeOutcomes(PromptHistory& history, const std::optional<Prediction>& prediction) const;
   PolicyDecision Guide(int32_t level, std::string reason) const;
+  // ExpectedPassRate's inputs: the prior mean and the (decayed) evidence at the decided rung.
+  struct Expectation {
+    double prior = 0;
+    double successes = 0;
+    double trials = 0;
+  };
+  Expectation ExpectationOf(const std::string& prompt_id, const PolicyDecision& decision,
+                            const Prediction& prediction) const;
   static void SetReference(PromptHistory& history, bool has_reference);
   static void Remember(PromptHistory& history, const PolicyDecision& decision);
 

@@ -145,6 +145,9 @@ const ConfigField kConfigFields[] = {
      "Weight, in rollouts, of the prior in a decision's expected pass rate (what select() ranks by).", false},
     {"expectation_decay", kPolicy<&PolicyConfig::expectation_decay>,
      "Factor by which each newer group at a rung weighs a prompt's older groups in its expected pass rate.", false},
+    {"expectation_prior_by_quality", kPolicy<&PolicyConfig::expectation_prior_by_quality>,
+     "Weigh the prior of pass_rate_posterior by the predictor's held-out quality (2 x AUROC - 1, at least 1/8).",
+     false},
     // Predictor.
     {"min_training_groups", kPredictor<&PredictorConfig::min_training_groups>,
      "Observed groups before the supervised model may take over from the prior.", kInRepr},

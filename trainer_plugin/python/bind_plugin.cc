@@ -337,8 +337,9 @@ from the rewards afterwards.
     gate.observe("q1", rewards)
 
 create() takes ClientOptions and PluginConfig fields as flat keywords, or whole objects as
-client= and config=, and tokenizer_path= (a tokenizer.json or model directory) to get hinted
-prompts back as token ids for prompts given as ids.
+client= and config=, tokenizer_path= (a tokenizer.json or model directory) to get hinted
+prompts back as token ids for prompts given as ids, and selection_seed= for select()'s
+"thompson" draws.
 )doc");
   cls.def_static(
          "create",
@@ -356,6 +357,8 @@ prompts back as token ids for prompts given as ids.
              } else if (key == "tokenizer_path") {
                options.tokenizer_path =
                    value.is_none() ? std::string() : PathString(value.cast<std::filesystem::path>());
+             } else if (key == "selection_seed") {
+               options.selection_seed = value.cast<uint64_t>();
              } else if (HasProperty(client_type, key)) {
                client_fields[key_handle] = value;
              } else if (HasProperty(plugin_type, key)) {
@@ -389,20 +392,36 @@ prompts back as token ids for prompts given as ids.
               .c_str())
       .def(
           "select",
-          [](Gate& g, const py::sequence& prompts, size_t count, double target, py::object fits) {
+          [](Gate& g, const py::sequence& prompts, size_t count, double target, py::object fits,
+             const std::string& rule, int group_size) {
+            SelectionOptions selection;
+            selection.target = target;
+            selection.group_size = group_size;
+            if (rule == "nearest") {
+              selection.rule = SelectionRule::kNearestTarget;
+            } else if (rule == "signal") {
+              selection.rule = SelectionRule::kSignalProbability;
+            } else if (rule == "thompson") {
+              selection.rule = SelectionRule::kThompson;
+            } else {
+              throw py::value_error("select: rule is '" + rule + "'; it must be 'nearest', 'signal' or 'thompson'");
+            }
             std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
             PythonFits budget(std::move(fits));
             absl::StatusOr<std::vector<GatedDecision>> gated;
             {
               py::gil_scoped_release release;
-              gated = g.Select(batch, count, target, budget.get());
+              gated = g.Select(batch, count, selection, budget.get());
             }
             return GatedToPy(ValueOrRaised(std::move(gated), budget));
           },
           py::arg("prompts"), py::arg("count"), py::arg("target") = 0.5, py::arg("fits") = py::none(),
-          "Decides an oversampled candidate batch and returns the `count` Decisions to roll out, in input order: "
-          "of those decided keep or guide, the ones whose expected_pass_rate is nearest `target` (Prompt "
-          "Curriculum Learning's choice). Fewer come back when fewer may be rolled out; the rest need no observe.");
+          py::arg("rule") = "nearest", py::arg("group_size") = 8,
+          "Decides an oversampled candidate batch and returns the `count` Decisions to roll out, in input order, "
+          "of those decided keep or guide. rule='nearest': expected_pass_rate nearest `target` (Prompt Curriculum "
+          "Learning's choice); 'signal': the largest chance that a group of `group_size` rollouts has both a success "
+          "and a failure, under pass_rate_posterior; 'thompson': one draw from each pass_rate_posterior, nearest "
+          "`target`. Fewer come back when fewer may be rolled out; the rest need no observe.")
   BindPluginMethods(cls);
   BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
   cls.def(

@@ -33,6 +33,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   p.reason = d.reason;
   p.model_digest = d.model_digest;
   p.expected_pass_rate = d.expected_pass_rate;
+  if (d.pass_rate_posterior) p.pass_rate_posterior = std::pair(d.pass_rate_posterior->alpha, d.pass_rate_posterior->beta);
   return p;
 }
 
@@ -95,8 +96,13 @@ const DecisionField kDecisionFields[] = {
     Row<&PyDecision::predicted_pass_rate>("predicted_pass_rate", "None when decided without features."),
     Row<&PyDecision::expected_pass_rate>(
         "expected_pass_rate",
-        "The last group's success share when it was rolled out at this rung, else the prediction; what "
-        "Gate.select ranks by. None when there is neither."),
+        "The pass rate this rollout is expected to have: the prompt's recent groups at this rung on a prior that "
+        "is the prediction (unhinted) or every prompt's pass rate at the rung (hinted); what Gate.select's "
+        "'nearest' rule ranks by. None without features."),
+    Row<&PyDecision::pass_rate_posterior>(
+        "pass_rate_posterior",
+        "(alpha, beta) of the Beta belief about the pass rate, the same evidence with its spread; what "
+        "Gate.select's 'signal' and 'thompson' rules read. None without features."),
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),

@@ -100,6 +100,7 @@ struct PyDecision {
   std::vector<int32_t> prompt_ids;
   std::optional<double> predicted_pass_rate;
   std::optional<double> expected_pass_rate;
+  std::optional<std::pair<double, double>> pass_rate_posterior;  // (alpha, beta)
   std::optional<std::string> source;
   bool fail_open = false;
   std::string reason;
