@@ -138,6 +138,40 @@ def test_gate_selects_the_candidates_expected_nearest_the_target(server):
     assert all(distance[i] >= worst_chosen for i in distance if i not in {d.prompt_id for d in chosen})
 
 
+def test_gate_selects_by_the_chance_of_signal_and_by_thompson_draws(server):
+    gate = sparsegate.Gate.create(target=server.target, deadline=10.0, selection_seed=5)
+    assert gate.wait_for_service(30)
+    every = {d.prompt_id: d for d in gate.decide(batch())}
+    for d in every.values():
+        if d.rolled_out:  # the posterior's mean is the expected pass rate (prior weight 1)
+            alpha, beta = d.pass_rate_posterior
+            assert alpha > 0 and beta > 0 and alpha / (alpha + beta) == pytest.approx(d.expected_pass_rate, abs=1e-3)
+
+    def signal(d, g=8):  # E[1 - p^g - (1 - p)^g] under Beta(alpha, beta), as selection.h defines it
+        alpha, beta = d.pass_rate_posterior
+        all_pass = all_fail = 1.0
+        for i in range(g):
+            all_pass *= (alpha + i) / (alpha + beta + i)
+            all_fail *= (beta + i) / (alpha + beta + i)
+        return 1 - all_pass - all_fail
+
+    chosen = gate.select(batch(), 2, rule="signal", group_size=8)
+    assert len(chosen) == 2
+    ranked = sorted((d for d in every.values() if d.rolled_out), key=signal, reverse=True)
+    assert min(signal(every[d.prompt_id]) for d in chosen) >= signal(ranked[2]) - 1e-12
+    drawn = [[d.prompt_id for d in gate.select(batch(), 2, rule="thompson")] for _ in range(3)]
+    assert all(len(ids) == 2 for ids in drawn)
+    again = sparsegate.Gate.create(target=server.target, deadline=10.0, selection_seed=5)
+    assert again.wait_for_service(30)
+    again.decide(batch())  # the same history as the first gate's before its draws
+    again.select(batch(), 2, rule="signal", group_size=8)
+    assert [[d.prompt_id for d in again.select(batch(), 2, rule="thompson")] for _ in range(3)] == drawn
+    with pytest.raises(ValueError, match="rule is 'best'"):
+        gate.select(batch(), 2, rule="best")
+    with pytest.raises(ValueError, match="group_size is 0"):
+        gate.select(batch(), 2, rule="signal", group_size=0)
+
+
 def test_gate_over_mutual_tls_with_a_token(tmp_path):
     import subprocess
     pki = tmp_path / "pki"
