@@ -12,33 +12,7 @@
 // Undefined numbers (a share of no rows, AUROC with one class, a median of nothing) are JSON null,
 // never NaN.
 //
-// Report JSON layout (decisions in the fixed order keep, guide, drop, defer; then any other name):
-//   context: {title, model, generated_at, settings}
-//   rows: {total, rejected, rejected_share (of total + rejected), truncated (scored on their last
-//          tokens, --truncation left), with_prediction, without_prediction, with_outcome,
-//          prediction_sources: {source: rows with a prediction}}  ("" is "none")
-//   bin_edges: [0, 0.1, ..., 1]  the 10 equal-width bins of every histogram and calibration curve
-//   decisions: [{decision, rows, share (of total),
-//                predicted_pass_rate: {rows, without_prediction, histogram: [10 counts],
-//                                      min, median, mean, max}}]
-//   outcome (only when some row has an outcome): {rows, held_out: Quality, in_sample: Quality}
-//     Quality: {rows (with an outcome), without_prediction (left out of everything below), groups,
-//               zero_pass_groups, zero_pass_auroc, expected_calibration_error, mean_log_loss,
-//               mean_predicted_pass_rate, mean_observed_pass_rate (per-group means),
-//               length_baseline_auroc (the same AUROC when longer prompts are simply predicted
-//               harder: what the predictor must beat, since length is confounded with difficulty),
-//               controls_baseline_auroc (when control fields are named: each row predicted by the
-//               observed pass rate of the training rows, those not held out, with the same control
-//               values; the overall rate for values they lack),
-//               intervals: {zero_pass_auroc, length_baseline_auroc, auroc_minus_length,
-//                           controls_baseline_auroc, auroc_minus_controls}: 95% bootstrap intervals
-//                           over rows (cluster_bootstrap.h; {value, low, high, resamples}),
-//               never_pass_by_decision: {decision: {rows, never_pass, never_pass_share}} over the
-//                           rows with an outcome, predicted or not (e.g. kept rows that never pass),
-//               calibration: [{bin, low, high, groups, successes, trials, mean_predicted,
-//                              observed_pass_rate (successes / trials), wilson_low, wilson_high}]}
-//     held_out holds the holdout rows; in_sample holds all rows with outcomes, held-out included.
-//     calibration lists non-empty bins only. The metrics are those of predictor/quality.h.
+// The JSON layout is documented in docs/offline.md ("report.json").
 #ifndef SPARSEGATE_APPS_OFFLINE_REPORT_H_
 #define SPARSEGATE_APPS_OFFLINE_REPORT_H_
 
