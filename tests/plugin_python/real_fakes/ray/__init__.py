@@ -1,0 +1,80 @@
+"""Fake of ray: not installed, and a cluster runtime. verl and OpenRLHF decorate classes with
+``@ray.remote`` at import time and call ``ray.get`` / ``ray.put``; here remote objects are local
+objects, ``.remote(...)`` calls them synchronously and ``get`` returns the value. Submodules not
+here (ray.util.*, ray.actor, ...) import as placeholders."""
+__version__ = "0.0-fake"
+
+
+class ObjectRef:
+    def __init__(self, value):
+        self.value = value
+
+
+class _Remote:
+    def __init__(self, target):
+        self._target = target
+
+    def options(self, **kwargs):
+        return self
+
+    def remote(self, *args, **kwargs):
+        result = self._target(*args, **kwargs)
+        return _Handle(result) if isinstance(self._target, type) else ObjectRef(result)
+
+    def __call__(self, *args, **kwargs):
+        return self._target(*args, **kwargs)
+
+
+class _Method:
+    def __init__(self, fn):
+        self._fn = fn
+
+    def remote(self, *args, **kwargs):
+        return ObjectRef(self._fn(*args, **kwargs))
+
+
+class _Handle:
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __getattr__(self, name):
+        return _Method(getattr(self._obj, name))
+
+
+def remote(*args, **kwargs):
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return _Remote(args[0])
+    return lambda target: _Remote(target)
+
+
+def method(*args, **kwargs):
+    return lambda fn: fn
+
+
+def get(refs, timeout=None):
+    if isinstance(refs, list):
+        return [get(r) for r in refs]
+    return refs.value if isinstance(refs, ObjectRef) else refs
+
+
+def put(value):
+    return ObjectRef(value)
+
+
+def wait(refs, num_returns=1, timeout=None):
+    return list(refs[:num_returns]), list(refs[num_returns:])
+
+
+def is_initialized():
+    return False
+
+
+def init(*args, **kwargs):
+    raise RuntimeError("ray is a fake here: no cluster")
+
+
+def __getattr__(name):  # ray.actor.ActorHandle, ray.util.*: placeholders
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import importlib
+    return importlib.import_module(f"{__name__}.{name}")

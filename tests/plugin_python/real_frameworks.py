@@ -1,0 +1,270 @@
+"""Running the adapter tests against the real verl / verl-recipe / TRL / OpenRLHF source.
+
+Off unless ``SPARSEGATE_REAL_FRAMEWORKS`` names the framework source (``:``-separated folders that
+hold ``verl/``, ``trl/``, ``openrlhf/``, ``recipe/``, e.g. checkouts, or a site-packages). Then
+conftest.py calls :func:`install` instead of putting ``stubs/`` on ``sys.path``:
+
+* the given folders go first on ``sys.path``, so ``import verl`` / ``trl`` / ``openrlhf`` /
+  ``recipe`` load the real code;
+* ``real_fakes/`` comes next: minimal fakes of third-party packages the real frameworks import
+  at module level and that are not installed here (each says why it is a fake);
+* from ``stubs/`` only the harness modules and the stand-ins in :data:`STAND_INS` are reachable, and
+  only when nothing real of that name is importable (a finder at the end of ``sys.meta_path``);
+* the packages in :data:`PLACEHOLDERS` (GPU, cluster, or not installed and not needed by the code
+  paths the tests take) import as placeholders: any name in them is a class that can be subclassed
+  and named in annotations, and that raises :class:`PlaceholderCalled` when instantiated or called.
+
+Every test is traced (``sys.setprofile``, all threads): the functions it called in the framework
+trees are recorded, with its outcome, into ``$SPARSEGATE_REAL_REPORT`` (JSON) for
+``scripts/frameworks/real_table.py``, which writes ``tests/plugin_python/REAL_FRAMEWORKS.md``.
+"""
+import importlib
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+import threading
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STUBS = os.path.join(HERE, "stubs")
+REAL_FAKES = os.path.join(HERE, "real_fakes")
+FRAMEWORKS = ("verl", "recipe", "trl", "openrlhf")
+
+# Stand-ins kept from stubs/ (used only when no real package of that name is importable):
+STAND_INS = {
+    "omegaconf": "not installed; its parser needs the antlr4 runtime, not installed either",
+    "transformers": "not installed and too large to fetch (1.3 GB); names it lacks are placeholders",
+    "accelerate": "not installed; TRL's multi-process calls run on simworld's threads",
+    "simworld": "harness (N threads as N accelerate processes)",
+    "simmodels": "harness (fake causal LM and byte tokenizer)",
+    "fakes": "harness", "fake_verl": "harness",
+}
+# Imported as placeholders: the reason each cannot be real here.
+PLACEHOLDERS = {
+    "transformers": "names the transformers stand-in lacks (the real package is not installed)",
+    "PIL": "not installed; images only",
+    "hydra": "not installed; verl's CLI entry point only",
+    "torchdata": "not installed (StatefulDataLoader, RandomSampler)",
+    "wandb": "not installed; logging", "swanlab": "not installed; logging",
+    "peft": "not installed; LoRA", "vllm": "GPU inference engine", "sglang": "GPU inference engine",
+    "deepspeed": "GPU training engine", "flash_attn": "GPU kernels", "liger_kernel": "GPU kernels",
+    "torch_npu": "Ascend NPU", "pydantic": "not installed", "fastapi": "not installed; HTTP server",
+    "uvicorn": "not installed; HTTP server", "pylatexenc": "not installed", "math_verify": "not installed",
+    "einops": "not installed", "huggingface_hub": "not installed (network)", "safetensors": "not installed",
+    "tokenizers": "not installed", "rich": "not installed; console output", "loguru": "not installed; logging",
+    "jsonlines": "not installed", "filelock": "not installed", "regex": "not installed",
+    "sentencepiece": "not installed", "dill": "not installed", "cloudpickle": "not installed",
+    "tensorboard": "not installed; logging", "torchvision": "not installed; images only",
+    "qwen_vl_utils": "not installed; images only", "mathruler": "not installed",
+    "pandas": "not installed", "pyarrow": "not installed", "optree": "not installed",
+    # Submodules of the fakes in real_fakes/ that the fakes do not provide:
+    "ray": "cluster runtime (real_fakes/ray covers ray.remote / get / put)",
+    "tensordict": "not installed (real_fakes/tensordict covers TensorDict)",
+    "datasets": "not installed (real_fakes/datasets covers json files)",
+    "omegaconf": "names the omegaconf stand-in lacks",
+    "accelerate": "names the accelerate stand-in lacks", "aiohttp": "not installed; HTTP client",
+    "openai": "not installed; HTTP client", "httpx": "not installed; HTTP client",
+    # torch here is 1.13; the frameworks need torch >= 2.4 for these:
+    "orjson": "not installed", "torch.distributed.device_mesh": "torch 1.13 here (added in torch 2.2)",
+    "torch.distributed.tensor": "torch 1.13 here (added in torch 2.x)",
+    "torch.distributed.fsdp": "torch 1.13 here (FSDP2 APIs)",
+    "torch.distributed.checkpoint": "torch 1.13 here",
+    "torch.nn.attention": "torch 1.13 here (added in torch 2.2)",
+}
+
+
+class PlaceholderCalled(RuntimeError):
+    pass
+
+
+_used = set()  # placeholder names that were touched (imported / named)
+_called = []  # placeholder names that were called
+
+
+def _placeholder_class(qualname):
+    last = qualname.rsplit(".", 1)[-1]
+    if last.startswith("is_") and last.endswith("_available"):  # availability probes: not here
+        return lambda *args, **kwargs: False
+    def fail(*args, **kwargs):
+        _called.append(qualname)
+        raise PlaceholderCalled(f"{qualname} is a placeholder (not available here: "
+                                f"{PLACEHOLDERS.get(qualname.split('.')[0], 'placeholder')})")
+
+    class Meta(type):
+        def __getattr__(cls, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _placeholder_class(f"{qualname}.{name}")
+
+    def new(cls, *args, **kwargs):
+        if getattr(cls, "_sg_placeholder", None) == qualname:  # the placeholder itself, not a subclass
+            fail()
+        return object.__new__(cls)
+
+    return Meta(qualname.rsplit(".", 1)[-1], (), {"_sg_placeholder": qualname, "__new__": new,
+                                                   "__call__": lambda self, *a, **k: fail(),
+                                                   "__init__": lambda self, *a, **k: None,
+                                                   "__module__": qualname.rsplit(".", 1)[0]})
+
+
+class _PlaceholderModule(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _used.add(f"{self.__name__}.{name}")
+        value = _placeholder_class(f"{self.__name__}.{name}")
+        setattr(self, name, value)
+        return value
+
+
+def _from_framework():
+    """Whether the import statement being run is in the framework source (not, say, in torch,
+    which probes optional packages with try/except ImportError)."""
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                 or "importlib" in frame.f_code.co_filename):
+        if frame.f_code.co_name == "find_spec" and "importlib" in frame.f_code.co_filename:
+            return False  # an availability probe (importlib.util.find_spec): the package is absent
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith(tuple(r + os.sep for r in roots() + [REAL_FAKES]))
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """After the path finders: stand-ins from stubs/, then placeholders. With first=True, before
+    them: the parts of installed packages (torch 1.13) that the frameworks need newer versions of."""
+
+    def __init__(self, first=False):
+        self.first = first
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        dotted = next((k for k in PLACEHOLDERS if "." in k and (name == k or name.startswith(k + "."))), None)
+        if self.first:
+            if dotted and (dotted in sys.modules or _from_framework()):
+                return importlib.machinery.ModuleSpec(name, self, is_package=True)
+            return None
+        if top in STAND_INS and "." not in name:
+            spec = importlib.machinery.PathFinder.find_spec(name, [STUBS])
+            if spec is not None:
+                return spec
+        if top in PLACEHOLDERS and (top in sys.modules or _from_framework()):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        module = _PlaceholderModule(spec.name)
+        module.__path__ = []
+        _used.add(spec.name)
+        return module
+
+    def exec_module(self, module):
+        if module.__name__ == "transformers":  # never reached while the stand-in exists
+            pass
+
+
+def _extend_stand_in(module_name):
+    """Names a stand-in lacks become placeholders (module-level __getattr__)."""
+    module = sys.modules.get(module_name)
+    if module is None or hasattr(module, "_sg_extended"):
+        return
+
+    def __getattr__(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _used.add(f"{module_name}.{name}")
+        return _placeholder_class(f"{module_name}.{name}")
+    module.__getattr__ = __getattr__
+    module._sg_extended = True
+
+
+# torch here is 1.13; the frameworks name a few torch 2 attributes at import time:
+TORCH_SHIMS = {
+    "torch.compile": "identity decorator (torch 2.0 API; nothing is compiled here)",
+    "torch.optim.lr_scheduler.LRScheduler": "torch 1.13's _LRScheduler (renamed in torch 2.0)",
+    "torch.distributed.DeviceMesh, init_device_mesh": "placeholders (torch 2.2 APIs, GPU meshes)",
+}
+
+
+def _torch_shims():
+    import torch
+    import torch.optim.lr_scheduler as lr
+    if not hasattr(torch, "compile"):
+        torch.compile = lambda fn=None, **kwargs: fn if fn is not None else (lambda f: f)
+    import torch.distributed as dist
+    for name in ("DeviceMesh", "init_device_mesh"):
+        if not hasattr(dist, name):
+            setattr(dist, name, _placeholder_class(f"torch.distributed.{name}"))
+    if not hasattr(lr, "LRScheduler"):
+        lr.LRScheduler = lr._LRScheduler
+
+
+def roots():
+    value = os.environ.get("SPARSEGATE_REAL_FRAMEWORKS", "")
+    return [os.path.abspath(p) for p in value.split(os.pathsep) if p]
+
+
+def install():
+    """Called by conftest.py when SPARSEGATE_REAL_FRAMEWORKS is set."""
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != STUBS]  # stand-ins only via _Finder
+    for path in reversed([REAL_FAKES] + roots()):
+        sys.path.insert(0, path)
+    sys.path.append(HERE)
+    sys.meta_path.append(_Finder())
+    sys.meta_path.insert(0, _Finder(first=True))
+    _torch_shims()
+    for name in ("transformers", "omegaconf", "accelerate"):
+        module = importlib.import_module(name)  # the stand-in, or a real one if installed
+        if os.path.dirname(os.path.dirname(module.__file__)) == STUBS:
+            for sub in [m for m in list(sys.modules) if m == name or m.startswith(name + ".")]:
+                _extend_stand_in(sub)
+
+
+# --- tracing ---------------------------------------------------------------------------------
+
+class Tracer:
+    def __init__(self):
+        self.prefixes = tuple(os.path.join(r, f) + os.sep for r in roots() for f in FRAMEWORKS)
+        self.calls = None
+        self.lock = threading.Lock()
+
+    def _profile(self, frame, event, arg):
+        if event != "call":
+            return
+        filename = frame.f_code.co_filename
+        if filename.startswith(self.prefixes) and frame.f_code.co_flags & 0x1:  # functions, not module/class bodies
+            root = next(r for r in roots() if filename.startswith(r + os.sep))
+            key = f"{os.path.relpath(filename, root)}:{frame.f_code.co_qualname if hasattr(frame.f_code, 'co_qualname') else frame.f_code.co_name}"
+            with self.lock:
+                if self.calls is not None:
+                    self.calls[key] = self.calls.get(key, 0) + 1
+
+    def start(self):
+        self.calls = {}
+        del _called[:]
+        threading.setprofile(self._profile)
+        sys.setprofile(self._profile)
+
+    def stop(self):
+        sys.setprofile(None)
+        threading.setprofile(None)
+        calls, self.calls = self.calls or {}, None
+        return calls, sorted(set(_called))
+
+
+def framework_modules():
+    """The real framework modules imported so far, with their files."""
+    out = {}
+    prefixes = tuple(r + os.sep for r in roots())
+    for name, module in list(sys.modules.items()):
+        f = getattr(module, "__file__", None) or ""
+        if name.split(".")[0] in FRAMEWORKS and f.startswith(prefixes):
+            out[name] = f
+    return out
+
+
+def write_report(path, tests, collect_errors):
+    with open(path, "w") as f:
+        json.dump({"roots": roots(), "tests": tests, "collect_errors": collect_errors,
+                   "placeholders_touched": sorted(_used), "modules": sorted(framework_modules())}, f, indent=1)
