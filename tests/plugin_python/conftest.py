@@ -57,8 +57,11 @@ if REAL:
     def pytest_collectreport(report):
         if report.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
+            lines = str(report.longrepr).splitlines()
+            where = [l for l in lines if l.startswith(("/", "tests/")) and ": in " in l]
+            errors = [l[1:].strip() for l in lines if l.startswith("E ")]
             _collect_errors[report.nodeid] = (f"{crash.path}:{crash.lineno}: {crash.message}" if crash
-                                              else str(report.longrepr)[-1500:])
+                                              else f"{(where or [''])[-1]} {' '.join(errors[-2:])}")
 
     def pytest_sessionfinish(session):
         path = os.environ.get("SPARSEGATE_REAL_REPORT")
