@@ -421,7 +421,7 @@ prompts back as token ids for prompts given as ids, and selection_seed= for sele
           "of those decided keep or guide. rule='nearest': expected_pass_rate nearest `target` (Prompt Curriculum "
           "Learning's choice); 'signal': the largest chance that a group of `group_size` rollouts has both a success "
           "and a failure, under pass_rate_posterior; 'thompson': one draw from each pass_rate_posterior, nearest "
-          "`target`. Fewer come back when fewer may be rolled out; the rest need no observe.")
+          "`target`. Fewer come back when fewer may be rolled out; the rest need no observe.");
   BindPluginMethods(cls);
   BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
   cls.def(
