@@ -42,6 +42,41 @@ std::string Fixed(const json& v, int digits) {
 std::string Percent(const json& v) { return v.is_number() ? absl::StrFormat("%.1f%%", 100 * v.get<double>()) : "n/a"; }
 
 
+namespace {
+
+std::string SettingValue(const json& v) {
+  if (v.is_string()) return Escape(v.get<std::string>());
+  if (v.is_null()) return "&mdash;";
+  if (v.is_array()) {
+    if (v.empty()) return "(none)";
+    std::string out;
+    for (const json& item : v) absl::StrAppend(&out, out.empty() ? "" : "<br>", SettingValue(item));
+    return out;
+  }
+  if (v.is_object()) {
+    std::string out;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      absl::StrAppend(&out, out.empty() ? "" : "<br>", Escape(it.key()), ": ", SettingValue(it.value()));
+    }
+    return out.empty() ? "(none)" : out;
+  }
+  return Escape(v.dump());
+}
+
+}  // namespace
+
+std::string SettingsTable(const json& settings) {
+  std::string h = "<table class=\"settings\">\n<tr><th>setting</th><th>value</th></tr>\n";
+  if (settings.is_object()) {
+    for (auto it = settings.begin(); it != settings.end(); ++it) {
+      absl::StrAppend(&h, "<tr><td>", Escape(it.key()), "</td><td>", SettingValue(it.value()), "</td></tr>\n");
+    }
+  } else if (!settings.is_null()) {
+    absl::StrAppend(&h, "<tr><td>settings</td><td>", SettingValue(settings), "</td></tr>\n");
+  }
+  return h + "</table>\n";
+}
+
 std::string Line(double x1, double y1, double x2, double y2, const std::string& style) {
   return absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" %s/>\n", x1, y1, x2, y2, style);
 }
@@ -103,7 +138,10 @@ std::string Svg(double width, double height, const std::string& body, const std:
 const char* const kStyle = R"(
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #212121; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #e0e0e0; }
-table { border-collapse: collapse; margin: 1em 0; } td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; }
+table { border-collapse: collapse; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
+td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; overflow-wrap: anywhere; }
+table.settings td { text-align: left; vertical-align: top; font-family: ui-monospace, monospace; font-size: 0.9em; }
+table.settings td:first-child { white-space: nowrap; }
 td:not(:first-child), th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f5f5f5; } .meta, .note { color: #616161; } svg { font-size: 11px; display: block; margin: 1em 0; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em; }

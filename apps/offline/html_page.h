@@ -43,7 +43,13 @@ std::string Axes(const Plot& p, const std::vector<double>& x_ticks, const std::v
 std::string Bar(const Plot& p, double x0, double x1, double y, const std::string& color, const std::string& tip);
 std::string Svg(double width, double height, const std::string& body, const std::string& label);
 
-// The pages' shared stylesheet.
+// A run's settings (a JSON object) as a two-column table a person reads: one row per key, lists as
+// their items one per line, nested objects as "key: value" lines, strings without quotes. Every
+// value wraps inside the page's width.
+std::string SettingsTable(const nlohmann::json& settings);
+
+// The pages' shared stylesheet. Tables never run past the page: a wide one scrolls inside its own
+// box, and long values wrap.
 extern const char* const kStyle;
 
 }  // namespace sparsegate::offline::html

@@ -213,16 +213,7 @@ std::string RenderReportHtml(const json& report) {
     absl::StrAppend(&h, "<h3>Rows that never pass, per decision</h3>\n", NeverPassTable(outcome));
   }
 
-  absl::StrAppend(&h, "<h2>Settings</h2>\n<table>\n");
-  const json& settings = Get(context, "settings");
-  if (settings.is_object()) {
-    for (auto it = settings.begin(); it != settings.end(); ++it) {
-      absl::StrAppend(&h, "<tr><td>", Escape(it.key()), "</td><td>", Str(it.value()), "</td></tr>\n");
-    }
-  } else if (!settings.is_null()) {
-    absl::StrAppend(&h, "<tr><td>settings</td><td>", Str(settings), "</td></tr>\n");
-  }
-  absl::StrAppend(&h, "</table>\n</body>\n</html>\n");
+  absl::StrAppend(&h, "<h2>Settings</h2>\n", SettingsTable(Get(context, "settings")), "</body>\n</html>\n");
   return h;
 }
 

@@ -134,7 +134,7 @@ std::string RenderSignalHtml(const json& e) {
                       "</details>\n");
     }
   }
-  absl::StrAppend(&h, "<h2>Settings</h2>\n<pre>", Escape(Get(e, "settings").dump(1)), "</pre>\n</body>\n</html>\n");
+  absl::StrAppend(&h, "<h2>Settings</h2>\n", SettingsTable(Get(e, "settings")), "</body>\n</html>\n");
   return h;
 }
 

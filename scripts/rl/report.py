@@ -98,7 +98,8 @@ def render(summary, runs):
     sizes = summary["sizes"]
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>sparsegate RL testbed</title><style>",
            "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+           "table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}"
+           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;overflow-wrap:anywhere}"
            "th{background:#f4f4f4}.fig{display:inline-block;margin-right:1em}</style></head><body>",
            "<h1>RL testbed: rollout tokens to accuracy</h1>",
            f"<p>GRPO on the RL starting policy ({html.escape(sizes.get('model') or 'models/arith-3m-slips')}), G = {sizes['group']}, B = {sizes['batch']} groups per step, "

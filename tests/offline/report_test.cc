@@ -1,6 +1,7 @@
 // The filter report: counts, histograms and calibration bins against values worked out by hand,
 // the quality numbers against predictor/quality.h on the same rows, reading output rows (and
 // naming the bad key), and the HTML page: one chart per section, escaping, the JSON's numbers.
+#include "apps/offline/html_page.h"
 #include "apps/offline/report.h"
 #include "apps/offline/report_page.h"
 
@@ -351,6 +352,28 @@ TEST(ReportRowFromOutput, ReadsControlFieldsFromTheUserRow) {
   auto r = ReportRowFromOutput(row, {"level", "digits", "absent"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->controls, "mul-3 / 3 / (missing)");
+}
+
+TEST(SettingsTable, ShowsEachSettingAsARowWithListsOnePerLine) {
+  const json settings = {{"features", {"layer-1/last_token/hoyer", "layer-1/mean/gini"}},
+                         {"drop_below", 0.02},
+                         {"controls", json::array()},
+                         {"input", "data <1>.jsonl"},
+                         {"prior", {{"direction", "lower_is_harder"}, {"bins", 8}}},
+                         {"model", nullptr}};
+  const std::string h = html::SettingsTable(settings);
+  EXPECT_NE(h.find("<table class=\"settings\">"), std::string::npos);
+  EXPECT_NE(h.find("<td>features</td><td>layer-1/last_token/hoyer<br>layer-1/mean/gini</td>"), std::string::npos);
+  EXPECT_NE(h.find("<td>drop_below</td><td>0.02</td>"), std::string::npos);
+  EXPECT_NE(h.find("<td>controls</td><td>(none)</td>"), std::string::npos);
+  EXPECT_NE(h.find("<td>input</td><td>data &lt;1&gt;.jsonl</td>"), std::string::npos);  // unquoted, escaped
+  EXPECT_NE(h.find("<td>prior</td><td>bins: 8<br>direction: lower_is_harder</td>"), std::string::npos);
+  EXPECT_NE(h.find("<td>model</td><td>&mdash;</td>"), std::string::npos);
+  EXPECT_EQ(h.find("[\""), std::string::npos);  // no raw JSON lists
+  // The report page draws its settings with it.
+  ReportContext context{"t", "m", "now", 0, {{"features", "a"}}};
+  EXPECT_NE(RenderReportHtml(BuildReport(DecisionRows(), context)).find("<table class=\"settings\">"),
+            std::string::npos);
 }
 
 TEST(RenderReportHtml, EscapesUserStrings) {
