@@ -46,9 +46,13 @@ std::string QuotedPath(std::string_view path) {
   return absl::StrCat(absl::CHexEscape(shown), "... (", path.size(), " bytes)");
 }
 
+absl::Status CheckNoNulByte(const std::string& path) {
+  if (path.find('\0') == std::string::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": a path cannot hold a NUL byte"));
+}
+
 absl::StatusOr<FileKind> KindOf(const std::string& path) {
-  if (path.find('\0') != std::string::npos)
-    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": a path cannot hold a NUL byte"));
+  if (absl::Status s = CheckNoNulByte(path); !s.ok()) return s;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     const int error = errno;
@@ -64,8 +68,7 @@ absl::StatusOr<FileKind> KindOf(const std::string& path) {
 }
 
 absl::StatusOr<RegularFile> RegularFile::Open(const std::string& path, int64_t max_bytes) {
-  if (path.find('\0') != std::string::npos)
-    return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": a path cannot hold a NUL byte"));
+  if (absl::Status s = CheckNoNulByte(path); !s.ok()) return s;
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return PathError(path, "cannot open", errno);

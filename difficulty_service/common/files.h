@@ -23,6 +23,10 @@ inline constexpr int64_t kMaxReadFileBytes = int64_t{128} << 20;
 // terminal escape cannot forge a log line), and at most 256 bytes of it shown, with the total.
 std::string QuotedPath(std::string_view path);
 
+// InvalidArgument naming the path when it holds a NUL byte, which no system call can be given
+// (the C string would end there and name another file); OK otherwise.
+absl::Status CheckNoNulByte(const std::string& path);
+
 enum class FileKind { kMissing, kRegular, kDirectory, kOther };
 
 // What `path` names, following symbolic links. A path that cannot be resolved for any reason but

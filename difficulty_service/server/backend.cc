@@ -64,8 +64,9 @@ absl::StatusOr<std::string> Resolve(const std::string& path, const char* what) {
   if (path.size() >= PATH_MAX)
     return absl::InvalidArgumentError(absl::StrCat(what, " ", QuotedPath(path), " is longer than the system's limit of ",
                                                    PATH_MAX - 1, " bytes"));
-  if (path.find('\0') != std::string::npos)
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", QuotedPath(path), " holds a NUL byte"));
+  if (absl::Status s = CheckNoNulByte(path); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", s.message()));
+  }
   std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr), &std::free);
   if (resolved == nullptr) {
     const int error = errno;
