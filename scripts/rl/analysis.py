@@ -13,6 +13,8 @@ markdown tables that docs/rl_testbed.md quotes.
   reaches start + 0.9 x (grpo's mean final accuracy - start), one target for every run of the
   regime. summary.json's tokens_to_grpo_final aims at each seed's own grpo final, which near the
   plateau is as much evaluation noise as learning; this target sits below the plateau.
+- Accuracy at equal optimizer steps, the same way (a run that ends before step k is left out; the
+  count of runs is given), to separate what a rule does per update from what it spends per update.
 - Minimum detectable difference: for final accuracy with n seeds per arm, two-sided alpha 0.05 and
   power 0.8, (t_0.975 + t_0.8) x s x sqrt(2 / n), s the pooled standard deviation over seeds of the
   arms' final accuracies.
@@ -30,6 +32,7 @@ from scipy import stats
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GRID = list(range(0, 60001, 10000))
+STEPS = [3, 6, 9, 12]
 
 
 def interpolate(curve, tokens):
@@ -40,6 +43,15 @@ def interpolate(curve, tokens):
             return a0 if t1 == t0 else a0 + (a1 - a0) * (tokens - t0) / (t1 - t0)
     if points and tokens == points[-1][0]:
         return points[-1][1]
+    return None
+
+
+def at_step(curve, step):
+    """Accuracy after `step` optimizer steps (linear between evaluations); None past the run's end."""
+    points = [(p["step"], p["accuracy"]) for p in curve]
+    for (s0, a0), (s1, a1) in zip(points, points[1:]):
+        if s0 <= step <= s1:
+            return a0 if s1 == s0 else a0 + (a1 - a0) * (step - s0) / (s1 - s0)
     return None
 
 
@@ -116,6 +128,7 @@ def analyse(runs):
             regime_out["arms"][arm] = {
                 "seeds": [r["seed"] for r in rs],
                 "accuracy_at": {str(t): interval([interpolate(r["curve"], t) for r in rs]) for t in GRID},
+                "accuracy_at_step": {str(k): interval([at_step(r["curve"], k) for r in rs]) for k in STEPS},
                 "final_accuracy": interval([r["final_accuracy"] for r in rs]),
                 "tokens_to_90": [tokens_to(r["curve"], target) for r in rs] if target is not None else None,
                 "ledger": ledger(rs)}
@@ -143,6 +156,14 @@ def markdown(result):
             final = f"{fmt(f['mean'])} [{fmt(f['low'])}, {fmt(f['high'])}]"
             reach = ", ".join("never" if t is None else f"{t / 1000:.1f}k" for t in (a["tokens_to_90"] or []))
             lines.append(f"| {arm} | {acc} | {final} | {reach} |")
+        lines.append("")
+        lines += ["| arm | " + " | ".join(f"step {k}" for k in STEPS) + " |", "|---" * (len(STEPS) + 1) + "|"]
+        for arm, a in r["arms"].items():
+            cells = []
+            for k in STEPS:
+                i = a["accuracy_at_step"][str(k)]
+                cells.append("-" if i is None else f"{fmt(i['mean'])} ({i['n']})")
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         lines.append("")
         lines += ["| arm | steps | tokens per step | groups trained | effective ratio | guided decisions | "
                   "forward AUROC | scoring / rollout time |", "|---|---|---|---|---|---|---|---|"]
