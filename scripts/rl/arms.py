@@ -668,10 +668,10 @@ class SparsegateArm(Arm):
 
 
 ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm, "mopps": MoppsArm, "speed": SpeedArm}
-# sparsegate arms: name -> Gate.create keywords on top of the target. The hint goes where the model
-# writes its answer (the "prefill" placement of GhpoArm): the plugin's default wording is English,
-# which the embedded model has never seen. The length-only predictor and the frozen / following
-# service variants are for the lead to fill in (issue 9, items 3-4).
+# The Gate on a service the caller runs (--target): name -> Gate.create keywords. The hint goes where
+# the model writes its answer (the "prefill" placement of GhpoArm): the plugin's default wording is
+# English, which the embedded model has never seen. The comparison's own variants, each on a service
+# of its own, are sparsegate_arms.VARIANTS.
 SPARSEGATE_ARMS = {"sparsegate-at-target": {"hint_template": "\nA: {hint}"}}
 
 
