@@ -18,6 +18,12 @@ no observe. What the variants change:
   report shows what the sparsity features add beyond length;
 - `sparsegate-decide`: no oversampling: the Gate's decide() on B candidates, drops refilled from the
   stream (how the verl sampler adapter uses it).
+- `sparsegate-signal`: Gate.select(rule="signal"): the B candidates whose groups of G are likeliest to
+  hold a success and a failure under each decision's Beta posterior;
+- `sparsegate-thompson`: Gate.select(rule="thompson"): one draw per posterior, nearest 0.5 (seeded by
+  the run's seed);
+- `sparsegate-quality`: `sparsegate-signal` with the prior weighed by the predictor's held-out quality
+  (PluginConfig.expectation_prior_by_quality).
 
 The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
 - hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
@@ -49,6 +55,11 @@ VARIANTS = {
     "sparsegate-frozen": {"oversample": 4, "follow": False, "gate": {}},
     "sparsegate-length": {"oversample": 4, "follow": True, "gate": {"length_only": True}},
     "sparsegate-decide": {"oversample": 1, "follow": True, "gate": {}},
+    # Issue 23's selection rules, each an ablation of `sparsegate` (selection.h):
+    "sparsegate-signal": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "signal"}},
+    "sparsegate-thompson": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "thompson"}},
+    "sparsegate-quality": {"oversample": 4, "follow": True, "gate": {"expectation_prior_by_quality": True},
+                           "select": {"rule": "signal"}},
 }
 
 
@@ -105,8 +116,10 @@ class GateArm(arms_mod.SparsegateArm):
         self.service = Service(binary or policy_mod.find_sparsegate(None), model_dir or policy_mod.START_DIR,
                                reload_root=self.work)
         self.oversample, self.follow = variant["oversample"], variant["follow"]
+        self.selection = dict(variant.get("select", {}), group_size=group_size)
         super().__init__(batch, group_size, seed, self.service.target,
-                         dict(PLUGIN_SETTINGS, **variant["gate"], auth_token=self.service.token, **options),
+                         dict(PLUGIN_SETTINGS, **variant["gate"], auth_token=self.service.token,
+                              selection_seed=seed, **options),
                          name=name)
         self.chunk = self.oversample * batch if self.oversample > 1 else None
         self.reloads, self.reload_seconds = [], 0.0
@@ -118,7 +131,7 @@ class GateArm(arms_mod.SparsegateArm):
         prompts = self.gate_prompts(self.first_of_each_id(candidates))
         already = self.chosen_in_step[1] if self.chosen_in_step[0] == step else 0
         t0 = time.perf_counter()
-        chosen = {d.prompt_id: d for d in self.gate.select(prompts, self.B - already)}
+        chosen = {d.prompt_id: d for d in self.gate.select(prompts, self.B - already, **self.selection)}
         self.scoring_seconds += time.perf_counter() - t0
         self.chosen_in_step = (step, already + len(chosen))
         return self.choices(step, candidates, chosen)
