@@ -136,11 +136,12 @@ std::string Svg(double width, double height, const std::string& body, const std:
 
 
 const char* const kStyle = R"(
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #212121; }
+body { font-family: system-ui, sans-serif; max-width: 1240px; margin: 2em auto; padding: 0 1em; color: #212121; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #e0e0e0; }
 table { border-collapse: collapse; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
-td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; overflow-wrap: anywhere; }
-table.settings td { text-align: left; vertical-align: top; font-family: ui-monospace, monospace; font-size: 0.9em; }
+td, th { padding: 0.25em 0.6em; border-bottom: 1px solid #eee; }
+table.settings td { text-align: left; vertical-align: top; font-family: ui-monospace, monospace; font-size: 0.9em;
+                    overflow-wrap: anywhere; }
 table.settings td:first-child { white-space: nowrap; }
 td:not(:first-child), th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f5f5f5; } .meta, .note { color: #616161; } svg { font-size: 11px; display: block; margin: 1em 0; }
