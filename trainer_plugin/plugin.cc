@@ -240,17 +240,17 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     const Prediction prediction = predictor_.Predict(*encoded[i]);
     PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
     const double prior_weight = prior_weights.For(prediction.source);
-    const double expected = policy_.ExpectedPassRate(info.id, decision, prediction);
-    const PassRatePosterior posterior = policy_.Posterior(info.id, decision, prediction, prior_weight);
+    const Policy::Belief belief = policy_.BeliefOf(info.id, decision, prediction, prior_weight);
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
     if (!d.ok()) return d.status();  // unreachable: references were checked above
-    d->expected_pass_rate = expected;
-    d->pass_rate_posterior = posterior;
+    d->expected_pass_rate = belief.expected;
+    d->pass_rate_posterior = belief.posterior;
     const DecisionKind decided = d->kind;
     if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
     if (d->kind != decided) {  // the hint was withheld: the rollout is unhinted after all
-      d->expected_pass_rate = policy_.ExpectedPassRate(info.id, PolicyDecision{}, prediction);
-      d->pass_rate_posterior = policy_.Posterior(info.id, PolicyDecision{}, prediction, prior_weight);
+      const Policy::Belief unhinted = policy_.BeliefOf(info.id, PolicyDecision{}, prediction, prior_weight);
+      d->expected_pass_rate = unhinted.expected;
+      d->pass_rate_posterior = unhinted.posterior;
     }
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
       pending_[info.id] = *std::move(encoded[i]);

@@ -84,7 +84,7 @@ struct Decision {
   // groups at the rung decided now, on a prior that is the prediction (unhinted) or every prompt's
   // pass rate at that rung (hinted). Absent without features. What SelectNearestPassRate ranks by.
   std::optional<double> expected_pass_rate;
-  // The same belief with its spread (Policy::Posterior), for selection by the chance of a group
+  // The same belief with its spread (Policy::BeliefOf), for selection by the chance of a group
   // with signal or by Thompson sampling (selection.h). Absent without features.
   std::optional<PassRatePosterior> pass_rate_posterior;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty

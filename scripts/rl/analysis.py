@@ -35,23 +35,15 @@ GRID = list(range(0, 60001, 10000))
 STEPS = [3, 6, 9, 12]
 
 
-def interpolate(curve, tokens):
-    """Accuracy at `tokens` on the run's curve (linear between evaluations); None past its end."""
-    points = [(p["tokens"], p["accuracy"]) for p in curve]
-    for (t0, a0), (t1, a1) in zip(points, points[1:]):
-        if t0 <= tokens <= t1:
-            return a0 if t1 == t0 else a0 + (a1 - a0) * (tokens - t0) / (t1 - t0)
-    if points and tokens == points[-1][0]:
+def interpolate(curve, x, key="tokens"):
+    """Accuracy at `x` rollout tokens (key "tokens") or optimizer steps (key "step") on the run's
+    curve, linear between evaluations; None past its end."""
+    points = [(p[key], p["accuracy"]) for p in curve]
+    for (x0, a0), (x1, a1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return a0 if x1 == x0 else a0 + (a1 - a0) * (x - x0) / (x1 - x0)
+    if points and x == points[-1][0]:
         return points[-1][1]
-    return None
-
-
-def at_step(curve, step):
-    """Accuracy after `step` optimizer steps (linear between evaluations); None past the run's end."""
-    points = [(p["step"], p["accuracy"]) for p in curve]
-    for (s0, a0), (s1, a1) in zip(points, points[1:]):
-        if s0 <= step <= s1:
-            return a0 if s1 == s0 else a0 + (a1 - a0) * (step - s0) / (s1 - s0)
     return None
 
 
@@ -128,7 +120,8 @@ def analyse(runs):
             regime_out["arms"][arm] = {
                 "seeds": [r["seed"] for r in rs],
                 "accuracy_at": {str(t): interval([interpolate(r["curve"], t) for r in rs]) for t in GRID},
-                "accuracy_at_step": {str(k): interval([at_step(r["curve"], k) for r in rs]) for k in STEPS},
+                "accuracy_at_step": {str(k): interval([interpolate(r["curve"], k, key="step") for r in rs])
+                                     for k in STEPS},
                 "final_accuracy": interval([r["final_accuracy"] for r in rs]),
                 "tokens_to_90": [tokens_to(r["curve"], target) for r in rs] if target is not None else None,
                 "ledger": ledger(rs)}

@@ -312,16 +312,15 @@ Policy::Expectation Policy::ExpectationOf(const std::string& prompt_id, const Po
 
 double Policy::ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
                                 const Prediction& prediction) const {
-  const Expectation e = ExpectationOf(prompt_id, decision, prediction);
-  if (e.trials == 0) return e.prior;
-  const double k = config_.expectation_prior_rollouts;
-  return (e.successes + k * e.prior) / (e.trials + k);
+  return BeliefOf(prompt_id, decision, prediction).expected;
 }
 
-PassRatePosterior Policy::Posterior(const std::string& prompt_id, const PolicyDecision& decision,
-                                    const Prediction& prediction, double prior_weight) const {
+Policy::Belief Policy::BeliefOf(const std::string& prompt_id, const PolicyDecision& decision,
+                                const Prediction& prediction, double prior_weight) const {
   const Expectation e = ExpectationOf(prompt_id, decision, prediction);
-  return PosteriorFrom(e.prior, config_.expectation_prior_rollouts * prior_weight, e.successes, e.trials);
+  const double k = config_.expectation_prior_rollouts;
+  const double expected = e.trials == 0 ? e.prior : (e.successes + k * e.prior) / (e.trials + k);
+  return Belief{expected, PosteriorFrom(e.prior, k * prior_weight, e.successes, e.trials)};
 }
 
 absl::Status Policy::BeginEpoch(int64_t epoch) {

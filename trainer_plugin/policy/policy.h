@@ -197,12 +197,16 @@ class Policy {
   // The pass rate a rollout decided `decision` is expected to have (see the top of this file).
   double ExpectedPassRate(const std::string& prompt_id, const PolicyDecision& decision,
                           const Prediction& prediction) const;
-  // The same belief with its spread: the Beta posterior on the same prior and evidence, the prior
-  // worth expectation_prior_rollouts x `prior_weight` rollouts (the caller's trust in the
-  // prediction, in (0, 1]). Its mean is ExpectedPassRate when prior_weight is 1, except that the
-  // prior is kept inside (0, 1) (pass_rate_posterior.h).
-  PassRatePosterior Posterior(const std::string& prompt_id, const PolicyDecision& decision,
-                              const Prediction& prediction, double prior_weight = 1) const;
+  // ExpectedPassRate with its spread, from one look-up: the Beta posterior on the same prior and
+  // evidence, the prior worth expectation_prior_rollouts x `prior_weight` rollouts (the caller's
+  // trust in the prediction, in (0, 1]). The posterior's mean is `expected` when prior_weight is 1,
+  // except that the prior is kept inside (0, 1) (pass_rate_posterior.h).
+  struct Belief {
+    double expected = 0;
+    PassRatePosterior posterior;
+  };
+  Belief BeliefOf(const std::string& prompt_id, const PolicyDecision& decision, const Prediction& prediction,
+                  double prior_weight = 1) const;
 
   // Epochs never go backwards; the same epoch again is a no-op.
   absl::Status BeginEpoch(int64_t epoch);

@@ -364,7 +364,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
                 self.data_source.set_sparsegate_decision(index, decision)
         else:
             decisions = self.gate.decide(prompts)
-        self._tally(prompts, decisions, time.perf_counter() - started)
+        self._step["seconds"] += time.perf_counter() - started
         return decisions
 
     def __iter__(self) -> Iterator[int]:
@@ -448,9 +448,6 @@ class SparsegateSampler(AbstractCurriculumSampler):
     @staticmethod
     def _new_step_tally() -> Dict[str, Any]:
         return {"forced": 0, "seconds": 0.0}
-
-    def _tally(self, prompts: Sequence[Mapping[str, Any]], decisions: Sequence[Any], seconds: float) -> None:
-        self._step["seconds"] += seconds
 
     def metrics(self) -> Dict[str, float]:
         """This step's ``sparsegate/...`` scalars, for verl's metrics dict, and starts the next step:
