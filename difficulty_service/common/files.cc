@@ -71,7 +71,14 @@ absl::StatusOr<RegularFile> RegularFile::Open(const std::string& path, int64_t m
   if (absl::Status s = CheckNoNulByte(path); !s.ok()) return s;
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return PathError(path, "cannot open", errno);
+  if (fd < 0) {
+    const int error = errno;
+    struct stat st;
+    // A socket cannot be opened at all (ENXIO); say what it is rather than "no such device".
+    if (error == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      return absl::InvalidArgumentError(absl::StrCat(QuotedPath(path), ": ", KindName(st.st_mode), ", not a regular file"));
+    return PathError(path, "cannot open", error);
+  }
   RegularFile file(fd, 0);
   struct stat st;
   if (::fstat(fd, &st) != 0) return PathError(path, "cannot stat", errno);

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 #include <vector>
@@ -89,7 +90,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   if (!o.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca = ReadPemFile(o.tls_client_ca_file, "CERTIFICATE");
     if (!ca.ok()) return ca.status();
-    if (auto parsed = ParseCertificates(*ca, o.tls_client_ca_file); !parsed.ok()) return parsed.status();
+    auto parsed = ParseCertificates(*ca, o.tls_client_ca_file);
+    if (!parsed.ok()) return parsed.status();
+    // A leaf certificate here (the server's own, say) parses, but no client certificate would ever
+    // verify against it: every handshake would fail later, naming nothing.
+    for (size_t i = 0; i < parsed->size(); ++i) {
+      if (X509_check_ca((*parsed)[i].get()) == 0)
+        return absl::InvalidArgumentError(absl::StrCat(QuotedPath(o.tls_client_ca_file), ": certificate ", i + 1,
+                                                       " is not a CA certificate, so no client certificate can verify against it"));
+    }
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }

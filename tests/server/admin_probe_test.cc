@@ -1,6 +1,6 @@
 // The admin path probed as a careless or hostile operator would: every kind of directory entry in
-// place of each model file, every shape of path on Reload, and every numeric `serve` flag at and
-// past its bounds. Each bad input must get a precise error (naming the file or the flag), within
+// place of each model file and of each certificate, key and token file, every shape of path on
+// Reload, and every numeric `serve` flag at and past its bounds. Each bad input must get a precise error (naming the file or the flag), within
 // seconds, with no crash, no hang and none of the file's contents in the message; the good inputs
 // beside them must still work. The inputs are generated, so the count grows with the flags.
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -21,8 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/server/difficulty_server.h"
 #include "difficulty_service/server/server_options.h"
 #include "server_process.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
@@ -225,6 +229,97 @@ TEST(AdminProbe, ANearMissCheckpointIsRefusedOrWarnedAbout) {
   ASSERT_EQ((*cut)->load_warnings().size(), 1u);
   EXPECT_NE((*cut)->load_warnings()[0].find("the chat template does not parse"), std::string::npos)
       << (*cut)->load_warnings()[0];
+}
+
+// --- the security files --------------------------------------------------------------------------
+
+// Every kind of entry in place of the certificate, the key, the client CA and the token file, and
+// the wrong contents in the right kind of file: Start refuses, naming the file, before it listens.
+TEST(AdminProbe, EveryKindOfEntryInPlaceOfEachSecurityFileIsRefusedNamingIt) {
+  const std::string pki = ProbeRoot() + "/pki";
+  ASSERT_EQ(std::system(absl::StrCat("bash ", SPARSEGATE_SOURCE_DIR, "/tests/server/make_test_certs.sh ", pki,
+                                     " >/dev/null 2>&1").c_str()),
+            0);
+  const std::string tokens = pki + "/tokens";
+  WriteText(tokens, std::string(kToken) + " score reload\n");
+  struct SecurityFile {
+    const char* name;
+    std::string original;
+    std::string* (*field)(ServerOptions&);
+  };
+  const std::vector<SecurityFile> files = {
+      {"tls_cert", pki + "/server.pem", [](ServerOptions& o) { return &o.security.tls_cert_file; }},
+      {"tls_key", pki + "/server.key", [](ServerOptions& o) { return &o.security.tls_key_file; }},
+      {"tls_client_ca", pki + "/ca.pem", [](ServerOptions& o) { return &o.security.tls_client_ca_file; }},
+      {"auth_tokens", tokens, [](ServerOptions& o) { return &o.security.auth_tokens_file; }},
+  };
+  auto good_options = [&] {
+    ServerOptions options;
+    options.model_dir = TinyModel();
+    options.address = "127.0.0.1:0";
+    for (const SecurityFile& f : files) *f.field(options) = f.original;
+    return options;
+  };
+  {  // the control: the same settings with every file right start and serve
+    auto server = DifficultyServer::Start(good_options());
+    ASSERT_TRUE(server.ok()) << server.status();
+  }
+  // Right kind of file, wrong contents: each other file in its place (a key for a certificate, a
+  // certificate that does not match the key, a PEM file as the token list, ...).
+  std::vector<std::pair<std::string, std::string>> swaps;  // (file name, replacement)
+  for (const SecurityFile& f : files) {
+    for (const SecurityFile& other : files)
+      if (other.original != f.original) swaps.emplace_back(f.name, other.original);
+  }
+  swaps.emplace_back("tls_key", pki + "/client.key");  // a valid key of another certificate
+  swaps.emplace_back("tls_cert", pki + "/rogue_client.pem");
+
+  int probed = 0;
+  auto expect_refused = [&](ServerOptions options, const std::string& bad_path, const std::string& what,
+                            const std::string& fragment = "") {
+    SCOPED_TRACE(what);
+    const absl::Status status = WithinPatience(what, [&options]() -> absl::Status {
+      auto server = DifficultyServer::Start(options);
+      return server.status();
+    });
+    ++probed;
+    ASSERT_FALSE(status.ok()) << "accepted silently";
+    const std::string message(status.message());
+    const std::string name = fs::path(bad_path).filename().string();
+    EXPECT_NE(message.find(name), std::string::npos) << "the file is not named: " << message;
+    EXPECT_EQ(message.find(kCanary), std::string::npos) << "file contents echoed: " << message;
+    EXPECT_EQ(message.find("BEGIN"), std::string::npos) << "PEM contents echoed: " << message;
+    EXPECT_NE(status.code(), absl::StatusCode::kInternal) << message;
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+  };
+  for (const SecurityFile& f : files) {
+    for (const EntryKind& kind : EntryKinds(f.original)) {
+      // Half a token list is still a list of tokens (the first line cut short is a shorter token).
+      if (std::string(kind.name) == "truncated" && std::string(f.name) == "auth_tokens") continue;
+      const std::string path = absl::StrCat(ProbeRoot(), "/", kind.name, "-", f.name);
+      fs::remove_all(path);
+      fs::remove(path + ".other");
+      kind.make(path);
+      ServerOptions options = good_options();
+      *f.field(options) = path;
+      const bool special = absl::StartsWith(kind.name, "dev_") ||
+                           absl::c_linear_search(std::vector<std::string>{"fifo", "directory", "socket"}, kind.name);
+      expect_refused(options, path, absl::StrCat(kind.name, " as ", f.name), special ? ", not a regular file" : "");
+    }
+  }
+  for (const auto& [name, replacement] : swaps) {
+    ServerOptions options = good_options();
+    for (const SecurityFile& f : files) {
+      if (name != f.name) continue;
+      // A copy under a name of its own, so the message must name this setting's file.
+      const std::string path = absl::StrCat(ProbeRoot(), "/swap-", name, "-", fs::path(replacement).filename().string());
+      fs::copy_file(replacement, path, fs::copy_options::overwrite_existing);
+      *f.field(options) = path;
+      expect_refused(options, path, absl::StrCat(fs::path(replacement).filename().string(), " as ", name));
+    }
+  }
+  EXPECT_EQ(probed, 4 * 13 - 1 + 4 * 3 + 2);
+  std::printf("security files probed: %d\n", probed);
 }
 
 // --- serve's flags -------------------------------------------------------------------------------
