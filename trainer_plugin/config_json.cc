@@ -16,7 +16,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PriorConfig, metric_column, dire
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictorConfig, prior, min_training_groups, min_holdout_groups,
                                                 holdout_modulus, l2_metrics, l2_hidden, hidden_probe_dims,
                                                 hidden_projection_seed, hidden_excluded_channels, max_observations,
-                                                newton_max_iterations, length_only)
+                                                recency_half_life_groups, recalibrate, recalibration_groups,
+                                                quality_window_groups, newton_max_iterations, length_only)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PolicyConfig, hint_ladder, success_threshold,
                                                 step_down_after_successes, quarantine_epochs,
                                                 no_reference_quarantine_after, drop_below, drop_hopeless_below,

@@ -253,7 +253,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
       d->pass_rate_posterior = unhinted.posterior;
     }
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
-      pending_[info.id] = *std::move(encoded[i]);
+      pending_[info.id] = PendingDecision{*std::move(encoded[i]), d->expected_pass_rate};
     } else {
       pending_.erase(info.id);
     }
@@ -293,11 +293,15 @@ absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vec
   // The predictor learns the unhinted pass rate: from unhinted groups, and from hinted groups with
   // no success (a hint never makes a prompt harder, so those failed unhinted too).
   if (outcome->rollout_level == 0 || outcome->successes == 0) {
-    absl::Status s = predictor_.Observe(prompt_id, pending->second, outcome->successes, outcome->trials);
+    absl::Status s = predictor_.Observe(prompt_id, pending->second.features, outcome->successes, outcome->trials);
     if (!s.ok()) return s;
   }
   if (outcome->rollout_level == 0 && outcome->prediction) {
     counters_.RecordCalibration(outcome->prediction->pass_rate, outcome->successes, outcome->trials);
+    const double predicted = outcome->prediction->pass_rate;
+    counters_.forward.Record({predicted, pending->second.expected_pass_rate.value_or(predicted), outcome->successes,
+                              outcome->trials},
+                             counters_.observed_groups, config_.predictor.quality_window_groups);
   }
   pending_.erase(pending);
   return absl::OkStatus();
@@ -363,7 +367,8 @@ absl::Status TrainerPlugin::Load(const std::string& path) {
   if (checkpoint->counters.decisions_by_hint_level.size() != static_cast<size_t>(policy_.rungs()) + 1) {
     return refuse("its hint-level counters do not match the ladder");
   }
-  for (const auto& [id, prompt] : checkpoint->pending) {
+  for (const auto& [id, pending] : checkpoint->pending) {
+    const EncodedPrompt& prompt = pending.features;
     const bool projection_fits = prompt.hidden_projection.empty() ||
                                  prompt.hidden_projection.size() ==
                                      static_cast<size_t>(config_.predictor.hidden_probe_dims);

@@ -46,6 +46,7 @@
 #include "trainer_plugin/hints/hint_template.h"
 #include "trainer_plugin/policy/policy.h"
 #include "trainer_plugin/predictor/predictor.h"
+#include "trainer_plugin/state/plugin_checkpoint.h"
 #include "trainer_plugin/stats.h"
 
 namespace sparsegate::plugin {
@@ -163,7 +164,7 @@ class TrainerPlugin {
   PassRatePredictor predictor_;
   Policy policy_;
   PluginCounters counters_;
-  std::map<std::string, EncodedPrompt> pending_;  // features of prompts decided, awaiting Observe
+  std::map<std::string, PendingDecision> pending_;  // prompts decided, awaiting Observe
 };
 
 }  // namespace sparsegate::plugin

@@ -16,6 +16,24 @@ void PluginCounters::RecordCalibration(double predicted_pass_rate, int32_t succe
   bin.observed_sum += static_cast<double>(successes) / trials;
 }
 
+void ForwardQuality::Record(const ForwardOutcome& outcome, int64_t group_number, int window_groups) {
+  if (open.empty()) open_first_group = group_number;
+  open.push_back(outcome);
+  if (static_cast<int64_t>(open.size()) < window_groups) return;
+  closed.push_back(SummarizeWindow(open, open_first_group));
+  if (closed.size() > kMaxWindows) closed.erase(closed.begin());
+  open.clear();
+}
+
+QualityWindow SummarizeWindow(const std::vector<ForwardOutcome>& outcomes, int64_t first_group) {
+  std::vector<ScoredOutcome> predicted, expected;
+  for (const ForwardOutcome& o : outcomes) {
+    predicted.push_back({o.predicted_pass_rate, o.successes, o.trials});
+    expected.push_back({o.expected_pass_rate, o.successes, o.trials});
+  }
+  return {first_group, Summarize(predicted), Summarize(expected)};
+}
+
 nlohmann::json QualityToJson(const QualitySummary& q) {
   return {
       {"groups", q.groups},
@@ -51,6 +69,13 @@ nlohmann::json StatsToJson(const PluginStats& stats) {
     });
   }
   const PredictorQuality& q = stats.predictor;
+  auto window_json = [](const QualityWindow& w) {
+    return nlohmann::json{{"first_group", w.first_group},
+                          {"predicted", QualityToJson(w.predicted)},
+                          {"expected", QualityToJson(w.expected)}};
+  };
+  nlohmann::json windows = nlohmann::json::array();
+  for (const QualityWindow& w : c.forward.closed) windows.push_back(window_json(w));
   return {
       {"epoch", stats.epoch},
       {"decisions", decisions},
@@ -81,6 +106,11 @@ nlohmann::json StatsToJson(const PluginStats& stats) {
            {"holdout_groups", q.holdout_groups},
            {"prior_on_holdout", QualityToJson(q.prior)},
            {"supervised_on_holdout", q.supervised ? QualityToJson(*q.supervised) : nlohmann::json(nullptr)},
+       }},
+      {"forward_quality",
+       {
+           {"windows", std::move(windows)},
+           {"open_window", window_json(SummarizeWindow(c.forward.open, c.forward.open_first_group))},
        }},
   };
 }

@@ -26,6 +26,37 @@ struct CalibrationBin {
   double observed_sum = 0;   // of successes / trials
 };
 
+// Forward quality: each unhinted group's predicted and expected pass rates as they were when its
+// prompt was decided, scored against the outcome observed after, a window of training at a time.
+// Unlike PredictorQuality (the current models on held-out prompts), these are the numbers the
+// decisions were made with, before the outcome could have informed them.
+struct ForwardOutcome {
+  double predicted_pass_rate = 0;  // Decision::prediction
+  double expected_pass_rate = 0;   // Decision::expected_pass_rate
+  int32_t successes = 0;
+  int32_t trials = 0;
+};
+
+struct QualityWindow {
+  int64_t first_group = 0;  // the window's first group, counted over the run's observed groups
+  QualitySummary predicted;
+  QualitySummary expected;
+};
+
+struct ForwardQuality {
+  // Oldest windows are forgotten past this many (a run of 256 x 256 groups keeps them all).
+  static constexpr size_t kMaxWindows = 256;
+  std::vector<ForwardOutcome> open;  // the window being filled
+  int64_t open_first_group = 0;
+  std::vector<QualityWindow> closed;  // oldest first
+
+  // Adds an outcome; closes the window when it holds `window_groups`.
+  void Record(const ForwardOutcome& outcome, int64_t group_number, int window_groups);
+};
+
+// A window's summary from its outcomes.
+QualityWindow SummarizeWindow(const std::vector<ForwardOutcome>& outcomes, int64_t first_group);
+
 struct PluginCounters {
   std::array<int64_t, kDecisionKindCount> decisions{};  // indexed by DecisionKind
   int64_t fail_open_decisions = 0;    // decisions made without features (also counted by kind)
@@ -41,6 +72,7 @@ struct PluginCounters {
   // Decisions made on the features of a prompt the service truncated (ClientOptions::truncate_left).
   int64_t truncated_prompts = 0;
   std::array<CalibrationBin, kCalibrationBins> calibration{};
+  ForwardQuality forward;
 
   // Adds one unhinted group with its prediction to the calibration bins.
   void RecordCalibration(double predicted_pass_rate, int32_t successes, int32_t trials);

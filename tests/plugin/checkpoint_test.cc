@@ -25,20 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Describe;
 using testing::MakePlugin;
+using testing::TempDir;
 using testing::TrainerSim;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/sparsegate_plugin_XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

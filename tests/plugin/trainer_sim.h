@@ -1,12 +1,15 @@
 // A small deterministic "trainer" for facade and checkpoint tests: 40 prompts (even ones with a
 // reference solution), 16 per step, some with missing features (fail-open), rewards from the
-// synthetic world with hints raising the pass rate, and an epoch every three steps.
+// synthetic world with hints raising the pass rate, and an epoch every three steps. Also the
+// plugin tests' scratch directory.
 #ifndef SPARSEGATE_TESTS_PLUGIN_TRAINER_SIM_H_
 #define SPARSEGATE_TESTS_PLUGIN_TRAINER_SIM_H_
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +90,20 @@ struct TrainerSim {
 };
 
 // Settings that let the supervised model take over within a short test run.
+// A fresh directory under /tmp, removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/sparsegate_plugin_XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 inline PluginConfig FastLearningConfig() {
   PluginConfig config;
   config.predictor.min_training_groups = 16;

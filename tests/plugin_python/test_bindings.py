@@ -188,6 +188,34 @@ def test_stats_shape():
     assert len(stats["predicted_vs_observed"]["bins"]) == 10
 
 
+def test_forward_quality_windows_and_the_knobs_that_follow_the_policy():
+    config = sparsegate.PluginConfig(recalibrate=True, recency_half_life_groups=256.0, recalibration_groups=128,
+                                     quality_window_groups=2)
+    assert (config.recalibrate, config.recency_half_life_groups, config.recalibration_groups,
+            config.quality_window_groups) == (True, 256.0, 128, 2)
+    with pytest.raises(ValueError, match="quality_window_groups must be at least 1"):
+        sparsegate.TrainerPlugin.create(SCHEMA, sparsegate.PluginConfig(quality_window_groups=0))
+    plugin = make_plugin(quality_window_groups=2)
+    predicted = []
+    for i, successes in enumerate((0, 3, 8)):
+        d = plugin.decide([{"id": f"p{i}", "text": "x"}], [synthetic_features(f"p{i}")])[0]
+        predicted.append(d.predicted_pass_rate)
+        plugin.observe(f"p{i}", [1.0] * successes + [0.0] * (8 - successes))
+    forward = plugin.stats()["forward_quality"]
+    assert len(forward["windows"]) == 1 and forward["windows"][0]["first_group"] == 1
+    window = forward["windows"][0]["predicted"]
+    assert window["groups"] == 2 and window["zero_pass_groups"] == 1
+    assert window["mean_predicted_pass_rate"] == pytest.approx(sum(predicted[:2]) / 2)
+    assert window["mean_observed_pass_rate"] == pytest.approx(3 / 16)
+    assert window["zero_pass_auroc"] in (0.0, 0.5, 1.0)
+    assert forward["open_window"]["predicted"]["groups"] == 1
+    # A framework's logger sees the window once, in the step that closed it.
+    from sparsegate._prompts import plugin_metrics
+    logged = plugin_metrics(plugin.stats(), previous={"forward_quality": {"windows": []}})
+    assert logged["sparsegate/forward/ece_predicted"] == pytest.approx(window["expected_calibration_error"])
+    assert "sparsegate/forward/ece_predicted" not in plugin_metrics(plugin.stats(), previous=plugin.stats())
+
+
 def test_client_against_no_service_fails_open():
     client = sparsegate.DifficultyClient.create(target=DEAD_TARGET, deadline=0.5, max_attempts=1)
     assert client.schema.columns[0] == "layer-1/last_token/heavy_tail_fraction"

@@ -68,6 +68,21 @@ absl::Status ValidatePredictorConfig(const PredictorConfig& config) {
   }
   if (config.max_observations < 1) return absl::InvalidArgumentError("max_observations must be at least 1");
   if (config.newton_max_iterations < 1) return absl::InvalidArgumentError("newton_max_iterations must be at least 1");
+  if (!(config.recency_half_life_groups >= 0) || std::isinf(config.recency_half_life_groups)) {
+    return absl::InvalidArgumentError(absl::StrCat("recency_half_life_groups must be 0 (off) or a positive number, got ",
+                                                   config.recency_half_life_groups));
+  }
+  if (config.recalibration_groups < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recalibration_groups must be at least 1, got ", config.recalibration_groups));
+  }
+  if (config.quality_window_groups < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("quality_window_groups must be at least 1, got ", config.quality_window_groups));
+  }
+  if (config.recalibrate && config.holdout_modulus == 0) {
+    return absl::InvalidArgumentError("recalibrate needs held-out groups: holdout_modulus is 0");
+  }
   return absl::OkStatus();
 }
 
@@ -114,6 +129,7 @@ absl::StatusOr<PassRatePredictor> PassRatePredictor::Restore(FeatureSchema schem
                                                      " weights; this schema and probe size need ", columns));
     }
   }
+  if (!config.recalibrate) state.calibration.reset();  // a calibration is this configuration's choice
   PassRatePredictor predictor(std::move(schema), std::move(config), *prior_column);
   predictor.state_ = std::move(state);
   predictor.RebuildPrior();
@@ -124,6 +140,7 @@ absl::StatusOr<EncodedPrompt> PassRatePredictor::Encode(const PromptFeatures& fe
   if (absl::Status s = ValidateFeatures(schema_, features); !s.ok()) return s;
   EncodedPrompt encoded;
   encoded.log_token_count = std::log(static_cast<double>(features.token_count));
+  encoded.model_digest = features.model_digest;
   if (config_.length_only) {
     encoded.metrics.assign(features.metrics.size(), 0.0f);
     encoded.metrics[prior_column_] = static_cast<float>(encoded.log_token_count);
@@ -221,14 +238,17 @@ absl::Status PassRatePredictor::Refit() {
   state_.observations_since_fit = 0;
 
   std::vector<const ObservedGroup*> training;
+  std::vector<double> weights;
   int64_t successes = 0, failures = 0, holdout = 0;
   bool any_hidden = false;
-  for (const ObservedGroup& g : state_.observations) {
+  for (size_t index = 0; index < state_.observations.size(); ++index) {
+    const ObservedGroup& g = state_.observations[index];
     if (IsHoldout(g.prompt_id)) {
       ++holdout;
       continue;
     }
     training.push_back(&g);
+    weights.push_back(RecencyWeight(index));
     successes += g.successes;
     failures += g.trials - g.successes;
     any_hidden = any_hidden || !g.features.hidden_projection.empty();
@@ -237,6 +257,7 @@ absl::Status PassRatePredictor::Refit() {
     // Nothing to discriminate yet: a fit would only push the intercept to infinity.
     state_.fit.reset();
     state_.supervised_active = false;
+    Recalibrate();
     return absl::OkStatus();
   }
 
@@ -268,9 +289,9 @@ absl::Status PassRatePredictor::Refit() {
   double total_trials = 0;
   for (size_t i = 0; i < training.size(); ++i) {
     ModelRow(fit, training[i]->features, data.x.data() + i * dims);
-    data.successes.push_back(training[i]->successes);
-    data.trials.push_back(training[i]->trials);
-    total_trials += training[i]->trials;
+    data.successes.push_back(weights[i] * training[i]->successes);
+    data.trials.push_back(weights[i] * training[i]->trials);
+    total_trials += weights[i] * training[i]->trials;
   }
   const double mean_trials = total_trials / static_cast<double>(training.size());
   NewtonOptions options;
@@ -295,7 +316,30 @@ absl::Status PassRatePredictor::Refit() {
     const std::optional<double> prior_loss = MeanLogLoss(ScoreHoldout(false));
     state_.supervised_active = supervised_loss && prior_loss && *supervised_loss <= *prior_loss;
   }
+  Recalibrate();
   return absl::OkStatus();
+}
+
+double PassRatePredictor::RecencyWeight(size_t index) const {
+  if (config_.recency_half_life_groups <= 0) return 1.0;
+  const double age = static_cast<double>(state_.observations.size() - 1 - index);
+  return std::exp2(-age / config_.recency_half_life_groups);
+}
+
+void PassRatePredictor::Recalibrate() {
+  state_.calibration.reset();
+  if (!config_.recalibrate) return;
+  const bool supervised = state_.supervised_active && state_.fit;
+  std::vector<CalibrationPoint> points;
+  for (size_t index = state_.observations.size(); index-- > 0;) {
+    if (points.size() >= static_cast<size_t>(config_.recalibration_groups)) break;
+    const ObservedGroup& g = state_.observations[index];
+    if (!IsHoldout(g.prompt_id)) continue;
+    const double p = supervised ? *SupervisedPassRate(g.features) : PriorPassRate(g.features);
+    points.push_back({p, static_cast<double>(g.successes), static_cast<double>(g.trials), RecencyWeight(index)});
+  }
+  if (points.size() < static_cast<size_t>(config_.min_holdout_groups)) return;
+  state_.calibration = FitPlatt(points);
 }
 
 double PassRatePredictor::PriorPassRate(const EncodedPrompt& prompt) const {
@@ -310,10 +354,12 @@ std::optional<double> PassRatePredictor::SupervisedPassRate(const EncodedPrompt&
 }
 
 Prediction PassRatePredictor::Predict(const EncodedPrompt& prompt) const {
+  Prediction prediction{PriorPassRate(prompt), PredictionSource::kPrior};
   if (state_.supervised_active) {
-    if (std::optional<double> p = SupervisedPassRate(prompt)) return {*p, PredictionSource::kSupervised};
+    if (std::optional<double> p = SupervisedPassRate(prompt)) prediction = {*p, PredictionSource::kSupervised};
   }
-  return {PriorPassRate(prompt), PredictionSource::kPrior};
+  if (state_.calibration) prediction.pass_rate = state_.calibration->Apply(prediction.pass_rate);
+  return prediction;
 }
 
 std::vector<ScoredOutcome> PassRatePredictor::ScoreHoldout(bool supervised) const {

@@ -19,6 +19,12 @@
 // them (AUROC for pass@G = 0, calibration error, log loss). The split is by prompt, not by group,
 // so a prompt seen in several epochs cannot leak into its own evaluation.
 //
+// Following the policy: the window of max_observations groups, optionally a recency weight within
+// it (recency_half_life_groups), and optionally a Platt recalibration of the active model on the
+// recent held-out groups (recalibrate). Quality() reports the models before recalibration, since
+// the calibration is fitted on those same held-out groups; the plugin's forward quality windows
+// (stats.h) score what Predict returned before each outcome was known.
+//
 // Outcomes it should be given: groups rolled out without a hint, and groups that failed entirely
 // with a hint (a hint is assumed never to make a prompt harder, so pass 0 with a hint implies
 // pass 0 without). The facade does this filtering.
@@ -39,6 +45,7 @@
 #include "trainer_plugin/predictor/hidden_projection.h"
 #include "trainer_plugin/predictor/length_binned_prior.h"
 #include "trainer_plugin/predictor/logistic_regression.h"
+#include "trainer_plugin/predictor/platt_calibration.h"
 #include "trainer_plugin/predictor/prediction.h"
 #include "trainer_plugin/predictor/quality.h"
 
@@ -69,6 +76,19 @@ struct PredictorConfig {
   // A sliding window: the policy improves during training, so recent outcomes describe it better
   // than old ones. 8192 groups bound a refit to well under a second and the checkpoint to a few MB.
   size_t max_observations = 8192;
+  // Within the window, a group's weight in the fits halves every this many newer groups, so the
+  // model follows the policy rather than averaging over its past; 0 weighs every group alike.
+  double recency_half_life_groups = 0;
+  // Platt recalibration (platt_calibration.h) of the active model's pass rates on the most recent
+  // `recalibration_groups` held-out groups (recency-weighted like the fits), refitted with the
+  // model. The models drift behind an improving policy in level more than in ranking, and a
+  // rescaling fitted on outcomes they never trained on corrects the level without touching the
+  // ranking. Needs a holdout; waits for min_holdout_groups held-out groups.
+  bool recalibrate = false;
+  int recalibration_groups = 256;
+  // The plugin scores its decisions forward (stats.h) in windows of this many unhinted groups:
+  // 256 groups pin an ECE to about +-0.03 and are a few steps of a typical run.
+  int quality_window_groups = 256;
   int newton_max_iterations = 25;
   // A baseline that reads only the prompt's length: every metric is taken as 0 except the prior's
   // column, which becomes log(token_count) (so the prior ranks by length), and no hidden probe. Run
@@ -84,6 +104,7 @@ struct EncodedPrompt {
   std::vector<float> metrics;
   double log_token_count = 0;
   std::vector<float> hidden_projection;
+  std::string model_digest;  // of the model that scored the prompt (PromptFeatures::model_digest)
 };
 
 struct ObservedGroup {
@@ -109,6 +130,7 @@ struct PredictorState {
   std::optional<std::vector<ReferencePoint>> explicit_reference;  // set by SetReference
   std::optional<SupervisedFit> fit;
   bool supervised_active = false;
+  std::optional<PlattCalibration> calibration;  // of the active model, when recalibrating
   int64_t observations_since_fit = 0;
   int64_t total_observations = 0;
 };
@@ -146,6 +168,7 @@ class PassRatePredictor {
   // model is active. Cheap when nothing changed.
   absl::Status Refit();
 
+  // The active model's pass rate, recalibrated when a calibration is fitted.
   Prediction Predict(const EncodedPrompt& prompt) const;
   double PriorPassRate(const EncodedPrompt& prompt) const;
   std::optional<double> SupervisedPassRate(const EncodedPrompt& prompt) const;
@@ -165,6 +188,9 @@ class PassRatePredictor {
   // The standardised model row for `prompt` under `fit`.
   void ModelRow(const SupervisedFit& fit, const EncodedPrompt& prompt, double* row) const;
   std::vector<ScoredOutcome> ScoreHoldout(bool supervised) const;
+  // Weight of the observation at `index` (0 = oldest) of the window, by recency_half_life_groups.
+  double RecencyWeight(size_t index) const;
+  void Recalibrate();
 
   FeatureSchema schema_;
   PredictorConfig config_;

@@ -21,7 +21,9 @@ using json = nlohmann::json;
 // Writing. Optional values are null; enums are their names.
 
 json ToJson(const EncodedPrompt& p) {
-  return {{"metrics", p.metrics}, {"log_token_count", p.log_token_count}, {"hidden_projection", p.hidden_projection}};
+  json j = {{"metrics", p.metrics}, {"log_token_count", p.log_token_count}, {"hidden_projection", p.hidden_projection}};
+  if (!p.model_digest.empty()) j["model_digest"] = p.model_digest;
+  return j;
 }
 
 json ToJson(const ReferencePoint& r) { return json::array({r.log_token_count, r.metric}); }
@@ -64,6 +66,8 @@ json ToJson(const PredictorState& s) {
           {"explicit_reference", std::move(explicit_reference)},
           {"fit", std::move(fit)},
           {"supervised_active", s.supervised_active},
+          {"calibration", s.calibration ? json{{"slope", s.calibration->slope}, {"intercept", s.calibration->intercept}}
+                                        : json(nullptr)},
           {"observations_since_fit", s.observations_since_fit},
           {"total_observations", s.total_observations}};
 }
@@ -98,6 +102,19 @@ json ToJson(const PolicyState& s) {
           {"rung_trials", s.rung_trials}};
 }
 
+json ToJson(const ForwardQuality& f) {
+  json open = json::array();
+  for (const ForwardOutcome& o : f.open) {
+    open.push_back(json::array({o.predicted_pass_rate, o.expected_pass_rate, o.successes, o.trials}));
+  }
+  json closed = json::array();
+  for (const QualityWindow& w : f.closed) {
+    closed.push_back(
+        {{"first_group", w.first_group}, {"predicted", QualityToJson(w.predicted)}, {"expected", QualityToJson(w.expected)}});
+  }
+  return {{"open", std::move(open)}, {"open_first_group", f.open_first_group}, {"closed", std::move(closed)}};
+}
+
 json ToJson(const PluginCounters& c) {
   json calibration = json::array();
   for (const CalibrationBin& b : c.calibration) {
@@ -113,12 +130,16 @@ json ToJson(const PluginCounters& c) {
           {"hints_shortened_to_fit", c.hints_shortened_to_fit},
           {"hints_withheld_to_fit", c.hints_withheld_to_fit},
           {"truncated_prompts", c.truncated_prompts},
-          {"calibration", std::move(calibration)}};
+          {"calibration", std::move(calibration)},
+          {"forward", ToJson(c.forward)}};
 }
 
 json StateToJson(const PluginCheckpoint& c) {
   json pending = json::object();
-  for (const auto& [id, prompt] : c.pending) pending[id] = ToJson(prompt);
+  for (const auto& [id, prompt] : c.pending) {
+    pending[id] = ToJson(prompt.features);
+    if (prompt.expected_pass_rate) pending[id]["expected_pass_rate"] = *prompt.expected_pass_rate;
+  }
   return {{"schema", c.schema.columns},
           {"ladder_rungs", c.ladder_rungs},
           {"hidden_probe_dims", c.hidden_probe_dims},
@@ -242,6 +263,9 @@ EncodedPrompt GetEncodedPrompt(const json& j, const std::string& where) {
   p.metrics = GetFloats(Field(j, "metrics", where), Join(where, "metrics"));
   p.log_token_count = GetDouble(Field(j, "log_token_count", where), Join(where, "log_token_count"));
   p.hidden_projection = GetFloats(Field(j, "hidden_projection", where), Join(where, "hidden_projection"));
+  if (j.contains("model_digest")) {  // added within version 1, with the predictor that follows the policy
+    p.model_digest = GetString(Field(j, "model_digest", where), Join(where, "model_digest"));
+  }
   return p;
 }
 
@@ -308,6 +332,14 @@ PredictorState GetPredictorState(const json& j, const std::string& where) {
     s.fit = std::move(f);
   }
   s.supervised_active = GetBool(Field(j, "supervised_active", where), Join(where, "supervised_active"));
+  if (j.contains("calibration") && !j["calibration"].is_null()) {  // added within version 1
+    const std::string w = Join(where, "calibration");
+    PlattCalibration c;
+    c.slope = GetDouble(Field(j["calibration"], "slope", w), Join(w, "slope"));
+    c.intercept = GetDouble(Field(j["calibration"], "intercept", w), Join(w, "intercept"));
+    if (!(c.slope > 0)) throw FormatError{Join(w, "slope"), absl::StrCat("is ", c.slope, "; a calibration's slope is positive")};
+    s.calibration = c;
+  }
   s.observations_since_fit =
       GetCount<int64_t>(Field(j, "observations_since_fit", where), Join(where, "observations_since_fit"));
   s.total_observations = GetCount<int64_t>(Field(j, "total_observations", where), Join(where, "total_observations"));
@@ -367,6 +399,56 @@ PolicyState GetPolicyState(const json& j, const std::string& where) {
   return s;
 }
 
+double GetPassRate(const json& j, const std::string& where) {
+  const double p = GetDouble(j, where);
+  if (!(p >= 0 && p <= 1)) throw FormatError{where, absl::StrCat("is ", p, ", not a pass rate in [0, 1]")};
+  return p;
+}
+
+QualitySummary GetQualitySummary(const json& j, const std::string& where) {
+  QualitySummary q;
+  q.groups = GetCount<int64_t>(Field(j, "groups", where), Join(where, "groups"));
+  q.zero_pass_groups = GetCount<int64_t>(Field(j, "zero_pass_groups", where), Join(where, "zero_pass_groups"));
+  CheckAtMost(q.zero_pass_groups, q.groups, Join(where, "zero_pass_groups"), "groups");
+  q.zero_pass_auroc = GetOptional<double>(Field(j, "zero_pass_auroc", where), Join(where, "zero_pass_auroc"), GetPassRate);
+  q.expected_calibration_error = GetOptional<double>(Field(j, "expected_calibration_error", where),
+                                                     Join(where, "expected_calibration_error"), GetPassRate);
+  q.mean_log_loss = GetOptional<double>(Field(j, "mean_log_loss", where), Join(where, "mean_log_loss"), GetDouble);
+  q.mean_predicted_pass_rate =
+      GetPassRate(Field(j, "mean_predicted_pass_rate", where), Join(where, "mean_predicted_pass_rate"));
+  q.mean_observed_pass_rate =
+      GetPassRate(Field(j, "mean_observed_pass_rate", where), Join(where, "mean_observed_pass_rate"));
+  return q;
+}
+
+ForwardQuality GetForwardQuality(const json& j, const std::string& where) {
+  ForwardQuality f;
+  const std::string open_where = Join(where, "open");
+  const json& open = GetArray(Field(j, "open", where), open_where);
+  for (size_t i = 0; i < open.size(); ++i) {
+    const std::string w = absl::StrCat(open_where, "[", i, "]");
+    if (!open[i].is_array() || open[i].size() != 4)
+      throw FormatError{w, "is not a [predicted, expected, successes, trials] list"};
+    ForwardOutcome o{GetPassRate(open[i][0], w + "[0]"), GetPassRate(open[i][1], w + "[1]"),
+                     GetCount<int32_t>(open[i][2], w + "[2]"), GetCount<int32_t>(open[i][3], w + "[3]")};
+    if (o.trials == 0) throw FormatError{w + "[3]", "is 0: an observed group has rollouts"};
+    CheckAtMost(o.successes, o.trials, w + "[2]", "trials");
+    f.open.push_back(o);
+  }
+  f.open_first_group = GetCount<int64_t>(Field(j, "open_first_group", where), Join(where, "open_first_group"));
+  const std::string closed_where = Join(where, "closed");
+  const json& closed = GetArray(Field(j, "closed", where), closed_where);
+  if (closed.size() > ForwardQuality::kMaxWindows)
+    throw FormatError{closed_where, absl::StrCat("has ", closed.size(), " windows, more than ", ForwardQuality::kMaxWindows)};
+  for (size_t i = 0; i < closed.size(); ++i) {
+    const std::string w = absl::StrCat(closed_where, "[", i, "]");
+    f.closed.push_back({GetCount<int64_t>(Field(closed[i], "first_group", w), Join(w, "first_group")),
+                        GetQualitySummary(Field(closed[i], "predicted", w), Join(w, "predicted")),
+                        GetQualitySummary(Field(closed[i], "expected", w), Join(w, "expected"))});
+  }
+  return f;
+}
+
 PluginCounters GetCounters(const json& j, const std::string& where) {
   PluginCounters c;
   const std::string decisions_where = Join(where, "decisions");
@@ -404,6 +486,7 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
     c.calibration[b].predicted_sum = GetDouble(Field(calibration[b], "predicted_sum", w), Join(w, "predicted_sum"));
     c.calibration[b].observed_sum = GetDouble(Field(calibration[b], "observed_sum", w), Join(w, "observed_sum"));
   }
+  if (j.contains("forward")) c.forward = GetForwardQuality(j["forward"], Join(where, "forward"));  // added within version 1
   return c;
 }
 
@@ -432,7 +515,12 @@ PluginCheckpoint GetCheckpoint(const json& j) {
   c.counters = GetCounters(Field(j, "counters", where), Join(where, "counters"));
   const std::string pending_where = Join(where, "pending");
   for (const auto& [id, prompt] : GetObject(Field(j, "pending", where), pending_where).items()) {
-    c.pending.emplace(id, GetEncodedPrompt(prompt, absl::StrCat(pending_where, "[\"", id, "\"]")));
+    const std::string w = absl::StrCat(pending_where, "[\"", id, "\"]");
+    PendingDecision pending{GetEncodedPrompt(prompt, w), std::nullopt};
+    if (prompt.contains("expected_pass_rate")) {  // added within version 1, with the forward quality
+      pending.expected_pass_rate = GetDouble(prompt["expected_pass_rate"], Join(w, "expected_pass_rate"));
+    }
+    c.pending.emplace(id, std::move(pending));
   }
   return c;
 }

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,15 @@ namespace sparsegate::plugin {
 constexpr int kCheckpointVersion = 1;
 inline constexpr char kCheckpointFormat[] = "sparsegate.trainer_plugin.checkpoint";
 
+// A prompt decided (KEEP or GUIDE) and not yet observed: what its outcome is learned and scored
+// against.
+struct PendingDecision {
+  EncodedPrompt features;
+  // The expected pass rate the decision was made with, for the forward quality (stats.h); absent
+  // in checkpoints written before it was kept.
+  std::optional<double> expected_pass_rate;
+};
+
 struct PluginCheckpoint {
   FeatureSchema schema;
   // The settings that give the state its meaning; a plugin configured differently refuses it.
@@ -44,7 +54,7 @@ struct PluginCheckpoint {
   PredictorState predictor;
   PolicyState policy;
   PluginCounters counters;
-  std::map<std::string, EncodedPrompt> pending;  // decided, awaiting Observe
+  std::map<std::string, PendingDecision> pending;  // decided, awaiting Observe
 };
 
 std::string SerializeCheckpoint(const PluginCheckpoint& checkpoint);

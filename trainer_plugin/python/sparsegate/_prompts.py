@@ -143,7 +143,9 @@ def plugin_metrics(stats: Mapping[str, Any], previous: Optional[Mapping[str, Any
     ``scoring_seconds`` when given: the wall time the adapter spent in Gate.decide (the service
     call and the decisions). Levels: ``epoch``, ``quarantined_prompts``, ``deferred_prompts``, and
     ``model_digest``, the first 24 bits of the scoring model's digest as a number, when the gate
-    has one (a change says the service now runs another model).
+    has one (a change says the service now runs another model). When a window of the forward
+    quality closed in the step: ``forward/ece_predicted``, ``forward/ece_expected`` and
+    ``forward/auroc`` of that window (the decisions' own numbers against the outcomes after).
     """
     previous = previous or {}
     out = {}
@@ -172,4 +174,13 @@ def plugin_metrics(stats: Mapping[str, Any], previous: Optional[Mapping[str, Any
     digest = _digest_number(stats.get("model_digest"))
     if digest is not None:
         out[f"{prefix}model_digest"] = digest
+    windows = (stats.get("forward_quality") or {}).get("windows") or []
+    windows_before = (previous.get("forward_quality") or {}).get("windows") or []
+    if windows and (not windows_before or windows[-1]["first_group"] != windows_before[-1]["first_group"]):
+        newest = windows[-1]
+        for name, value in (("forward/ece_predicted", newest["predicted"]["expected_calibration_error"]),
+                            ("forward/ece_expected", newest["expected"]["expected_calibration_error"]),
+                            ("forward/auroc", newest["predicted"]["zero_pass_auroc"])):
+            if value is not None:
+                out[prefix + name] = float(value)
     return out
