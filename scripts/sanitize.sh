@@ -20,7 +20,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 export OMP_WAIT_POLICY=PASSIVE
-python_driven='^(arithmetic_generator|k8s_manifests|tokenizer_parity|layers_.*|python_.*|rl_testbed|filter_cli|evaluate_cli)$'
+python_driven='^(arithmetic_generator|k8s_manifests|tokenizer_parity|layers_.*|python_.*|rl_testbed|filter_cli|evaluate_cli|bad_input_costs)$'
 # Timed multi-process scenarios (replicas drained or killed under a Gate, overload, fairness) stay
 # in the main run too: under ASan every server is several times slower, and their deadlines and
 # grace periods then measure the sanitizer, not the code (a drained replica's 5 s grace expired).
