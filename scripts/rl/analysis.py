@@ -83,6 +83,15 @@ def ledger(runs):
         whole = r.get("prediction_whole_run") or {}
         return whole.get("zero_pass_auroc")
 
+    def forward(key):
+        return lambda r: (r.get("prediction_whole_run") or {}).get(key)
+
+    def forward_bias(r):
+        whole = r.get("prediction_whole_run") or {}
+        if whole.get("mean_predicted") is None or whole.get("mean_observed") is None:
+            return None
+        return whole["mean_predicted"] - whole["mean_observed"]
+
     def scoring_share(r):
         s = r["seconds"]
         return s.get("scoring", 0) / s["rollout"] if s.get("rollout") else None
@@ -94,6 +103,9 @@ def ledger(runs):
             "discarded_share": med(lambda r: r["discarded_tokens"] / max(1, r["rollout_tokens"])),
             "guided_decisions": med(lambda r: r["decisions_total"].get("guide", 0)),
             "forward_auroc": med(forward_auroc),
+            "forward_bias": med(forward_bias),
+            "forward_ece_predicted": med(forward("ece_predicted")),
+            "forward_ece_expected": med(forward("ece_expected")),
             "scoring_over_rollout_time": med(scoring_share),
             "trained_share": fate_share("trained")}
 
@@ -159,12 +171,14 @@ def markdown(result):
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         lines.append("")
         lines += ["| arm | steps | tokens per step | groups trained | effective ratio | guided decisions | "
-                  "forward AUROC | scoring / rollout time |", "|---|---|---|---|---|---|---|---|"]
+                  "forward AUROC | forward bias | forward ECE (predicted, expected) | scoring / rollout time |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for arm, a in r["arms"].items():
             l = a["ledger"]
             lines.append(f"| {arm} | {fmt(l['steps'], 0)} | {fmt(l['tokens_per_step'], 0)} | {fmt(l['groups_trained'], 0)} | "
                          f"{fmt(l['effective_ratio'], 2)} | {fmt(l['guided_decisions'], 0)} | {fmt(l['forward_auroc'], 2)} | "
-                         f"{fmt(l['scoring_over_rollout_time'], 3)} |")
+                         f"{fmt(l['forward_bias'], 3)} | {fmt(l['forward_ece_predicted'], 3)}, "
+                         f"{fmt(l['forward_ece_expected'], 3)} | {fmt(l['scoring_over_rollout_time'], 3)} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -372,9 +372,11 @@ def prediction_over_training(ledger, curve):
     """The arm's predictions, judged as training goes (issue 9 item 5), between consecutive curve points.
 
     Each unhinted group rolled out is compared with the pass rate predicted for it before its
-    rollout: a forward (prequential) test, since no group trains the prediction made for itself.
-    The predictor's own held-out view (the plugin's holdout prompts) is in each curve point's
-    "predictor". Empty for arms that predict nothing."""
+    rollout, and with the expected pass rate its decision was made with: a forward (prequential)
+    test, since no group trains the prediction made for itself. ECE as the plugin computes it
+    (quality.h: 10 equal-width bins, each group weighing one). The predictor's own held-out view
+    (the plugin's holdout prompts) is in each curve point's "predictor". Empty for arms that predict
+    nothing."""
     scored = [(i, g.choice.info.get("predicted_pass_rate"), g) for i, g in enumerate(ledger) if g.choice.kind == "keep"]
     scored = [(i, p, g) for i, p, g in scored if p is not None]
     if not scored:
@@ -383,13 +385,30 @@ def prediction_over_training(ledger, curve):
     for lo, hi in zip(curve, curve[1:]):
         window = [(p, g) for i, p, g in scored if lo["groups"] <= i < hi["groups"]]
         predicted = [p for p, _ in window]
+        expected = [g.choice.info.get("expected_pass_rate") for _, g in window]
+        observed = [sum(g.rewards) / len(g.rewards) for _, g in window]
         zero = [sum(g.rewards) == 0 for _, g in window]
         n = len(window)
         out.append({"tokens_from": lo["tokens"], "tokens_to": hi["tokens"], "groups": n,
                     "zero_pass_groups": sum(zero), "zero_pass_auroc": zero_pass_auroc(predicted, zero),
                     "mean_predicted": sum(predicted) / n if n else None,
-                    "mean_observed": sum(sum(g.rewards) / len(g.rewards) for _, g in window) / n if n else None})
+                    "mean_observed": sum(observed) / n if n else None,
+                    "ece_predicted": calibration_error(predicted, observed),
+                    "ece_expected": calibration_error(expected, observed) if None not in expected else None})
     return out
+
+
+def calibration_error(predicted, observed, bins=10):
+    """Expected calibration error: per equal-width bin of the prediction, |mean predicted - mean
+    observed|, weighted by the bin's share of groups; None on no groups."""
+    if not predicted:
+        return None
+    sums = {}
+    for p, o in zip(predicted, observed):
+        b = min(int(p * bins), bins - 1)
+        n, sp, so = sums.get(b, (0, 0.0, 0.0))
+        sums[b] = (n + 1, sp + p, so + o)
+    return sum(abs(sp - so) for n, sp, so in sums.values()) / len(predicted)
 
 
 def limits_of(tok, problems):

@@ -23,7 +23,9 @@ no observe. What the variants change:
 - `sparsegate-thompson`: Gate.select(rule="thompson"): one draw per posterior, nearest 0.5 (seeded by
   the run's seed);
 - `sparsegate-quality`: `sparsegate-signal` with the prior weighed by the predictor's held-out quality
-  (PluginConfig.expectation_prior_by_quality).
+  (PluginConfig.expectation_prior_by_quality);
+- `sparsegate-calibrated`: `sparsegate` with a predictor that follows the policy (PluginConfig
+  recalibrate and recency_half_life_groups).
 
 The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
 - hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
@@ -60,6 +62,11 @@ VARIANTS = {
     "sparsegate-thompson": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "thompson"}},
     "sparsegate-quality": {"oversample": 4, "follow": True, "gate": {"expectation_prior_by_quality": True},
                            "select": {"rule": "signal"}},
+    # Issue 23 item 3: the predictor follows the policy: Platt recalibration on the recent held-out
+    # groups, and fits whose groups' weight halves every 128 newer groups (16 steps of B = 8; a run
+    # has 12 to 15 steps, so the first steps count about half as much as the last).
+    "sparsegate-calibrated": {"oversample": 4, "follow": True,
+                              "gate": {"recalibrate": True, "recency_half_life_groups": 128}},
 }
 
 

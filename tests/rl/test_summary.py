@@ -58,8 +58,18 @@ def test_prediction_over_training_windows_follow_the_curve():
     assert (first["groups"], first["zero_pass_groups"], first["zero_pass_auroc"]) == (2, 1, 1.0)  # the guided one is out
     assert (second["groups"], second["zero_pass_auroc"]) == (2, 0.0)
     assert abs(second["mean_observed"] - 0.5) < 1e-12
+    # ECE: window one has 0.1 -> 0 and 0.9 -> 0.5 in bins of their own: (0.1 + 0.4) / 2.
+    assert abs(first["ece_predicted"] - 0.25) < 1e-12
+    assert first["ece_expected"] is None  # the ledger's choices carried no expected pass rate
     no_predictions = [grpo.Group(1, arms.Choice({"id": "p"}), [], [], [], [0, 1], 1)]
     assert grpo.prediction_over_training(no_predictions, curve) == []
+
+
+def test_calibration_error_bins_as_the_plugin_does():
+    # Two groups in the 0.2 bin (mean 0.25 predicted, 0.5 observed) and one in the last bin (1.0
+    # predicted, 1.0 observed): (2 * 0.25 + 0) / 3.
+    assert abs(grpo.calibration_error([0.2, 0.3 - 1e-9, 1.0], [0.0, 1.0, 1.0]) - 0.5 / 3) < 1e-6
+    assert grpo.calibration_error([], []) is None
 
 
 def test_intervals_over_seeds():
