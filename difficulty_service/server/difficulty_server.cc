@@ -162,36 +162,42 @@ class DifficultyServiceImpl final : public RawService {
       reactor->Finish(ToGrpcStatus(parsed));
       return reactor;
     }
-    auto backend = this->backend();
-    if (!backend) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the model is still loading"));
-      return reactor;
-    }
-    if (draining_) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDrainingMessage));
-      return reactor;
-    }
-    auto job = JobFromRequest(*request, *backend->engine, max_prompts_);
-    if (!job.ok()) {
-      reactor->Finish(ToGrpcStatus(job.status()));
-      return reactor;
-    }
-    (*job)->deadline = SteadyDeadline(context->deadline());
-    (*job)->is_cancelled = [context] { return context->IsCancelled(); };
-    // The callback must not own the backend: the last owner of the batcher
-    // would then destroy it from the batcher's own worker thread.
-    (*job)->on_done = [reactor, request, response, digest = backend->engine->checkpoint().content_digest(),
-                       start](const absl::Status& status, ScoreJob& done) {
-      if (status.ok()) {
-        v1::ScoreResponse answer;
-        FillResponse(*request, done, digest, MillisSince(start), &answer);
-        *response = Serialize(answer);
-      }
-      reactor->Finish(ToGrpcStatus(status));
-    };
-    absl::Status admitted = backend->batcher->Submit(*std::move(job));
+    absl::Status admitted = Admit(
+        request, start, SteadyDeadline(context->deadline()), [context] { return context->IsCancelled(); },
+        [reactor, response](const absl::Status& status, v1::ScoreResponse* answer) {
+          if (status.ok()) *response = Serialize(*answer);
+          reactor->Finish(ToGrpcStatus(status));
+        });
     if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
     return reactor;
+  }
+
+  // Called once per admitted request, from the batcher's worker: the request's answer when
+  // `status` is OK (the callee may take it), nothing otherwise.
+  using AnswerFunction = std::function<void(const absl::Status& status, v1::ScoreResponse* answer)>;
+
+  // The admission path Score and ScoreStream share: a loaded model, not draining, a request that
+  // translates into a job, and room in the batcher's bounds. OK: `answer` will be called once.
+  // Otherwise the refusal, and `answer` is never called.
+  // `start`: when the call began, for the response's server time.
+  absl::Status Admit(std::shared_ptr<const v1::ScoreRequest> request, Clock::time_point start,
+                     Clock::time_point deadline, std::function<bool()> is_cancelled, AnswerFunction answer) {
+    auto backend = this->backend();
+    if (!backend) return absl::UnavailableError("the model is still loading");
+    if (draining_) return absl::UnavailableError(kDrainingMessage);
+    auto job = JobFromRequest(*request, *backend->engine, max_prompts_);
+    if (!job.ok()) return job.status();
+    (*job)->deadline = deadline;
+    (*job)->is_cancelled = std::move(is_cancelled);
+    // The callback must not own the backend: the last owner of the batcher
+    // would then destroy it from the batcher's own worker thread.
+    (*job)->on_done = [request, answer = std::move(answer), digest = backend->engine->checkpoint().content_digest(),
+                       start](const absl::Status& status, ScoreJob& done) {
+      v1::ScoreResponse response;
+      if (status.ok()) FillResponse(*request, done, digest, MillisSince(start), &response);
+      answer(status, &response);
+    };
+    return backend->batcher->Submit(*std::move(job));
   }
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ScoreStream(grpc::CallbackServerContext* context) override;
@@ -364,46 +370,36 @@ class ScoreStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 
   void Submit(const v1::ScoreRequest& request) {
     const auto start = Clock::now();
-    auto backend = service_->backend();
-    auto reply_error = [&](const absl::Status& status) { ReplyError(request, status); };
-    if (!backend) return reply_error(absl::UnavailableError("the model is still loading"));
-    if (service_->draining()) return reply_error(absl::UnavailableError(kDrainingMessage));
-    auto job = JobFromRequest(request, *backend->engine, service_->max_prompts());
-    if (!job.ok()) return reply_error(job.status());
-
-    auto owned_request = std::make_shared<v1::ScoreRequest>(request);
-    (*job)->deadline = deadline_;
-    (*job)->is_cancelled = [this] { return cancelled_.load(); };
-    (*job)->on_done = [this, owned_request, digest = backend->engine->checkpoint().content_digest(),
-                       start](const absl::Status& status, ScoreJob& done) {
-      v1::ScoreStreamResponse response;
-      response.set_request_id(owned_request->request_id());
-      if (status.ok()) {
-        FillResponse(*owned_request, done, digest, MillisSince(start), response.mutable_response());
-      } else {
-        response.mutable_error()->set_code(static_cast<int>(status.code()));
-        response.mutable_error()->set_message(std::string(status.message()));
-      }
-      bool last;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        --outstanding_;
-        Push(response);
-        last = done_ && outstanding_ == 0;
-      }
-      if (last) delete this;
-    };
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++outstanding_;
     }
-    absl::Status admitted = backend->batcher->Submit(*std::move(job));
+    absl::Status admitted = service_->Admit(
+        std::make_shared<const v1::ScoreRequest>(request), start, deadline_, [this] { return cancelled_.load(); },
+        [this, request_id = request.request_id()](const absl::Status& status, v1::ScoreResponse* answer) {
+          v1::ScoreStreamResponse response;
+          response.set_request_id(request_id);
+          if (status.ok()) {
+            response.mutable_response()->Swap(answer);
+          } else {
+            response.mutable_error()->set_code(static_cast<int>(status.code()));
+            response.mutable_error()->set_message(std::string(status.message()));
+          }
+          bool last;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            --outstanding_;
+            Push(response);
+            last = done_ && outstanding_ == 0;
+          }
+          if (last) delete this;
+        });
     if (!admitted.ok()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
         --outstanding_;
       }
-      reply_error(admitted);
+      ReplyError(request, admitted);
     }
   }
 
