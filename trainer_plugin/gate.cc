@@ -91,8 +91,9 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePr
   return chosen;
 }
 
-absl::Status Gate::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
-  return plugin_->Observe(prompt_id, rewards);
+absl::Status Gate::Observe(const std::string& prompt_id, const std::vector<double>& rewards,
+                           const std::vector<double>& completion_tokens) {
+  return plugin_->Observe(prompt_id, rewards, completion_tokens);
 }
 absl::Status Gate::BeginEpoch(int64_t epoch) { return plugin_->BeginEpoch(epoch); }
 absl::StatusOr<std::vector<ReloadResult>> Gate::ReloadService(const std::string& model_dir,

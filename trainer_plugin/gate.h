@@ -67,7 +67,8 @@ class Gate {
   absl::StatusOr<std::vector<GatedDecision>> Select(const std::vector<GatePrompt>& candidates, size_t count,
                                                     const SelectionOptions& selection = {},
                                                     const PromptFits& fits = nullptr);
-  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
+  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards,
+                       const std::vector<double>& completion_tokens = {});
   absl::Status BeginEpoch(int64_t epoch);
   // Asks the service to score with the checkpoint in `model_dir` from now on (DifficultyClient::
   // Reload): a trainer calls it with the policy's latest weights so that the features follow the

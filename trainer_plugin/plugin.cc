@@ -1,6 +1,7 @@
 #include "trainer_plugin/plugin.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -54,7 +55,8 @@ TrainerPlugin::TrainerPlugin(FeatureSchema schema, PluginConfig config, PassRate
     : schema_(std::move(schema)),
       config_(std::move(config)),
       predictor_(std::move(predictor)),
-      policy_(std::move(policy)) {
+      policy_(std::move(policy)),
+      rollout_cost_(config_.policy.expectation_decay) {
   counters_.decisions_by_hint_level.assign(policy_.rungs() + 1, 0);
 }
 
@@ -245,6 +247,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     if (!d.ok()) return d.status();  // unreachable: references were checked above
     d->expected_pass_rate = belief.expected;
     d->pass_rate_posterior = belief.posterior;
+    d->expected_completion_tokens = rollout_cost_.Expected(info.id, features[i].token_count);
     const DecisionKind decided = d->kind;
     if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
     if (d->kind != decided) {  // the hint was withheld: the rollout is unhinted after all
@@ -277,8 +280,21 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::DecideWithoutFeatures(const
   return decisions;
 }
 
-absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vector<double>& rewards) {
+absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vector<double>& rewards,
+                                    const std::vector<double>& completion_tokens) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!completion_tokens.empty() && completion_tokens.size() != rewards.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': ", rewards.size(), " rewards but ",
+                                                   completion_tokens.size(), " completion lengths"));
+  }
+  double completion_sum = 0;
+  for (size_t k = 0; k < completion_tokens.size(); ++k) {
+    if (!(completion_tokens[k] >= 0) || !std::isfinite(completion_tokens[k])) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': completion length ", k, " is ",
+                                                     completion_tokens[k], ", not a token count"));
+    }
+    completion_sum += completion_tokens[k];
+  }
   const bool known = policy_.state().prompts.count(prompt_id) > 0;
   absl::StatusOr<GroupOutcome> outcome = policy_.Observe(prompt_id, rewards);
   if (!outcome.ok()) return outcome.status();
@@ -290,6 +306,13 @@ absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vec
 
   auto pending = pending_.find(prompt_id);
   if (pending == pending_.end()) return absl::OkStatus();
+  if (outcome->rollout_level == 0 && !completion_tokens.empty()) {
+    // Hinted rollouts are shorter than the prompt's own would be: only unhinted ones measure its cost.
+    const auto prompt_tokens = static_cast<int64_t>(std::llround(std::exp(pending->second.features.log_token_count)));
+    absl::Status s = rollout_cost_.Observe(prompt_id, prompt_tokens,
+                                           completion_sum / static_cast<double>(completion_tokens.size()));
+    if (!s.ok()) return s;  // unreachable: the lengths were checked above
+  }
   // The predictor learns the unhinted pass rate: from unhinted groups, and from hinted groups with
   // no success (a hint never makes a prompt harder, so those failed unhinted too).
   if (outcome->rollout_level == 0 || outcome->successes == 0) {
@@ -343,6 +366,7 @@ absl::Status TrainerPlugin::Save(const std::string& path) const {
     checkpoint.policy = policy_.state();
     checkpoint.counters = counters_;
     checkpoint.pending = pending_;
+    checkpoint.rollout_cost = rollout_cost_.state();
   }
   return SaveCheckpoint(path, checkpoint);
 }
@@ -387,6 +411,7 @@ absl::Status TrainerPlugin::Load(const std::string& path) {
   policy_ = *std::move(policy);
   counters_ = std::move(checkpoint->counters);
   pending_ = std::move(checkpoint->pending);
+  rollout_cost_ = RolloutCost(config_.policy.expectation_decay, std::move(checkpoint->rollout_cost));
   return absl::OkStatus();
 }
 

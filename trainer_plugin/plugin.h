@@ -45,6 +45,7 @@
 #include "trainer_plugin/hints/hint_cutter.h"
 #include "trainer_plugin/hints/hint_template.h"
 #include "trainer_plugin/policy/policy.h"
+#include "trainer_plugin/policy/rollout_cost.h"
 #include "trainer_plugin/predictor/predictor.h"
 #include "trainer_plugin/state/plugin_checkpoint.h"
 #include "trainer_plugin/stats.h"
@@ -88,6 +89,10 @@ struct Decision {
   // The same belief with its spread (Policy::BeliefOf), for selection by the chance of a group
   // with signal or by Thompson sampling (selection.h). Absent without features.
   std::optional<PassRatePosterior> pass_rate_posterior;
+  // Completion tokens one rollout of this prompt is expected to take (policy/rollout_cost.h):
+  // learned from the completion lengths given to Observe; absent until some were given, and
+  // without features. What SelectionRule::kSignalPerToken divides by.
+  std::optional<double> expected_completion_tokens;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
   // when decided without features. A service that follows the policy changes it over training.
   std::string model_digest;
@@ -119,7 +124,11 @@ class TrainerPlugin {
                                                               const PromptFits& fits = nullptr);
 
   // The rewards of one prompt's G rollouts, each in [0, 1], after the rollouts of its last decision.
-  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards);
+  // `completion_tokens`, optional: each rollout's completion length in tokens, in the same order;
+  // unhinted groups' lengths teach the plugin what a rollout of each prompt costs
+  // (Decision::expected_completion_tokens).
+  absl::Status Observe(const std::string& prompt_id, const std::vector<double>& rewards,
+                       const std::vector<double>& completion_tokens = {});
 
   // Outcomes measured outside this plugin's decisions (an offline evaluation, an earlier run): the
   // prompt's features and its successes out of `trials` unhinted rollouts. They train the
@@ -164,6 +173,7 @@ class TrainerPlugin {
   PassRatePredictor predictor_;
   Policy policy_;
   PluginCounters counters_;
+  RolloutCost rollout_cost_;
   std::map<std::string, PendingDecision> pending_;  // prompts decided, awaiting Observe
 };
 

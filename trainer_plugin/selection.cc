@@ -46,6 +46,22 @@ std::vector<size_t> SelectCandidates(const std::vector<Decision>& decisions, siz
       return ChooseLowest(decisions, count, [&](const Decision& d) {
         return d.pass_rate_posterior ? -d.pass_rate_posterior->SignalProbability(options.group_size) : kUnranked;
       });
+    case SelectionRule::kSignalPerToken: {
+      std::vector<double> costs;
+      for (const Decision& d : decisions) {
+        if (d.expected_completion_tokens) costs.push_back(*d.expected_completion_tokens);
+      }
+      double fallback = 1;
+      if (!costs.empty()) {
+        std::nth_element(costs.begin(), costs.begin() + costs.size() / 2, costs.end());
+        fallback = costs[costs.size() / 2];
+      }
+      return ChooseLowest(decisions, count, [&](const Decision& d) {
+        if (!d.pass_rate_posterior) return kUnranked;
+        const double cost = std::max(1.0, d.expected_completion_tokens.value_or(fallback));
+        return -d.pass_rate_posterior->SignalProbability(options.group_size) / cost;
+      });
+    }
     case SelectionRule::kThompson:
       // Draws are made in input order, one per ranked candidate, so a seeded engine gives the same
       // choice for the same batch.

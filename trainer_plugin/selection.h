@@ -35,12 +35,16 @@ std::vector<size_t> SelectNearestPassRate(const std::vector<Decision>& decisions
 //   kThompson           one draw per candidate from its posterior, nearest `target` (MoPPS's
 //                       choice among candidates, on the plugin's posterior): uncertain prompts
 //                       get explored in proportion to their chance of being near the target.
-enum class SelectionRule { kNearestTarget, kSignalProbability, kThompson };
+//   kSignalPerToken     kSignalProbability divided by Decision::expected_completion_tokens: the
+//                       chance of signal per rollout token, for a budget spent in tokens. A
+//                       candidate without a cost estimate is taken at the median of the others'
+//                       (at 1 when none has one, which is kSignalProbability).
+enum class SelectionRule { kNearestTarget, kSignalProbability, kThompson, kSignalPerToken };
 
 struct SelectionOptions {
   SelectionRule rule = SelectionRule::kNearestTarget;
   double target = 0.5;  // kNearestTarget and kThompson
-  int group_size = 8;   // kSignalProbability
+  int group_size = 8;   // kSignalProbability and kSignalPerToken
 };
 
 // `rng` is drawn from by kThompson only (required then).

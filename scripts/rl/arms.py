@@ -92,7 +92,7 @@ class Arm:
     def select(self, step, candidates):
         return [keep(p) for p in candidates]
 
-    def observe(self, choice, rewards):
+    def observe(self, choice, rewards, completion_tokens=None):
         self.observed += 1
 
     def reroll(self, step, choice, rewards):
@@ -241,8 +241,8 @@ class GresoArm(Arm):
                 out.append(keep(p))
         return out
 
-    def observe(self, choice, rewards):
-        super().observe(choice, rewards)
+    def observe(self, choice, rewards, completion_tokens=None):
+        super().observe(choice, rewards, completion_tokens)
         self.history.setdefault(choice.prompt["id"], []).append(sum(rewards) / len(rewards))
         self.responses += len(rewards)
         if min(rewards) == 1:
@@ -426,8 +426,8 @@ class MoppsArm(Arm):
                            round(float(np.mean(ab[sel, 0] / ab[sel].sum(axis=1))), 4) if sel else None])
         return out
 
-    def observe(self, choice, rewards):
-        super().observe(choice, rewards)
+    def observe(self, choice, rewards, completion_tokens=None):
+        super().observe(choice, rewards, completion_tokens)
         a, b = self.posterior(choice.prompt["id"])
         s = sum(1 for r in rewards if r >= 1)
         self.alpha[choice.prompt["id"]] = self.decay * a + (1 - self.decay) * self.prior_alpha + s
@@ -528,8 +528,8 @@ class SpeedArm(Arm):
         self.queue = []
         return out
 
-    def observe(self, choice, rewards):
-        super().observe(choice, rewards)
+    def observe(self, choice, rewards, completion_tokens=None):
+        super().observe(choice, rewards, completion_tokens)
         self.rollouts += len(rewards)
         if choice.info.get("phase") == "screen":
             self.screened += 1
@@ -641,9 +641,10 @@ class SparsegateArm(Arm):
         text = d.prompt_text if d.rolled_out else ""
         return Choice(prompt, d.kind, text, d.hint_text if d.kind == "guide" else "", info)
 
-    def observe(self, choice, rewards):
-        super().observe(choice, rewards)
-        self.gate.observe(choice.prompt["id"], list(rewards))
+    def observe(self, choice, rewards, completion_tokens=None):
+        super().observe(choice, rewards, completion_tokens)
+        self.gate.observe(choice.prompt["id"], list(rewards),
+                          completion_tokens=None if completion_tokens is None else [float(t) for t in completion_tokens])
 
     def end_step(self, step, groups):
         if self.checkpoint:

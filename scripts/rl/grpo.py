@@ -10,7 +10,7 @@ One training step, as every arm (arms.py) sees it:
     3. roll out G samples of each choice.text           # the hinted prompt when guided
        (temperature 1, KV cache, all prompts x G of the round in one batch)
     4. reward = 1 if the final answer is right, else 0 (the model card's check)
-    5. arm.observe(choice, rewards) for every group    # sparsegate: gate.observe(id, rewards)
+    5. arm.observe(choice, rewards, completion_tokens) for every group    # sparsegate: gate.observe(...)
        arm.reroll(...) may roll a group out again in the step (GHPO's ladder); arm.keep_group(...)
        may discard it (DAPO / GRESO); arm.round_size(...) may ask for another sampling round
     6. GRPO update on the kept groups: advantages (r - mean) / (std + 1e-4) per group, clipped
@@ -196,7 +196,7 @@ class Trainer:
             while groups:  # in-step retries (GHPO's ladder): replaced groups are discarded
                 retry = []
                 for g in groups:
-                    self.arm.observe(g.choice, g.rewards)
+                    self.arm.observe(g.choice, g.rewards, completion_tokens=[len(y) for y in g.completions])
                     self.ledger.append(g)
                     again = self.arm.reroll(step, g.choice, g.rewards)
                     if again is not None:

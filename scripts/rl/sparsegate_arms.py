@@ -25,7 +25,9 @@ no observe. What the variants change:
 - `sparsegate-quality`: `sparsegate-signal` with the prior weighed by the predictor's held-out quality
   (PluginConfig.expectation_prior_by_quality);
 - `sparsegate-calibrated`: `sparsegate` with a predictor that follows the policy (PluginConfig
-  recalibrate and recency_half_life_groups).
+  recalibrate and recency_half_life_groups);
+- `sparsegate-per-token`: Gate.select(rule="signal_per_token"): the chance of signal divided by the
+  expected completion tokens, which the Gate learns from the lengths each observe() passes.
 
 The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
 - hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
@@ -67,6 +69,9 @@ VARIANTS = {
     # has 12 to 15 steps, so the first steps count about half as much as the last).
     "sparsegate-calibrated": {"oversample": 4, "follow": True,
                               "gate": {"recalibrate": True, "recency_half_life_groups": 128}},
+    # The chance of signal per expected completion token (issue 22's analysis: learning here is paid
+    # per optimizer step, and choosing long rollouts costs steps).
+    "sparsegate-per-token": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "signal_per_token"}},
 }
 
 

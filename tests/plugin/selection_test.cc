@@ -10,6 +10,8 @@
 #include <random>
 
 #include "synthetic.h"
+#include "trainer_plugin/policy/rollout_cost.h"
+#include "trainer_sim.h"
 
 namespace sparsegate::plugin {
 namespace {
@@ -172,6 +174,78 @@ TEST(PassRatePosterior, FollowsThePromptsGroupsOnThePredictionAndTrustsAPoorPred
   EXPECT_NEAR(w.pass_rate_posterior->alpha, 2 + w.prediction->pass_rate, 1e-9);
   EXPECT_NEAR(w.pass_rate_posterior->beta, 6 + (1 - w.prediction->pass_rate), 1e-9);
   EXPECT_DOUBLE_EQ(*w.expected_pass_rate, *d.expected_pass_rate);  // the 'nearest' rule is unchanged
+}
+
+TEST(RolloutCost, APromptCostsItsOwnDecayedMeanAndANewOneWhatItsLengthPredicts) {
+  RolloutCost cost(/*decay=*/0.5);
+  EXPECT_FALSE(cost.Expected("a", 10).has_value());
+  ASSERT_TRUE(cost.Observe("a", 10, 10).ok());
+  EXPECT_DOUBLE_EQ(*cost.Expected("a", 10), 10);
+  EXPECT_DOUBLE_EQ(*cost.Expected("new", 99), 10);  // one prompt length so far: the mean cost
+  ASSERT_TRUE(cost.Observe("a", 10, 20).ok());
+  EXPECT_NEAR(*cost.Expected("a", 10), (0.5 * 10 + 20) / 1.5, 1e-12);
+  // Completions three times as long as their prompts: the line on logs predicts 240 for a prompt
+  // of 80 tokens it has never seen, whatever the forgetting.
+  RolloutCost line;
+  for (int tokens : {10, 20, 40, 10, 40}) ASSERT_TRUE(line.Observe("p" + std::to_string(tokens), tokens, 3.0 * tokens).ok());
+  EXPECT_NEAR(*line.Expected("unseen", 80), 240, 1e-6);
+  EXPECT_NEAR(*line.Expected("p20", 80), 60, 1e-12);  // a known prompt costs its own
+  EXPECT_FALSE(line.Observe("x", 10, -1).ok());
+  EXPECT_FALSE(line.Observe("x", 10, std::nan("")).ok());
+}
+
+TEST(SelectCandidates, SignalPerTokenPrefersTheCheaperOfEqualChancesAndTakesTheMedianForUnknownCosts) {
+  auto candidate = [](double alpha, double beta, std::optional<double> tokens) {
+    Decision d = Made(DecisionKind::kKeep, alpha / (alpha + beta));
+    d.pass_rate_posterior = PassRatePosterior{alpha, beta};
+    d.expected_completion_tokens = tokens;
+    return d;
+  };
+  SelectionOptions per_token;
+  per_token.rule = SelectionRule::kSignalPerToken;
+  // Equal chances, costs 100 and 50: the cheaper one.
+  EXPECT_EQ(SelectCandidates({candidate(4, 4, 100), candidate(4, 4, 50)}, 1, per_token), (Indices{1}));
+  // A likelier signal at eight times the cost loses, when its chance is not eight times as large.
+  const double even = PassRatePosterior{4, 4}.SignalProbability(8), rare = PassRatePosterior{1, 9}.SignalProbability(8);
+  ASSERT_GT(even, rare);
+  ASSERT_LT(even / 200, rare / 25);
+  EXPECT_EQ(SelectCandidates({candidate(4, 4, 200), candidate(1, 9, 25)}, 1, per_token), (Indices{1}));
+  // Unknown cost: the median of the others (100 here), so it ties with the 100-token twin and input
+  // order decides.
+  EXPECT_EQ(SelectCandidates({candidate(4, 4, std::nullopt), candidate(4, 4, 100), candidate(4, 4, 300)}, 2, per_token),
+            (Indices{0, 1}));
+  // No costs at all: the signal rule.
+  SelectionOptions signal;
+  signal.rule = SelectionRule::kSignalProbability;
+  const std::vector<Decision> unknown = {candidate(1, 9, std::nullopt), candidate(4, 4, std::nullopt)};
+  EXPECT_EQ(SelectCandidates(unknown, 1, per_token), SelectCandidates(unknown, 1, signal));
+}
+
+TEST(RolloutCost, ThePluginLearnsItFromUnhintedGroupsAndKeepsItInTheCheckpoint) {
+  std::unique_ptr<TrainerPlugin> plugin = testing::MakePlugin();
+  const std::vector<PromptInfo> batch = {{"p", "What is 2 + 2?", std::nullopt}};
+  const std::vector<PromptFeatures> features = {testing::SyntheticWorld{}.Prompt("p", 0).features};
+  auto first = plugin->Decide(batch, features);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE((*first)[0].expected_completion_tokens.has_value());
+  // Lengths that do not match the rewards change nothing.
+  const absl::Status mismatched = plugin->Observe("p", {1, 0}, {30});
+  EXPECT_EQ(mismatched.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(mismatched.message().find("2 rewards but 1 completion lengths"), std::string::npos) << mismatched;
+  EXPECT_EQ(plugin->Stats().counters.observed_groups, 0);
+  EXPECT_EQ(plugin->Observe("p", {1, 0}, {30, -1}).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(plugin->Observe("p", {1, 0}, {30, 50}).ok());
+  auto second = plugin->Decide(batch, features);
+  ASSERT_TRUE(second.ok());
+  EXPECT_DOUBLE_EQ(*(*second)[0].expected_completion_tokens, 40);
+
+  const testing::TempDir dir;
+  ASSERT_TRUE(plugin->Save(dir.File("c.json")).ok());
+  std::unique_ptr<TrainerPlugin> restored = testing::MakePlugin();
+  ASSERT_TRUE(restored->Load(dir.File("c.json")).ok());
+  auto third = restored->Decide(batch, features);
+  ASSERT_TRUE(third.ok());
+  EXPECT_DOUBLE_EQ(*(*third)[0].expected_completion_tokens, 40);
 }
 
 }  // namespace

@@ -166,6 +166,18 @@ def test_gate_selects_by_the_chance_of_signal_and_by_thompson_draws(server):
     again.decide(batch())  # the same history as the first gate's before its draws
     again.select(batch(), 2, rule="signal", group_size=8)
     assert [[d.prompt_id for d in again.select(batch(), 2, rule="thompson")] for _ in range(3)] == drawn
+    # signal per token: after observing completion lengths, each decision carries its expected cost
+    # and the rule ranks by the chance of signal divided by it.
+    for i, d in enumerate(d for d in gate.decide(batch()) if d.rolled_out):
+        gate.observe(d.prompt_id, [1.0, 0.0] * 4, completion_tokens=[10.0 * (i + 1)] * 8)
+    costed = {d.prompt_id: d for d in gate.decide(batch())}
+    assert all(d.expected_completion_tokens is not None for d in costed.values() if d.rolled_out)
+    cheap = gate.select(batch(), 2, rule="signal_per_token", group_size=8)
+    per_token = {i: signal(d) / d.expected_completion_tokens for i, d in costed.items() if d.rolled_out}
+    best = sorted(per_token.values(), reverse=True)
+    assert min(per_token[d.prompt_id] for d in cheap) >= best[2] - 1e-12
+    with pytest.raises(ValueError, match="1 rewards but 2 completion lengths"):
+        gate.observe(cheap[0].prompt_id, [1.0], completion_tokens=[3.0, 4.0])
     with pytest.raises(ValueError, match="rule is 'best'"):
         gate.select(batch(), 2, rule="best")
     with pytest.raises(ValueError, match="group_size is 0"):

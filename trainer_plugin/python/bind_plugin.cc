@@ -190,11 +190,14 @@ template <typename T>
 void BindPluginMethods(py::class_<T>& cls) {
   cls.def(
          "observe",
-         [](T& p, const std::string& prompt_id, const std::vector<double>& rewards) {
-           Check(p.Observe(prompt_id, rewards));
+         [](T& p, const std::string& prompt_id, const std::vector<double>& rewards,
+            const std::optional<std::vector<double>>& completion_tokens) {
+           Check(p.Observe(prompt_id, rewards, completion_tokens.value_or(std::vector<double>{})));
          },
-         py::arg("prompt_id"), py::arg("rewards"), py::call_guard<py::gil_scoped_release>(),
-         "The rewards of one prompt's rollouts, each in [0, 1].")
+         py::arg("prompt_id"), py::arg("rewards"), py::arg("completion_tokens") = py::none(),
+         py::call_guard<py::gil_scoped_release>(),
+         "The rewards of one prompt's rollouts, each in [0, 1]; optionally each rollout's completion length in "
+         "tokens, which teaches the plugin what a rollout of the prompt costs (Decision.expected_completion_tokens).")
       .def(
           "begin_epoch", [](T& p, int64_t epoch) { Check(p.BeginEpoch(epoch)); }, py::arg("epoch"),
           py::call_guard<py::gil_scoped_release>())
@@ -403,8 +406,11 @@ prompts back as token ids for prompts given as ids, and selection_seed= for sele
               selection.rule = SelectionRule::kSignalProbability;
             } else if (rule == "thompson") {
               selection.rule = SelectionRule::kThompson;
+            } else if (rule == "signal_per_token") {
+              selection.rule = SelectionRule::kSignalPerToken;
             } else {
-              throw py::value_error("select: rule is '" + rule + "'; it must be 'nearest', 'signal' or 'thompson'");
+              throw py::value_error("select: rule is '" + rule +
+                                    "'; it must be 'nearest', 'signal', 'thompson' or 'signal_per_token'");
             }
             std::vector<GatePrompt> batch = ParseGatePrompts(prompts);
             PythonFits budget(std::move(fits));
@@ -421,7 +427,9 @@ prompts back as token ids for prompts given as ids, and selection_seed= for sele
           "of those decided keep or guide. rule='nearest': expected_pass_rate nearest `target` (Prompt Curriculum "
           "Learning's choice); 'signal': the largest chance that a group of `group_size` rollouts has both a success "
           "and a failure, under pass_rate_posterior; 'thompson': one draw from each pass_rate_posterior, nearest "
-          "`target`. Fewer come back when fewer may be rolled out; the rest need no observe.");
+          "`target`; 'signal_per_token': 'signal' divided by expected_completion_tokens (learned from the "
+          "completion_tokens given to observe). Fewer come back when fewer may be rolled out; the rest need no "
+          "observe.");
   BindPluginMethods(cls);
   BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
   cls.def(

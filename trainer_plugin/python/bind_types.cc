@@ -34,6 +34,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   p.model_digest = d.model_digest;
   p.expected_pass_rate = d.expected_pass_rate;
   if (d.pass_rate_posterior) p.pass_rate_posterior = std::pair(d.pass_rate_posterior->alpha, d.pass_rate_posterior->beta);
+  p.expected_completion_tokens = d.expected_completion_tokens;
   return p;
 }
 
@@ -103,6 +104,10 @@ const DecisionField kDecisionFields[] = {
         "pass_rate_posterior",
         "(alpha, beta) of the Beta belief about the pass rate, the same evidence with its spread; what "
         "Gate.select's 'signal' and 'thompson' rules read. None without features."),
+    Row<&PyDecision::expected_completion_tokens>(
+        "expected_completion_tokens",
+        "Completion tokens one rollout of this prompt is expected to take, learned from the completion_tokens "
+        "given to observe(); what Gate.select's 'signal_per_token' rule divides by. None until some were given."),
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),

@@ -134,6 +134,13 @@ json ToJson(const PluginCounters& c) {
           {"forward", ToJson(c.forward)}};
 }
 
+json ToJson(const RolloutCostState& r) {
+  json prompts = json::object();
+  for (const auto& [id, cost] : r.prompts) prompts[id] = json::array({cost.weight, cost.mean_tokens});
+  const LengthLine& l = r.line;
+  return {{"prompts", std::move(prompts)}, {"line", json::array({l.n, l.sx, l.sy, l.sxx, l.sxy})}};
+}
+
 json StateToJson(const PluginCheckpoint& c) {
   json pending = json::object();
   for (const auto& [id, prompt] : c.pending) {
@@ -147,7 +154,8 @@ json StateToJson(const PluginCheckpoint& c) {
           {"predictor", ToJson(c.predictor)},
           {"policy", ToJson(c.policy)},
           {"counters", ToJson(c.counters)},
-          {"pending", std::move(pending)}};
+          {"pending", std::move(pending)},
+          {"rollout_cost", ToJson(c.rollout_cost)}};
 }
 
 std::string Checksum(const json& state) { return absl::StrFormat("fnv1a64:%016x", StableHash64(state.dump())); }
@@ -490,6 +498,26 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
   return c;
 }
 
+RolloutCostState GetRolloutCost(const json& j, const std::string& where) {
+  RolloutCostState r;
+  const std::string prompts_where = Join(where, "prompts");
+  for (const auto& [id, cost] : GetObject(Field(j, "prompts", where), prompts_where).items()) {
+    const std::string w = absl::StrCat(prompts_where, "[\"", id, "\"]");
+    if (!cost.is_array() || cost.size() != 2) throw FormatError{w, "is not a [weight, mean_tokens] pair"};
+    const PromptCost c{GetDouble(cost[0], w + "[0]"), GetDouble(cost[1], w + "[1]")};
+    if (!(c.weight > 0) || !(c.mean_tokens >= 1)) throw FormatError{w, "has a weight <= 0 or a mean below one token"};
+    r.prompts.emplace(id, c);
+  }
+  const std::string line_where = Join(where, "line");
+  const json& line = Field(j, "line", where);
+  if (!line.is_array() || line.size() != 5) throw FormatError{line_where, "is not [n, sx, sy, sxx, sxy]"};
+  r.line = {GetDouble(line[0], line_where + "[0]"), GetDouble(line[1], line_where + "[1]"),
+            GetDouble(line[2], line_where + "[2]"), GetDouble(line[3], line_where + "[3]"),
+            GetDouble(line[4], line_where + "[4]")};
+  if (!(r.line.n >= 0) || !(r.line.sxx >= 0)) throw FormatError{line_where, "has a negative count or square sum"};
+  return r;
+}
+
 PluginCheckpoint GetCheckpoint(const json& j) {
   const std::string where = "state";
   PluginCheckpoint c;
@@ -521,6 +549,9 @@ PluginCheckpoint GetCheckpoint(const json& j) {
       pending.expected_pass_rate = GetDouble(prompt["expected_pass_rate"], Join(w, "expected_pass_rate"));
     }
     c.pending.emplace(id, std::move(pending));
+  }
+  if (j.contains("rollout_cost")) {  // added within version 1, with the signal_per_token rule
+    c.rollout_cost = GetRolloutCost(j["rollout_cost"], Join(where, "rollout_cost"));
   }
   return c;
 }

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "trainer_plugin/features.h"
 #include "trainer_plugin/policy/policy.h"
+#include "trainer_plugin/policy/rollout_cost.h"
 #include "trainer_plugin/predictor/predictor.h"
 #include "trainer_plugin/stats.h"
 
@@ -55,6 +56,7 @@ struct PluginCheckpoint {
   PolicyState policy;
   PluginCounters counters;
   std::map<std::string, PendingDecision> pending;  // decided, awaiting Observe
+  RolloutCostState rollout_cost;
 };
 
 std::string SerializeCheckpoint(const PluginCheckpoint& checkpoint);
