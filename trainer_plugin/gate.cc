@@ -76,6 +76,13 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePr
     return absl::InvalidArgumentError(
         absl::StrCat("select: group_size is ", selection.group_size, "; it must be at least 1"));
   }
+  if (selection.vary_group_size &&
+      !(selection.min_group_size >= 1 && selection.min_group_size <= selection.group_size &&
+        selection.group_size <= selection.max_group_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("select: group sizes must satisfy 1 <= min_group_size (",
+                                                   selection.min_group_size, ") <= group_size (", selection.group_size,
+                                                   ") <= max_group_size (", selection.max_group_size, ")"));
+  }
   auto decided = Decide(candidates, fits);
   if (!decided.ok()) return decided.status();
   std::vector<Decision> decisions;
@@ -88,6 +95,25 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Select(const std::vector<GatePr
   }
   std::vector<GatedDecision> chosen;
   for (size_t i : indices) chosen.push_back(std::move((*decided)[i]));
+  if (selection.vary_group_size) {
+    // Candidates without a posterior (decided without features) keep the trainer's own group size
+    // and take it out of the total.
+    std::vector<PassRatePosterior> beliefs;
+    std::vector<size_t> believed;
+    int64_t total = static_cast<int64_t>(chosen.size()) * selection.group_size;
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      if (chosen[k].decision.pass_rate_posterior) {
+        beliefs.push_back(*chosen[k].decision.pass_rate_posterior);
+        believed.push_back(k);
+      } else {
+        chosen[k].decision.recommended_group_size = selection.group_size;
+        total -= selection.group_size;
+      }
+    }
+    const std::vector<int> sizes =
+        AllocateGroupSizes(beliefs, total, selection.min_group_size, selection.max_group_size);
+    for (size_t j = 0; j < believed.size(); ++j) chosen[believed[j]].decision.recommended_group_size = sizes[j];
+  }
   return chosen;
 }
 

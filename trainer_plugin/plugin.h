@@ -93,6 +93,9 @@ struct Decision {
   // learned from the completion lengths given to Observe; absent until some were given, and
   // without features. What SelectionRule::kSignalPerToken divides by.
   std::optional<double> expected_completion_tokens;
+  // Set by Gate::Select with SelectionOptions::vary_group_size: the rollouts this prompt gets of the
+  // chosen batch's count x group_size (AllocateGroupSizes). Absent otherwise: the trainer's own G.
+  std::optional<int> recommended_group_size;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
   // when decided without features. A service that follows the policy changes it over training.
   std::string model_digest;

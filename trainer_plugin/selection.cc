@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <queue>
+#include <utility>
 
 namespace sparsegate::plugin {
 
@@ -70,6 +72,31 @@ std::vector<size_t> SelectCandidates(const std::vector<Decision>& decisions, siz
       });
   }
   return {};
+}
+
+std::vector<int> AllocateGroupSizes(const std::vector<PassRatePosterior>& posteriors, int64_t total, int min_size,
+                                    int max_size) {
+  std::vector<int> sizes(posteriors.size(), min_size);
+  int64_t left = total - static_cast<int64_t>(min_size) * static_cast<int64_t>(posteriors.size());
+  // (gain of one more rollout, prompt); ties go to the earlier prompt.
+  auto gain = [&](size_t i) {
+    return posteriors[i].SignalProbability(sizes[i] + 1) - posteriors[i].SignalProbability(sizes[i]);
+  };
+  auto later = [](const std::pair<double, size_t>& a, const std::pair<double, size_t>& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  };
+  std::priority_queue<std::pair<double, size_t>, std::vector<std::pair<double, size_t>>, decltype(later)> next(later);
+  for (size_t i = 0; i < posteriors.size(); ++i) {
+    if (sizes[i] < max_size) next.push({gain(i), i});
+  }
+  while (left > 0 && !next.empty()) {
+    const size_t i = next.top().second;
+    next.pop();
+    ++sizes[i];
+    --left;
+    if (sizes[i] < max_size) next.push({gain(i), i});
+  }
+  return sizes;
 }
 
 }  // namespace sparsegate::plugin

@@ -16,6 +16,7 @@
 #define SPARSEGATE_TRAINER_PLUGIN_SELECTION_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -44,8 +45,24 @@ enum class SelectionRule { kNearestTarget, kSignalProbability, kThompson, kSigna
 struct SelectionOptions {
   SelectionRule rule = SelectionRule::kNearestTarget;
   double target = 0.5;  // kNearestTarget and kThompson
-  int group_size = 8;   // kSignalProbability and kSignalPerToken
+  int group_size = 8;   // kSignalProbability and kSignalPerToken; and the mean group size below
+  // For trainers that allow a group size per prompt: when set, the chosen candidates share
+  // count x group_size rollouts as AllocateGroupSizes divides them (Decision::recommended_group_size).
+  bool vary_group_size = false;
+  int min_group_size = 2;   // a group of one has no variance
+  int max_group_size = 32;
 };
+
+// Divides `total` rollouts among prompts whose beliefs are `posteriors`, each between `min_size`
+// and `max_size`, so that the expected number of groups with signal, the sum of
+// SignalProbability(G_i), is largest: every prompt starts at min_size, and each further rollout
+// goes to the prompt whose chance of signal it raises most (exact, because each chance is concave
+// in G). A prompt near 0.5 and known to be there saturates after a few rollouts; an uncertain or
+// lopsided one gains from more; one known to be hopeless or trivial gains little from any. The
+// sizes sum to `total` when min_size x n <= total <= max_size x n, and come as close as the bounds
+// allow otherwise.
+std::vector<int> AllocateGroupSizes(const std::vector<PassRatePosterior>& posteriors, int64_t total, int min_size,
+                                    int max_size);
 
 // `rng` is drawn from by kThompson only (required then).
 std::vector<size_t> SelectCandidates(const std::vector<Decision>& decisions, size_t count,

@@ -639,7 +639,9 @@ class SparsegateArm(Arm):
         info = {"hint_level": d.hint_level, "fraction": d.hint_fraction, "reason": d.reason,
                 "predicted_pass_rate": d.predicted_pass_rate, "expected_pass_rate": d.expected_pass_rate}
         text = d.prompt_text if d.rolled_out else ""
-        return Choice(prompt, d.kind, text, d.hint_text if d.kind == "guide" else "", info)
+        # A size of its own when the Gate divided the step's rollouts (select(vary_group_size=True)).
+        return Choice(prompt, d.kind, text, d.hint_text if d.kind == "guide" else "", info,
+                      n=d.recommended_group_size or 0)
 
     def observe(self, choice, rewards, completion_tokens=None):
         super().observe(choice, rewards, completion_tokens)

@@ -27,7 +27,9 @@ no observe. What the variants change:
 - `sparsegate-calibrated`: `sparsegate` with a predictor that follows the policy (PluginConfig
   recalibrate and recency_half_life_groups);
 - `sparsegate-per-token`: Gate.select(rule="signal_per_token"): the chance of signal divided by the
-  expected completion tokens, which the Gate learns from the lengths each observe() passes.
+  expected completion tokens, which the Gate learns from the lengths each observe() passes;
+- `sparsegate-group-size`: `sparsegate-signal` with a group size per prompt (select(vary_group_size=
+  True)): the step's B x G rollouts divided among the chosen prompts, 2 to 16 each.
 
 The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
 - hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
@@ -72,6 +74,11 @@ VARIANTS = {
     # The chance of signal per expected completion token (issue 22's analysis: learning here is paid
     # per optimizer step, and choosing long rollouts costs steps).
     "sparsegate-per-token": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "signal_per_token"}},
+    # Issue 23 item 4: a group size per prompt, the step's B x G rollouts divided so that the expected
+    # number of groups with signal is largest (2 to 16 each).
+    "sparsegate-group-size": {"oversample": 4, "follow": True, "gate": {},
+                              "select": {"rule": "signal", "vary_group_size": True, "min_group_size": 2,
+                                         "max_group_size": 16}},
 }
 
 

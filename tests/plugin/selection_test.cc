@@ -248,5 +248,30 @@ TEST(RolloutCost, ThePluginLearnsItFromUnhintedGroupsAndKeepsItInTheCheckpoint) 
   EXPECT_DOUBLE_EQ(*(*third)[0].expected_completion_tokens, 40);
 }
 
+TEST(AllocateGroupSizes, MatchesTheBestSplitFoundByTryingEveryOne) {
+  const PassRatePosterior known_half{400, 400}, uncertain{1, 1}, hopeless{1, 999}, lopsided{2, 18};
+  const std::vector<std::vector<PassRatePosterior>> cases = {
+      {known_half, uncertain}, {uncertain, hopeless}, {known_half, lopsided}, {lopsided, uncertain}};
+  for (const auto& pair : cases) {
+    const std::vector<int> sizes = AllocateGroupSizes(pair, 16, 2, 12);
+    ASSERT_EQ(sizes.size(), 2u);
+    EXPECT_EQ(sizes[0] + sizes[1], 16);
+    double best = -1;
+    for (int a = 4; a <= 12; ++a) {  // both within [2, 12] and summing to 16
+      best = std::max(best, pair[0].SignalProbability(a) + pair[1].SignalProbability(16 - a));
+    }
+    EXPECT_NEAR(pair[0].SignalProbability(sizes[0]) + pair[1].SignalProbability(sizes[1]), best, 1e-12);
+  }
+  // Known to sit at 0.5, a prompt needs few rollouts; an uncertain one gets the rest.
+  const std::vector<int> split = AllocateGroupSizes({known_half, uncertain}, 16, 2, 12);
+  EXPECT_LT(split[0], split[1]);
+  // A hopeless prompt stays at the minimum beside one that can still show signal.
+  EXPECT_EQ(AllocateGroupSizes({uncertain, hopeless}, 16, 2, 32)[1], 2);
+  // Bounds: never past max_size, even when rollouts are left over; never below min_size.
+  EXPECT_EQ(AllocateGroupSizes({uncertain, uncertain}, 100, 2, 8), (std::vector<int>{8, 8}));
+  EXPECT_EQ(AllocateGroupSizes({uncertain, uncertain}, 1, 2, 8), (std::vector<int>{2, 2}));
+  EXPECT_TRUE(AllocateGroupSizes({}, 16, 2, 8).empty());
+}
+
 }  // namespace
 }  // namespace sparsegate::plugin

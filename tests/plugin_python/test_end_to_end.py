@@ -176,6 +176,14 @@ def test_gate_selects_by_the_chance_of_signal_and_by_thompson_draws(server):
     per_token = {i: signal(d) / d.expected_completion_tokens for i, d in costed.items() if d.rolled_out}
     best = sorted(per_token.values(), reverse=True)
     assert min(per_token[d.prompt_id] for d in cheap) >= best[2] - 1e-12
+    # a group size per prompt: the chosen share count x group_size rollouts within the bounds
+    varied = gate.select(batch(), 3, rule="signal", group_size=8, vary_group_size=True, min_group_size=2,
+                         max_group_size=16)
+    assert sum(d.recommended_group_size for d in varied) == 3 * 8
+    assert all(2 <= d.recommended_group_size <= 16 for d in varied)
+    assert all(d.recommended_group_size is None for d in gate.select(batch(), 3, rule="signal"))
+    with pytest.raises(ValueError, match="min_group_size"):
+        gate.select(batch(), 3, vary_group_size=True, min_group_size=9)
     with pytest.raises(ValueError, match="1 rewards but 2 completion lengths"):
         gate.observe(cheap[0].prompt_id, [1.0], completion_tokens=[3.0, 4.0])
     with pytest.raises(ValueError, match="rule is 'best'"):

@@ -396,10 +396,13 @@ prompts back as token ids for prompts given as ids, and selection_seed= for sele
       .def(
           "select",
           [](Gate& g, const py::sequence& prompts, size_t count, double target, py::object fits,
-             const std::string& rule, int group_size) {
+             const std::string& rule, int group_size, bool vary_group_size, int min_group_size, int max_group_size) {
             SelectionOptions selection;
             selection.target = target;
             selection.group_size = group_size;
+            selection.vary_group_size = vary_group_size;
+            selection.min_group_size = min_group_size;
+            selection.max_group_size = max_group_size;
             if (rule == "nearest") {
               selection.rule = SelectionRule::kNearestTarget;
             } else if (rule == "signal") {
@@ -422,14 +425,17 @@ prompts back as token ids for prompts given as ids, and selection_seed= for sele
             return GatedToPy(ValueOrRaised(std::move(gated), budget));
           },
           py::arg("prompts"), py::arg("count"), py::arg("target") = 0.5, py::arg("fits") = py::none(),
-          py::arg("rule") = "nearest", py::arg("group_size") = 8,
+          py::arg("rule") = "nearest", py::arg("group_size") = 8, py::arg("vary_group_size") = false,
+          py::arg("min_group_size") = 2, py::arg("max_group_size") = 32,
           "Decides an oversampled candidate batch and returns the `count` Decisions to roll out, in input order, "
           "of those decided keep or guide. rule='nearest': expected_pass_rate nearest `target` (Prompt Curriculum "
           "Learning's choice); 'signal': the largest chance that a group of `group_size` rollouts has both a success "
           "and a failure, under pass_rate_posterior; 'thompson': one draw from each pass_rate_posterior, nearest "
           "`target`; 'signal_per_token': 'signal' divided by expected_completion_tokens (learned from the "
-          "completion_tokens given to observe). Fewer come back when fewer may be rolled out; the rest need no "
-          "observe.");
+          "completion_tokens given to observe). vary_group_size=True: the chosen share count x group_size rollouts, "
+          "each between min_group_size and max_group_size, so that the expected number of groups with signal is "
+          "largest (Decision.recommended_group_size). Fewer come back when fewer may be rolled out; the rest need "
+          "no observe.");
   BindPluginMethods(cls);
   BindWaitForService(cls, [](Gate& g) -> DifficultyClient& { return g.client(); });
   cls.def(

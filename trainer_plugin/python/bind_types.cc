@@ -35,6 +35,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   p.expected_pass_rate = d.expected_pass_rate;
   if (d.pass_rate_posterior) p.pass_rate_posterior = std::pair(d.pass_rate_posterior->alpha, d.pass_rate_posterior->beta);
   p.expected_completion_tokens = d.expected_completion_tokens;
+  p.recommended_group_size = d.recommended_group_size;
   return p;
 }
 
@@ -108,6 +109,9 @@ const DecisionField kDecisionFields[] = {
         "expected_completion_tokens",
         "Completion tokens one rollout of this prompt is expected to take, learned from the completion_tokens "
         "given to observe(); what Gate.select's 'signal_per_token' rule divides by. None until some were given."),
+    Row<&PyDecision::recommended_group_size>(
+        "recommended_group_size",
+        "Rollouts for this prompt when Gate.select(..., vary_group_size=True) chose it; None otherwise."),
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),
