@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/strip.h"
-#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate::offline {
 namespace {
@@ -38,21 +37,16 @@ class Countdown {
 absl::StatusOr<std::unique_ptr<InProcessScorer>> InProcessScorer::Create(const ScoringEngine& engine,
                                                                          FeatureRequest request, bool truncate_left,
                                                                          int64_t token_budget) {
-  absl::StatusOr<TokenBudgetFit> fit = engine.FitTokenBudget(token_budget);
-  if (!fit.ok()) return fit.status();
-  if (engine.device().is_cuda()) spdlog::info("{}", fit->Describe(token_budget));
-  ReleaseOpenMpTeamOfThisThread();  // the batcher's worker computes from here on (openmp_teams.h)
-  return std::unique_ptr<InProcessScorer>(new InProcessScorer(engine, std::move(request), truncate_left, fit->tokens));
-}
-
-InProcessScorer::InProcessScorer(const ScoringEngine& engine, FeatureRequest request, bool truncate_left,
-                                 int64_t token_budget)
-    : request_(std::move(request)), truncate_left_(truncate_left) {
   BatcherOptions options;
   options.token_budget = token_budget;
   options.max_queued_prompts = kMaxInFlight;
-  batcher_ = std::make_unique<Batcher>(engine, options);
+  auto batcher = Batcher::Start(engine, options);
+  if (!batcher.ok()) return batcher.status();
+  return std::unique_ptr<InProcessScorer>(new InProcessScorer(std::move(request), truncate_left, *std::move(batcher)));
 }
+
+InProcessScorer::InProcessScorer(FeatureRequest request, bool truncate_left, std::unique_ptr<Batcher> batcher)
+    : request_(std::move(request)), truncate_left_(truncate_left), batcher_(std::move(batcher)) {}
 
 std::vector<absl::StatusOr<ScoredPrompt>> InProcessScorer::Score(std::vector<PromptInput> inputs) {
   std::vector<absl::StatusOr<ScoredPrompt>> results(inputs.size(), absl::InternalError("not scored"));

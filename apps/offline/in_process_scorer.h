@@ -24,7 +24,7 @@ class InProcessScorer {
   std::vector<absl::StatusOr<ScoredPrompt>> Score(std::vector<PromptInput> inputs);
 
  private:
-  InProcessScorer(const ScoringEngine& engine, FeatureRequest request, bool truncate_left, int64_t token_budget);
+  InProcessScorer(FeatureRequest request, bool truncate_left, std::unique_ptr<Batcher> batcher);
 
   static constexpr int kMaxInFlight = 1024;  // prompts queued at once: the batcher's admission bound
 

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,6 +15,15 @@
 #include "difficulty_service/common/clock.h"
 
 namespace sparsegate {
+absl::StatusOr<std::unique_ptr<Batcher>> Batcher::Start(const ScoringEngine& engine, BatcherOptions options,
+                                                        ServiceMetrics* metrics) {
+  absl::StatusOr<TokenBudgetFit> fit = engine.HandOverToWorker(options.token_budget);
+  if (!fit.ok()) return fit.status();
+  if (engine.device().is_cuda()) spdlog::info("{}", fit->Describe(options.token_budget));
+  options.token_budget = fit->tokens;
+  return std::make_unique<Batcher>(engine, std::move(options), metrics);
+}
+
 Batcher::Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics)
     : engine_(engine),
       options_(options),

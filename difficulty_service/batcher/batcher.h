@@ -55,8 +55,14 @@ struct BatcherOptions {
 
 class Batcher {
  public:
+  // The one way the server and the offline jobs build a batcher on a loaded, warmed-up engine:
+  // options.token_budget is fitted to the device's free memory and the engine handed to the
+  // batcher's worker (ScoringEngine::HandOverToWorker; the fit is logged on a GPU). Call on the
+  // thread that loaded the engine. ResourceExhausted when not even one longest prompt fits.
+  static absl::StatusOr<std::unique_ptr<Batcher>> Start(const ScoringEngine& engine, BatcherOptions options,
+                                                        ServiceMetrics* metrics = nullptr);
   // `metrics` (may be null) records admission, tokenization, queueing and every forward pass; it
-  // must outlive the batcher.
+  // must outlive the batcher. Uses options.token_budget as given (Start fits it).
   Batcher(const ScoringEngine& engine, BatcherOptions options, ServiceMetrics* metrics = nullptr);
   // Waits for running work, then ends every queued job with UNAVAILABLE.
   ~Batcher();

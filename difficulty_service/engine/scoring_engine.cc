@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate {
 
@@ -186,6 +187,12 @@ std::string TokenBudgetFit::Describe(int64_t requested) const {
                         "memory (this build cannot read it); the worst case is ", bytes_per_token, " bytes per token");
   return absl::StrCat("batching under ", tokens, " padded tokens per forward pass (", requested, " asked for; ",
                       free_bytes >> 20, " MiB free on the GPU, worst case ", bytes_per_token, " bytes per token)");
+}
+
+absl::StatusOr<TokenBudgetFit> ScoringEngine::HandOverToWorker(int64_t requested) const {
+  absl::StatusOr<TokenBudgetFit> fit = FitTokenBudget(requested);
+  if (fit.ok()) ReleaseOpenMpTeamOfThisThread();
+  return fit;
 }
 
 absl::StatusOr<TokenBudgetFit> ScoringEngine::FitTokenBudget(int64_t requested) const {

@@ -99,6 +99,10 @@ class ScoringEngine {
   // ResourceExhausted, naming the sizes, when not even one prompt of max_prompt_tokens() fits;
   // `requested` when the free memory cannot be read (a build without the CUDA headers).
   absl::StatusOr<TokenBudgetFit> FitTokenBudget(int64_t requested) const;
+  // Hands the engine to the thread that will compute with it: FitTokenBudget, then the calling
+  // thread's OpenMP team is released (model/openmp_teams.h), since it loaded and warmed the model
+  // and computes no more. Call once, on that thread, after warm-up. Batcher::Start does.
+  absl::StatusOr<TokenBudgetFit> HandOverToWorker(int64_t requested) const;
 
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const ModelConfig& config() const { return checkpoint_->config(); }

@@ -14,7 +14,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/files.h"
-#include "difficulty_service/model/openmp_teams.h"
 
 namespace sparsegate {
 namespace fs = std::filesystem;
@@ -35,13 +34,9 @@ absl::StatusOr<std::shared_ptr<Backend>> LoadBackend(const std::string& model_di
   request.layers = {static_cast<int>(backend->engine->config().num_hidden_layers)};
   backend->engine->Run({&*prepared}, {&request});
   // After the warm-up, so that the device's free memory is what serving will have.
-  absl::StatusOr<TokenBudgetFit> fit = backend->engine->FitTokenBudget(batcher_options.token_budget);
-  if (!fit.ok()) return fit.status();
-  if (backend->engine->device().is_cuda()) spdlog::info("{}", fit->Describe(batcher_options.token_budget));
-  BatcherOptions fitted = batcher_options;
-  fitted.token_budget = fit->tokens;
-  backend->batcher = std::make_unique<Batcher>(*backend->engine, fitted, metrics);
-  ReleaseOpenMpTeamOfThisThread();  // the batcher's worker computes from here on (openmp_teams.h)
+  auto batcher = Batcher::Start(*backend->engine, batcher_options, metrics);
+  if (!batcher.ok()) return batcher.status();
+  backend->batcher = *std::move(batcher);
   return backend;
 }
 
