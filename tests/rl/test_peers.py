@@ -377,8 +377,12 @@ def test_sparsegate_arms_decide_each_id_once_per_batch():
     candidates = [problem(0), problem(1), problem(0), problem(2)]
     assert [p["id"] for p in arm.first_of_each_id(candidates)] == ["p0", "p1", "p2"]
     decision = SimpleNamespace(kind="keep", predicted_pass_rate=0.5, model_digest="d", hint_level=0, hint_fraction=0,
-                               reason="", expected_pass_rate=0.5, prompt_text="Q", hint_text="", rolled_out=True)
+                               reason="", expected_pass_rate=0.5, prompt_text="Q", hint_text="", rolled_out=True,
+                               recommended_group_size=None)
     choices = arm.choices(3, candidates, {"p0": decision, "p2": decision})
     assert [(c.prompt["id"], c.kind, c.info.get("reason")) for c in choices] == [
         ("p0", "keep", ""), ("p1", "defer", "not selected"), ("p0", "defer", "already in this batch"),
         ("p2", "keep", "")]
+    assert all(c.n == 0 for c in choices)  # the trainer's own G unless the Gate divided the rollouts
+    sized = arm.choices(3, candidates[:1], {"p0": SimpleNamespace(**{**vars(decision), "recommended_group_size": 5})})
+    assert sized[0].n == 5
