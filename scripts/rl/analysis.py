@@ -79,10 +79,6 @@ def ledger(runs):
     def fate_share(fate):
         return med(lambda r: r["groups_by_fate"].get(fate, 0) / max(1, sum(r["groups_by_fate"].values())))
 
-    def forward_auroc(r):
-        whole = r.get("prediction_whole_run") or {}
-        return whole.get("zero_pass_auroc")
-
     def forward(key):
         return lambda r: (r.get("prediction_whole_run") or {}).get(key)
 
@@ -102,7 +98,7 @@ def ledger(runs):
             "effective_ratio": med(lambda r: r["effective_ratio"]),
             "discarded_share": med(lambda r: r["discarded_tokens"] / max(1, r["rollout_tokens"])),
             "guided_decisions": med(lambda r: r["decisions_total"].get("guide", 0)),
-            "forward_auroc": med(forward_auroc),
+            "forward_auroc": med(forward("zero_pass_auroc")),
             "forward_bias": med(forward_bias),
             "forward_ece_predicted": med(forward("ece_predicted")),
             "forward_ece_expected": med(forward("ece_expected")),

@@ -354,10 +354,9 @@ std::optional<double> PassRatePredictor::SupervisedPassRate(const EncodedPrompt&
 }
 
 Prediction PassRatePredictor::Predict(const EncodedPrompt& prompt) const {
-  Prediction prediction{PriorPassRate(prompt), PredictionSource::kPrior};
-  if (state_.supervised_active) {
-    if (std::optional<double> p = SupervisedPassRate(prompt)) prediction = {*p, PredictionSource::kSupervised};
-  }
+  std::optional<double> supervised = state_.supervised_active ? SupervisedPassRate(prompt) : std::nullopt;
+  Prediction prediction = supervised ? Prediction{*supervised, PredictionSource::kSupervised}
+                                     : Prediction{PriorPassRate(prompt), PredictionSource::kPrior};
   if (state_.calibration) prediction.pass_rate = state_.calibration->Apply(prediction.pass_rate);
   return prediction;
 }
