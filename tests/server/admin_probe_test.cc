@@ -130,11 +130,14 @@ std::string BadModelDir(const std::string& file, const EntryKind& kind, bool cop
 absl::Status WithinPatience(const std::string& what, std::function<absl::Status()> work) {
   std::packaged_task<absl::Status()> task(std::move(work));
   std::future<absl::Status> result = task.get_future();
-  std::thread(std::move(task)).detach();
+  std::thread worker(std::move(task));
   if (result.wait_for(kPatience) != std::future_status::ready) {
     ADD_FAILURE() << what << ": no answer within " << kPatience.count() << " s (a hang)";
     std::_Exit(1);
   }
+  // Joined, not detached: a detached worker could still be running its thread-exit handlers (which
+  // free OpenSSL's per-thread error state) when the process ends, and LeakSanitizer reports them.
+  worker.join();
   return result.get();
 }
 
