@@ -161,6 +161,46 @@ TEST(PredictorFollowingThePolicy, RecencyHalvesAGroupsWeightPerHalfLife) {
   EXPECT_NEAR(*alike->SupervisedPassRate(e), 16.0 / 24.0, 1e-6);
 }
 
+// The prior trains on no outcome, so recalibration levels it on every group it has seen, not only
+// on the held-out fifth: in a pool that passes far more often than its percentile guesses (as the
+// RL testbed's does), the first two steps' groups already set its level.
+TEST(PredictorFollowingThePolicy, ThePriorIsLevelledOnEveryGroupItHasSeen) {
+  PredictorConfig config;
+  config.hidden_probe_dims = 0;
+  config.recalibrate = true;
+  absl::StatusOr<PassRatePredictor> predictor = PassRatePredictor::Create(testing::SyntheticSchema(), config);
+  ASSERT_TRUE(predictor.ok());
+  const SyntheticWorld world;
+  std::vector<std::string> ids;
+  std::vector<EncodedPrompt> encoded;
+  std::vector<SyntheticPrompt> prompts;
+  for (int i = 0; i < 24; ++i) {
+    prompts.push_back(world.Prompt("lvl", i));
+    ids.push_back(prompts.back().id);
+    encoded.push_back(*predictor->Encode(prompts.back().features));
+  }
+  predictor->AddToReference(ids, encoded);
+  double raw = 0, observed = 0;
+  int holdout = 0;
+  for (int i = 0; i < 24; ++i) {
+    raw += predictor->Predict(encoded[i]).pass_rate;
+    const int32_t successes = CountSuccesses(world.Rewards(prompts[i], 0, 8, /*boost=*/0.5));
+    observed += successes / 8.0;
+    holdout += predictor->IsHoldout(ids[i]);
+    ASSERT_TRUE(predictor->Observe(ids[i], encoded[i], successes, 8).ok());
+  }
+  ASSERT_TRUE(predictor->Refit().ok());
+  ASSERT_LT(holdout, config.min_holdout_groups);  // held-out groups alone could not calibrate yet
+  ASSERT_EQ(predictor->Quality().active, PredictionSource::kPrior);
+  ASSERT_TRUE(predictor->state().calibration.has_value());
+  double levelled = 0;
+  for (const EncodedPrompt& e : encoded) levelled += predictor->Predict(e).pass_rate;
+  raw /= 24, observed /= 24, levelled /= 24;
+  std::printf("prior: raw %.3f, levelled %.3f, observed %.3f\n", raw, levelled, observed);
+  EXPECT_GT(observed - raw, 0.2);                // the percentile guesses sit far below the pool
+  EXPECT_NEAR(levelled, observed, 0.05);         // the Platt fit matches the mean it was fitted on
+}
+
 TEST(PredictorFollowingThePolicy, EachObservationRecordsTheModelThatScoredIt) {
   absl::StatusOr<PassRatePredictor> predictor = PassRatePredictor::Create(testing::SyntheticSchema(), {});
   ASSERT_TRUE(predictor.ok());

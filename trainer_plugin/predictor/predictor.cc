@@ -334,7 +334,10 @@ void PassRatePredictor::Recalibrate() {
   for (size_t index = state_.observations.size(); index-- > 0;) {
     if (points.size() >= static_cast<size_t>(config_.recalibration_groups)) break;
     const ObservedGroup& g = state_.observations[index];
-    if (!IsHoldout(g.prompt_id)) continue;
+    // The prior learns from no outcome, so every group is out of sample for it: calibrating it on
+    // all of them sets its level within a few steps, where held-out groups alone (one in five)
+    // would leave a run's first hundred groups on its uncalibrated percentile guesses.
+    if (supervised && !IsHoldout(g.prompt_id)) continue;
     const double p = supervised ? *SupervisedPassRate(g.features) : PriorPassRate(g.features);
     points.push_back({p, static_cast<double>(g.successes), static_cast<double>(g.trials), RecencyWeight(index)});
   }

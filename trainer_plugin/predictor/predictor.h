@@ -21,9 +21,9 @@
 //
 // Following the policy: the window of max_observations groups, optionally a recency weight within
 // it (recency_half_life_groups), and optionally a Platt recalibration of the active model on the
-// recent held-out groups (recalibrate). Quality() reports the models before recalibration, since
-// the calibration is fitted on those same held-out groups; the plugin's forward quality windows
-// (stats.h) score what Predict returned before each outcome was known.
+// recent groups it did not train on (recalibrate). Quality() reports the models before
+// recalibration, since the calibration is fitted on those same groups; the plugin's forward
+// quality windows (stats.h) score what Predict returned before each outcome was known.
 //
 // Outcomes it should be given: groups rolled out without a hint, and groups that failed entirely
 // with a hint (a hint is assumed never to make a prompt harder, so pass 0 with a hint implies
@@ -83,7 +83,9 @@ struct PredictorConfig {
   // `recalibration_groups` held-out groups (recency-weighted like the fits), refitted with the
   // model. The models drift behind an improving policy in level more than in ranking, and a
   // rescaling fitted on outcomes they never trained on corrects the level without touching the
-  // ranking. Needs a holdout; waits for min_holdout_groups held-out groups.
+  // ranking. While the prior is active it is rescaled on every recent group, since it trains on
+  // none; the supervised model only on held-out ones. Needs a holdout; waits for
+  // min_holdout_groups such groups.
   bool recalibrate = false;
   int recalibration_groups = 256;
   // The plugin scores its decisions forward (stats.h) in windows of this many unhinted groups:
