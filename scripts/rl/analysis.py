@@ -15,6 +15,12 @@ markdown tables that docs/rl_testbed.md quotes.
   plateau is as much evaluation noise as learning; this target sits below the plateau.
 - Accuracy at equal optimizer steps, the same way (a run that ends before step k is left out; the
   count of runs is given), to separate what a rule does per update from what it spends per update.
+- Tokens to 90% is censored at the run's budget: a seed that never reaches the target counts as
+  the budget, so an arm's mean is then a lower bound (marked ">="). Its interval is a t interval
+  over seeds.
+- What each capability adds: the difference in mean tokens to 90% between the arm that has the
+  capability and the arm that differs from it only by that capability (CAPABILITIES), with a Welch
+  t interval (negative: the capability saves tokens).
 - Minimum detectable difference: for final accuracy with n seeds per arm, two-sided alpha 0.05 and
   power 0.8, (t_0.975 + t_0.8) x s x sqrt(2 / n), s the pooled standard deviation over seeds of the
   arms' final accuracies.
@@ -33,6 +39,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GRID = list(range(0, 60001, 10000))
 STEPS = [3, 6, 9, 12]
+
+
+# (capability, the arm with it, the arm without it): each pair differs in that one setting
+# (docs/rl_testbed.md, The arms).
+CAPABILITIES = [
+    ("sparsity features, not length alone", "sparsegate", "sparsegate-length"),
+    ("the service follows the policy's weights", "sparsegate", "sparsegate-frozen"),
+    ("B of 4B candidates, not decide on B", "sparsegate", "sparsegate-decide"),
+    ("rank by chance of signal (item 1)", "sparsegate-signal", "sparsegate"),
+    ("Thompson draws (item 1)", "sparsegate-thompson", "sparsegate"),
+    ("prior weighed by held-out quality (item 1)", "sparsegate-quality", "sparsegate-signal"),
+    ("predictor follows the policy (item 3)", "sparsegate-calibrated", "sparsegate"),
+    ("group size per prompt (item 4)", "sparsegate-group-size", "sparsegate-signal"),
+    ("signal per rollout token", "sparsegate-per-token", "sparsegate-signal"),
+    ("sparsegate against MoPPS", "sparsegate", "mopps"),
+    ("sparsegate against training every group", "sparsegate", "grpo"),
+]
 
 
 def interpolate(curve, x, key="tokens"):
@@ -67,6 +90,25 @@ def interval(values):
         return {"mean": mean, "low": None, "high": None, "n": len(values)}
     half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
+
+
+def censored_tokens(run, target):
+    """(tokens to `target`, whether it was reached): a run that never gets there counts as its budget."""
+    reached = tokens_to(run["curve"], target)
+    return (reached, True) if reached is not None else (float(run["config"]["budget_tokens"]), False)
+
+
+def welch(a, b):
+    """Mean of a minus mean of b with a two-sided 95% Welch t interval; None below two values each."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    if va + vb == 0:
+        return {"difference": diff, "low": diff, "high": diff}
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    return {"difference": diff, "low": diff - half, "high": diff + half}
 
 
 def ledger(runs):
@@ -133,12 +175,30 @@ def analyse(runs):
                 "final_accuracy": interval([r["final_accuracy"] for r in rs]),
                 "tokens_to_90": [tokens_to(r["curve"], target) for r in rs] if target is not None else None,
                 "ledger": ledger(rs)}
+            if target is not None:
+                censored = [censored_tokens(r, target) for r in rs]
+                regime_out["arms"][arm]["tokens_to_90_censored"] = {
+                    **interval([t for t, _ in censored]), "all_reached": all(ok for _, ok in censored),
+                    "values": [t for t, _ in censored]}
+        regime_out["capabilities"] = []
+        for name, with_it, without in CAPABILITIES:
+            a, b = regime_out["arms"].get(with_it), regime_out["arms"].get(without)
+            if not a or not b or "tokens_to_90_censored" not in a or "tokens_to_90_censored" not in b:
+                continue
+            regime_out["capabilities"].append({
+                "capability": name, "arm": with_it, "baseline": without,
+                "censored": not (a["tokens_to_90_censored"]["all_reached"] and b["tokens_to_90_censored"]["all_reached"]),
+                **(welch(a["tokens_to_90_censored"]["values"], b["tokens_to_90_censored"]["values"]) or {})})
         out[regime] = regime_out
     return out
 
 
 def fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def kilo(x, signed=False):
+    return "-" if x is None else f"{x / 1000:{'+' if signed else ''}.1f}k"
 
 
 def markdown(result):
@@ -158,6 +218,21 @@ def markdown(result):
             reach = ", ".join("never" if t is None else f"{t / 1000:.1f}k" for t in (a["tokens_to_90"] or []))
             lines.append(f"| {arm} | {acc} | {final} | {reach} |")
         lines.append("")
+        lines += ["| arm | tokens to 90%, mean [95% CI] |", "|---|---|"]
+        for arm, a in r["arms"].items():
+            c = a.get("tokens_to_90_censored")
+            if c:
+                bound = "" if c["all_reached"] else ">= "
+                lines.append(f"| {arm} | {bound}{kilo(c['mean'])} [{kilo(c['low'])}, {kilo(c['high'])}] |")
+        lines.append("")
+        if r["capabilities"]:
+            lines += ["| capability | arm - baseline | tokens to 90%: difference [95% CI] |", "|---|---|---|"]
+            for c in r["capabilities"]:
+                note = " (censored)" if c["censored"] else ""
+                lines.append(f"| {c['capability']} | {c['arm']} - {c['baseline']} | "
+                             f"{kilo(c.get('difference'), signed=True)} [{kilo(c.get('low'), signed=True)}, "
+                             f"{kilo(c.get('high'), signed=True)}]{note} |")
+            lines.append("")
         lines += ["| arm | " + " | ".join(f"step {k}" for k in STEPS) + " |", "|---" * (len(STEPS) + 1) + "|"]
         for arm, a in r["arms"].items():
             cells = []
