@@ -24,6 +24,7 @@ class PluginGate:
     def __init__(self, **knobs):
         self.plugin = sparsegate.TrainerPlugin.create(SCHEMA, sparsegate.PluginConfig(**{**DEFAULT_KNOBS, **knobs}))
         self.decide_calls = []
+        self.observed = []  # (prompt id, rewards, completion lengths or None) per observe call
 
     def decide(self, prompts, fits=None):
         prompts = list(prompts)
@@ -31,8 +32,9 @@ class PluginGate:
         features = [synthetic_features(str(p["id"]), p.get("text", "")) for p in prompts]
         return self.plugin.decide(prompts, features, fits=fits)
 
-    def observe(self, prompt_id, rewards):
-        self.plugin.observe(prompt_id, rewards)
+    def observe(self, prompt_id, rewards, completion_tokens=None):
+        self.observed.append((prompt_id, list(rewards), None if completion_tokens is None else list(completion_tokens)))
+        self.plugin.observe(prompt_id, rewards, completion_tokens=completion_tokens)
 
     def begin_epoch(self, epoch):
         self.plugin.begin_epoch(epoch)

@@ -67,6 +67,18 @@ def verl_batch(prompt_ids, rewards_per_prompt, n):
                      non_tensor_batch={"uid": uids, "extra_info": extra, "acc": acc})
 
 
+def test_completion_lengths_go_with_their_rewards_nan_rows_left_out_of_both():
+    gate = PluginGate()
+    decide(gate, ["a", "b"])
+    f = GroupFilter(gate)
+    f.filter(["a", "a", "a", "b", "b"], [1.0, float("nan"), 0.0, 1, 1], completion_tokens=[5, 6, 7, np.int64(3), 4])
+    assert gate.observed == [("a", [1.0, 0.0], [5.0, 7.0]), ("b", [1.0, 1.0], [3.0, 4.0])]
+    with pytest.raises(ValueError, match="5 rewards but 4 completion lengths"):
+        f.filter(["a"] * 5, [0] * 5, completion_tokens=[1] * 4)
+    f.filter(["a"], [1])  # without lengths, observe gets none
+    assert gate.observed[-1] == ("a", [1.0], None)
+
+
 def test_filter_verl_reads_uids_and_metrics():
     gate = PluginGate()
     decide(gate, ["a", "b", "c"])

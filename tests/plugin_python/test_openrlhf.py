@@ -142,7 +142,8 @@ def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path
     events = []  # ("dispatch", prompt id) and ("observe", prompt id, rewards), in the order they happen
     cancelled = []
     observe = gate.observe
-    monkeypatch.setattr(gate, "observe", lambda pid, r: (events.append(("observe", pid, list(r))), observe(pid, r)))
+    monkeypatch.setattr(gate, "observe",
+                        lambda pid, r, **kw: (events.append(("observe", pid, list(r))), observe(pid, r, **kw)))
     monkeypatch.setattr(_fake_ray, "cancel", lambda ref: cancelled.append(ref))
 
     def recording(prompt, label, n):
@@ -240,7 +241,7 @@ def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
     def impossible_observations(gate):
         seen = []
         observe = gate.observe
-        gate.observe = lambda pid, r: (seen.append(pid), observe(pid, r))
+        gate.observe = lambda pid, r, **kw: (seen.append(pid), observe(pid, r, **kw))
         return seen
 
     impossible = {stable_id(f"<|im_start|>user\n{r['input']}<|im_end|>\n<|im_start|>assistant\n")
@@ -422,3 +423,18 @@ def test_setup_hook_installs_only_where_the_trainer_module_is_imported():
     done = subprocess.run([sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
+
+
+def test_completion_lengths_reach_the_plugin_beside_their_rewards(tmp_path, gate):
+    # Issue 23: signal_per_token learns what a rollout costs only from the lengths given to observe.
+    # The stand-in's engine generates a token per character: a right answer is its label, a wrong
+    # one "wrong" or "no idea".
+    trainer = train_ppo_ray.train(remote_reward(tmp_path))
+    assert trainer.steps_log and gate.observed
+    label_of = {stable_id(f"<|im_start|>user\n{r['input']}<|im_end|>\n<|im_start|>assistant\n"): r["label"]
+                for r in ROWS}
+    for pid, rewards, lengths in gate.observed:
+        assert lengths is not None, f"{pid} observed without completion lengths"
+        wrong = {len("no idea"), len("wrong")}
+        for reward, length in zip(rewards, lengths):
+            assert length == len(label_of[pid]) if reward == 1.0 else length in wrong

@@ -199,3 +199,32 @@ def test_two_processes_roll_out_one_decision(tmp_path):
         # Each prompt went out the same way on both processes (a group can span them).
         assert len({kind_of(t) for t in together}) == len(hinted_kinds(together))
     assert ("hard", True) in hinted_kinds(model0.generate_calls[1] + model1.generate_calls[1])
+
+
+def lengths_beside_rewards(gate):
+    """Each observe's completion lengths, row by row: "ANSWER" and "no idea" are 6 and 7 bytes, one
+    token each, plus the EOS."""
+    assert gate.observed
+    for pid, rewards, lengths in gate.observed:
+        assert lengths is not None, f"{pid} observed without completion lengths"
+        assert lengths == [7.0 if r == 1.0 else 8.0 for r in rewards]
+
+
+def test_completion_lengths_reach_the_plugin_beside_their_rewards(tmp_path):
+    # Issue 23: signal_per_token learns what a rollout costs only from the lengths given to observe.
+    trainer, _ = make_trainer(tmp_path, max_steps=3)
+    trainer.train()
+    lengths_beside_rewards(trainer.gate)
+
+
+def test_completion_lengths_are_gathered_like_the_rewards_on_two_processes(tmp_path):
+    def rank(r):
+        gate = PluginGate()
+        trainer, _ = make_trainer(tmp_path, gate, processes=2, max_steps=3)
+        trainer.train()
+        return gate
+
+    gate0, gate1 = run_processes(2, rank)
+    assert gate1.observed == []  # only the main process observes
+    lengths_beside_rewards(gate0)
+    assert sum(len(rewards) for _, rewards, _ in gate0.observed) == 3 * len(KINDS) * G

@@ -16,6 +16,7 @@ from verl.trainer.ppo.ray_trainer import RayPPOTrainer, make_config
 from verl.trainer.ppo.reward import load_reward_manager
 from verl.trainer.ppo.utils import Role
 
+from fakes import synthetic_features
 from sparsegate.filters import GroupFilter
 from sparsegate.verl import STEP_CHECKPOINT, SparsegateMetrics
 
@@ -91,7 +92,8 @@ def recording(gate):
     """Every observe() the gate gets, as (prompt id, rewards)."""
     seen = []
     observe = gate.observe
-    gate.observe = lambda prompt_id, rewards: (seen.append((prompt_id, list(rewards))), observe(prompt_id, rewards))
+    gate.observe = lambda prompt_id, rewards, **kw: (seen.append((prompt_id, list(rewards))),
+                                                     observe(prompt_id, rewards, **kw))
     return seen
 
 
@@ -411,3 +413,44 @@ def test_sparsegate_metrics_under_the_dapo_recipe(tmp_path):
     trainer.fit()
     assert trainer.logged_metrics
     assert all("sparsegate/observed_pass_rate" in m for m in trainer.logged_metrics)
+
+
+def wordy(policy):
+    """The policy with its failures three tokens long (a wrong answer rambles): each rollout's
+    completion length then says which reward it must sit beside."""
+    def respond_wordy(prompt_ids, row):
+        tokens = policy(prompt_ids, row)
+        return tokens if tokens == [RIGHT] else [WRONG] * 3
+    return respond_wordy
+
+
+def lengths_beside_rewards(gate):
+    """Each observe's completion lengths, checked row by row against its rewards."""
+    assert gate.observed
+    for pid, rewards, lengths in gate.observed:
+        assert lengths is not None, f"{pid} observed without completion lengths"
+        assert lengths == [1.0 if r == 1.0 else 3.0 for r in rewards]
+
+
+def test_completion_lengths_reach_the_plugin_beside_their_rewards(tmp_path):
+    # Issue 23: signal_per_token learns what a rollout costs only from the lengths given to observe;
+    # the sampler's update gave none. response_mask's row sums, in the rewards' row order.
+    write_rows(tmp_path / "train.json")
+    trainer, sampler = trainer_for(config(tmp_path, epochs=1), policy=wordy(respond))
+    trainer.fit()
+    lengths_beside_rewards(sampler.gate)
+    # What the plugin learned: a prompt's rollouts cost between one and three tokens here.
+    pid = sampler.gate.observed[0][0]
+    decision = sampler.gate.plugin.decide([{"id": pid, "text": "?"}], [synthetic_features(pid)])[0]
+    assert 1.0 <= decision.expected_completion_tokens <= 3.0
+
+
+def test_completion_lengths_reach_the_plugin_from_the_dapo_reward_hook(tmp_path):
+    from recipe.dapo.dapo_ray_trainer import RayDAPOTrainer
+    write_rows(tmp_path / "train.json")
+    cfg = dapo_config(tmp_path, epochs=1, gen_batch_size=4)
+    cfg.data.train_batch_size = 2
+    trainer, sampler = trainer_for(cfg, trainer_cls=RayDAPOTrainer, policy=wordy(some_solved()),
+                                   reward_fn=dapo_reward_fn(cfg))
+    trainer.fit()
+    lengths_beside_rewards(sampler.gate)

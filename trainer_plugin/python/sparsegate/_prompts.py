@@ -109,6 +109,23 @@ def unit_rewards(values: Iterable[Any]) -> List[float]:
     return out
 
 
+def unit_group(values: Sequence[Any], completion_tokens: Optional[Sequence[Any]] = None):
+    """(rewards, completion lengths) of one group for ``observe``: the rewards as ``unit_rewards``
+    gives them, and the lengths of those same rollouts (a NaN reward's rollout left out of both),
+    or None when no lengths were given."""
+    if completion_tokens is None:
+        return unit_rewards(values), None
+    if len(completion_tokens) != len(values):
+        raise ValueError(f"{len(values)} rewards but {len(completion_tokens)} completion lengths")
+    rewards, lengths = [], []
+    for v, n in zip(values, completion_tokens):
+        kept = unit_rewards([v])
+        if kept:
+            rewards += kept
+            lengths.append(float(n.item() if hasattr(n, "item") else n))
+    return rewards, lengths
+
+
 def _digest_number(digest: Any) -> Optional[float]:
     # The first 24 bits of the hex digest: loggers take numbers only, and 24 bits are exact in the
     # float32 that TensorBoard stores.

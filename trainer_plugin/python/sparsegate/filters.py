@@ -5,10 +5,13 @@ group after rollout when its rewards carry no learning signal. This filter does 
 first feeds *every* group, the dropped ones included, to the plugin: an all-zero group is exactly
 what moves a prompt up the hint ladder, so observing only the kept groups would blind it.
 
-Contract of ``GroupFilter.filter(prompt_ids, rewards, group_ids=None) -> kept indices``:
+Contract of ``GroupFilter.filter(prompt_ids, rewards, group_ids=None, completion_tokens=None) -> kept
+indices``:
 - One entry per rollout. Rollouts with the same group id form a group (default: the prompt id).
   Each group is observed once, under its prompt id, with its rewards mapped into [0, 1] by
-  ``_prompts.unit_rewards`` (clamped; NaN left out).
+  ``_prompts.unit_rewards`` (clamped; NaN left out) and, when given, each rollout's completion
+  length in tokens, which teaches the plugin what a rollout of the prompt costs
+  (``Decision.expected_completion_tokens``, ``rule="signal_per_token"``).
 - Keep rule, on the raw rewards exactly as given (not the [0, 1] values observed): by default
   DAPO's, evaluated with numpy as verl-recipe 21892b9 dapo/dapo_ray_trainer.py evaluates it: kept
   when ``np.std(values) > 0`` or the group has a single rollout. So it is DAPO's on every input,
@@ -29,7 +32,7 @@ the verl sampler's ``update``, not both).
 from collections import OrderedDict
 from typing import Any, Hashable, List, Optional, Sequence, Tuple
 
-from ._prompts import lookup, prompt_text, stable_id, unit_rewards
+from ._prompts import lookup, prompt_text, stable_id, unit_group
 
 # Where sparsegate.verl's dataset puts a row's prompt id: inside extra_info, the one dataset column
 # (with data_source, reward_model and uid) that verl's _get_gen_batch leaves in the training batch.
@@ -62,12 +65,16 @@ class GroupFilter:
 
         return bool(np.std(list(values)) > 0)
 
-    def observe_group(self, prompt_id: str, values: Sequence[Any]) -> bool:
+    def observe_group(self, prompt_id: str, values: Sequence[Any],
+                      completion_tokens: Optional[Sequence[Any]] = None) -> bool:
         """Observes one group (when enabled) and returns whether it is kept."""
         if self.observe:
-            rewards = unit_rewards(values)
+            rewards, lengths = unit_group(values, completion_tokens)
             if rewards:
-                self.gate.observe(str(prompt_id), rewards)
+                if lengths is None:
+                    self.gate.observe(str(prompt_id), rewards)
+                else:
+                    self.gate.observe(str(prompt_id), rewards, completion_tokens=lengths)
         kept = self.keeps(values)
         if kept:
             self.kept_groups += 1
@@ -76,9 +83,12 @@ class GroupFilter:
         return kept
 
     def filter(self, prompt_ids: Sequence[Any], rewards: Sequence[Any],
-               group_ids: Optional[Sequence[Hashable]] = None) -> List[int]:
+               group_ids: Optional[Sequence[Hashable]] = None,
+               completion_tokens: Optional[Sequence[Any]] = None) -> List[int]:
         if len(prompt_ids) != len(rewards):
             raise ValueError(f"{len(prompt_ids)} prompt ids but {len(rewards)} rewards")
+        if completion_tokens is not None and len(completion_tokens) != len(rewards):
+            raise ValueError(f"{len(rewards)} rewards but {len(completion_tokens)} completion lengths")
         if group_ids is None:
             group_ids = prompt_ids
         elif len(group_ids) != len(rewards):
@@ -89,7 +99,8 @@ class GroupFilter:
         kept = []
         self.kept_group_ids = []
         for group, rows in groups.items():
-            if self.observe_group(prompt_ids[rows[0]], [rewards[i] for i in rows]):
+            lengths = None if completion_tokens is None else [completion_tokens[i] for i in rows]
+            if self.observe_group(prompt_ids[rows[0]], [rewards[i] for i in rows], lengths):
                 kept.extend(rows)
                 self.kept_group_ids.append(group)
         return sorted(kept)
@@ -107,7 +118,8 @@ class GroupFilter:
         """
         values = verl_metric(batch, metric)
         ids = verl_prompt_ids(batch, id_key)
-        return self.filter(ids, list(values), group_ids=list(batch.non_tensor_batch["uid"]))
+        return self.filter(ids, list(values), group_ids=list(batch.non_tensor_batch["uid"]),
+                           completion_tokens=verl_completion_tokens(batch))
 
 
 def verl_prompt_ids(batch: Any, id_key: Optional[str] = None, hashing_allowed: bool = False) -> List[str]:
@@ -132,6 +144,24 @@ def verl_prompt_ids(batch: Any, id_key: Optional[str] = None, hashing_allowed: b
             raise KeyError(f"row {i} of the batch carries no prompt id: neither extra_info['{ID_FIELD}'] "
                            f"(data.custom_cls: sparsegate.verl SparsegateDataset) nor id_key {id_key!r}")
     return ids
+
+
+def verl_completion_tokens(batch: Any) -> Optional[List[int]]:
+    """Tokens each rollout of a verl DataProto generated, or None when the batch has no responses.
+
+    verl b178a3c's agent loop (experimental/agent_loop/agent_loop.py, _postprocess) puts
+    ``response_mask`` in the batch: 1 on the tokens the model generated, 0 on padding and on tool
+    or environment tokens of a multi-turn rollout. Without it (a batch before
+    ``compute_response_mask``), the response part of ``attention_mask`` is counted, as
+    ray_trainer.compute_response_mask and the DAPO reward manager count it: tool tokens included."""
+    tensors = batch.batch
+    if "response_mask" in tensors.keys():
+        mask = tensors["response_mask"]
+    elif "responses" in tensors.keys() and "attention_mask" in tensors.keys():
+        mask = tensors["attention_mask"][:, -tensors["responses"].shape[-1]:]
+    else:
+        return None
+    return [int(n) for n in mask.sum(dim=-1).tolist()]
 
 
 def verl_metric(batch: Any, metric: str) -> List[Any]:

@@ -55,7 +55,10 @@ Contract of SparsegateSamplesGenerator (training only; evaluation is untouched):
   (fail-open), so the gate alone never leaves an episode without a step. The extra
   prompts drawn are added to ``prompts_consumed`` (and to the filter pass rate's denominator).
 - After rollout: when a prompt's n responses are in, its group is observed with the scores that
-  came back ("scores", else "reward"), before OpenRLHF's dynamic filtering can discard it.
+  came back ("scores", else "reward"), before OpenRLHF's dynamic filtering can discard it, and
+  with each response's generated tokens (the sum of the experience's ``action_mask``: the action
+  ranges the agent executor recorded, after truncation; environment tokens between the turns of
+  a multi-turn rollout are not counted, unlike ``response_length``, which spans them).
   Responses whose reward fetch failed are left out (``failed_rewards``); a group without any score
   (every fetch failed, or the reward-model path) is not observed (``unscored_groups``, warned once).
 - Prompt ids are stable hashes of the prompt text. Each new pass over the prompt dataloader (a
@@ -121,6 +124,12 @@ def _samples_per_prompt(args: Any, generate_kwargs: Dict[str, Any]) -> int:
     return int(args.rollout.n_samples_per_prompt)
 
 
+def _generated_tokens(experience: Any) -> int:
+    """Tokens the policy generated for one response: OpenRLHF 3c3be62's samples_generator sets
+    ``action_mask`` to 1 on the agent's action ranges only."""
+    return int(experience.action_mask.sum().item())
+
+
 def _score(response: Dict[str, Any]) -> Optional[float]:
     """One response's score ("scores", else "reward") as one number, or None.
 
@@ -165,7 +174,8 @@ class _SparsegateGenerator:
         self.sg_counts = {"replacement_draws": 0, "fail_open_dispatches": 0, "failed_rewards": 0,
                           "unscored_groups": 0}
         self._sg_training = False
-        self._sg_pending: Dict[str, List[Optional[float]]] = {}
+        # Per prompt of the step: (score or None, generated tokens) of each response so far.
+        self._sg_pending: Dict[str, List[Tuple[Optional[float], int]]] = {}
         self._sg_extra_consumed = 0
         self._sg_exhausted = False
         self._sg_pass_dispatched = 0  # prompts dispatched in this pass over the dataloader
@@ -302,11 +312,11 @@ class _SparsegateGenerator:
         if self._sg_training:
             dispatched = response["prompt"]
             prompt = self._sg_ids[dispatched][0] if dispatched in self._sg_ids else stable_id(dispatched)
-            scores = self._sg_pending.setdefault(prompt, [])
-            scores.append(_score(response))
-            if len(scores) >= _samples_per_prompt(self.args, generate_kwargs):
+            responses = self._sg_pending.setdefault(prompt, [])
+            responses.append((_score(response), _generated_tokens(experience)))
+            if len(responses) >= _samples_per_prompt(self.args, generate_kwargs):
                 del self._sg_pending[prompt]
-                self._sg_observe(prompt, scores)
+                self._sg_observe(prompt, responses)
                 if dispatched in self._sg_ids:  # one hinted dispatch fewer in flight
                     pid, outstanding = self._sg_ids[dispatched]
                     if outstanding > 1:
@@ -315,11 +325,11 @@ class _SparsegateGenerator:
                         del self._sg_ids[dispatched]
         return experience
 
-    def _sg_observe(self, prompt_id: str, scores: List[Optional[float]]) -> None:
-        known = [s for s in scores if s is not None]
-        self.sg_counts["failed_rewards"] += len(scores) - len(known)
+    def _sg_observe(self, prompt_id: str, responses: List[Tuple[Optional[float], int]]) -> None:
+        known = [(score, tokens) for score, tokens in responses if score is not None]
+        self.sg_counts["failed_rewards"] += len(responses) - len(known)
         if known:
-            self._sg_filter.observe_group(prompt_id, known)
+            self._sg_filter.observe_group(prompt_id, [s for s, _ in known], [t for _, t in known])
             return
         self.sg_counts["unscored_groups"] += 1
         if not self._sg_warned:

@@ -43,7 +43,10 @@ Contract of SparsegateGRPOTrainer (training batches only; evaluation passes thro
   check where rows come from), but it would lie outside the sampler's epoch order (the same
   prompt comes again in its own slot, and a resume does not know it was used): not done yet.
 - After scoring, each rolled-out prompt is observed with column ``success_reward`` of
-  ``rewards_per_func`` (the accuracy reward; index 0 by default, as in GHPO) mapped into [0, 1].
+  ``rewards_per_func`` (the accuracy reward; index 0 by default, as in GHPO) mapped into [0, 1],
+  and with each rollout's completion length: ``len(ids)`` of ``completion_ids_list``, gathered
+  across processes as the rewards are (TRL's own ``completion_lengths`` when no tools are used;
+  with tools the tools' tokens are counted too).
 - The gate's state is saved into every checkpoint folder as ``sparsegate_plugin.json`` and loaded
   from it when training resumes from that checkpoint.
 - Metrics: after each generation batch the main process appends the plugin's counters for that
@@ -63,7 +66,7 @@ from typing import Any, Dict, List, Optional
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
-from ._prompts import hinted_prompt, is_chat, plugin_metrics, prompt_text, stable_id, unit_rewards, with_hint
+from ._prompts import hinted_prompt, is_chat, plugin_metrics, prompt_text, stable_id, unit_group, with_hint
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         self.prompt_id_column = prompt_id_column
         self.success_reward = success_reward
         self._sparsegate_rewards = None
+        self._sparsegate_lengths = None  # completion tokens per rollout of the global batch
         self._sparsegate_warned = False
         self._sparsegate_stats = None  # the gate's stats after the last logged batch
         self._sparsegate_scoring_seconds = 0.0
@@ -107,7 +111,7 @@ class SparsegateGRPOTrainer(GRPOTrainer):
         if self._sparsegate_stats is None and self.accelerator.is_main_process:
             self._sparsegate_stats = self.gate.stats()  # a resumed gate's counts are not this batch's
         plan = self._sparsegate_plan(inputs)
-        self._sparsegate_rewards = None
+        self._sparsegate_rewards = self._sparsegate_lengths = None
         output = super()._generate_and_score_completions(plan.local_rows)
         self._sparsegate_observe(plan)
         self._sparsegate_log_metrics()
@@ -116,6 +120,11 @@ class SparsegateGRPOTrainer(GRPOTrainer):
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._sparsegate_rewards = rewards_per_func
+        if self.gate is not None and self.model.training:
+            # Gathered like the rewards (every process calls this), so row i of both is one rollout.
+            from accelerate.utils import gather_object
+
+            self._sparsegate_lengths = gather_object([len(ids) for ids in completion_ids_list])
         return rewards_per_func
 
     def _save_checkpoint(self, model, trial):
@@ -237,14 +246,21 @@ class SparsegateGRPOTrainer(GRPOTrainer):
             logger.warning("sparsegate: no rewards matching the batch were computed; nothing observed")
             return
         column = rewards[:, self.success_reward].tolist()
+        lengths = self._sparsegate_lengths
+        if lengths is not None and len(lengths) != len(column):
+            lengths = None
         by_prompt: Dict[str, List[float]] = {}
+        lengths_by_prompt: Dict[str, List[int]] = {}
         for slot, prompt_id in enumerate(plan.observe_as):
             if prompt_id is not None:
-                by_prompt.setdefault(prompt_id, []).extend(column[slot * plan.group_size:(slot + 1) * plan.group_size])
+                rows = slice(slot * plan.group_size, (slot + 1) * plan.group_size)
+                by_prompt.setdefault(prompt_id, []).extend(column[rows])
+                if lengths is not None:
+                    lengths_by_prompt.setdefault(prompt_id, []).extend(lengths[rows])
         for prompt_id, values in by_prompt.items():
-            values = unit_rewards(values)
+            values, completion_tokens = unit_group(values, lengths_by_prompt.get(prompt_id))
             if values:
-                self.gate.observe(prompt_id, values)
+                self.gate.observe(prompt_id, values, completion_tokens=completion_tokens)
 
     def _sparsegate_log_metrics(self) -> None:
         """This batch's plugin counters into TRL's ``self._metrics["train"]`` (main process, where the

@@ -96,7 +96,7 @@ from verl.workers.reward_manager import DAPORewardManager
 
 from . import _core
 from ._prompts import hinted_prompt, lookup, plugin_metrics, prompt_text, stable_id, with_hint
-from .filters import ID_FIELD, GroupFilter, verl_metric, verl_prompt_ids
+from .filters import ID_FIELD, GroupFilter, verl_completion_tokens, verl_metric, verl_prompt_ids
 
 logger = logging.getLogger(__name__)
 
@@ -439,7 +439,7 @@ class SparsegateSampler(AbstractCurriculumSampler):
     def _observe(self, batch: DataProto, values: Sequence[Any]) -> None:
         ids = self.batch_prompt_ids(batch)
         uids = list(batch.non_tensor_batch["uid"])
-        GroupFilter(self.gate).filter(ids, values, group_ids=uids)
+        GroupFilter(self.gate).filter(ids, values, group_ids=uids, completion_tokens=verl_completion_tokens(batch))
         if self.checkpoint:
             self.gate.save(self.checkpoint)
 
