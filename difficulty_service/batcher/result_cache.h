@@ -16,7 +16,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/engine/score_backend.h"
 
 namespace sparsegate {
 

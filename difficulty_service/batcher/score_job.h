@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "difficulty_service/common/clock.h"
-#include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/engine/score_backend.h"
 
 namespace sparsegate {
 

@@ -3,8 +3,8 @@
 // A ScoringEngine owns one loaded checkpoint (model, tokenizer, chat
 // template). Prepare() turns one prompt into validated token ids; Run()
 // scores a batch of prepared prompts in one forward pass over their tokens packed
-// back to back (no padding is computed). The server's
-// batcher calls them from its pools; `sparsegate score` calls them directly.
+// back to back (no padding is computed). It is the batcher's ScoreBackend
+// (score_backend.h), which calls them from its pools; `sparsegate score` calls them directly.
 // Both are const and thread-safe; Run() is meant for one worker thread at a
 // time (it uses every intra-op thread).
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_ENGINE_SCORING_ENGINE_H_
@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/checkpoint/checkpoint.h"
+#include "difficulty_service/engine/score_backend.h"
 #include "difficulty_service/features/feature_extractor.h"
 #include "difficulty_service/model/decoder_model.h"
 #include "difficulty_service/tokenizer/chat_template.h"
@@ -39,27 +40,6 @@ struct EngineOptions {
   std::optional<c10::ScalarType> dtype;  // nullopt: auto
 };
 
-struct PromptInput {
-  std::optional<std::string> text;      // exactly one of text and ids
-  std::optional<std::vector<int32_t>> ids;
-  bool apply_chat_template = false;
-};
-
-struct PreparedPrompt {
-  std::vector<int32_t> ids;
-  bool truncated = false;
-  int64_t original_token_count = 0;  // before truncation; ids.size() when not truncated
-};
-
-// One prompt's result: its feature sets as the engine computes them (the trainer plugin flattens
-// them into plugin::PromptFeatures).
-struct ScoredPrompt {
-  int64_t token_count = 0;
-  bool truncated = false;
-  int64_t original_token_count = 0;
-  std::vector<FeatureSet> features;
-};
-
 // What FitTokenBudget decided, and from what (for the log and the metrics).
 struct TokenBudgetFit {
   int64_t tokens = 0;           // the padded-token budget to batch under
@@ -70,7 +50,7 @@ struct TokenBudgetFit {
   std::string Describe(int64_t requested) const;
 };
 
-class ScoringEngine {
+class ScoringEngine : public ScoreBackend {
  public:
   static absl::StatusOr<std::unique_ptr<ScoringEngine>> Load(const std::string& model_dir,
                                                              const EngineOptions& options = {});
@@ -80,7 +60,7 @@ class ScoringEngine {
   // within max_prompt_tokens unless truncate_left keeps the last max_prompt_tokens. Errors are
   // InvalidArgument / FailedPrecondition without the prompt's index (the
   // caller knows it).
-  absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const;
+  absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const override;
 
   // Layers as the API takes them (negative from the end, empty = last),
   // resolved to indices in [0, num_layers] in request order; two naming the same index are an error.
@@ -90,7 +70,8 @@ class ScoringEngine {
 
   // One packed forward pass up to the deepest layer any request names.
   std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
-                                  const std::vector<const FeatureRequest*>& requests) const;
+                                const std::vector<const FeatureRequest*>& requests) const override;
+  const std::string& model_digest() const override { return checkpoint_->content_digest(); }
 
   // The padded-token budget (BatcherOptions::token_budget) for forward passes on this engine's
   // device. On the CPU, `requested`. On a GPU, the largest budget up to `requested` whose worst
