@@ -18,11 +18,11 @@
 #include "apps/cli/score_command.h"
 #include "apps/cli/serve_command.h"
 #include "apps/cli/tokenize_command.h"
+#include "difficulty_service/engine/runtime.h"
 #include "difficulty_service/features/metric_list.h"
-#include "difficulty_service/model/cpu_allocator.h"
 
 int main(int argc, char** argv) {
-  sparsegate::KeepLargeTensorsInHeap();  // before any thread starts (cpu_allocator.h)
+  sparsegate::PrepareCpuRuntime();  // before any thread starts (engine/runtime.h)
   // Logs go to stderr so that stdout carries only results (JSONL, ids).
   spdlog::set_default_logger(spdlog::stderr_color_mt("sparsegate"));
   CLI::App app{"sparsegate: activation-sparsity difficulty features for RL prompts"};

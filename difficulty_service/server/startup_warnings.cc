@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "difficulty_service/model/blas_probe.h"
+#include "difficulty_service/engine/runtime.h"
 
 namespace sparsegate {
 namespace {
@@ -17,15 +17,15 @@ bool IsLoopbackAddress(const std::string& address) {
 }  // namespace
 
 void CheckBlasSpeed() {
-  double gflops = MeasureMatmulGflops();
-  if (gflops < kSlowBlasGflops) {
+  const BlasSpeed blas = MeasureBlasSpeed();
+  if (blas.slow) {
     spdlog::warn("****************************************************************");
-    spdlog::warn("matrix products run at {:.1f} GFLOP/s: the reference BLAS is selected.", gflops);
+    spdlog::warn("matrix products run at {:.1f} GFLOP/s: the reference BLAS is selected.", blas.gflops);
     spdlog::warn("Forward passes will be ~35x slower. Install libopenblas0-openmp");
     spdlog::warn("(or select it with update-alternatives for libblas.so.3).");
     spdlog::warn("****************************************************************");
   } else {
-    spdlog::info("matrix products run at {:.0f} GFLOP/s", gflops);
+    spdlog::info("matrix products run at {:.0f} GFLOP/s", blas.gflops);
   }
 }
 
