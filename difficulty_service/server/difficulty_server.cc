@@ -8,12 +8,12 @@
 #include <chrono>
 #include <thread>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "difficulty_service/common/clock.h"
 #include "difficulty_service/common/files.h"
 #include "difficulty_service/server/backend.h"
 #include "difficulty_service/server/difficulty_service_impl.h"
+#include "difficulty_service/server/model_reloader.h"
 #include "difficulty_service/server/request_counter.h"
 #include "difficulty_service/server/request_translation.h"
 #include "difficulty_service/server/startup_warnings.h"
@@ -40,19 +40,24 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   const bool tls = !options.security.tls_cert_file.empty();
   WarnAboutExposure(options.address, tls, access->requires_token());
   std::unique_ptr<DifficultyServer> server(new DifficultyServer);
+  std::string reload_root;
   if (options.allow_reload) {
     absl::StatusOr<std::string> root = ResolveReloadRoot(options.reload_root, options.model_dir);
     if (!root.ok()) return root.status();
-    server->reload_root_ = *std::move(root);
-    spdlog::info("Reload accepts model directories inside {}", QuotedPath(server->reload_root_));
+    reload_root = *std::move(root);
+    spdlog::info("Reload accepts model directories inside {}", QuotedPath(reload_root));
   }
   DifficultyServer* raw = server.get();
   DifficultyServiceImpl::ReloadFunction reload;
   if (options.allow_reload) {
-    reload = [raw, options](const std::string& model_dir, auto done) { raw->Reload(model_dir, options, std::move(done)); };
+    reload = [raw](const std::string& model_dir, auto done) { raw->reloader_->Reload(model_dir, std::move(done)); };
   }
   server->service_ = std::make_unique<DifficultyServiceImpl>(
       options.max_prompts_per_request, options.max_stream_backlog_bytes, std::move(reload), *std::move(access));
+  if (options.allow_reload) {
+    server->reloader_ = std::make_unique<ModelReloader>(std::move(reload_root), options, server->service_.get(),
+                                                        server->metrics_.get());
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -107,61 +112,6 @@ absl::Status DifficultyServer::LoadModel(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-void DifficultyServer::Reload(const std::string& model_dir, const ServerOptions& options,
-                              std::function<void(absl::StatusOr<v1::ReloadResponse>)> done) {
-  std::lock_guard<std::mutex> lock(reload_mu_);
-  if (reloading_) {
-    done(absl::AbortedError("a reload is already in progress; retry when it has finished"));
-    return;
-  }
-  if (reload_thread_.joinable()) reload_thread_.join();  // the previous reload, finished
-  // Confined before any file is touched (server_options.h, --reload-root).
-  absl::StatusOr<std::string> resolved = ResolveReloadPath(model_dir, reload_root_);
-  if (!resolved.ok()) {
-    spdlog::error("reload of {} refused: {}", QuotedPath(model_dir), absl::CHexEscape(resolved.status().message()));
-    done(resolved.status());
-    return;
-  }
-  reloading_ = true;
-  reload_thread_ = std::thread([this, model_dir = *std::move(resolved), options, done = std::move(done)] {
-    auto finish = [&](absl::StatusOr<v1::ReloadResponse> result) {
-      {
-        std::lock_guard<std::mutex> lock(reload_mu_);
-        reloading_ = false;
-      }
-      done(std::move(result));
-    };
-    const auto start = Clock::now();
-    std::shared_ptr<Backend> current = service_->backend();
-    if (!current) return finish(absl::UnavailableError("the first model is still loading"));
-    auto next = LoadBackend(model_dir, options.engine, options.batcher, metrics_.get());
-    if (!next.ok()) {
-      spdlog::error("reload of {} refused, still serving {}: {}", QuotedPath(model_dir),
-                    current->engine->checkpoint().content_digest(), absl::CHexEscape(next.status().message()));
-      return finish(next.status());
-    }
-    if (absl::Status shape = CheckSameShape(current->engine->config(), (*next)->engine->config(), model_dir);
-        !shape.ok()) {
-      spdlog::error("reload of {} refused: {}", QuotedPath(model_dir), absl::CHexEscape(shape.message()));
-      return finish(shape);
-    }
-    v1::ReloadResponse response;
-    response.set_model_name((*next)->engine->checkpoint().name());
-    response.set_model_digest((*next)->engine->checkpoint().content_digest());
-    response.set_previous_digest(current->engine->checkpoint().content_digest());
-    response.set_load_ms(MillisSince(start));
-    current.reset();
-    metrics_->SetModel(model_dir, response.model_digest(), response.load_ms() / 1e3);
-    std::shared_ptr<Backend> old = service_->SetBackend(*std::move(next));
-    spdlog::info("reloaded {} in {:.0f} ms: {} -> {}", QuotedPath(model_dir), response.load_ms(), response.previous_digest(),
-                 response.model_digest());
-    // The calls the old model admitted finish on it before the reload answers, so the next reload
-    // never waits for this one.
-    RetireWhenIdle(std::move(old));
-    finish(std::move(response));
-  });
-}
-
 absl::Status DifficultyServer::WaitUntilReady() {
   if (!ready_.valid()) return absl::FailedPreconditionError("WaitUntilReady() called twice");
   return ready_.get();
@@ -204,7 +154,7 @@ void DifficultyServer::Shutdown(std::chrono::milliseconds grace) {
 DifficultyServer::~DifficultyServer() {
   if (ready_.valid()) ready_.wait();
   Shutdown();
-  if (reload_thread_.joinable()) reload_thread_.join();
+  reloader_.reset();  // waits for a running reload, which uses the service
   // The batcher (inside the backend) ends queued jobs before the service goes.
   if (service_) service_->SetBackend(nullptr);
 }

@@ -20,9 +20,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <functional>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/batcher/batcher.h"
@@ -31,12 +29,12 @@
 #include "difficulty_service/metrics/service_metrics.h"
 #include "difficulty_service/server/access_control.h"
 #include "difficulty_service/server/server_options.h"
-#include "sparsegate/v1/difficulty.pb.h"
 
 namespace sparsegate {
 
 
 class DifficultyServiceImpl;
+class ModelReloader;
 
 class DifficultyServer {
  public:
@@ -63,9 +61,6 @@ class DifficultyServer {
   absl::Status LoadModel(const ServerOptions& options);
   // Health of the server and of DifficultyService, on every port that serves health.
   void SetServing(bool serving);
-  // Loads model_dir on the reload thread and switches to it; `done` gets the answer for the call.
-  void Reload(const std::string& model_dir, const ServerOptions& options,
-              std::function<void(absl::StatusOr<v1::ReloadResponse>)> done);
 
   // Declared first: destroyed last, after every batcher and call that records into it.
   std::unique_ptr<ServiceMetrics> metrics_ = std::make_unique<ServiceMetrics>();
@@ -77,10 +72,7 @@ class DifficultyServer {
   std::future<absl::Status> ready_;
   int port_ = 0;
   std::once_flag shutdown_once_;
-  std::mutex reload_mu_;
-  bool reloading_ = false;      // guarded by reload_mu_
-  std::thread reload_thread_;   // the latest reload; joined by the next one and on destruction
-  std::string reload_root_;     // resolved; Reload refuses paths outside it
+  std::unique_ptr<ModelReloader> reloader_;  // only with allow_reload
 };
 
 }  // namespace sparsegate
