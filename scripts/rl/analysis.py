@@ -51,8 +51,12 @@ CAPABILITIES = [
     ("Thompson draws (item 1)", "sparsegate-thompson", "sparsegate"),
     ("prior weighed by held-out quality (item 1)", "sparsegate-quality", "sparsegate-signal"),
     ("predictor follows the policy (item 3)", "sparsegate-calibrated", "sparsegate"),
+    ("a half-life of 32 groups, not 128", "sparsegate-calibrated-fast", "sparsegate-calibrated"),
+    ("Thompson draws on the calibrated predictor", "sparsegate-combined", "sparsegate-calibrated-fast"),
     ("group size per prompt (item 4)", "sparsegate-group-size", "sparsegate-signal"),
     ("signal per rollout token", "sparsegate-per-token", "sparsegate-signal"),
+    ("the combined selection against MoPPS", "sparsegate-combined", "mopps"),
+    ("the combined selection against nearest (PCL)", "sparsegate-combined", "sparsegate"),
     ("sparsegate against MoPPS", "sparsegate", "mopps"),
     ("sparsegate against training every group", "sparsegate", "grpo"),
 ]

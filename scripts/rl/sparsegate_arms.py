@@ -26,6 +26,8 @@ no observe. What the variants change:
   (PluginConfig.expectation_prior_by_quality);
 - `sparsegate-calibrated`: `sparsegate` with a predictor that follows the policy (PluginConfig
   recalibrate and recency_half_life_groups);
+- `sparsegate-calibrated-fast`: the same with a half-life of 32 groups;
+- `sparsegate-combined`: `sparsegate-thompson` on the `sparsegate-calibrated-fast` predictor;
 - `sparsegate-per-token`: Gate.select(rule="signal_per_token"): the chance of signal divided by the
   expected completion tokens, which the Gate learns from the lengths each observe() passes;
 - `sparsegate-group-size`: `sparsegate-signal` with a group size per prompt (select(vary_group_size=
@@ -66,11 +68,21 @@ VARIANTS = {
     "sparsegate-thompson": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "thompson"}},
     "sparsegate-quality": {"oversample": 4, "follow": True, "gate": {"expectation_prior_by_quality": True},
                            "select": {"rule": "signal"}},
-    # Issue 23 item 3: the predictor follows the policy: Platt recalibration on the recent held-out
-    # groups, and fits whose groups' weight halves every 128 newer groups (16 steps of B = 8; a run
-    # has 12 to 15 steps, so the first steps count about half as much as the last).
+    # Issue 23 item 3: the predictor follows the policy: Platt recalibration on the recent groups it
+    # did not train on (the prior trains on none), and fits whose groups' weight halves every 128
+    # newer groups (16 steps of B = 8; a run has 12 to 15 steps, so the first steps count about half
+    # as much as the last).
     "sparsegate-calibrated": {"oversample": 4, "follow": True,
                               "gate": {"recalibrate": True, "recency_half_life_groups": 128}},
+    # The same with a half-life of 32 groups (4 steps): the calibrated arm lagged the improving
+    # policy by about a step, so weigh the last few steps' outcomes most.
+    "sparsegate-calibrated-fast": {"oversample": 4, "follow": True,
+                                   "gate": {"recalibrate": True, "recency_half_life_groups": 32}},
+    # The combination issue 23 asks for: Thompson draws (the best rule so far) on posteriors whose
+    # prior follows the policy.
+    "sparsegate-combined": {"oversample": 4, "follow": True,
+                            "gate": {"recalibrate": True, "recency_half_life_groups": 32},
+                            "select": {"rule": "thompson"}},
     # The chance of signal per expected completion token (issue 22's analysis: learning here is paid
     # per optimizer step, and choosing long rollouts costs steps).
     "sparsegate-per-token": {"oversample": 4, "follow": True, "gate": {}, "select": {"rule": "signal_per_token"}},
