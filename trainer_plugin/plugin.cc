@@ -354,44 +354,48 @@ absl::Status TrainerPlugin::BeginEpoch(int64_t epoch) {
   return policy_.BeginEpoch(epoch);
 }
 
-absl::Status TrainerPlugin::Save(const std::string& path) const {
+PluginCheckpoint TrainerPlugin::Snapshot() const {
   PluginCheckpoint checkpoint;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    checkpoint.schema = schema_;
-    checkpoint.ladder_rungs = policy_.rungs();
-    checkpoint.hidden_probe_dims = config_.predictor.hidden_probe_dims;
-    checkpoint.hidden_projection_seed = config_.predictor.hidden_projection_seed;
-    checkpoint.predictor = predictor_.state();
-    checkpoint.policy = policy_.state();
-    checkpoint.counters = counters_;
-    checkpoint.pending = pending_;
-    checkpoint.rollout_cost = rollout_cost_.state();
-  }
-  return SaveCheckpoint(path, checkpoint);
+  std::lock_guard<std::mutex> lock(mutex_);
+  checkpoint.schema = schema_;
+  checkpoint.ladder_rungs = policy_.rungs();
+  checkpoint.hidden_probe_dims = config_.predictor.hidden_probe_dims;
+  checkpoint.hidden_projection_seed = config_.predictor.hidden_projection_seed;
+  checkpoint.predictor = predictor_.state();
+  checkpoint.policy = policy_.state();
+  checkpoint.counters = counters_;
+  checkpoint.pending = pending_;
+  checkpoint.rollout_cost = rollout_cost_.state();
+  return checkpoint;
 }
+
+absl::Status TrainerPlugin::Save(const std::string& path) const { return SaveCheckpoint(path, Snapshot()); }
 
 absl::Status TrainerPlugin::Load(const std::string& path) {
   absl::StatusOr<PluginCheckpoint> checkpoint = LoadCheckpoint(path);
   if (!checkpoint.ok()) return checkpoint.status();
+  return Restore(*std::move(checkpoint), absl::StrCat("checkpoint ", path));
+}
+
+absl::Status TrainerPlugin::Restore(PluginCheckpoint checkpoint, const std::string& source) {
   auto refuse = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", path, " does not fit this plugin: ", why));
+    return absl::FailedPreconditionError(absl::StrCat(source, " does not fit this plugin: ", why));
   };
-  if (checkpoint->schema != schema_) {
-    return refuse(absl::StrCat("different feature schema (", DescribeSchemaDifference(schema_, checkpoint->schema), ")"));
+  if (checkpoint.schema != schema_) {
+    return refuse(absl::StrCat("different feature schema (", DescribeSchemaDifference(schema_, checkpoint.schema), ")"));
   }
-  if (checkpoint->ladder_rungs != policy_.rungs()) {
-    return refuse(absl::StrCat("written with a ", checkpoint->ladder_rungs, "-rung ladder; this one has ",
+  if (checkpoint.ladder_rungs != policy_.rungs()) {
+    return refuse(absl::StrCat("written with a ", checkpoint.ladder_rungs, "-rung ladder; this one has ",
                                policy_.rungs()));
   }
-  if (checkpoint->hidden_probe_dims != config_.predictor.hidden_probe_dims ||
-      checkpoint->hidden_projection_seed != config_.predictor.hidden_projection_seed) {
+  if (checkpoint.hidden_probe_dims != config_.predictor.hidden_probe_dims ||
+      checkpoint.hidden_projection_seed != config_.predictor.hidden_projection_seed) {
     return refuse("different hidden probe size or projection seed");
   }
-  if (checkpoint->counters.decisions_by_hint_level.size() != static_cast<size_t>(policy_.rungs()) + 1) {
+  if (checkpoint.counters.decisions_by_hint_level.size() != static_cast<size_t>(policy_.rungs()) + 1) {
     return refuse("its hint-level counters do not match the ladder");
   }
-  for (const auto& [id, pending] : checkpoint->pending) {
+  for (const auto& [id, pending] : checkpoint.pending) {
     const EncodedPrompt& prompt = pending.features;
     const bool projection_fits = prompt.hidden_projection.empty() ||
                                  prompt.hidden_projection.size() ==
@@ -401,17 +405,17 @@ absl::Status TrainerPlugin::Load(const std::string& path) {
     }
   }
   absl::StatusOr<PassRatePredictor> predictor =
-      PassRatePredictor::Restore(schema_, config_.predictor, std::move(checkpoint->predictor));
+      PassRatePredictor::Restore(schema_, config_.predictor, std::move(checkpoint.predictor));
   if (!predictor.ok()) return refuse(predictor.status().message());
-  absl::StatusOr<Policy> policy = Policy::Create(config_.policy, std::move(checkpoint->policy));
+  absl::StatusOr<Policy> policy = Policy::Create(config_.policy, std::move(checkpoint.policy));
   if (!policy.ok()) return refuse(policy.status().message());
 
   std::lock_guard<std::mutex> lock(mutex_);
   predictor_ = *std::move(predictor);
   policy_ = *std::move(policy);
-  counters_ = std::move(checkpoint->counters);
-  pending_ = std::move(checkpoint->pending);
-  rollout_cost_ = RolloutCost(config_.policy.expectation_decay, std::move(checkpoint->rollout_cost));
+  counters_ = std::move(checkpoint.counters);
+  pending_ = std::move(checkpoint.pending);
+  rollout_cost_ = RolloutCost(config_.policy.expectation_decay, std::move(checkpoint.rollout_cost));
   return absl::OkStatus();
 }
 

@@ -148,6 +148,10 @@ class TrainerPlugin {
   // from a plugin with the same feature schema, ladder length and probe settings; thresholds and
   // other settings are this plugin's own, so a resumed run may retune them.
   absl::Status Load(const std::string& path);
+  // The same state in memory: what Save writes, and what Load reads, with Load's checks
+  // (`source` names the snapshot in their messages).
+  PluginCheckpoint Snapshot() const;
+  absl::Status Restore(PluginCheckpoint checkpoint, const std::string& source = "snapshot");
 
   // Whether the predictor holds this prompt's outcomes out of training, to measure itself on them.
   bool IsHoldout(const std::string& prompt_id) const;

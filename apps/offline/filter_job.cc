@@ -290,41 +290,6 @@ JobPaths PathsOf(const FilterOptions& o) {
   return p;
 }
 
-// The progress of an interrupted run with the same settings, or a fresh start: the calibration
-// pass, the calibrated plugin saved, and an empty progress record.
-absl::StatusOr<FilterProgress> ResumeOrStart(const FilterOptions& o, const JobPaths& paths, const json& settings,
-                                             const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
-                                             const ControlInputs* controls, TrainerPlugin& plugin, bool* resumed) {
-  *resumed = false;
-  std::error_code lookup;
-  // A progress file that cannot even be looked up (a link loop) is for Load to name, not to skip.
-  const bool progress_exists = fs::exists(paths.progress, lookup) || lookup;
-  if (!o.restart && progress_exists) {
-    auto progress = FilterProgress::Load(paths.progress);
-    if (!progress.ok()) return progress.status();
-    if (progress->settings != settings) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          o.output_dir, " holds a run with other settings (", FirstDifference(settings, progress->settings),
-          "); use --restart to start over there, or another output directory"));
-    }
-    *resumed = true;
-    return progress;
-  }
-  std::error_code ec;
-  fs::remove_all(paths.state_dir, ec);
-  fs::create_directories(paths.state_dir, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat(paths.state_dir.string(), ": cannot create: ", ec.message()));
-  auto calibration = Calibrate(o, outcomes, source, controls, plugin);
-  if (!calibration.ok()) return calibration.status();
-  if (absl::Status s = plugin.Save(paths.plugin); !s.ok()) return s;
-  FilterProgress progress;
-  progress.settings = settings;
-  progress.duplicates = calibration->duplicate_of;
-  progress.shard_rows = calibration->shard_rows;
-  progress.outcome_rows = calibration->outcome_rows;
-  return progress;
-}
-
 // The rows of the next batch of this shard: the readable ones, while the unreadable ones and
 // duplicates go to rejects at once. `lines` counts both.
 struct Batch {
@@ -333,75 +298,52 @@ struct Batch {
   bool eof = false;
 };
 
-Batch ReadBatch(JsonlReader& reader, const FilterOptions& o, const FilterProgress& progress,
-                const std::function<void(int64_t, const std::string&, const std::string&)>& reject) {
-  Batch batch;
-  while (static_cast<int>(batch.rows.size()) < o.batch_rows) {
-    std::optional<JsonlRow> raw = reader.Next();
-    if (!raw) {
-      batch.eof = true;
-      break;
-    }
-    if (!InShard(raw->line, o)) continue;
-    ++batch.lines;
-    const int64_t line = raw->line;
-    const std::string text = raw->raw;
-    auto row = ReadRow(*std::move(raw), o.fields);
-    if (!row.ok()) {
-      reject(line, text, std::string(row.status().message()));
-    } else if (auto d = progress.duplicates.find(line); d != progress.duplicates.end()) {
-      reject(line, text, absl::StrCat("duplicate id '", row->id, "' (first on line ", d->second, ")"));
-    } else {
-      batch.rows.push_back(*std::move(row));
-    }
-  }
-  return batch;
-}
+// One run of the filter over one shard, from the calibration pass to the report: it owns the
+// settings, the output files, the progress record and the plugin.
+class FilterJob {
+ public:
+  // Checks the options, reads the outcomes, takes the output directory's lock and builds the
+  // plugin; nothing is scored yet.
+  static absl::StatusOr<std::unique_ptr<FilterJob>> Open(const FilterOptions& options, FeatureSource& source);
+  absl::StatusOr<FilterSummary> Run();
 
-// Scores and decides one batch with a fresh copy of the calibrated plugin (so each decision
-// depends on its row alone) and writes every row to its output.
-absl::Status DecideBatch(const Batch& batch, const FilterOptions& o, const JobPaths& paths,
-                         const std::map<std::string, Outcome>& outcomes, FeatureSource& source,
-                         const ControlInputs* controls, const FeatureSchema& schema, TrainerPlugin& plugin,
-                         FilterOutputs& outputs,
-                         const std::function<void(int64_t, const std::string&, const std::string&)>& reject) {
-  std::vector<const FilterRow*> to_score;
-  for (const auto& r : batch.rows) to_score.push_back(&r);
-  auto scored = ScoreRows(to_score, source, o.batch_rows, controls);
-  if (!scored.ok()) return scored.status();
-  if (absl::Status s = plugin.Load(paths.plugin); !s.ok()) return s;
-  std::vector<PromptInfo> infos;
-  std::vector<PromptFeatures> features;
-  std::vector<const FilterRow*> decided;
-  for (size_t i = 0; i < batch.rows.size(); ++i) {
-    const FilterRow& row = batch.rows[i];
-    if (!(*scored)[i].ok()) {
-      reject(row.line, row.raw, std::string((*scored)[i].status().message()));
-      continue;
-    }
-    infos.push_back(PromptInfo{row.id, row.prompt, row.reference});
-    features.push_back(*(*scored)[i]);
-    decided.push_back(&row);
-  }
-  auto decisions = plugin.Decide(infos, features);
-  if (!decisions.ok()) return decisions.status();
-  for (size_t i = 0; i < decided.size(); ++i) {
-    const Decision& d = (*decisions)[i];
-    const char* stem = d.kind == DecisionKind::kKeep ? "kept" : d.kind == DecisionKind::kGuide ? "guided" : "dropped";
-    outputs.Write(stem, OutputRow(*decided[i], features[i], d, schema, o, outcomes, plugin));
-  }
-  return absl::OkStatus();
-}
+ private:
+  FilterJob(const FilterOptions& options, FeatureSource& source) : o_(options), source_(source), paths_(PathsOf(options)) {}
 
-}  // namespace
+  // The progress of an interrupted run with the same settings and its calibrated plugin, or a
+  // fresh start: the calibration pass, the calibrated plugin saved, an empty progress record.
+  absl::Status ResumeOrStart();
+  Batch ReadBatch(JsonlReader& reader);
+  // Scores and decides one batch with the calibrated plugin as it was after calibration (so each
+  // decision depends on its row alone) and writes every row to its output.
+  absl::Status DecideBatch(const Batch& batch);
+  void Reject(int64_t line, const std::string& raw, const std::string& why);
+  const ControlInputs* controls() const { return controls_ ? &*controls_ : nullptr; }
 
-absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& source) {
+  const FilterOptions& o_;
+  FeatureSource& source_;
+  const JobPaths paths_;
+  std::unique_ptr<OutputDirectoryLock> lock_;
+  std::map<std::string, Outcome> outcomes_;
+  std::optional<ControlInputs> controls_;
+  FeatureSchema schema_;
+  std::unique_ptr<TrainerPlugin> plugin_;
+  json settings_;
+  plugin::PluginCheckpoint calibrated_;  // the plugin after the calibration pass
+  FilterProgress progress_;
+  std::optional<FilterOutputs> outputs_;
+  FilterSummary summary_;
+};
+
+absl::StatusOr<std::unique_ptr<FilterJob>> FilterJob::Open(const FilterOptions& o, FeatureSource& source) {
   if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
     return absl::InvalidArgumentError(absl::StrCat("shard ", o.shard_index, "/", o.shard_count,
                                                    ": need 0 <= i < n"));
   if (o.batch_rows < 1 || o.reference_rows < 0) return absl::InvalidArgumentError("batch_rows must be >= 1");
+  std::unique_ptr<FilterJob> job(new FilterJob(o, source));
   auto outcomes = LoadOutcomes(o.outcomes_path);
   if (!outcomes.ok()) return outcomes.status();
+  job->outcomes_ = *std::move(outcomes);
   std::error_code ec;
   fs::create_directories(o.output_dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(o.output_dir, ": cannot create: ", ec.message()));
@@ -409,59 +351,155 @@ absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& o, FeatureSource& s
   if (::access(o.output_dir.c_str(), W_OK) != 0)
     return absl::PermissionDeniedError(
         absl::StrCat(o.output_dir, ": the output directory is not writable: ", std::strerror(errno)));
-  const JobPaths paths = PathsOf(o);
   // Two runs appending to the same files would interleave their rows: one run per output directory
-  // and shard, for as long as this function runs.
-  auto lock = OutputDirectoryLock::Acquire(paths.lock);
+  // and shard, for as long as the job lives.
+  auto lock = OutputDirectoryLock::Acquire(job->paths_.lock);
   if (!lock.ok()) return lock.status();
-
-  std::optional<ControlInputs> controls;
+  job->lock_ = *std::move(lock);
   if (o.control_inputs) {
     auto scanned = ControlInputs::Scan(o.input_path, o.control_fields);
     if (!scanned.ok()) return scanned.status();
-    controls = *std::move(scanned);
+    job->controls_ = *std::move(scanned);
   }
-  const FeatureSchema schema = controls ? controls->Extend(source.schema()) : source.schema();
-  auto plugin = TrainerPlugin::Create(schema, o.plugin);
+  job->schema_ = job->controls_ ? job->controls_->Extend(source.schema()) : source.schema();
+  auto plugin = TrainerPlugin::Create(job->schema_, o.plugin);
   if (!plugin.ok()) return plugin.status();
-  const json settings = FilterSettings(o, schema);
-  FilterSummary summary;
-  const ControlInputs* control_inputs = controls ? &*controls : nullptr;
-  auto progress = ResumeOrStart(o, paths, settings, *outcomes, source, control_inputs, **plugin, &summary.resumed);
-  if (!progress.ok()) return progress.status();
-  summary.outcome_rows = progress->outcome_rows;
-  summary.rejected = progress->rejected;
+  job->plugin_ = *std::move(plugin);
+  job->settings_ = FilterSettings(o, job->schema_);
+  return job;
+}
 
+absl::Status FilterJob::ResumeOrStart() {
+  std::error_code lookup;
+  // A progress file that cannot even be looked up (a link loop) is for Load to name, not to skip.
+  const bool progress_exists = fs::exists(paths_.progress, lookup) || lookup;
+  if (!o_.restart && progress_exists) {
+    auto progress = FilterProgress::Load(paths_.progress);
+    if (!progress.ok()) return progress.status();
+    if (progress->settings != settings_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          o_.output_dir, " holds a run with other settings (", FirstDifference(settings_, progress->settings),
+          "); use --restart to start over there, or another output directory"));
+    }
+    if (absl::Status s = plugin_->Load(paths_.plugin); !s.ok()) return s;
+    calibrated_ = plugin_->Snapshot();
+    progress_ = *std::move(progress);
+    summary_.resumed = true;
+    return absl::OkStatus();
+  }
+  std::error_code ec;
+  fs::remove_all(paths_.state_dir, ec);
+  fs::create_directories(paths_.state_dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(paths_.state_dir.string(), ": cannot create: ", ec.message()));
+  auto calibration = Calibrate(o_, outcomes_, source_, controls(), *plugin_);
+  if (!calibration.ok()) return calibration.status();
+  if (absl::Status s = plugin_->Save(paths_.plugin); !s.ok()) return s;
+  calibrated_ = plugin_->Snapshot();
+  progress_ = FilterProgress{};
+  progress_.settings = settings_;
+  progress_.duplicates = calibration->duplicate_of;
+  progress_.shard_rows = calibration->shard_rows;
+  progress_.outcome_rows = calibration->outcome_rows;
+  return absl::OkStatus();
+}
+
+void FilterJob::Reject(int64_t line, const std::string& raw, const std::string& why) {
+  std::cerr << o_.input_path << ":" << line << ": " << why << "\n";
+  outputs_->Write("rejects", json{{"line", line}, {"error", why}, {"raw", raw}});
+  ++summary_.rejected;
+}
+
+Batch FilterJob::ReadBatch(JsonlReader& reader) {
+  Batch batch;
+  while (static_cast<int>(batch.rows.size()) < o_.batch_rows) {
+    std::optional<JsonlRow> raw = reader.Next();
+    if (!raw) {
+      batch.eof = true;
+      break;
+    }
+    if (!InShard(raw->line, o_)) continue;
+    ++batch.lines;
+    const int64_t line = raw->line;
+    const std::string text = raw->raw;
+    auto row = ReadRow(*std::move(raw), o_.fields);
+    if (!row.ok()) {
+      Reject(line, text, std::string(row.status().message()));
+    } else if (auto d = progress_.duplicates.find(line); d != progress_.duplicates.end()) {
+      Reject(line, text, absl::StrCat("duplicate id '", row->id, "' (first on line ", d->second, ")"));
+    } else {
+      batch.rows.push_back(*std::move(row));
+    }
+  }
+  return batch;
+}
+
+absl::Status FilterJob::DecideBatch(const Batch& batch) {
+  std::vector<const FilterRow*> to_score;
+  for (const auto& r : batch.rows) to_score.push_back(&r);
+  auto scored = ScoreRows(to_score, source_, o_.batch_rows, controls());
+  if (!scored.ok()) return scored.status();
+  if (absl::Status s = plugin_->Restore(calibrated_, "the calibrated plugin"); !s.ok()) return s;
+  std::vector<PromptInfo> infos;
+  std::vector<PromptFeatures> features;
+  std::vector<const FilterRow*> decided;
+  for (size_t i = 0; i < batch.rows.size(); ++i) {
+    const FilterRow& row = batch.rows[i];
+    if (!(*scored)[i].ok()) {
+      Reject(row.line, row.raw, std::string((*scored)[i].status().message()));
+      continue;
+    }
+    infos.push_back(PromptInfo{row.id, row.prompt, row.reference});
+    features.push_back(*(*scored)[i]);
+    decided.push_back(&row);
+  }
+  auto decisions = plugin_->Decide(infos, features);
+  if (!decisions.ok()) return decisions.status();
+  for (size_t i = 0; i < decided.size(); ++i) {
+    const Decision& d = (*decisions)[i];
+    const char* stem = d.kind == DecisionKind::kKeep ? "kept" : d.kind == DecisionKind::kGuide ? "guided" : "dropped";
+    outputs_->Write(stem, OutputRow(*decided[i], features[i], d, schema_, o_, outcomes_, *plugin_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FilterSummary> FilterJob::Run() {
+  if (absl::Status s = ResumeOrStart(); !s.ok()) return s;
+  summary_.outcome_rows = progress_.outcome_rows;
+  summary_.rejected = progress_.rejected;
   // Every output cut back to what the last checkpoint recorded, then appended to.
-  auto outputs = FilterOutputs::Open(paths.outputs, progress->sizes);
+  auto outputs = FilterOutputs::Open(paths_.outputs, progress_.sizes);
   if (!outputs.ok()) return outputs.status();
-  std::ifstream in(o.input_path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(o.input_path, ": cannot open"));
-  in.seekg(progress->input_offset);
-  JsonlReader reader(in, progress->next_line);
-  ProgressBar bar(o.progress_bar, progress->shard_rows, progress->rows_done);
-  auto reject = [&](int64_t line, const std::string& raw, const std::string& why) {
-    std::cerr << o.input_path << ":" << line << ": " << why << "\n";
-    outputs->Write("rejects", json{{"line", line}, {"error", why}, {"raw", raw}});
-    ++summary.rejected;
-  };
-  while (!progress->done) {
-    Batch batch = ReadBatch(reader, o, *progress, reject);
-    if (absl::Status s = DecideBatch(batch, o, paths, *outcomes, source, control_inputs, schema, **plugin, *outputs, reject); !s.ok()) return s;
+  outputs_.emplace(*std::move(outputs));
+  std::ifstream in(o_.input_path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(o_.input_path, ": cannot open"));
+  in.seekg(progress_.input_offset);
+  JsonlReader reader(in, progress_.next_line);
+  ProgressBar bar(o_.progress_bar, progress_.shard_rows, progress_.rows_done);
+  while (!progress_.done) {
+    Batch batch = ReadBatch(reader);
+    if (absl::Status s = DecideBatch(batch); !s.ok()) return s;
     // Checkpoint: the outputs first, then the record of how far they go.
-    if (absl::Status s = outputs->Flush(); !s.ok()) return s;
-    progress->sizes = outputs->Sizes();
-    progress->rows_done += batch.lines;
-    progress->input_offset = batch.eof ? 0 : static_cast<int64_t>(in.tellg());
-    progress->next_line = reader.line();
-    progress->rejected = summary.rejected;
-    progress->done = batch.eof;
-    if (absl::Status s = progress->Save(paths.progress); !s.ok()) return s;
-    bar.Update(progress->rows_done);
+    if (absl::Status s = outputs_->Flush(); !s.ok()) return s;
+    progress_.sizes = outputs_->Sizes();
+    progress_.rows_done += batch.lines;
+    progress_.input_offset = batch.eof ? 0 : static_cast<int64_t>(in.tellg());
+    progress_.next_line = reader.line();
+    progress_.rejected = summary_.rejected;
+    progress_.done = batch.eof;
+    if (absl::Status s = progress_.Save(paths_.progress); !s.ok()) return s;
+    bar.Update(progress_.rows_done);
   }
   bar.Finish();
-  if (absl::Status s = WriteReport(o, source, settings, &summary); !s.ok()) return s;
-  return summary;
+  if (absl::Status s = WriteReport(o_, source_, settings_, &summary_); !s.ok()) return s;
+  return std::move(summary_);
+}
+
+}  // namespace
+
+absl::StatusOr<FilterSummary> RunFilter(const FilterOptions& options, FeatureSource& source) {
+  auto job = FilterJob::Open(options, source);
+  if (!job.ok()) return job.status();
+  return (*job)->Run();
 }
 
 }  // namespace sparsegate::offline

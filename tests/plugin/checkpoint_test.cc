@@ -99,6 +99,31 @@ TEST(PluginCheckpoint, SavingWhatWasLoadedGivesTheSameBytes) {
   EXPECT_EQ(files, 2);
 }
 
+// A snapshot in memory is the checkpoint without the file: a plugin restored from it saves the
+// same bytes as the one it was taken from and decides as it would (the offline filter restores
+// its calibrated plugin this way before every batch).
+TEST(PluginCheckpoint, ASnapshotRestoresWhatTheFileWould) {
+  TempDir dir;
+  TrainerSim sim;
+  std::unique_ptr<TrainerPlugin> a = MakePlugin();
+  for (int step = 0; step < 12; ++step) sim.Step(*a, step);
+  sim.Decide(*a, 12);
+  ASSERT_TRUE(a->Save(dir.File("saved.json")).ok());
+  std::unique_ptr<TrainerPlugin> b = MakePlugin();
+  ASSERT_TRUE(b->Restore(a->Snapshot()).ok());
+  ASSERT_TRUE(b->Save(dir.File("restored.json")).ok());
+  EXPECT_EQ(ReadAll(dir.File("saved.json")), ReadAll(dir.File("restored.json")));
+  std::unique_ptr<TrainerPlugin> c = MakePlugin();
+  ASSERT_TRUE(c->Load(dir.File("saved.json")).ok());
+  EXPECT_EQ(Describe(sim.Decide(*b, 13)), Describe(sim.Decide(*c, 13)));
+  // A snapshot of another plugin is refused with Load's checks, naming the snapshot.
+  PluginCheckpoint other = a->Snapshot();
+  other.ladder_rungs += 1;
+  const absl::Status refused = b->Restore(other, "the calibrated plugin");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("the calibrated plugin does not fit this plugin"), std::string::npos) << refused;
+}
+
 class BadPluginCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
