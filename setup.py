@@ -19,6 +19,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.install import install
 
 ROOT = Path(__file__).resolve().parent
 
@@ -58,11 +59,20 @@ class CMakeBuild(build_ext):
         self.copy_file(str(built[0]), str(output))
 
 
+class Install(install):
+    # Debian's setuptools (python3-setuptools) asks the install command for two options only
+    # Debian's patched Python defines (--install-layout, and the prefix it was given); used by
+    # another Python (a pyenv 3.12 offline, whose only setuptools is Debian's), installing fails on
+    # the missing attributes. None is what Debian's own Python has without them: no special layout.
+    install_layout = None
+    prefix_option = None
+
+
 def shutil_which(name: str):
     from shutil import which
     return which(name)
 
 
-setup(ext_modules=[CMakeExtension("sparsegate._core")], cmdclass={"build_ext": CMakeBuild},
+setup(ext_modules=[CMakeExtension("sparsegate._core")], cmdclass={"build_ext": CMakeBuild, "install": Install},
       # Not setuptools' default ./build: that is the project's own CMake build folder.
       options={"build": {"build_base": "build/pip"}, "egg_info": {"egg_base": "build/pip"}})

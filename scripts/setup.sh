@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
-  python3-pip python3-venv python3-setuptools   # `pip install .` of the Python package (tests)
+  python3-pip python3-venv python3-setuptools python3-wheel   # `pip install .` of the Python package (tests)
   python3-yaml                                  # the Kubernetes manifests test
   python3-scipy                                 # the RL comparison's intervals over seeds
   python3-grpcio python3-protobuf               # the Python baseline service of the speed benchmark (P3)
