@@ -9,11 +9,12 @@
 
 namespace sparsegate {
 
-// Median GFLOP/s of a few 512x512 products on the calling thread's pool.
+// GFLOP/s of 512x512 products on one thread (the calling thread's setting is restored): the best
+// of five stretches of at least 20 ms.
 double MeasureMatmulGflops();
 
 // Below this, the selected BLAS is almost certainly the reference one
-// (measured here: ~5 GFLOP/s reference, ~175 OpenBLAS on 2 cores).
+// (measured here on one thread: ~5 GFLOP/s reference, ~90 OpenBLAS).
 constexpr double kSlowBlasGflops = 20.0;
 
 }  // namespace sparsegate
