@@ -35,6 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import arithmetic  # noqa: E402
+from answers import LIMIT_EXTRA, LIMIT_SLACK, final_answer  # noqa: E402,F401  (the card's check)
 
 DEFAULT_PER_LEVEL = 20  # 480 problems: about 12 minutes on the 2-core development machine, under load
 OPS = ("add", "sub", "mul", "expr")
@@ -53,10 +54,8 @@ SPARSER = {"heavy_tail_fraction": -1, "top1_energy": 1, "top5_energy": 1, "top10
 MIN_CELL = 5          # fewer problems than this in a comparison cell: reported as too small
 MIN_STRATUM = 10      # token-count strata smaller than this are left out of the stratified correlation
 WEAK, MODEST = 0.2, 0.4
-LIMIT_SLACK, LIMIT_EXTRA = 1.1, 8  # max new tokens: the level's longest reference completion x slack + extra
 DRAWS_PER_PROBLEM = 200            # candidates drawn per wanted problem before a level falls back to seen prompts
 TOLERANCE = 1e-4                   # --check: features agree within this (relative above 1)
-FINAL_ANSWER = re.compile(r"So [^=]*= (-?\d+)\.")  # "So 478 + 356 = 834." (the trace's "so" is lower case)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,12 +140,6 @@ def max_new_tokens(binary, model, level_problems):
     """Room for the longest reference completion of the level (+ EOS), with a margin."""
     longest = max(token_counts(binary, model, [ANSWER_PREFIX + p["solution"] for p in level_problems]))
     return int(longest * LIMIT_SLACK) + LIMIT_EXTRA
-
-
-def final_answer(completion):
-    """The N of the completion's last "So ... = N." sentence, or None."""
-    found = FINAL_ANSWER.findall(completion)
-    return found[-1] if found else None
 
 
 def generate(binary, model, work, name, rows, samples, temperature, limit):

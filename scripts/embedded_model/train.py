@@ -42,10 +42,9 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
 import arithmetic  # noqa: E402
 import byte_bpe  # noqa: E402
-from make_reference import read_checkpoint, write_safetensors  # noqa: E402
+from safetensors_io import read_checkpoint, write_safetensors  # noqa: E402
 
 EOS = "<|endoftext|>"
 # The answer marker: a prompt is "Q: 478 + 356 = ?", the model writes "\nA: <trace>" after it.

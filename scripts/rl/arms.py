@@ -676,17 +676,3 @@ ARMS = {"grpo": Arm, "dapo": DapoArm, "greso": GresoArm, "ghpo": GhpoArm, "mopps
 # English, which the embedded model has never seen. The comparison's own variants, each on a service
 # of its own, are sparsegate_arms.VARIANTS.
 SPARSEGATE_ARMS = {"sparsegate-at-target": {"hint_template": "\nA: {hint}"}}
-
-
-def make_arm(name, batch, group_size, seed, target=None, model_dir=None, **options):
-    """model_dir: the starting policy, which a sparsegate arm's own service scores with (and follows)."""
-    if name in ARMS:
-        return ARMS[name](batch, group_size, seed, **options)
-    import sparsegate_arms  # the product's arms, each on a service of its own (imported here: it imports this)
-    if name in sparsegate_arms.VARIANTS:
-        return sparsegate_arms.GateArm(batch, group_size, seed, name=name, model_dir=model_dir, **options)
-    if name in SPARSEGATE_ARMS:
-        if not target:
-            raise ValueError(f"arm {name} needs a sparsegate service: --target host:port")
-        return SparsegateArm(batch, group_size, seed, target, dict(SPARSEGATE_ARMS[name], **options), name=name)
-    raise ValueError(f"unknown arm {name!r}; known: {sorted(ARMS) + sorted(SPARSEGATE_ARMS)}")

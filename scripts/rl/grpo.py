@@ -43,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import policy as policy_mod  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
 import torch  # noqa: E402
+import arm_registry  # noqa: E402
 import arms as arms_mod  # noqa: E402
 import pools  # noqa: E402
 
@@ -473,7 +474,7 @@ def run_one(cfg, arm_name, tokenizer, test_set=None, initial_eval=None, arm_opti
         test_set = [dict(p) for p in pool]
     test_set = test_set or pools.make_test_set(cfg.test_size, 0, [pool], cfg.levels.split(",") if cfg.levels else None)
     options = {"ghpo": {"hint_style": cfg.hint_style}, "dapo": {"max_num_gen_batches": cfg.dapo_max_gen_batches}}
-    arm = arms_mod.make_arm(arm_name, cfg.batch, cfg.group, cfg.seed, target=target, model_dir=cfg.model or None,
+    arm = arm_registry.make_arm(arm_name, cfg.batch, cfg.group, cfg.seed, target=target, model_dir=cfg.model or None,
                             **dict(options.get(arm_name, {}), **(arm_options or {})))
     return Trainer(cfg, arm, pool, test_set, tokenizer).run(initial_eval)
 

@@ -25,9 +25,9 @@ import torch.nn.functional as F  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "embedded_model"))
-import train  # noqa: E402  (its import puts tests/reference on sys.path)
+import train  # noqa: E402
 import byte_bpe  # noqa: E402
-from make_reference import read_checkpoint, write_safetensors  # noqa: E402
+from safetensors_io import read_checkpoint, write_safetensors  # noqa: E402
 
 ANSWER_PREFIX = train.ANSWER_PREFIX
 MODEL_DIR = os.path.join(ROOT, "models", "arith-3m")  # the embedded default: its tokenizer is every policy's

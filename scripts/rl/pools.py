@@ -20,7 +20,7 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "embedded_model"))
 import arithmetic  # noqa: E402
-import measure  # noqa: E402  (final_answer: the reward is checked as the model card checks it)
+import answers  # noqa: E402  (the reward is checked as the model card checks it)
 
 # (op, digits): (kind, share of the pool), for the starting policy (policy.START_DIR), whose pass rate
 # at temperature 1 falls with the number of carries it can forget.
@@ -32,7 +32,7 @@ LEVELS = {
     ("add", 4): ("hopeless", 0.05), ("sub", 4): ("hopeless", 0.05), ("add", 5): ("hopeless", 0.05),
     ("sub", 5): ("hopeless", 0.05),
 }
-LIMIT_SLACK, LIMIT_EXTRA = measure.LIMIT_SLACK, measure.LIMIT_EXTRA  # max new tokens, as the card sizes them
+LIMIT_SLACK, LIMIT_EXTRA = answers.LIMIT_SLACK, answers.LIMIT_EXTRA  # max new tokens, as the card sizes them
 
 
 def level_of(p):
@@ -85,11 +85,11 @@ def make_test_set(n, seed, pools, levels=None):
 
 
 def reward(problem, completion, hint=""):
-    """1.0 when the final answer ("So ... = N.") is right, else 0.0 (measure.final_answer, as the card).
+    """1.0 when the final answer ("So ... = N.") is right, else 0.0 (answers.final_answer, as the card).
 
     A guided rollout is read with its hint in front: the hint ends mid-trace (cut by characters) and
     the rollout continues it, so the last sentence can start in the hint and end in the rollout.
     The rollout must still write the end: a cut at 75% of the characters never holds the closing ".",
     and for the long traces GHPO hints (all-wrong groups) it ends well before the final sentence.
     """
-    return 1.0 if measure.final_answer(hint + completion) == problem["answer"] else 0.0
+    return 1.0 if answers.final_answer(hint + completion) == problem["answer"] else 0.0

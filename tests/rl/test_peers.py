@@ -8,6 +8,7 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "rl"))
+import arm_registry  # noqa: E402
 import arms  # noqa: E402
 import pools  # noqa: E402
 
@@ -309,7 +310,7 @@ def test_sampling_ledger_counts_every_token_and_fates_every_group(name, monkeypa
     for i, p in enumerate(pool):
         p["prompt"] = f"Q: {i} + 1 = ?"
     rates = [0.0, 1.0, 0.5, 0.25] * 3                                # hopeless, trivial, learnable
-    arm = arms.make_arm(name, 4, 8, 0)
+    arm = arm_registry.make_arm(name, 4, 8, 0)
     t = stub_trainer(arm, pool, rates, monkeypatch)
     kept_by_step = run_steps(t, 6)
     led = t.ledger
