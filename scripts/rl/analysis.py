@@ -96,12 +96,6 @@ def interval(values):
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
 
 
-def censored_tokens(run, target):
-    """(tokens to `target`, whether it was reached): a run that never gets there counts as its budget."""
-    reached = tokens_to(run["curve"], target)
-    return (reached, True) if reached is not None else (float(run["config"]["budget_tokens"]), False)
-
-
 def welch(a, b):
     """Mean of a minus mean of b with a two-sided 95% Welch t interval; None below two values each."""
     if len(a) < 2 or len(b) < 2:
@@ -180,10 +174,11 @@ def analyse(runs):
                 "tokens_to_90": [tokens_to(r["curve"], target) for r in rs] if target is not None else None,
                 "ledger": ledger(rs)}
             if target is not None:
-                censored = [censored_tokens(r, target) for r in rs]
+                # A run that never reaches the target counts as its budget.
+                reached = regime_out["arms"][arm]["tokens_to_90"]
+                values = [float(r["config"]["budget_tokens"]) if t is None else t for r, t in zip(rs, reached)]
                 regime_out["arms"][arm]["tokens_to_90_censored"] = {
-                    **interval([t for t, _ in censored]), "all_reached": all(ok for _, ok in censored),
-                    "values": [t for t, _ in censored]}
+                    **interval(values), "all_reached": None not in reached, "values": values}
         regime_out["capabilities"] = []
         for name, with_it, without in CAPABILITIES:
             a, b = regime_out["arms"].get(with_it), regime_out["arms"].get(without)

@@ -96,17 +96,19 @@ def lookup(row: Mapping[str, Any], path: Optional[str]) -> Any:
     return value
 
 
+def _number(v: Any) -> float:
+    return float(v.item() if hasattr(v, "item") else v)  # numpy and torch scalars too
+
+
+def _unit_reward(v: Any) -> Optional[float]:
+    """One reward in [0, 1], or None for NaN (see the module docstring)."""
+    v = _number(v)
+    return None if math.isnan(v) else min(1.0, max(0.0, v))
+
+
 def unit_rewards(values: Iterable[Any]) -> List[float]:
     """One group's rewards in [0, 1], NaNs left out (see the module docstring)."""
-    out = []
-    for v in values:
-        if hasattr(v, "item"):  # numpy and torch scalars
-            v = v.item()
-        v = float(v)
-        if math.isnan(v):
-            continue
-        out.append(min(1.0, max(0.0, v)))
-    return out
+    return [r for r in map(_unit_reward, values) if r is not None]
 
 
 def unit_group(values: Sequence[Any], completion_tokens: Optional[Sequence[Any]] = None):
@@ -117,13 +119,8 @@ def unit_group(values: Sequence[Any], completion_tokens: Optional[Sequence[Any]]
         return unit_rewards(values), None
     if len(completion_tokens) != len(values):
         raise ValueError(f"{len(values)} rewards but {len(completion_tokens)} completion lengths")
-    rewards, lengths = [], []
-    for v, n in zip(values, completion_tokens):
-        kept = unit_rewards([v])
-        if kept:
-            rewards += kept
-            lengths.append(float(n.item() if hasattr(n, "item") else n))
-    return rewards, lengths
+    kept = [(r, _number(n)) for r, n in zip(map(_unit_reward, values), completion_tokens) if r is not None]
+    return [r for r, _ in kept], [n for _, n in kept]
 
 
 def _digest_number(digest: Any) -> Optional[float]:
