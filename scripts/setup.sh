@@ -18,7 +18,7 @@ PACKAGES=(
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2
   python3-pip python3-venv python3-setuptools python3-wheel   # `pip install .` of the Python package (tests)
   python3-yaml                                  # the Kubernetes manifests test
-  python3-scipy                                 # the RL comparison's intervals over seeds
+  python3-scipy python3-matplotlib              # statistics and charts of the model card and the RL report
   python3-grpcio python3-protobuf               # the Python baseline service of the speed benchmark (P3)
   clang libclang-rt-14-dev                      # the sanitizer tree and libFuzzer (scripts/sanitize.sh)
   openssl                                       # the TLS tests make their certificates with it

@@ -17,7 +17,7 @@ training_log.json) and loss_curve.svg. Deterministic: a rerun gives identical RE
 
     measure.py --model models/arith-3m --sparsegate build/apps/cli/sparsegate
     measure.py --model models/arith-3m --sparsegate ... --check        # re-measure a subset, compare
-    measure.py --model models/arith-3m --card-only                     # re-render from card_data.json
+    measure.py --model models/arith-3m --card-only    # recompute the statistics, re-render, from card_data.json
 """
 import argparse
 import json
@@ -29,12 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
+from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import arithmetic  # noqa: E402
+import charts  # noqa: E402
 from answers import LIMIT_EXTRA, LIMIT_SLACK, final_answer  # noqa: E402,F401  (the card's check)
 
 DEFAULT_PER_LEVEL = 20  # 480 problems: about 12 minutes on the 2-core development machine, under load
@@ -200,36 +203,31 @@ def measure_problems(binary, model, work, problems, limits):
 
 
 # ---------------------------------------------------------------------------------------------
-# Statistics (numpy only: scipy is not installed here)
+# Statistics
 # ---------------------------------------------------------------------------------------------
+def _correlation(fn, x, y):
+    """fn's coefficient, NaN where a side is constant (no correlation; scipy warns and gives NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(fn(np.asarray(x, float), np.asarray(y, float))[0])
+
+
 def ranks(x):
     """1-based ranks, ties given their average rank."""
-    x = np.asarray(x, dtype=float)
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(len(x))
-    r[order] = np.arange(1, len(x) + 1)
-    _, inverse = np.unique(x, return_inverse=True)
-    sums = np.bincount(inverse, weights=r)
-    return (sums / np.bincount(inverse))[inverse]
-
-
-def pearson(x, y):
-    x, y = np.asarray(x, float) - np.mean(x), np.asarray(y, float) - np.mean(y)
-    den = math.sqrt(float(x @ x) * float(y @ y))
-    return float(x @ y) / den if den > 1e-12 else float("nan")  # a constant side: no correlation
+    return stats.rankdata(x)
 
 
 def spearman(x, y):
-    return pearson(ranks(x), ranks(y))
+    return _correlation(stats.spearmanr, x, y)
 
 
 def p_value(r, n, controls=0):
-    """Two-sided p of a correlation by its t statistic, with the normal tail (n here is in the hundreds)."""
+    """Two-sided p of a correlation by its t statistic on n - 2 - controls degrees of freedom."""
     df = n - 2 - controls
     if not np.isfinite(r) or df < 1:
         return float("nan")
     t = abs(r) * math.sqrt(df / max(1e-300, 1 - r * r))
-    return math.erfc(t / math.sqrt(2))
+    return float(2 * stats.t.sf(t, df))
 
 
 def residual(y, z):
@@ -242,7 +240,7 @@ def residual(y, z):
 def partial_spearman(x, y, z):
     """Spearman of x and y with z's ranks regressed out of both ranks."""
     rz = ranks(z)
-    return pearson(residual(ranks(x), rz), residual(ranks(y), rz))
+    return _correlation(stats.pearsonr, residual(ranks(x), rz), residual(ranks(y), rz))
 
 
 def stratified_spearman(x, y, strata):
@@ -452,40 +450,16 @@ def strength(rho):
 
 
 def loss_curve_svg(curve):
-    """A small line chart of the logged training loss, log-scaled, as plain SVG."""
-    w, h, left, right, top, bottom = 480, 260, 56, 16, 16, 40
-    steps = [s for s, _ in curve]
-    logs = [math.log10(max(loss, 1e-6)) for _, loss in curve]
-    lo, hi = math.floor(min(logs)), math.ceil(max(logs))
-    hi = hi if hi > lo else lo + 1
-    x = lambda s: left + (w - left - right) * (s - 0) / max(steps)  # noqa: E731
-    y = lambda v: top + (h - top - bottom) * (hi - v) / (hi - lo)  # noqa: E731
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-           'font-family="sans-serif" font-size="11">',
-           f'<rect width="{w}" height="{h}" fill="white"/>']
-    for e in range(lo, hi + 1):
-        for mult in (1, 2, 5):
-            v = e + math.log10(mult)
-            if v > hi:
-                continue
-            out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                       f'stroke="{"#ccc" if mult == 1 else "#eee"}"/>')
-            label = f"{mult * 10.0 ** e:g}"
-            out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{label}</text>')
-    tick = 10 ** max(0, len(str(max(steps))) - 1)
-    tick = tick // 2 if max(steps) / tick < 4 else tick
-    for s in range(0, max(steps) + 1, max(1, tick)):
-        out.append(f'<line x1="{x(s):.1f}" x2="{x(s):.1f}" y1="{h - bottom}" y2="{h - bottom + 4}" stroke="black"/>')
-        out.append(f'<text x="{x(s):.1f}" y="{h - bottom + 16}" text-anchor="middle">{s}</text>')
-    out.append(f'<line x1="{left}" x2="{w - right}" y1="{h - bottom}" y2="{h - bottom}" stroke="black"/>')
-    out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{h - bottom}" stroke="black"/>')
-    points = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in zip(steps, logs))
-    out.append(f'<polyline points="{points}" fill="none" stroke="#1f5fa8" stroke-width="1.5"/>')
-    out.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 6}" text-anchor="middle">step</text>')
-    out.append(f'<text x="14" y="{(top + h - bottom) / 2:.0f}" text-anchor="middle" '
-               f'transform="rotate(-90 14 {(top + h - bottom) / 2:.0f})">training loss (per token, log scale)</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    """A small line chart of the logged training loss, log-scaled."""
+    fig, ax = charts.figure(480, 260)
+    ax.plot([s for s, _ in curve], [max(loss, 1e-6) for _, loss in curve], color="#1f5fa8", linewidth=1.5)
+    ax.set_yscale("log")
+    ax.set_xlim(0, max(s for s, _ in curve))
+    ax.grid(True, which="both", color="#eee")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (per token, log scale)")
+    fig.tight_layout()
+    return charts.to_svg(fig)
 
 
 def table(header, rows):
@@ -606,7 +580,7 @@ def render_card(card, log):
         f"of each metric with the operand size (digits) and with the measured pass rate; the partial ρ with pass "
         f"rate controlling for prompt length (both ranks regressed on the token count's ranks); and the "
         f"size-weighted mean ρ within prompts of equal token count (strata of at least {MIN_STRATUM}). p: two-sided, "
-        f"t statistic with the normal tail, uncorrected (Bonferroni over one set's {len(METRICS) * 2} tests: "
+        f"Student t on n - 2 degrees of freedom (n - 3 for the partial), uncorrected (Bonferroni over one set's {len(METRICS) * 2} tests: "
         f"p < {bonferroni:.4f}). The last column is ρ between digits and the level means (group level, "
         f"{len(card['levels'])} levels).", "",
         f"Main set `{main}`:", "",
@@ -926,7 +900,6 @@ def measure(args):
         timings = measure_problems(args.sparsegate, model, work, problems, limits)
     set_names = [set_name(config["num_hidden_layers"] if l < 0 else l, pl) for l in LAYERS for pl in POOLINGS]
     main = set_name(config["num_hidden_layers"], "last_token")
-    effect = analyse(problems, set_names)
     accuracy_problems = [p for op in OPS for d in DIGITS
                          for p in reported([q for q in problems if q["op"] == op and q["digits"] == d])]
     first = arithmetic.training_set(1, log["seed"])[0]
@@ -949,17 +922,10 @@ def measure(args):
         "levels": [level_summary(problems, op, d) for op in OPS for d in DIGITS],
         "accuracy_by_digits": accuracy_by(accuracy_problems, lambda p: p["digits"]),
         "accuracy_by_familiarity": accuracy_by(accuracy_problems, lambda p: p["familiar"]),
-        "effect": effect,
+        "effect": None,  # with_statistics fills it, here and in --card-only
         "problems": problems,
     }
-    passes = np.array([p["pass_rate"] for p in problems])
-    card["headline"] = dict(
-        headline(effect, main),
-        pass_rate_extremes=float(np.mean((passes == 0) | (passes == 1))),
-        pass_rate_vs_familiar=spearman(passes, [p["familiar"] for p in problems]),
-        prompts_end_alike=problems[0]["prompt"][-1] if len({p["prompt"][-1] for p in problems}) == 1 else None,
-        unfamiliar_solved_greedily=[p["prompt"] for p in problems if not p["familiar"] and p["greedy_correct"]])
-    card = finite(card)
+    card = finite(with_statistics(card))
     card["timings"] = finite(dict(timings, evaluation_set_seconds=t_set, total_seconds=time.time() - t_start))
     write_outputs(model, card, log)
     print(f"done in {time.time() - t_start:.0f}s: {os.path.join(model, 'README.md')}", file=sys.stderr)
@@ -984,10 +950,27 @@ def set_metric_names(binary=None, card=None):
         METRICS = tuple(next(iter(card["effect"].values())).keys())
 
 
+def with_statistics(card):
+    """The card with its statistics ("effect", "headline") computed from its per-problem records."""
+    problems, main = card["problems"], card["main_set"]
+    effect = analyse(problems, card["set_names"])
+    passes = np.array([p["pass_rate"] for p in problems])
+    return dict(card, effect=effect, headline=dict(
+        headline(effect, main),
+        pass_rate_extremes=float(np.mean((passes == 0) | (passes == 1))),
+        pass_rate_vs_familiar=spearman(passes, [p["familiar"] for p in problems]),
+        prompts_end_alike=problems[0]["prompt"][-1] if len({p["prompt"][-1] for p in problems}) == 1 else None,
+        unfamiliar_solved_greedily=[p["prompt"] for p in problems if not p["familiar"] and p["greedy_correct"]]))
+
+
 def card_only(args):
     with open(os.path.join(args.model, "card_data.json")) as f:
         card = json.load(f)
     set_metric_names(card=card)
+    timings = card.pop("timings", None)
+    card = finite(with_statistics(card))
+    if timings is not None:
+        card["timings"] = timings
     with open(os.path.join(args.model, "training_log.json")) as f:
         log = json.load(f)
     write_outputs(args.model, card, log)
@@ -1039,7 +1022,7 @@ def main():
     ap.add_argument("--work", help="keep the intermediate JSONL files here (default: a temporary directory)")
     ap.add_argument("--check", action="store_true", help="re-measure a subset and compare with card_data.json")
     ap.add_argument("--check-per-level", type=int, default=1, help="--check: the first N problems of each level")
-    ap.add_argument("--card-only", action="store_true", help="re-render README.md and the SVG from card_data.json")
+    ap.add_argument("--card-only", action="store_true", help="recompute the statistics and re-render README.md and the SVG from card_data.json")
     args = ap.parse_args()
     if args.card_only:
         return card_only(args)

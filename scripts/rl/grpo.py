@@ -46,6 +46,7 @@ import torch  # noqa: E402
 import arm_registry  # noqa: E402
 import arms as arms_mod  # noqa: E402
 import pools  # noqa: E402
+from scipy import stats  # noqa: E402
 
 
 @dataclass
@@ -359,14 +360,13 @@ class Trainer:
 
 
 def zero_pass_auroc(predicted, zero):
-    """AUROC of 1 - predicted pass rate for "the group passed 0 of G" (ties count half); None
-    without both kinds of group."""
+    """AUROC of 1 - predicted pass rate for "the group passed 0 of G" (ties count half): the
+    Mann-Whitney U of the zero-pass groups over the others, per pair. None without both kinds."""
     pos = [1 - p for p, z in zip(predicted, zero) if z]
     neg = [1 - p for p, z in zip(predicted, zero) if not z]
     if not pos or not neg:
         return None
-    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
-    return wins / (len(pos) * len(neg))
+    return float(stats.mannwhitneyu(pos, neg).statistic) / (len(pos) * len(neg))
 
 
 def prediction_over_training(ledger, curve):

@@ -33,21 +33,19 @@ ANSWER_PREFIX = train.ANSWER_PREFIX
 MODEL_DIR = os.path.join(ROOT, "models", "arith-3m")  # the embedded default: its tokenizer is every policy's
 # The RL starting policy: arith-3m continued on traces that forget carries (models/arith-3m-slips/README.md).
 START_DIR = os.path.join(ROOT, "models", "arith-3m-slips")
-# The CLI is moving from difficulty_service/cli to apps/cli; accept both, newest first.
-SPARSEGATE_CANDIDATES = ("build/apps/cli/sparsegate", "build/difficulty_service/cli/sparsegate")
+SPARSEGATE_DEFAULT = "build/apps/cli/sparsegate"  # where scripts/test.sh builds the CLI
 NEG = -1e9  # a finite mask value: fully masked pad queries must not produce NaN (0 * NaN in softmax @ V)
 
 
 def find_sparsegate(flag=None):
-    """The sparsegate CLI: the --sparsegate flag, else the first candidate that exists, else None."""
+    """The sparsegate CLI: the --sparsegate flag, else the build's if it exists, else None."""
     if flag:
         if not os.path.exists(flag):
             raise FileNotFoundError(f"--sparsegate {flag}: no such file")
         return flag
-    for rel in SPARSEGATE_CANDIDATES:
-        path = os.path.join(ROOT, rel)
-        if os.path.isfile(path) and os.access(path, os.X_OK):  # not while the linker is still writing it
-            return path
+    path = os.path.join(ROOT, SPARSEGATE_DEFAULT)
+    if os.path.isfile(path) and os.access(path, os.X_OK):  # not while the linker is still writing it
+        return path
     return None
 
 

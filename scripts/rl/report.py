@@ -1,4 +1,4 @@
-"""The RL comparison's report page: one self-contained HTML file, SVG curves written by hand.
+"""The RL comparison's report page: one self-contained HTML file, its curves inline SVG (matplotlib).
 
 Per regime: a table of the summary's medians, then held-out accuracy (the sampled pass rate, mean@G,
 on the learnable levels; and greedy accuracy on every level) against cumulative rollout tokens: each
@@ -6,17 +6,27 @@ arm's mean over seeds at each evaluation (line) with its 95% t-interval over see
 decisions per kind.
 """
 import html
+import os
 import statistics
+import sys
 
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.ticker import FuncFormatter
 from scipy import stats
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "embedded_model"))
+import charts  # noqa: E402
 
 COLORS = {"grpo": "#444444", "dapo": "#1f77b4", "greso": "#2ca02c", "ghpo": "#d62728", "sparsegate": "#9467bd",
           "sparsegate-length": "#8c564b", "sparsegate-frozen": "#e377c2", "mopps": "#ff7f0e", "speed": "#17becf"}
-EXTRA = ["#17becf", "#bcbd22", "#ff7f0e", "#7f7f7f"]
+# The other arms take tab20's colours that the fixed ones leave, in name order, then cycle.
+EXTRA = [c for c in map(to_hex, colormaps["tab20"].colors) if c not in COLORS.values()]
 
 
 def color(arm, arms):
-    return COLORS.get(arm) or EXTRA[sorted(arms).index(arm) % len(EXTRA)]
+    others = [a for a in sorted(arms) if a not in COLORS]
+    return COLORS.get(arm) or EXTRA[others.index(arm) % len(EXTRA)]
 
 
 def t_interval(values):
@@ -37,55 +47,31 @@ def fmt(x, digits=3):
     return f"{int(x):,}"
 
 
-def curve_svg(runs, key, title, width=560, height=300):
+def curve_svg(runs, key, title, width=720, height=340):
     """Held-out accuracy (key: "accuracy", learnable mean@G, or "greedy_accuracy") against rollout tokens."""
-    pad_l, pad_r, pad_t, pad_b = 50, 120, 24, 36
-    def y_of(point):
-        return point.get(key, 0.0)
-    xmax = max([p["tokens"] for r in runs for p in r["curve"]] + [1])
-    ys = [y_of(p) for r in runs for p in r["curve"]]
-    ylo, yhi = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
-    if yhi - ylo < 0.1:
-        ylo, yhi = max(0.0, ylo - 0.05), min(1.0, yhi + 0.05)
-    W, H = width - pad_l - pad_r, height - pad_t - pad_b
-    def sx(x):
-        return pad_l + W * x / xmax
-    def sy(y):
-        return pad_t + H * (1 - (y - ylo) / max(1e-9, yhi - ylo))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-             f'<text x="{pad_l}" y="15" font-size="13">{html.escape(title)}</text>',
-             f'<line x1="{pad_l}" y1="{pad_t + H}" x2="{pad_l + W}" y2="{pad_t + H}" stroke="#000"/>',
-             f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + H}" stroke="#000"/>']
-    for k in range(5):
-        y = ylo + (yhi - ylo) * k / 4
-        parts.append(f'<text x="{pad_l - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:.2f}</text>')
-        parts.append(f'<line x1="{pad_l}" y1="{sy(y):.1f}" x2="{pad_l + W}" y2="{sy(y):.1f}" stroke="#eee"/>')
-        x = xmax * k / 4
-        parts.append(f'<text x="{sx(x):.1f}" y="{pad_t + H + 14}" text-anchor="middle">{x / 1000:.0f}k</text>')
-    parts.append(f'<text x="{pad_l + W / 2}" y="{height - 4}" text-anchor="middle">rollout tokens generated (trained + discarded)</text>')
+    fig, ax = charts.figure(width, height)
     arms = sorted({r["arm"] for r in runs})
-    for i, arm in enumerate(arms):
-        c = color(arm, arms)
+    for arm in arms:
         mine = [r for r in runs if r["arm"] == arm]
         n = min(len(r["curve"]) for r in mine)  # evaluations sit at about the same token marks in every run
-        mean, band = [], []
+        xs, mean, low, high = [], [], [], []
         for k in range(n):
-            x = sum(r["curve"][k]["tokens"] for r in mine) / len(mine)
-            ys_k = [y_of(r["curve"][k]) for r in mine]
+            xs.append(sum(r["curve"][k]["tokens"] for r in mine) / len(mine))
+            ys_k = [r["curve"][k].get(key, 0.0) for r in mine]
             ci = t_interval(ys_k) or {"mean": ys_k[0], "low": ys_k[0], "high": ys_k[0]}
-            mean.append((x, ci["mean"]))
-            band.append((x, ci["low"], ci["high"]))
+            mean.append(ci["mean"])
+            low.append(max(0.0, ci["low"]))
+            high.append(min(1.0, ci["high"]))
         if len(mine) > 1:
-            outline = [(x, hi) for x, _, hi in band] + [(x, lo) for x, lo, _ in reversed(band)]
-            pts = " ".join(f"{sx(x):.1f},{sy(min(1.0, max(0.0, y))):.1f}" for x, y in outline)
-            parts.append(f'<polygon points="{pts}" fill="{c}" opacity="0.15" stroke="none"/>')
-        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in mean)
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2.2"/>')
-        parts.append(f'<line x1="{pad_l + W + 10}" y1="{pad_t + 10 + 16 * i}" x2="{pad_l + W + 28}" '
-                     f'y2="{pad_t + 10 + 16 * i}" stroke="{c}" stroke-width="2.2"/>')
-        parts.append(f'<text x="{pad_l + W + 32}" y="{pad_t + 14 + 16 * i}">{html.escape(arm)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+            ax.fill_between(xs, low, high, color=color(arm, arms), alpha=0.15, linewidth=0)
+        ax.plot(xs, mean, color=color(arm, arms), linewidth=2.2, label=arm)
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel("rollout tokens generated (trained + discarded)")
+    ax.set_xlim(left=0)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
+    ax.grid(True, axis="y", color="#eee")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return charts.to_svg(fig, inline=True)
 
 
 def table(header, rows):
@@ -99,7 +85,7 @@ def render(summary, runs):
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>sparsegate RL testbed</title><style>",
            "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
            "table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}"
-           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;overflow-wrap:anywhere}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
            "th{background:#f4f4f4}.fig{display:inline-block;margin-right:1em}</style></head><body>",
            "<h1>RL testbed: rollout tokens to accuracy</h1>",
            f"<p>GRPO on the RL starting policy ({html.escape(sizes.get('model') or 'models/arith-3m-slips')}), G = {sizes['group']}, B = {sizes['batch']} groups per step, "
@@ -117,7 +103,7 @@ def render(summary, runs):
            "ranks the groups that passed 0 of G, over the run.</p>"]
     for regime, per_arm in summary["regimes"].items():
         out.append(f"<h2>{html.escape(regime)}</h2>")
-        rows = [[arm, ",".join(map(str, s["seeds"])), fmt(s["rollout_tokens"]), fmt(s["discarded_tokens"]),
+        rows = [[arm, len(s["seeds"]), fmt(s["rollout_tokens"]), fmt(s["discarded_tokens"]),
                  fmt(s["final_accuracy"]), fmt(s.get("accuracy_gain")), fmt(s.get("final_greedy_accuracy")),
                  fmt(s["tokens_to_grpo_final"]),
                  fmt(s["effective_ratio"]), fmt(s.get("zero_pass_auroc")), fmt(s["prompt_tokens_scored"]), fmt(s["steps"]),
