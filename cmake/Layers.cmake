@@ -1,9 +1,10 @@
 # The layer rule: dependencies point one way.
 #
 #   apps      the `sparsegate` binary and the offline jobs          may use every layer below
-#   service   batcher, gRPC server (beside the apps)                 may use core, proto
-#   plugin    trainer plugin: client, predictor, policy, hints, Gate may use core, proto
-#   core      checkpoint, tokenizer, model, features, engine         may use core only
+#   service   difficulty_service/service: metrics, batcher, server   may use core, proto
+#   plugin    trainer_plugin: client, predictor, policy, hints, Gate may use core, proto
+#   core      difficulty_service/core: checkpoint, tokenizer, model, may use core only
+#             features, engine
 #   proto     the generated API                                      may use proto only
 #
 # service and plugin are siblings: neither links the other. Every sparsegate library declares its
@@ -54,6 +55,20 @@ function(_sg_direct_links target out)
   set(${out} ${ours} PARENT_SCOPE)
 endfunction()
 
+# The layer a product folder stands for: the folders show the layers, so a library declaring another
+# layer than its folder's is an error. Folders outside these (tests/) may declare any layer.
+function(_sg_folder_layer rel out)
+  set(layer "")
+  if(rel MATCHES "^difficulty_service/(core|service)(/|$)")
+    set(layer ${CMAKE_MATCH_1})
+  elseif(rel MATCHES "^trainer_plugin(/|$)")
+    set(layer plugin)
+  elseif(rel MATCHES "^(apps|proto)(/|$)")
+    set(layer ${CMAKE_MATCH_1})
+  endif()
+  set(${out} ${layer} PARENT_SCOPE)
+endfunction()
+
 # `prefix` names the project's own targets (sg_ for sparsegate); a target of ours without a layer
 # is an error, so a new library cannot slip past the rule.
 function(sg_check_layers prefix)
@@ -78,6 +93,10 @@ function(sg_check_layers prefix)
     endforeach()
     get_target_property(dir ${target} SOURCE_DIR)
     file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${dir})
+    _sg_folder_layer("${rel}" folder_layer)
+    if(folder_layer AND NOT folder_layer STREQUAL layer)
+      message(FATAL_ERROR "layers: ${target} is in ${rel}, a ${folder_layer} folder, but declares layer ${layer}")
+    endif()
     list(APPEND folders "\"${rel}\": \"${layer}\"")
   endforeach()
   list(REMOVE_DUPLICATES folders)

@@ -13,6 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost-dev libboost-system-dev        # Boost.Asio: worker and tokenizer pools
   libpcre2-dev libutf8proc-dev libssl-dev # tokenizer regex, NFC normalisation, SHA-256 model digest
+  libonig-dev                             # Oniguruma, against which the tokenizer regexes are checked (tests only)
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev pybind11-json-dev python3-dev python3-numpy python3-pytest python3-jinja2

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "difficulty_service/features/metric_list.h"
+#include "difficulty_service/core/features/metric_list.h"
 
 namespace sparsegate::plugin {
 
@@ -25,7 +25,7 @@ struct FeatureSchema {
   std::vector<std::string> columns;
 
   // One column per (feature set, metric): "<label>/<metric>", labels outer, metrics in
-  // MetricNames() order (difficulty_service/features/metric_list.h). Labels name a (layer, pooling) pair, e.g. "layer28/last_token";
+  // MetricNames() order (difficulty_service/core/features/metric_list.h). Labels name a (layer, pooling) pair, e.g. "layer28/last_token";
   // list first the one the unsupervised prior should read (see PriorConfig::metric_column).
   static FeatureSchema ForFeatureSets(const std::vector<std::string>& feature_set_labels);
   // The columns of a request for `layers` x `poolings` as given (layers outer): labels

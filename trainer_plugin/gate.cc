@@ -4,7 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 
 namespace sparsegate::plugin {
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "difficulty_service/model/device.h"
+#include "difficulty_service/core/model/device.h"
 
 namespace sparsegate::cli {
 

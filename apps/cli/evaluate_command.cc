@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "apps/cli/embedded_model.h"
 #include "apps/cli/source_flags.h"
-#include "apps/offline/cluster_bootstrap.h"
-#include "apps/offline/evaluate_job.h"
+#include "apps/offline/evaluate/evaluate_job.h"
+#include "apps/offline/statistics/cluster_bootstrap.h"
 
 namespace sparsegate::cli {
 namespace {

@@ -6,7 +6,7 @@
 #ifndef SPARSEGATE_APPS_CLI_FEATURE_JSON_H_
 #define SPARSEGATE_APPS_CLI_FEATURE_JSON_H_
 
-#include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate::cli {

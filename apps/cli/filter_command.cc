@@ -12,8 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "apps/cli/embedded_model.h"
 #include "apps/cli/source_flags.h"
-#include "apps/offline/cluster_bootstrap.h"
-#include "apps/offline/filter_job.h"
+#include "apps/offline/filter/filter_job.h"
+#include "apps/offline/statistics/cluster_bootstrap.h"
 
 namespace sparsegate::cli {
 namespace {

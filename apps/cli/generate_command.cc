@@ -10,11 +10,11 @@
 #include <thread>
 
 #include "apps/cli/device_flags.h"
-#include "difficulty_service/checkpoint/checkpoint.h"
-#include "apps/offline/jsonl_rows.h"
-#include "difficulty_service/model/decoder_model.h"
-#include "difficulty_service/model/generation.h"
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "apps/offline/dataset/jsonl_rows.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/model/decoder_model.h"
+#include "difficulty_service/core/model/generation.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate::cli {

@@ -18,8 +18,8 @@
 #include "apps/cli/score_command.h"
 #include "apps/cli/serve_command.h"
 #include "apps/cli/tokenize_command.h"
-#include "difficulty_service/engine/runtime.h"
-#include "difficulty_service/features/metric_list.h"
+#include "difficulty_service/core/engine/runtime.h"
+#include "difficulty_service/core/features/metric_list.h"
 
 int main(int argc, char** argv) {
   sparsegate::PrepareCpuRuntime();  // before any thread starts (engine/runtime.h)

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "apps/cli/device_flags.h"
 #include "apps/cli/feature_json.h"
-#include "apps/offline/in_process_scorer.h"
-#include "apps/offline/jsonl_rows.h"
-#include "difficulty_service/engine/scoring_engine.h"
+#include "apps/offline/dataset/jsonl_rows.h"
+#include "apps/offline/sources/in_process_scorer.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate::cli {

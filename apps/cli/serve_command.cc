@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "apps/cli/device_flags.h"
-#include "difficulty_service/common/files.h"
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/core/common/files.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 
 namespace sparsegate::cli {
 namespace {

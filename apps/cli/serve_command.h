@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/cli/device_flags.h"
-#include "difficulty_service/server/server_options.h"
+#include "difficulty_service/service/server/server_options.h"
 
 namespace sparsegate::cli {
 

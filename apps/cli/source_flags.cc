@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "apps/cli/embedded_model.h"
-#include "apps/offline/in_process_source.h"
+#include "apps/offline/sources/in_process_source.h"
 
 namespace sparsegate::cli {
 

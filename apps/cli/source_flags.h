@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "apps/cli/device_flags.h"
-#include "apps/offline/feature_source.h"
+#include "apps/offline/sources/feature_source.h"
 
 namespace sparsegate::cli {
 

@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "difficulty_service/core/common/json_parse.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate::cli {

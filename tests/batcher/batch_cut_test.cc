@@ -1,5 +1,5 @@
 // The batching rule (batch_cut.h) on plain lengths.
-#include "difficulty_service/batcher/batch_cut.h"
+#include "difficulty_service/service/batcher/batch_cut.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The fair queue (fair_queue.h) and the admission bounds (admission.h), without threads or a model:
 // jobs hold prepared token ids of known lengths.
-#include "difficulty_service/batcher/fair_queue.h"
+#include "difficulty_service/service/batcher/fair_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "difficulty_service/batcher/admission.h"
+#include "difficulty_service/service/batcher/admission.h"
 
 namespace sparsegate {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "difficulty_service/engine/scoring_engine.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
 
 namespace sparsegate::benchmark {
 

@@ -24,9 +24,9 @@
 #include <random>
 #include <thread>
 
-#include "difficulty_service/engine/scoring_engine.h"
-#include "difficulty_service/model/openmp_teams.h"
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
+#include "difficulty_service/core/model/openmp_teams.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 #include "tests/benchmark/benchmark_prompts.h"
 #include "tests/server/prometheus_text.h"

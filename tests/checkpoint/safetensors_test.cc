@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "difficulty_service/checkpoint/checkpoint.h"
-#include "difficulty_service/checkpoint/model_config.h"
-#include "difficulty_service/checkpoint/safetensors.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/checkpoint/model_config.h"
+#include "difficulty_service/core/checkpoint/safetensors.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {

@@ -6,9 +6,9 @@
 
 #include <string>
 
-#include "difficulty_service/features/metric_list.h"
-#include "difficulty_service/features/sparsity_metrics.h"
-#include "difficulty_service/server/request_translation.h"
+#include "difficulty_service/core/features/metric_list.h"
+#include "difficulty_service/core/features/sparsity_metrics.h"
+#include "difficulty_service/service/server/request_translation.h"
 #include "sparsegate/v1/difficulty.pb.h"
 #include "trainer_plugin/features.h"
 

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "difficulty_service/features/feature_extractor.h"
-#include "difficulty_service/features/sparsity_metrics.h"
+#include "difficulty_service/core/features/feature_extractor.h"
+#include "difficulty_service/core/features/sparsity_metrics.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {

@@ -3,7 +3,7 @@
 // rows never throw.
 #include <sstream>
 
-#include "apps/offline/jsonl_rows.h"
+#include "apps/offline/dataset/jsonl_rows.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

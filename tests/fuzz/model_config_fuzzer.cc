@@ -1,7 +1,7 @@
 // config.json text from the fuzzer: parsing and validation return a status, never throw or abort,
 // and an accepted config has the sizes the model code relies on.
-#include "difficulty_service/checkpoint/model_config.h"
-#include "difficulty_service/common/json_parse.h"
+#include "difficulty_service/core/checkpoint/model_config.h"
+#include "difficulty_service/core/common/json_parse.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

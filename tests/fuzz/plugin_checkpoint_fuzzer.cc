@@ -3,7 +3,7 @@
 // first bytes the harness re-seals the document's "state" with a correct checksum first, and the
 // fuzzer reaches the state decoding behind it.
 #include "absl/strings/str_format.h"
-#include "difficulty_service/common/json_parse.h"
+#include "difficulty_service/core/common/json_parse.h"
 #include "fuzz_input.h"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/plugin_checkpoint.h"

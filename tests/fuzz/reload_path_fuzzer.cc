@@ -9,8 +9,8 @@
 #include <fstream>
 #include <string>
 
-#include "difficulty_service/checkpoint/checkpoint.h"
-#include "difficulty_service/server/backend.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/service/server/backend.h"
 #include "fuzz_input.h"
 
 namespace {

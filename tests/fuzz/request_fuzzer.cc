@@ -2,7 +2,7 @@
 // answers a status or a job; every prompt of a job is prepared (tokenizer, chat template, limits),
 // and small jobs are scored on the embedded model with the options the bytes ask for (layers,
 // poolings, excluded channels), so the feature code sees them too.
-#include "difficulty_service/server/request_translation.h"
+#include "difficulty_service/service/server/request_translation.h"
 #include "fuzz_input.h"
 
 namespace {

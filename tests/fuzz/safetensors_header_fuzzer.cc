@@ -1,6 +1,6 @@
 // A whole .safetensors file from the fuzzer: Open() must refuse it with a status or return views
 // that lie inside the mapping (every byte of every tensor is read, so ASan sees any overrun).
-#include "difficulty_service/checkpoint/safetensors.h"
+#include "difficulty_service/core/checkpoint/safetensors.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 // to a shard that holds it.
 #include <filesystem>
 
-#include "difficulty_service/checkpoint/checkpoint.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
 #include "fuzz_input.h"
 
 namespace {

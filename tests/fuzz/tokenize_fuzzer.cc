@@ -3,7 +3,7 @@
 // special tokens and an early stop; Decode takes any ids. The first byte picks the options.
 #include <cstring>
 
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 #include "fuzz_input.h"
 
 namespace {

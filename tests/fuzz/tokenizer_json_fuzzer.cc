@@ -1,7 +1,7 @@
 // tokenizer.json text from the fuzzer: loading returns a status or a tokenizer that encodes and
 // decodes a few fixed texts without crashing, its ids inside its own vocabulary.
-#include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "difficulty_service/core/common/json_parse.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,12 +1,12 @@
 // Device and dtype names as the --device and --dtype flags take them, the refusals a build
 // without CUDA gives, and a thread's OpenMP team given back.
-#include "difficulty_service/model/device.h"
+#include "difficulty_service/core/model/device.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
 
-#include "difficulty_service/model/openmp_teams.h"
+#include "difficulty_service/core/model/openmp_teams.h"
 
 namespace sparsegate {
 namespace {

@@ -16,8 +16,8 @@
 #include <ostream>
 #include <string>
 
-#include "difficulty_service/checkpoint/checkpoint.h"
-#include "difficulty_service/model/decoder_model.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/model/decoder_model.h"
 
 namespace sparsegate {
 namespace {

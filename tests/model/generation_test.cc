@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "difficulty_service/checkpoint/checkpoint.h"
-#include "difficulty_service/model/decoder_model.h"
-#include "difficulty_service/model/generation.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/model/decoder_model.h"
+#include "difficulty_service/core/model/generation.h"
 
 namespace sparsegate {
 namespace {

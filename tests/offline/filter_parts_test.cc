@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "apps/offline/filter_outputs.h"
-#include "apps/offline/filter_progress.h"
+#include "apps/offline/filter/filter_outputs.h"
+#include "apps/offline/filter/filter_progress.h"
 
 namespace sparsegate::offline {
 namespace {

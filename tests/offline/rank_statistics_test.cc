@@ -1,13 +1,13 @@
 // The weighted, stratified rank statistics and the cluster bootstrap behind `sparsegate evaluate`:
 // known values, weights as repetitions, pairs only within strata, and intervals that cover.
-#include "apps/offline/rank_statistics.h"
+#include "apps/offline/statistics/rank_statistics.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "apps/offline/cluster_bootstrap.h"
-#include "apps/offline/cross_fit.h"
+#include "apps/offline/statistics/cluster_bootstrap.h"
+#include "apps/offline/statistics/cross_fit.h"
 
 namespace sparsegate::offline {
 namespace {

@@ -1,9 +1,9 @@
 // The filter report: counts, histograms and calibration bins against values worked out by hand,
 // the quality numbers against predictor/quality.h on the same rows, reading output rows (and
 // naming the bad key), and the HTML page: one chart per section, escaping, the JSON's numbers.
-#include "apps/offline/html_page.h"
-#include "apps/offline/report.h"
-#include "apps/offline/report_page.h"
+#include "apps/offline/filter/report.h"
+#include "apps/offline/pages/html_page.h"
+#include "apps/offline/pages/report_page.h"
 
 #include <gtest/gtest.h>
 

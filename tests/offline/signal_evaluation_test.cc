@@ -5,7 +5,7 @@
 //   - copy: a metric reads only the level: it predicts well overall, but adds nothing beyond the
 //     control and is at chance within a level;
 //   - noise: it predicts nothing, overall or beyond length.
-#include "apps/offline/signal_evaluation.h"
+#include "apps/offline/evaluate/signal_evaluation.h"
 
 #include <gtest/gtest.h>
 

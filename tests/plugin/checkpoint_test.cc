@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "difficulty_service/core/common/files.h"
 #include "nlohmann/json.hpp"
 #include "tests/plugin/trainer_sim.h"
 #include "trainer_plugin/stable_hash.h"
-#include "difficulty_service/common/files.h"
 #include "trainer_plugin/state/atomic_file.h"
 #include "trainer_plugin/state/plugin_checkpoint.h"
 

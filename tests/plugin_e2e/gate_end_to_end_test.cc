@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "../server/server_process.h"
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "trainer_plugin/gate.h"
 
 namespace sparsegate::plugin {

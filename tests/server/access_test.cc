@@ -12,7 +12,7 @@
 #include <fstream>
 #include <string>
 
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "health.grpc.pb.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 #include "trainer_plugin/client/difficulty_client.h"

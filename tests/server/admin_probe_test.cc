@@ -25,9 +25,9 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "difficulty_service/engine/scoring_engine.h"
-#include "difficulty_service/server/difficulty_server.h"
-#include "difficulty_service/server/server_options.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
+#include "difficulty_service/service/server/difficulty_server.h"
+#include "difficulty_service/service/server/server_options.h"
 #include "server_process.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "prometheus_text.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

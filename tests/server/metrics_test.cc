@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "prometheus_text.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

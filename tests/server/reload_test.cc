@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "difficulty_service/server/backend.h"
+#include "difficulty_service/service/server/backend.h"
 #include "server_process.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "difficulty_service/server/difficulty_server.h"
+#include "difficulty_service/service/server/difficulty_server.h"
 #include "health.grpc.pb.h"
 #include "prometheus_text.h"
 #include "sparsegate/v1/difficulty.grpc.pb.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "difficulty_service/tokenizer/chat_template.h"
+#include "difficulty_service/core/tokenizer/chat_template.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {

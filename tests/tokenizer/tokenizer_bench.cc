@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "difficulty_service/tokenizer/tokenizer.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 int main(int argc, char** argv) {

@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "difficulty_service/tokenizer/pre_tokenizer.h"
-#include "difficulty_service/tokenizer/regex.h"
-#include "difficulty_service/tokenizer/tokenizer.h"
-#include "difficulty_service/tokenizer/utf8.h"
+#include "difficulty_service/core/tokenizer/pre_tokenizer.h"
+#include "difficulty_service/core/tokenizer/regex.h"
+#include "difficulty_service/core/tokenizer/tokenizer.h"
+#include "difficulty_service/core/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace sparsegate {

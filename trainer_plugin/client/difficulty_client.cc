@@ -6,14 +6,14 @@
 #include <map>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
-#include "absl/strings/ascii.h"
-#include "difficulty_service/common/files.h"
+#include "difficulty_service/core/common/files.h"
 #include "nlohmann/json.hpp"
 #include "sparsegate/v1/difficulty.grpc.pb.h"
 

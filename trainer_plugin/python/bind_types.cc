@@ -148,7 +148,7 @@ void BindTypes(py::module_& m) {
   m.def(
       "sparsity_metric_names",
       [] { return std::vector<std::string>(MetricNames().begin(), MetricNames().end()); },
-      "The service's sparsity metric names, in proto field order (difficulty_service/features/metric_list.h).");
+      "The service's sparsity metric names, in proto field order (difficulty_service/core/features/metric_list.h).");
 
   py::class_<PromptFeatures>(m, "PromptFeatures",
                              "What the service returned for one prompt; empty metrics mean none (fail-open).")

@@ -1,4 +1,4 @@
-// Crash-safe whole-file writes (reads: difficulty_service/common/files.h). A reader of `path` sees either the old file or
+// Crash-safe whole-file writes (reads: difficulty_service/core/common/files.h). A reader of `path` sees either the old file or
 // the new one, never a mix, even if the process or the machine dies during the write: the bytes go
 // to a temporary file in the same directory (so the rename cannot cross file systems), which is
 // fsynced, renamed over `path`, and then the directory is fsynced so the rename itself is durable.

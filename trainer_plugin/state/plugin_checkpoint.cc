@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "difficulty_service/common/json_parse.h"
-#include "difficulty_service/common/files.h"
+#include "difficulty_service/core/common/files.h"
+#include "difficulty_service/core/common/json_parse.h"
 #include "nlohmann/json.hpp"
 #include "trainer_plugin/stable_hash.h"
 #include "trainer_plugin/state/atomic_file.h"

@@ -28,9 +28,9 @@
 #include <random>
 #include <thread>
 
-#include "difficulty_service/engine/scoring_engine.h"
-#include "difficulty_service/model/decoder_model.h"
-#include "difficulty_service/model/generation.h"
+#include "difficulty_service/core/engine/scoring_engine.h"
+#include "difficulty_service/core/model/decoder_model.h"
+#include "difficulty_service/core/model/generation.h"
 #include "nlohmann/json.hpp"
 #include "tests/benchmark/benchmark_prompts.h"
 

@@ -1,0 +1,60 @@
+// What the batcher needs of a model, and nothing more: turn one prompt into validated token ids,
+// and score a batch of prepared prompts in one forward pass. ScoringEngine implements it; the
+// batcher's worker drives it (TEI's Backend trait plays the same part).
+//
+// Prepare is called from the tokenizer threads, Run from one worker thread at a time; both are
+// const and must be safe to call concurrently with each other.
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_SCORE_BACKEND_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_SCORE_BACKEND_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/core/features/feature_extractor.h"
+
+namespace sparsegate {
+
+struct PromptInput {
+  std::optional<std::string> text;      // exactly one of text and ids
+  std::optional<std::vector<int32_t>> ids;
+  bool apply_chat_template = false;
+};
+
+struct PreparedPrompt {
+  std::vector<int32_t> ids;
+  bool truncated = false;
+  int64_t original_token_count = 0;  // before truncation; ids.size() when not truncated
+};
+
+// One prompt's result: its feature sets as the backend computes them (the trainer plugin flattens
+// them into plugin::PromptFeatures).
+struct ScoredPrompt {
+  int64_t token_count = 0;
+  bool truncated = false;
+  int64_t original_token_count = 0;
+  std::vector<FeatureSet> features;
+};
+
+class ScoreBackend {
+ public:
+  virtual ~ScoreBackend() = default;
+
+  // Tokenizes and validates one prompt; InvalidArgument / FailedPrecondition name what is wrong
+  // (without the prompt's index, which the caller knows).
+  virtual absl::StatusOr<PreparedPrompt> Prepare(const PromptInput& input, bool truncate_left) const = 0;
+
+  // Scores prompts[i] as requests[i] asks, in one forward pass. Throws what libtorch throws; the
+  // batcher fails that batch's jobs and goes on.
+  virtual std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
+                                        const std::vector<const FeatureRequest*>& requests) const = 0;
+
+  // Names the model whose features Run computes (its content digest): results are cached under it.
+  virtual const std::string& model_digest() const = 0;
+};
+
+}  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_SCORE_BACKEND_H_

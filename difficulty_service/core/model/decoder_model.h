@@ -1,0 +1,173 @@
+// A decoder-only transformer (Qwen2/2.5, Qwen3, Llama 2/3/3.1, Mistral) run
+// with ATen on the CPU or a GPU (device.h says which dtype it computes in:
+// by default float32 on CPU whatever the checkpoint's dtype, the
+// checkpoint's own dtype on a GPU).
+//
+// Load() checks every tensor the config implies against the weight files:
+// a missing tensor or a shape that disagrees with config.json is an error
+// naming the file and the tensor. On CPU in float32, F32 weights are used in
+// place from the memory-mapped files; any other weight is converted once at
+// load. In a reduced dtype the numerics follow Hugging Face's: RMSNorm and
+// softmax in float32, RoPE tables computed in float32 and cast.
+//
+// Hidden states follow Hugging Face output_hidden_states indexing: 0 is the
+// embedding output, i the output of decoder layer i, and num_layers the
+// output of the last layer after the final norm. The forward pass stops at
+// the deepest index asked for and never computes the LM head.
+//
+// For generation (the embedded model's evaluation, not the service), Load
+// with lm_head = true keeps the LM head, and NextTokenLogits() runs new
+// positions against a KV cache.
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_CORE_MODEL_DECODER_MODEL_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_CORE_MODEL_DECODER_MODEL_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/model/device.h"
+#include "difficulty_service/core/model/rope.h"
+
+namespace sparsegate {
+
+// How PackedHiddenStates runs attention over a packed batch.
+enum class PackedAttention {
+  kAuto,       // per prompt on the CPU, padded on a GPU
+  kPerPrompt,  // one attention call per prompt: no padding at all (the CPU's choice)
+  kPadded,     // one call over a zero-padded copy of Q/K/V: one launch for the batch (a GPU's)
+};
+
+struct ModelLoadOptions {
+  // The service never needs it, and for a large vocabulary it is the
+  // biggest tensor of the model.
+  bool lm_head = false;
+  c10::Device device = c10::kCPU;
+  std::optional<c10::ScalarType> dtype;  // nullopt: auto (device.h)
+  PackedAttention packed_attention = PackedAttention::kAuto;
+};
+
+class DecoderModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const Checkpoint& checkpoint,
+                                                           const ModelLoadOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  int num_layers() const { return static_cast<int>(config_.num_hidden_layers); }
+  const c10::Device& device() const { return device_; }
+  c10::ScalarType dtype() const { return dtype_; }
+
+  // ids: [B, T] int64 token ids, right-padded, on any device. Causal
+  // attention means the padding never reaches a real position, so no
+  // attention mask is needed and each row's first `length` positions are
+  // exact. indices: hidden-state indices in [0, num_layers], any order.
+  // Returns index -> [B, T, hidden_size] on the model's device in its
+  // compute dtype. Thread-safe (const).
+  std::map<int, at::Tensor> HiddenStates(const at::Tensor& ids, const std::vector<int>& indices) const;
+
+  // The same states for prompts packed back to back, as text-embeddings-inference batches them:
+  // ids: [N] int64 (any device), lengths: each prompt's token count (>= 1, summing to N). The
+  // linear layers, norms and RoPE run on the N real tokens alone, and attention within each
+  // prompt: one at a time on the CPU, and on a GPU as one call (the fused kernel where it fits)
+  // over a zero-padded copy of Q/K/V, one launch for the batch instead of one per prompt
+  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products. Returns
+  // index -> [N, hidden_size] on the model's device in its compute dtype; lengths that do not add
+  // up to N throw c10::Error.
+  std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
+                                               const std::vector<int>& indices) const;
+
+  // Keys and values (after RoPE) of the positions run so far, per layer:
+  // [B, num_key_value_heads, length, head_dim].
+  struct KvCache {
+    std::vector<at::Tensor> keys, values;
+    int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
+    // Repeats every row `times` (sampling several continuations of one prompt).
+    void RepeatRows(int64_t times);
+  };
+
+  // Runs ids [B, T] as positions [cache->length(), cache->length() + T),
+  // appends them to the cache, and returns the next-token logits after the
+  // last position, [B, vocab_size], float32 on the CPU. Needs the LM head
+  // (ModelLoadOptions).
+  at::Tensor NextTokenLogits(const at::Tensor& ids, KvCache* cache) const;
+
+  // An upper bound on the device memory HiddenStates() takes per padded token (B x T of `ids`)
+  // beyond the weights, for batches whose longest row has at most `longest` tokens and which keep
+  // `kept_states` hidden states: the kept states, the residual stream, and the largest of one
+  // layer's temporaries (the RMSNorm's float32 copies, Q/K/V with RoPE and the attention scores
+  // where attention is not fused, the MLP's three intermediate activations). The batcher divides
+  // a GPU's free memory by it (ScoringEngine::FitTokenBudget); tests/model checks it against the
+  // peak a forward pass allocates.
+  int64_t ForwardBytesPerToken(int64_t longest, int kept_states) const;
+
+ private:
+  struct Layer {
+    at::Tensor input_norm, post_attention_norm;
+    at::Tensor q_proj, k_proj, v_proj, o_proj;
+    at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when absent
+    at::Tensor q_norm, k_norm;                  // Qwen3 only
+    at::Tensor gate_proj, up_proj, down_proj;
+    at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
+  };
+
+  // Where each packed prompt lies (PackedHiddenStates).
+  // Built once per forward pass, so that no layer rebuilds its masks.
+  struct Packing {
+    std::vector<int64_t> lengths;
+    int64_t longest = 0;
+    at::Tensor positions;      // [N] each token's position within its prompt, on the device
+    // Padded attention: [N] row * longest + position, the token's place in the padded batch, and
+    // the one mask every row shares (undefined where the fused kernel fits).
+    at::Tensor padded_index, padded_mask;
+    // Attention per prompt: each prompt's mask (undefined where the fused kernel fits).
+    std::vector<at::Tensor> masks;
+  };
+
+  DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)
+      : config_(std::move(config)), rope_(std::move(rope)), device_(device) {}
+
+  at::Tensor Embed(const at::Tensor& ids) const;  // [B, T] -> [B, T, hidden] on the device
+  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+  // With a cache (k_cache/v_cache non-null), x holds the new positions only
+  // and the cache grows by them. An undefined mask asks for the fused kernel
+  // (plain causal attention over x alone; RunLayers decides). With a packing,
+  // x is [1, N, hidden] and each prompt attends within itself (the mask is unused).
+  at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache,
+                       const Packing* packing) const;
+  // Causal attention of q [B, heads, T, hd] over k, v [B, kv_heads, keys, hd]; an undefined mask
+  // asks for the fused kernel. Returns [B, heads, T, hd].
+  at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) const;
+  // The same over packed q, k, v ([1, heads, N, hd]), each prompt within itself.
+  at::Tensor AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Packing& packing) const;
+  at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;
+  // Additive [T, offset + T] mask for queries at positions [offset, offset + T):
+  // causal, and limited to the sliding window if any.
+  at::Tensor AttentionMask(int64_t length, int64_t offset = 0) const;
+  // The decoder layers 1..deepest over h (positions [offset, offset + T), or
+  // each packed prompt's own positions), handing each index's output to
+  // `visit`. The last layer's output is handed over after the final norm.
+  template <typename Visit>
+  at::Tensor RunLayers(at::Tensor h, int deepest, int64_t offset, KvCache* cache, const Packing* packing,
+                       Visit visit) const;
+
+  ModelConfig config_;
+  RotaryEmbedding rope_;
+  c10::Device device_;
+  c10::ScalarType dtype_ = c10::kFloat;
+  bool padded_packed_attention_ = false;
+  at::Tensor embed_tokens_;  // [vocab, hidden]
+  at::Tensor final_norm_;
+  at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded
+  std::vector<Layer> layers_;
+  // Keeps the memory-mapped weight files alive for in-place F32 tensors.
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;
+};
+
+}  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_CORE_MODEL_DECODER_MODEL_H_

@@ -1,0 +1,28 @@
+#include "difficulty_service/service/batcher/batch_cut.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace sparsegate {
+
+std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts) {
+  std::vector<size_t> batch;
+  if (lengths.empty()) return batch;
+  const int64_t anchor = lengths.front();
+  std::vector<size_t> order(lengths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin() + 1, order.end(),
+                   [&](size_t a, size_t b) { return std::llabs(lengths[a] - anchor) < std::llabs(lengths[b] - anchor); });
+  int64_t longest = 0;
+  for (size_t i : order) {
+    const int64_t new_longest = std::max(longest, lengths[i]);
+    const int64_t count = static_cast<int64_t>(batch.size()) + 1;
+    const bool fits = new_longest * count <= token_budget && count <= max_prompts;
+    if (!batch.empty() && !fits) continue;
+    batch.push_back(i);
+    longest = new_longest;
+  }
+  return batch;
+}
+
+}  // namespace sparsegate

@@ -1,0 +1,22 @@
+// Which waiting prompts make up the next forward pass: a pure function of their token lengths, so
+// the batching rule can be tested without threads or a model.
+//
+// `lengths` are the waiting prompts' token counts in arrival order (index 0 waited longest). The
+// batch always holds prompt 0, so no prompt starves, and adds the others closest to it in length
+// (ties: the earlier arrival) while the padded size, longest x count, stays within `token_budget`
+// and the count within `max_prompts`. A prompt that alone exceeds the budget still runs, alone.
+// Returns the chosen indices in the order they were taken (prompt 0 first); empty for no prompts.
+#ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVICE_BATCHER_BATCH_CUT_H_
+#define SPARSEGATE_DIFFICULTY_SERVICE_SERVICE_BATCHER_BATCH_CUT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sparsegate {
+
+std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts);
+
+}  // namespace sparsegate
+
+#endif  // SPARSEGATE_DIFFICULTY_SERVICE_SERVICE_BATCHER_BATCH_CUT_H_
