@@ -1,33 +1,80 @@
 #!/usr/bin/env bash
-# The CPU speed figures of docs/speed.md, in one command, into results/speed/cpu.txt:
-# P1 (forward FLOP/s over a matrix product's, embedded model and Qwen2.5-0.5B's shape), P2 (1 to 64
-# single-prompt clients against the in-process batched path), P3 (against the Python gRPC +
-# PyTorch-eager baseline, tests/benchmark/python_baseline), P4 (one short prompt, idle) and P5
-# (scoring against generating 8 rollouts). Needs a built tree (scripts/test.sh or cmake --build
-# build); takes about 15 minutes on 2 cores. Leave the machine otherwise idle.
+# The CPU speed figures of docs/speed.md, in one command, into results/speed/:
+#   cpu.txt       P1 (forward FLOP/s over a matrix product's, embedded model and Qwen2.5-0.5B's
+#                 shape), P2 (1 to 64 single-prompt clients against the in-process batched path),
+#                 P4 (one short prompt, idle) and P5 (scoring against generating 8 rollouts);
+#   prefixes.txt  prefix sharing in process against none, three models x three workloads;
+#   peer.txt      P3: the service against the strong Python peer (tests/benchmark/python_peer),
+#                 calls of 16 prompts from 1 / 4 / 16 / 64 clients, three models x three workloads
+#                 (plain, a shared 200-token system prompt, hinted variants), token ids to both; the
+#                 peer's token budget chosen by its calibration run (peer_calibration_*.json).
+# Needs a built tree (scripts/test.sh or cmake --build build). About 90 minutes on 2 cores, most of
+# it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
+#   scripts/speed.sh [cpu|prefixes|peer ...]     # default: all three
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-OUT=results/speed/cpu.txt
-mkdir -p results/speed "$BUILD/bench"
 CORE=$BUILD/tests/benchmark/core/core_benchmark
 SERVICE=$BUILD/tests/benchmark/service_benchmark
+PEER=tests/benchmark/python_peer/server.py
 EMBEDDED=models/arith-3m
+mkdir -p results/speed "$BUILD/bench"
+[ -d "$BUILD/bench/bench_qwen3" ] || /usr/bin/python3 tests/server/make_tiny_model.py "$BUILD/bench" --bench
 [ -d "$BUILD/bench/0.5b_qwen2" ] || /usr/bin/python3 tests/server/make_tiny_model.py "$BUILD/bench" --bench-0.5b
-{
-  echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+# model directory, prompts per workload
+MODELS=("$EMBEDDED 128" "$BUILD/bench/bench_qwen3 64")
+[ -n "${SKIP_05B:-}" ] || MODELS+=("$BUILD/bench/0.5b_qwen2 32")
+WORKLOADS=(plain system hinted)
+header() { echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
+
+cpu() {
+  header
   echo "## P1, P4 in process: embedded model"
   "$CORE" forward --model "$EMBEDDED" --prompts 64 --runs 5
   echo "## P1: Qwen2.5-0.5B shape"
   "$CORE" forward --model "$BUILD/bench/0.5b_qwen2" --prompts 16 --runs 3
   echo "## P5: embedded model, 8 rollouts of up to 256 tokens"
   "$CORE" generate --model "$EMBEDDED" --prompts 16 --runs 3 --samples 8 --max-new-tokens 256
-  echo "## P2, P3, P4: embedded model, single-prompt clients, token ids to both services"
-  PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  /usr/bin/python3 tests/benchmark/python_baseline/server.py --model "$EMBEDDED" --port "$PORT" > "$BUILD/bench/baseline.log" 2>&1 &
-  PID=$!
-  trap 'kill $PID 2>/dev/null || true' EXIT
-  until grep -q "ready on port" "$BUILD/bench/baseline.log"; do sleep 0.2; done
+  echo "## P2, P4: embedded model, single-prompt clients"
   "$SERVICE" --model "$EMBEDDED" --prompts 128 --runs 3 --per-request 1 --clients 1,4,16,64 --latency-calls 500 \
-    --baseline "127.0.0.1:$PORT" 2>&1 | grep -v '^\['
-} | tee "$OUT"
+    2>&1 | grep -v '^\['
+}
+
+prefixes() {
+  header
+  for entry in "${MODELS[@]}"; do
+    read -r model prompts <<<"$entry"
+    for workload in "${WORKLOADS[@]}"; do
+      echo "## $model, $workload"
+      "$CORE" prefixes --model "$model" --workload "$workload" --prompts "$((prompts / 2))" --runs 3
+    done
+  done
+}
+
+peer() {
+  header
+  for entry in "${MODELS[@]}"; do
+    read -r model prompts <<<"$entry"
+    name=$(basename "$model")
+    # The peer's token budget: the fastest of its calibration run on this model's prompts.
+    "$CORE" forward --model "$model" --prompts "$prompts" --runs 1 --ids-out "$BUILD/bench/ids_$name.json" >/dev/null
+    /usr/bin/python3 "$PEER" --model "$model" --calibrate "$BUILD/bench/ids_$name.json" \
+      --out "results/speed/peer_calibration_$name.json" >/dev/null
+    budget=$(/usr/bin/python3 -c "import json; print(json.load(open('results/speed/peer_calibration_$name.json'))['token_budget'])")
+    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    /usr/bin/python3 "$PEER" --model "$model" --port "$port" --token-budget "$budget" > "$BUILD/bench/peer.log" 2>&1 &
+    pid=$!
+    until grep -q "ready on port" "$BUILD/bench/peer.log"; do sleep 0.2; done
+    for workload in "${WORKLOADS[@]}"; do
+      echo "## $model, $workload, peer token budget $budget"
+      "$SERVICE" --model "$model" --workload "$workload" --prompts "$prompts" --runs 3 --per-request 16 \
+        --clients 1,4,16,64 --latency-calls 0 --peer "127.0.0.1:$port" 2>&1 | grep -v '^\['
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+for part in "${@:-cpu prefixes peer}"; do
+  for p in $part; do "$p" | tee "results/speed/$p.txt"; done
+done

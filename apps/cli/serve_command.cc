@@ -66,6 +66,9 @@ CLI::App* AddServeOptions(CLI::App& app, ServeSettings* settings) {
   cmd->add_option("--max-prompt-bytes", options->engine.max_prompt_bytes,
                   "longest prompt text accepted, in bytes, refused before tokenization (0: 32 per token of "
                   "--max-prompt-tokens)")->capture_default_str()->check(InBounds("--max-prompt-bytes"));
+  cmd->add_option("--shared-prefix-min-tokens", options->engine.shared_prefix_min_tokens,
+                  "a prefix of at least this many tokens that prompts of one batch share is computed once "
+                  "(0: never)")->capture_default_str()->check(InBounds("--shared-prefix-min-tokens"));
   cmd->add_option("--max-prompts-per-request", options->max_prompts_per_request)
       ->capture_default_str()
       ->check(InBounds("--max-prompts-per-request"));

@@ -4,12 +4,16 @@
 #define SPARSEGATE_TESTS_BENCHMARK_BENCHMARK_PROMPTS_H_
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "difficulty_service/core/engine/scoring_engine.h"
+#include "difficulty_service/core/features/metric_list.h"
 
 namespace sparsegate::benchmark {
 
@@ -26,6 +30,64 @@ inline std::vector<std::string> MakePrompts(int n, uint32_t seed = 42) {
   }
   return prompts;
 }
+
+// The workloads the speed comparison runs (docs/speed.md):
+//   plain   MakePrompts: no two prompts share more than their first sentence;
+//   system  a system prompt of at least 200 tokens (count_tokens decides) before every problem, as a
+//           chat template and instructions put before each RL prompt;
+//   hinted  n / 4 problems, each followed by its three hinted variants (the problem with a longer
+//           part of a worked solution after it), as the Gate scores a prompt's hint rungs together.
+inline std::vector<std::string> MakeWorkload(const std::string& workload, int n,
+                                             const std::function<int64_t(const std::string&)>& count_tokens,
+                                             uint32_t seed = 42) {
+  if (workload == "plain") return MakePrompts(n, seed);
+  if (workload == "system") {
+    std::string system = "You are a careful tutor for arithmetic. Read the problem, work through it one step at a "
+                         "time, check each partial result, and end with the final answer on a line of its own.";
+    for (int k = 1; count_tokens(system) < 200; ++k)
+      system += " Rule " + std::to_string(k) + ": write every intermediate number in full and never skip a carry.";
+    std::vector<std::string> prompts = MakePrompts(n, seed);
+    for (std::string& p : prompts) p = system + "\n\n" + p;
+    return prompts;
+  }
+  if (workload == "hinted") {
+    std::vector<std::string> problems = MakePrompts((n + 3) / 4, seed), prompts;
+    std::mt19937 rng(seed + 1);
+    for (const std::string& problem : problems) {
+      prompts.push_back(problem);
+      std::string hint = "\nHint:";
+      for (int rung = 1; rung <= 3 && static_cast<int>(prompts.size()) < n; ++rung) {
+        for (int step = 0; step < 2; ++step)
+          hint += " Step " + std::to_string(2 * rung + step - 1) + " gives " + std::to_string(rng() % 1000000) + ".";
+        prompts.push_back(problem + hint);
+      }
+    }
+    prompts.resize(std::min(prompts.size(), static_cast<size_t>(n)));
+    return prompts;
+  }
+  throw std::invalid_argument("no workload " + workload + " (plain, system, hinted)");
+}
+
+// How far two computations' metrics of the same prompts are apart. heavy_tail_fraction counts the
+// channels above a threshold, so a change in the last bits of one channel can move it by a whole
+// channel (1 / d); it is compared in channels, the other metrics by value (relative above 1).
+struct MetricAgreement {
+  double largest_difference = 0;  // the continuous metrics
+  int64_t heavy_tail_channels = 0;  // heavy_tail_fraction's largest move, in channels
+  bool Agree() const { return largest_difference <= 1e-4 && heavy_tail_channels <= 1; }
+
+  void Add(const float* a, const float* b, int64_t hidden_size) {
+    for (int m = 0; m < kNumMetrics; ++m) {
+      const double difference = std::abs(static_cast<double>(a[m]) - static_cast<double>(b[m]));
+      if (static_cast<Metric>(m) == Metric::kHeavyTailFraction) {
+        heavy_tail_channels =
+            std::max(heavy_tail_channels, static_cast<int64_t>(std::llround(difference * static_cast<double>(hidden_size))));
+      } else {
+        largest_difference = std::max(largest_difference, difference / std::max(1.0, std::abs(static_cast<double>(a[m]))));
+      }
+    }
+  }
+};
 
 inline double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

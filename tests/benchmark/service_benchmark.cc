@@ -1,15 +1,19 @@
-// Service throughput against raw in-process forward throughput on the same
-// prompts, in one process, on the same machine; and one short prompt's latency.
+// Service throughput against raw in-process forward throughput on the same prompts, and against
+// the strong Python peer; one short prompt's latency. One process, one machine.
 //
-//   service_benchmark --model DIR [--prompts 128] [--runs 5] [--clients 4[,16,...]] [--per-request 16]
-//                     [--latency-calls 200]
+//   service_benchmark --model DIR [--workload plain|system|hinted] [--prompts 128] [--runs 5]
+//                     [--clients 4[,16,...]] [--per-request 16] [--latency-calls 200] [--peer HOST:PORT]
 //
 // raw:     the engine alone: prompts sorted by length, cut into batches under
 //          the same token budget the server uses, one Run() per batch.
 // service: the real gRPC server on a loopback port; `clients` threads send
 //          requests of `per-request` prompts until all prompts are scored
 //          (P2: --per-request 1 --clients 1,4,16,64).
-// Both are repeated `runs` times per client count; the medians and their ratio are printed.
+// peer:    the same requests to tests/benchmark/python_peer/server.py; both services then get token
+//          ids, and the features both return for the last token's last hidden state are compared.
+// Workloads (benchmark_prompts.h): plain prompts, a shared 200-token system prompt, or each prompt
+//          with three hinted variants (kept together in requests, as the Gate sends them).
+// Each is repeated `runs` times per client count; the medians and their ratios are printed.
 // latency (P4): one client sends one short prompt at a time to the idle server;
 //          p50 and p99 over the calls after 20 warm-up calls.
 #include <ATen/Parallel.h>
@@ -18,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -34,7 +39,6 @@
 namespace sparsegate {
 namespace {
 
-using benchmark::MakePrompts;
 using benchmark::Median;
 
 using Clock = std::chrono::steady_clock;
@@ -89,6 +93,31 @@ double ServiceRun(const std::string& address, const std::vector<std::string>& pr
   return seconds;
 }
 
+// Every prompt once, in requests of 16, sent as ids: the last token's metrics of the last layer.
+std::vector<std::vector<float>> ScoreOnce(const std::string& address, const std::vector<PreparedPrompt>& ids) {
+  auto stub = v1::DifficultyService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::vector<std::vector<float>> out;
+  for (size_t first = 0; first < ids.size(); first += 16) {
+    v1::ScoreRequest request;
+    for (size_t i = first; i < std::min(ids.size(), first + 16); ++i) {
+      auto* tokens = request.add_prompts()->mutable_tokens();
+      for (int32_t id : ids[i].ids) tokens->add_ids(id);
+    }
+    v1::ScoreResponse response;
+    grpc::ClientContext context;
+    if (!stub->Score(&context, request, &response).ok()) return {};
+    for (const auto& result : response.results()) {
+      const google::protobuf::Message& metrics = result.features(0).metrics();
+      const auto* descriptor = metrics.GetDescriptor();
+      std::vector<float> values;
+      for (int f = 0; f < descriptor->field_count(); ++f)
+        values.push_back(metrics.GetReflection()->GetFloat(metrics, descriptor->field(f)));
+      out.push_back(std::move(values));
+    }
+  }
+  return out;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"sparsegate service throughput vs raw forward throughput"};
   std::string model;
@@ -100,10 +129,11 @@ int Main(int argc, char** argv) {
   app.add_option("--runs", runs);
   app.add_option("--clients", client_counts, "client threads; several (1,4,16,64) run one after another")->delimiter(',');
   app.add_option("--latency-calls", latency_calls, "P4: sequential one-prompt calls (0: skip)");
-  std::string baseline;
-  app.add_option("--baseline", baseline,
-                 "P3: also drive this service of the same Score method (tests/benchmark/python_baseline/server.py); "
+  std::string peer, workload = "plain";
+  app.add_option("--peer", peer,
+                 "P3: also drive this service of the same Score method (tests/benchmark/python_peer/server.py); "
                  "both then get token ids");
+  app.add_option("--workload", workload, "plain, system or hinted (benchmark_prompts.h)")->capture_default_str();
   app.add_option("--per-request", per_request);
   app.add_option("--token-budget", token_budget);
   CLI11_PARSE(app, argc, argv);
@@ -115,7 +145,12 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
     return 1;
   }
-  std::vector<std::string> prompts = MakePrompts(n);
+  auto count_tokens = [&](const std::string& text) {
+    PromptInput input;
+    input.text = text;
+    return static_cast<int64_t>((*engine)->Prepare(input, false)->ids.size());
+  };
+  std::vector<std::string> prompts = benchmark::MakeWorkload(workload, n, count_tokens);
   std::vector<PreparedPrompt> prepared;
   int64_t tokens = 0;
   for (const auto& p : prompts) {
@@ -136,13 +171,24 @@ int Main(int argc, char** argv) {
   }
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
 
-  std::printf("model %s, %d prompts (%lld tokens, mean %.1f), %d runs, %d intra-op threads\n", model.c_str(), n,
-              static_cast<long long>(tokens), static_cast<double>(tokens) / n, runs, at::get_num_threads());
+  std::printf("model %s, workload %s, %d prompts (%lld tokens, mean %.1f), %d runs, %d intra-op threads\n",
+              model.c_str(), workload.c_str(), n, static_cast<long long>(tokens), static_cast<double>(tokens) / n, runs,
+              at::get_num_threads());
   RawRun(**engine, prepared, token_budget);  // warm-up both paths once
   const std::vector<PreparedPrompt> no_ids;
-  const std::vector<PreparedPrompt>& sent_ids = baseline.empty() ? no_ids : prepared;
+  const std::vector<PreparedPrompt>& sent_ids = peer.empty() ? no_ids : prepared;
   ServiceRun(address, prompts, sent_ids, client_counts.front(), per_request);
-  if (!baseline.empty()) ServiceRun(baseline, prompts, sent_ids, client_counts.front(), per_request);
+  if (!peer.empty()) {
+    ServiceRun(peer, prompts, sent_ids, client_counts.front(), per_request);
+    const auto mine = ScoreOnce(address, prepared), theirs = ScoreOnce(peer, prepared);
+    benchmark::MetricAgreement agreement;
+    for (size_t i = 0; i < mine.size() && i < theirs.size(); ++i)
+      agreement.Add(mine[i].data(), theirs[i].data(), (*engine)->config().hidden_size);
+    const bool agree = !mine.empty() && mine.size() == theirs.size() && agreement.Agree();
+    std::printf("features, sparsegate against the peer: largest difference %.2g, heavy_tail_fraction within %lld "
+                "channel(s), over %zu prompts: %s\n", agreement.largest_difference,
+                static_cast<long long>(agreement.heavy_tail_channels), mine.size(), agree ? "they agree" : "THEY DISAGREE");
+  }
   auto counters = [&] { return testing::ParsePrometheusText((*server)->metrics().Render()); };
   for (int clients : client_counts) {
     auto before = counters();
@@ -150,7 +196,7 @@ int Main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       raw.push_back(RawRun(**engine, prepared, token_budget));
       service.push_back(ServiceRun(address, prompts, sent_ids, clients, per_request));
-      if (!baseline.empty()) other.push_back(ServiceRun(baseline, prompts, sent_ids, clients, per_request));
+      if (!peer.empty()) other.push_back(ServiceRun(peer, prompts, sent_ids, clients, per_request));
     }
     double raw_rate = n / Median(raw), service_rate = n / Median(service);
     std::printf("clients %3d x %3d prompts/request: raw %8.1f prompts/s (median %.3f s), service %8.1f prompts/s "
@@ -164,8 +210,8 @@ int Main(int argc, char** argv) {
                 delta("sparsegate_batches_total"), delta("sparsegate_batch_prompts_sum") / delta("sparsegate_batches_total"),
                 100 * (1 - delta("sparsegate_tokens_total") / delta("sparsegate_padded_tokens_total")),
                 100 * delta("sparsegate_forward_seconds_sum") / (runs * Median(service)));
-    if (!baseline.empty())
-      std::printf("    baseline %s: %8.1f prompts/s (median %.3f s), ratio service/baseline %.2f\n", baseline.c_str(),
+    if (!peer.empty())
+      std::printf("    peer %s: %8.1f prompts/s (median %.3f s), ratio service/peer %.2f\n", peer.c_str(),
                   n / Median(other), Median(other), Median(other) / Median(service));
   }
   if (latency_calls > 0) {

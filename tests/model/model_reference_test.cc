@@ -1,6 +1,7 @@
 // The C++ forward pass against the independent Python reference
 // (tests/reference/make_reference.py): every hidden state of every
-// architecture and dtype case agrees within 1e-4 at every real position.
+// architecture and dtype case agrees within 1e-4 at every real position, with and without prompts
+// that share a prefix.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -115,6 +116,35 @@ TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
   EXPECT_THROW(model_->PackedHiddenStates(at::zeros({2}, at::kLong), {2, 0}, {1}), c10::Error);
 }
 
+// Prompts behind a common prefix (the *_shared_prefix cases: 20 shared tokens, lengths
+// 20,27,33,20,9,24) compute it once, and their states equal those computed without sharing within
+// 1e-4, the bound every forward is held to.
+TEST_P(ModelReferenceTest, SharedPrefixesAreComputedOnce) {
+  std::vector<int64_t> lengths, ids;
+  for (int64_t b = 0; b < ids_.size(0); ++b) {
+    lengths.push_back(lengths_[b].item<int64_t>());
+    for (int64_t t = 0; t < lengths.back(); ++t) ids.push_back(ids_[b][t].item<int64_t>());
+  }
+  const int64_t total = static_cast<int64_t>(ids.size());
+  const bool shared = GetParam().find("_shared_prefix") != std::string::npos;
+  ModelLoadOptions unshared_options;
+  unshared_options.shared_prefix_min_tokens = 0;
+  auto unshared = DecoderModel::Load(*checkpoint_, unshared_options);
+  ASSERT_TRUE(unshared.ok()) << unshared.status();
+  std::vector<int> all;
+  for (int i = 0; i <= model_->num_layers(); ++i) all.push_back(i);
+  int64_t computed = -1, computed_unshared = -1;
+  auto with = model_->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all, &computed);
+  auto without = (*unshared)->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all, &computed_unshared);
+  EXPECT_EQ(computed_unshared, total);
+  EXPECT_EQ(computed, shared ? 20 + (7 + 13 + 4) + 9 : total) << GetParam();
+  for (int i : all) {
+    ASSERT_EQ(with[i].sizes(), without[i].sizes());
+    EXPECT_LT((with[i].to(at::kFloat) - without[i].to(at::kFloat)).abs().max().item<double>(), 1e-4)
+        << GetParam() << ": hidden_states." << i;
+  }
+}
+
 TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
   // Only index 1 (raw output of the first layer) is asked for: nothing else comes back,
   // and it equals the reference, so the partial forward is the same computation.
@@ -160,7 +190,8 @@ TEST_P(ModelReferenceTest, Bfloat16StaysWithinItsToleranceOfFloat32) {
 INSTANTIATE_TEST_SUITE_P(Architectures, ModelReferenceTest,
                          ::testing::Values("qwen2_f32", "qwen3_f32", "llama_f32", "llama31_f32", "mistral_f32",
                                            "qwen2_bf16", "llama_f16", "qwen3_f32_shards3",
-                                           "llama31_f32_rope_parameters", "mistral_f32_tied", "llama_f32_attn_bias"),
+                                           "llama31_f32_rope_parameters", "mistral_f32_tied", "llama_f32_attn_bias",
+                                           "qwen3_f32_shared_prefix", "mistral_f32_shared_prefix"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

@@ -24,4 +24,8 @@ gen qwen3_f32_shards3         --arch qwen3   --dtype f32 --shards 3
 gen llama31_f32_rope_parameters --arch llama31 --dtype f32 --config-style rope_parameters
 gen mistral_f32_tied          --arch mistral --dtype f32 --tie-embeddings
 gen llama_f32_attn_bias       --arch llama   --dtype f32 --attention-bias
+# Prompts behind one 20-token prefix (one a repeat of it, one unrelated): the forward computes the
+# prefix once; Mistral's sliding window (8) then reaches back into it.
+gen qwen3_f32_shared_prefix   --arch qwen3   --dtype f32 --lengths 20,27,33,20,9,24 --shared-prefix 20
+gen mistral_f32_shared_prefix --arch mistral --dtype f32 --lengths 20,27,33,20,9,24 --shared-prefix 20
 echo "reference cases written to $OUT"

@@ -321,12 +321,17 @@ def decoder_forward(cfg, W, ids):
     return hidden
 
 
-def make_inputs(cfg, seed, lengths):
+def make_inputs(cfg, seed, lengths, shared_prefix=0):
+    """Random prompts, right-padded with 0; with shared_prefix, every prompt of at least that many
+    tokens begins with the same shared_prefix tokens (a prompt of exactly that length repeats)."""
     g = torch.Generator().manual_seed(seed + 1000)
     B, T = len(lengths), max(lengths)
-    ids = torch.zeros(B, T, dtype=torch.int64)  # right-padded with 0
+    ids = torch.zeros(B, T, dtype=torch.int64)
+    prefix = torch.randint(3, cfg["vocab_size"], (shared_prefix,), generator=g)
     for b, n in enumerate(lengths):
         ids[b, :n] = torch.randint(3, cfg["vocab_size"], (n,), generator=g)
+        if shared_prefix and n >= shared_prefix:
+            ids[b, :shared_prefix] = prefix
     return ids
 
 
@@ -342,6 +347,8 @@ def main():
     ap.add_argument("--attention-bias", action="store_true",
                     help="llama/llama31/qwen3: attention_bias true (q,k,v AND o_proj biases)")
     ap.add_argument("--lengths", default="1,7,13,24")
+    ap.add_argument("--shared-prefix", type=int, default=0,
+                    help="prompts of at least this many tokens begin with the same tokens (prefix sharing)")
     ap.add_argument("--size", default="tiny", choices=["tiny", "bench", "0.5b"],
                     help="bench: mid-size shapes for benchmarks; 0.5b: Qwen2.5-0.5B's shape")
     ap.add_argument("--no-reference", action="store_true", help="write the checkpoint only")
@@ -365,7 +372,7 @@ def main():
         assert "lm_head.weight" not in W
 
     lengths = [int(s) for s in args.lengths.split(",")]
-    ids = make_inputs(cfg, args.seed, lengths)
+    ids = make_inputs(cfg, args.seed, lengths, args.shared_prefix)
     B, T, H = ids.shape[0], ids.shape[1], cfg["hidden_size"]
     L = cfg["num_hidden_layers"]
     hs = torch.zeros(L + 1, B, T, H, dtype=CDT)  # padding positions stay 0

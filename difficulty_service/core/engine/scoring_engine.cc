@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Load(const std::st
   ModelLoadOptions load_options;
   load_options.device = options.device;
   load_options.dtype = options.dtype;
+  load_options.shared_prefix_min_tokens = options.shared_prefix_min_tokens;
   auto model = DecoderModel::Load(ckpt, load_options);
   if (!model.ok()) return model.status();
   engine->model_ = *std::move(model);

@@ -38,6 +38,9 @@ struct EngineOptions {
   // Where the forward pass and the metrics run, and in which dtype (model/device.h).
   c10::Device device = c10::kCPU;
   std::optional<c10::ScalarType> dtype;  // nullopt: auto
+  // A prefix of at least this many tokens that prompts of one batch share is computed once
+  // (ModelLoadOptions::shared_prefix_min_tokens); 0: never.
+  int64_t shared_prefix_min_tokens = 16;
 };
 
 // What FitTokenBudget decided, and from what (for the log and the metrics).

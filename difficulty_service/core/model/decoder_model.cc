@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -15,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "difficulty_service/core/common/files.h"
 #include "difficulty_service/core/model/cpu_allocator.h"
+#include "difficulty_service/core/model/shared_prefixes.h"
 
 namespace sparsegate {
 namespace {
@@ -148,6 +150,7 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   model->dtype_ = ResolveComputeDtype(options.dtype, stored.ok() ? *stored : at::kFloat, options.device);
   model->padded_packed_attention_ = options.packed_attention == PackedAttention::kPadded ||
                                     (options.packed_attention == PackedAttention::kAuto && !options.device.is_cpu());
+  model->shared_prefix_min_tokens_ = model->padded_packed_attention_ ? 0 : options.shared_prefix_min_tokens;
   if (absl::Status supported = CheckComputeSupport(options.device, model->dtype_); !supported.ok()) return supported;
   WeightLoader loader(checkpoint, options.device, model->dtype_, &model->mappings_);
   const int64_t H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
@@ -290,11 +293,18 @@ at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, 
   }
   std::vector<at::Tensor> outs;
   outs.reserve(packing.lengths.size());
+  std::vector<int64_t> starts;
+  starts.reserve(packing.lengths.size());
   int64_t start = 0;
   for (size_t row = 0; row < packing.lengths.size(); ++row) {
     const int64_t length = packing.lengths[row];
-    outs.push_back(Attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length),
-                          packing.masks[row]));
+    starts.push_back(start);
+    at::Tensor keys = k.narrow(2, start, length), values = v.narrow(2, start, length);
+    if (const int parent = packing.parents[row]; parent >= 0) {  // the shared prefix's keys come first
+      keys = at::cat({k.narrow(2, starts[parent], packing.lengths[parent]), keys}, 2);
+      values = at::cat({v.narrow(2, starts[parent], packing.lengths[parent]), values}, 2);
+    }
+    outs.push_back(Attend(q.narrow(2, start, length), keys, values, packing.masks[row]));
     start += length;
   }
   return outs.size() == 1 ? outs[0] : at::cat(outs, 2);
@@ -354,7 +364,8 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
 }
 
 std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
-                                                           const std::vector<int>& indices) const {
+                                                           const std::vector<int>& indices,
+                                                           int64_t* computed_tokens) const {
   c10::InferenceMode guard;
   std::map<int, at::Tensor> out;
   if (indices.empty() || lengths.empty()) return out;
@@ -368,37 +379,50 @@ std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids
   const int deepest = *std::max_element(indices.begin(), indices.end());
   auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
 
+  const at::Tensor host_ids = ids.to(at::kCPU, at::kLong).contiguous();
+  const PrefixPlan plan = PlanSharedPrefixes(host_ids.data_ptr<int64_t>(), lengths, shared_prefix_min_tokens_);
+  if (computed_tokens != nullptr) *computed_tokens = plan.computed_tokens;
   Packing packing;
-  packing.lengths = lengths;
   packing.longest = *std::max_element(lengths.begin(), lengths.end());
-  std::vector<int64_t> positions, padded_index;
-  positions.reserve(static_cast<size_t>(total));
-  for (size_t row = 0; row < lengths.size(); ++row)
-    for (int64_t t = 0; t < lengths[row]; ++t) {
-      positions.push_back(t);
+  std::vector<int64_t> positions, padded_index, computed_ids;
+  positions.reserve(static_cast<size_t>(plan.computed_tokens));
+  computed_ids.reserve(static_cast<size_t>(plan.computed_tokens));
+  const int64_t* source = host_ids.data_ptr<int64_t>();
+  for (size_t row = 0; row < plan.segments.size(); ++row) {
+    const PrefixPlan::Segment& segment = plan.segments[row];
+    packing.lengths.push_back(segment.length);
+    packing.parents.push_back(segment.parent);
+    for (int64_t t = 0; t < segment.length; ++t) {
+      positions.push_back(segment.position + t);
+      computed_ids.push_back(source[segment.source_start + t]);
       if (padded_packed_attention_) padded_index.push_back(static_cast<int64_t>(row) * packing.longest + t);
     }
+  }
   packing.positions = at::tensor(positions, at::kLong).to(device_);
-  auto mask_for = [&](int64_t length) {
-    return FusedAttentionFits(config_, length) ? at::Tensor() : AttentionMask(length);
-  };
-  if (padded_packed_attention_) {
+  if (padded_packed_attention_) {  // never shares: every segment is a whole prompt at position 0
     packing.padded_index = at::tensor(padded_index, at::kLong).to(device_);
-    packing.padded_mask = mask_for(packing.longest);
+    packing.padded_mask = FusedAttentionFits(config_, packing.longest) ? at::Tensor() : AttentionMask(packing.longest);
   } else {
-    std::map<int64_t, at::Tensor> by_length;  // prompts of one length share a mask
-    for (int64_t length : lengths) {
-      auto [it, added] = by_length.try_emplace(length);
-      if (added) it->second = mask_for(length);
+    // Segments of one length and offset share a mask. A segment after a prefix always takes an
+    // explicit one: the fused kernel's causal mask assumes queries and keys start together.
+    std::map<std::pair<int64_t, int64_t>, at::Tensor> masks;
+    for (const PrefixPlan::Segment& segment : plan.segments) {
+      auto [it, added] = masks.try_emplace({segment.length, segment.position});
+      if (added && (segment.position > 0 || !FusedAttentionFits(config_, segment.length))) {
+        it->second = AttentionMask(segment.length, segment.position);
+      }
       packing.masks.push_back(it->second);
     }
   }
 
-  at::Tensor h = Embed(ids.view({1, -1}));  // [1, N, hidden]
-  if (wanted(0)) out[0] = h[0];
-  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, &packing, [&](int index, const at::Tensor& state) {
-    if (wanted(index)) out[index] = state[0];
-  });
+  // Every input token's state, from the row that computed it (the identity without sharing).
+  const at::Tensor rows = plan.shares() ? at::tensor(plan.rows, at::kLong).to(device_) : at::Tensor();
+  auto keep = [&](int index, const at::Tensor& state) {  // state: [1, computed, hidden]
+    if (wanted(index)) out[index] = rows.defined() ? state[0].index_select(0, rows) : state[0];
+  };
+  at::Tensor h = Embed(at::tensor(computed_ids, at::kLong).view({1, -1}));  // [1, computed, hidden]
+  keep(0, h);
+  RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, &packing, keep);
   return out;
 }
 

@@ -49,6 +49,10 @@ struct ModelLoadOptions {
   c10::Device device = c10::kCPU;
   std::optional<c10::ScalarType> dtype;  // nullopt: auto (device.h)
   PackedAttention packed_attention = PackedAttention::kAuto;
+  // PackedHiddenStates computes a prefix of at least this many tokens once for the prompts of a
+  // batch that begin with it (shared_prefixes.h); 0 turns sharing off. Attention over a padded
+  // copy (a GPU's) does not share.
+  int64_t shared_prefix_min_tokens = 16;
 };
 
 class DecoderModel {
@@ -74,11 +78,13 @@ class DecoderModel {
   // linear layers, norms and RoPE run on the N real tokens alone, and attention within each
   // prompt: one at a time on the CPU, and on a GPU as one call (the fused kernel where it fits)
   // over a zero-padded copy of Q/K/V, one launch for the batch instead of one per prompt
-  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products. Returns
-  // index -> [N, hidden_size] on the model's device in its compute dtype; lengths that do not add
-  // up to N throw c10::Error.
+  // (ModelLoadOptions::packed_attention). No padding reaches the matrix products, and a prefix
+  // that several prompts share is computed once (ModelLoadOptions::shared_prefix_min_tokens).
+  // Returns index -> [N, hidden_size] on the model's device in its compute dtype, and the tokens
+  // actually run in `computed_tokens` if given; lengths that do not add up to N throw c10::Error.
   std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
-                                               const std::vector<int>& indices) const;
+                                               const std::vector<int>& indices,
+                                               int64_t* computed_tokens = nullptr) const;
 
   // Keys and values (after RoPE) of the positions run so far, per layer:
   // [B, num_key_value_heads, length, head_dim].
@@ -114,16 +120,18 @@ class DecoderModel {
     at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
   };
 
-  // Where each packed prompt lies (PackedHiddenStates).
+  // Where each packed segment lies (PackedHiddenStates): a whole prompt, a prefix that prompts
+  // share, or a prompt's tokens after its shared prefix, which attend to the prefix first.
   // Built once per forward pass, so that no layer rebuilds its masks.
   struct Packing {
-    std::vector<int64_t> lengths;
-    int64_t longest = 0;
+    std::vector<int64_t> lengths;  // per segment
+    std::vector<int> parents;      // per segment: the prefix segment it continues, or -1
+    int64_t longest = 0;           // the longest prompt, prefix included
     at::Tensor positions;      // [N] each token's position within its prompt, on the device
     // Padded attention: [N] row * longest + position, the token's place in the padded batch, and
     // the one mask every row shares (undefined where the fused kernel fits).
     at::Tensor padded_index, padded_mask;
-    // Attention per prompt: each prompt's mask (undefined where the fused kernel fits).
+    // Attention per segment: each segment's mask (undefined where the fused kernel fits).
     std::vector<at::Tensor> masks;
   };
 
@@ -160,6 +168,7 @@ class DecoderModel {
   c10::Device device_;
   c10::ScalarType dtype_ = c10::kFloat;
   bool padded_packed_attention_ = false;
+  int64_t shared_prefix_min_tokens_ = 0;
   at::Tensor embed_tokens_;  // [vocab, hidden]
   at::Tensor final_norm_;
   at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded

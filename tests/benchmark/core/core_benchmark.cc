@@ -320,6 +320,85 @@ int Hidden(const Common& flags, const std::string& ids_file, const std::string& 
   return 0;
 }
 
+// Prefix sharing in process: the same prompts scored by an engine that computes a shared prefix
+// once and by one that does not (EngineOptions::shared_prefix_min_tokens = 0), in batches cut in
+// the workload's order (a prompt's hinted variants stay together, as a request keeps them), under
+// the token budget; medians of --runs. The features must agree (benchmark::MetricAgreement).
+int Prefixes(const Common& flags, const std::string& workload, int64_t token_budget) {
+  auto placement = Placement(flags);
+  if (!placement.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(placement.status().message()).c_str());
+    return 1;
+  }
+  std::unique_ptr<ScoringEngine> engines[2];
+  for (int shared = 0; shared < 2; ++shared) {
+    EngineOptions options;
+    options.device = placement->device;
+    options.dtype = placement->dtype;
+    options.shared_prefix_min_tokens = shared ? EngineOptions().shared_prefix_min_tokens : 0;
+    auto engine = ScoringEngine::Load(flags.model, options);
+    if (!engine.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
+      return 1;
+    }
+    engines[shared] = *std::move(engine);
+  }
+  const ScoringEngine& e = *engines[0];
+  auto count_tokens = [&](const std::string& text) {
+    return static_cast<int64_t>(Prepare(e, {text})[0].ids.size());
+  };
+  std::vector<PreparedPrompt> prepared = Prepare(e, benchmark::MakeWorkload(workload, flags.prompts, count_tokens));
+  std::vector<std::vector<const PreparedPrompt*>> batches(1);
+  size_t longest = 0;
+  int64_t tokens = 0;
+  for (const PreparedPrompt& p : prepared) {
+    tokens += static_cast<int64_t>(p.ids.size());
+    if (!batches.back().empty() &&
+        std::max(longest, p.ids.size()) * (batches.back().size() + 1) > static_cast<size_t>(token_budget)) {
+      batches.emplace_back();
+      longest = 0;
+    }
+    longest = std::max(longest, p.ids.size());
+    batches.back().push_back(&p);
+  }
+  FeatureRequest request;
+  request.layers = {static_cast<int>(e.config().num_hidden_layers)};
+  request.poolings = {Pooling::kLastToken, Pooling::kMean};
+  auto score = [&](const ScoringEngine& engine, std::vector<ScoredPrompt>* out) {
+    return TimeIt(engine.device(), [&] {
+      for (const auto& batch : batches) {
+        std::vector<const FeatureRequest*> requests(batch.size(), &request);
+        std::vector<ScoredPrompt> scored = engine.Run(batch, requests);
+        if (out) out->insert(out->end(), scored.begin(), scored.end());
+      }
+    });
+  };
+  std::vector<ScoredPrompt> unshared_features, shared_features;
+  score(*engines[0], &unshared_features);  // warm-up, and the features compared
+  score(*engines[1], &shared_features);
+  benchmark::MetricAgreement agreement;
+  for (size_t i = 0; i < prepared.size(); ++i)
+    for (size_t f = 0; f < unshared_features[i].features.size(); ++f)
+      agreement.Add(unshared_features[i].features[f].metrics.data(), shared_features[i].features[f].metrics.data(),
+                    e.config().hidden_size);
+  std::vector<double> unshared, shared;
+  for (int r = 0; r < flags.runs; ++r) {
+    unshared.push_back(score(*engines[0], nullptr));
+    shared.push_back(score(*engines[1], nullptr));
+  }
+  json result = {{"benchmark", "prefixes"}, {"model", flags.model}, {"workload", workload},
+                 {"device", e.device().str()}, {"intra_op_threads", at::get_num_threads()},
+                 {"prompts", flags.prompts}, {"tokens", tokens}, {"batches", batches.size()}, {"runs", flags.runs},
+                 {"unshared_prompts_per_s", flags.prompts / Median(unshared)},
+                 {"shared_prompts_per_s", flags.prompts / Median(shared)},
+                 {"shared_over_unshared", Median(unshared) / Median(shared)},
+                 {"largest_metric_difference", agreement.largest_difference},
+                 {"heavy_tail_fraction_channels_moved", agreement.heavy_tail_channels},
+                 {"features_agree", agreement.Agree()}};
+  Emit(flags, result);
+  return agreement.Agree() ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"sparsegate model core: P1, P4 and P5 measured in one process, and the parity dump"};
   app.require_subcommand(1);
@@ -347,6 +426,11 @@ int Main(int argc, char** argv) {
   CLI::App* budget = app.add_subcommand("budget", "the worst case of the GPU's memory-bounded batch, run");
   common(budget);
   budget->add_option("--max-prompt-tokens", flags.max_prompt_tokens)->capture_default_str();
+  std::string workload = "system";
+  CLI::App* prefixes = app.add_subcommand("prefixes", "prefix sharing against none, in process");
+  common(prefixes);
+  prefixes->add_option("--prompts", flags.prompts)->capture_default_str();
+  prefixes->add_option("--workload", workload, "plain, system or hinted (benchmark_prompts.h)")->capture_default_str();
   CLI::App* dump = app.add_subcommand("hidden", "every hidden state of a batch, for the parity check");
   common(dump);
   dump->add_option("--ids", ids_file, "JSON array of token id arrays")->required();
@@ -354,6 +438,7 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (forward->parsed()) return Forward(flags, token_budget);
+  if (prefixes->parsed()) return Prefixes(flags, workload, token_budget);
   if (budget->parsed()) {
     if (flags.max_prompt_tokens == 0) flags.max_prompt_tokens = 2048;
     return Budget(flags, token_budget);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI's smoke run of P2, P3 and P4: the Python baseline service and sparsegate's, both driven by
+# CI's smoke run of P2, P3 and P4: the strong Python peer and sparsegate's service, both driven by
 # service_benchmark for a few prompts. The figures are the benchmark's (docs/speed.md); this only
-# shows that the whole comparison runs and reports.
+# shows that the whole comparison runs, reports, and that both services' features agree.
 #   smoke.sh SERVICE_BENCHMARK MODEL_DIR
 set -euo pipefail
 BENCH=$1 MODEL=$2
@@ -16,5 +16,6 @@ for _ in $(seq 1 300); do
   kill -0 $PID 2>/dev/null || { cat "$LOG"; exit 1; }
   sleep 0.1
 done
-grep -q "ready on port" "$LOG" || { echo "baseline did not start"; cat "$LOG"; exit 1; }
-"$BENCH" --model "$MODEL" --prompts 8 --runs 1 --clients 1,4 --per-request 1 --latency-calls 5 --baseline "127.0.0.1:$PORT"
+grep -q "ready on port" "$LOG" || { echo "peer did not start"; cat "$LOG"; exit 1; }
+"$BENCH" --model "$MODEL" --workload hinted --prompts 8 --runs 1 --clients 1,4 --per-request 4 --latency-calls 5 \
+    --peer "127.0.0.1:$PORT"
