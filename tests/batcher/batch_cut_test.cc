@@ -40,5 +40,13 @@ TEST(CutBatch, SkipsAPromptThatDoesNotFitAndTakesLaterOnesThatDo) {
   EXPECT_EQ(CutBatch({10, 16, 3}, 30, 8), (Indices{0, 2}));
 }
 
+TEST(CutBatch, PromptsSharingMoreOfThePrefixComeBeforeCloserLengths) {
+  // Prompt 0 (10 tokens) shares 10 tokens with prompts 3 and 4 (20 each), none with 1 and 2 (10
+  // each): the sharers go first, the longer share first, while the budget allows.
+  const std::vector<int64_t> lengths = {10, 10, 10, 20, 20};
+  EXPECT_EQ(CutBatch(lengths, 60, 3, {10, 0, 0, 8, 10}), (std::vector<size_t>{0, 4, 3}));
+  EXPECT_EQ(CutBatch(lengths, 60, 3), (std::vector<size_t>{0, 1, 2}));  // by length alone
+}
+
 }  // namespace
 }  // namespace sparsegate

@@ -64,6 +64,39 @@ TEST(FairQueue, ABatchFillsWithLengthsCloseToItsFirstPromptWithinTheBudget) {
   EXPECT_EQ(queue.size(), 2u);
 }
 
+TEST(FairQueue, ABatchTakesThePromptsThatShareItsFirstPromptsPrefix) {
+  // A prompt and two hinted variants of it (sent after another client's two prompts of its own
+  // length): with sharing, the variants join the batch, and the shared prefix runs once.
+  auto job_of = [](const std::vector<std::vector<int32_t>>& prompts) {
+    auto job = std::make_shared<ScoreJob>();
+    for (const auto& ids : prompts) job->prepared.push_back({ids, false, static_cast<int64_t>(ids.size())});
+    return job;
+  };
+  std::vector<int32_t> question(10);
+  for (int i = 0; i < 10; ++i) question[i] = i + 1;
+  auto with_hint = [&](int32_t token) {
+    std::vector<int32_t> ids = question;
+    ids.insert(ids.end(), 10, token);
+    return ids;
+  };
+  for (const int64_t min_shared : {int64_t{0}, int64_t{4}}) {
+    FairQueue queue(/*token_budget=*/60, /*max_batch_prompts=*/3, min_shared);
+    auto first = job_of({question});
+    auto other = job_of({std::vector<int32_t>(10, 50), std::vector<int32_t>(10, 60)});
+    auto variants = job_of({with_hint(70), with_hint(80)});
+    queue.Append(first, AllIndices(*first));
+    queue.Append(other, AllIndices(*other));
+    queue.Append(variants, AllIndices(*variants));
+    const std::vector<std::pair<char, const ScoreJob*>> tags = {
+        {'Q', first.get()}, {'O', other.get()}, {'V', variants.get()}};
+    const auto served = Served(queue.NextBatch(ScoreJob::Clock::now()).batch, tags);
+    const std::vector<std::pair<char, int>> expected =
+        min_shared > 0 ? std::vector<std::pair<char, int>>{{'Q', 0}, {'V', 0}, {'V', 1}}
+                       : std::vector<std::pair<char, int>>{{'Q', 0}, {'O', 0}, {'O', 1}};
+    EXPECT_EQ(served, expected) << "shared_prefix_min_tokens " << min_shared;
+  }
+}
+
 TEST(FairQueue, PromptsOfEndedCancelledOrLateJobsLeaveBeforeAnyBatch) {
   FairQueue queue(100, 8);
   auto live = JobOfLengths({4});

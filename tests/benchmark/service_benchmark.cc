@@ -73,6 +73,7 @@ double ServiceRun(const std::string& address, const std::vector<std::string>& pr
         size_t first = next.fetch_add(per_request);
         if (first >= prompts.size()) return;
         v1::ScoreRequest request;
+        request.mutable_options()->set_truncation(v1::TRUNCATION_LEFT);
         for (size_t i = first; i < std::min(prompts.size(), first + per_request); ++i) {
           if (ids.empty()) {
             request.add_prompts()->set_text(prompts[i]);
@@ -148,7 +149,7 @@ int Main(int argc, char** argv) {
   auto count_tokens = [&](const std::string& text) {
     PromptInput input;
     input.text = text;
-    return static_cast<int64_t>((*engine)->Prepare(input, false)->ids.size());
+    return static_cast<int64_t>((*engine)->Prepare(input, /*truncate_left=*/true)->original_token_count);
   };
   std::vector<std::string> prompts = benchmark::MakeWorkload(workload, n, count_tokens);
   std::vector<PreparedPrompt> prepared;
@@ -156,7 +157,9 @@ int Main(int argc, char** argv) {
   for (const auto& p : prompts) {
     PromptInput input;
     input.text = p;
-    prepared.push_back(*(*engine)->Prepare(input, false));
+    // Left truncation, as core_benchmark: a prompt past the model's context keeps its end (and
+    // loses part of a shared prefix); the texts sent to the service ask for it too.
+    prepared.push_back(*(*engine)->Prepare(input, /*truncate_left=*/true));
     tokens += static_cast<int64_t>(prepared.back().ids.size());
   }
 

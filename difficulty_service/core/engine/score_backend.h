@@ -53,6 +53,10 @@ class ScoreBackend {
 
   // Names the model whose features Run computes (its content digest): results are cached under it.
   virtual const std::string& model_digest() const = 0;
+
+  // Run computes a prefix of at least this many tokens once for the prompts of a batch that share
+  // it; 0 when it never shares. The batcher then puts prompts that share a prefix together.
+  virtual int64_t shared_prefix_min_tokens() const { return 0; }
 };
 
 }  // namespace sparsegate

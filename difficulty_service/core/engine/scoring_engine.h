@@ -75,6 +75,7 @@ class ScoringEngine : public ScoreBackend {
   std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
                                 const std::vector<const FeatureRequest*>& requests) const override;
   const std::string& model_digest() const override { return checkpoint_->content_digest(); }
+  int64_t shared_prefix_min_tokens() const override { return model_->shared_prefix_min_tokens(); }
 
   // The padded-token budget (BatcherOptions::token_budget) for forward passes on this engine's
   // device. On the CPU, `requested`. On a GPU, the largest budget up to `requested` whose worst

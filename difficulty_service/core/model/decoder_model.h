@@ -64,6 +64,8 @@ class DecoderModel {
   int num_layers() const { return static_cast<int>(config_.num_hidden_layers); }
   const c10::Device& device() const { return device_; }
   c10::ScalarType dtype() const { return dtype_; }
+  // ModelLoadOptions::shared_prefix_min_tokens, or 0 where the packed forward does not share.
+  int64_t shared_prefix_min_tokens() const { return shared_prefix_min_tokens_; }
 
   // ids: [B, T] int64 token ids, right-padded, on any device. Causal
   // attention means the padding never reaches a real position, so no

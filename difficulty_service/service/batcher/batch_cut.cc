@@ -5,14 +5,18 @@
 
 namespace sparsegate {
 
-std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts) {
+std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts,
+                             const std::vector<int64_t>& shared_prefix) {
   std::vector<size_t> batch;
   if (lengths.empty()) return batch;
   const int64_t anchor = lengths.front();
+  auto shared = [&](size_t i) { return shared_prefix.empty() ? 0 : shared_prefix[i]; };
   std::vector<size_t> order(lengths.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin() + 1, order.end(),
-                   [&](size_t a, size_t b) { return std::llabs(lengths[a] - anchor) < std::llabs(lengths[b] - anchor); });
+  std::stable_sort(order.begin() + 1, order.end(), [&](size_t a, size_t b) {
+    if (shared(a) != shared(b)) return shared(a) > shared(b);
+    return std::llabs(lengths[a] - anchor) < std::llabs(lengths[b] - anchor);
+  });
   int64_t longest = 0;
   for (size_t i : order) {
     const int64_t new_longest = std::max(longest, lengths[i]);

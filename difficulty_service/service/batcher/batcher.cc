@@ -35,7 +35,7 @@ Batcher::Batcher(const ScoreBackend& backend, BatcherOptions options, ServiceMet
       metrics_(metrics),
       cache_(backend.model_digest(), options.cache_bytes),
       admission_({options.max_queued_prompts, options.max_queued_bytes, options.max_queued_tokens}),
-      queue_(options.token_budget, options.max_batch_prompts),
+      queue_(options.token_budget, options.max_batch_prompts, backend.shared_prefix_min_tokens()),
       tokenize_(std::make_unique<TokenizeStage>(backend, cache_, admission_, metrics, options.tokenizer_threads,
                                                 options.large_request_bytes)),
       worker_(std::make_unique<Worker>()) {

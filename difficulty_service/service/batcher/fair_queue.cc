@@ -40,7 +40,16 @@ FairQueue::Cut FairQueue::NextBatch(ScoreJob::Clock::time_point now) {
   std::vector<int64_t> lengths;
   lengths.reserve(waiting_.size());
   for (const QueuedPrompt& prompt : waiting_) lengths.push_back(prompt.length);
-  const std::vector<size_t> chosen = CutBatch(lengths, token_budget_, max_batch_prompts_);
+  std::vector<int64_t> shared;
+  if (shared_prefix_min_tokens_ > 0 && !waiting_.empty()) {
+    const std::vector<int32_t>& first = waiting_.front().job->prepared[waiting_.front().index].ids;
+    for (const QueuedPrompt& prompt : waiting_) {
+      const std::vector<int32_t>& ids = prompt.job->prepared[prompt.index].ids;
+      const int64_t common = std::mismatch(first.begin(), first.end(), ids.begin(), ids.end()).first - first.begin();
+      shared.push_back(common >= shared_prefix_min_tokens_ ? common : 0);
+    }
+  }
+  const std::vector<size_t> chosen = CutBatch(lengths, token_budget_, max_batch_prompts_, shared);
   if (chosen.empty()) return cut;
   round_ = std::max(round_, waiting_[chosen.front()].round);
   std::vector<bool> taken(waiting_.size(), false);

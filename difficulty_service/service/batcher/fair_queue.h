@@ -5,7 +5,8 @@
 // waiting behind all of it (fair share per request). NextBatch cuts the next batch under the
 // padded token budget by CutBatch (batch_cut.h): it takes the first prompt in that order, so none
 // starves (a round's prompts are fixed before it is served), and fills up with the waiting prompts
-// closest to it in length, so padding stays small. Before cutting, the prompts of jobs that have
+// that share the longest prefix with it (at least shared_prefix_min_tokens; 0 never looks), then
+// those closest to it in length, so that shared prefixes run once and padding stays small. Before cutting, the prompts of jobs that have
 // finished, were cancelled or passed their deadline leave the queue, before any forward pass is
 // spent on them; the caller ends those jobs.
 //
@@ -32,8 +33,10 @@ struct QueuedPrompt {
 
 class FairQueue {
  public:
-  FairQueue(int64_t token_budget, int max_batch_prompts)
-      : token_budget_(token_budget), max_batch_prompts_(max_batch_prompts) {}
+  FairQueue(int64_t token_budget, int max_batch_prompts, int64_t shared_prefix_min_tokens = 0)
+      : token_budget_(token_budget),
+        max_batch_prompts_(max_batch_prompts),
+        shared_prefix_min_tokens_(shared_prefix_min_tokens) {}
 
   // Queues the prompts of `job` at `indices` (into job->prepared), in that order.
   void Append(const std::shared_ptr<ScoreJob>& job, const std::vector<int>& indices);
@@ -52,6 +55,7 @@ class FairQueue {
  private:
   const int64_t token_budget_;
   const int max_batch_prompts_;
+  const int64_t shared_prefix_min_tokens_;
   std::deque<QueuedPrompt> waiting_;  // in fair order
   int64_t round_ = 0;                 // the round of the last batch's first prompt
   int64_t arrivals_ = 0;
