@@ -97,7 +97,10 @@ def interval(values):
 
 
 def welch(a, b):
-    """Mean of a minus mean of b with a two-sided 95% Welch t interval; None below two values each."""
+    """Mean of a minus mean of b with a two-sided 95% Welch t interval; None below two values each.
+
+    Written out because Debian 12's scipy (1.10) gives Welch's test no confidence interval
+    (ttest_ind's confidence_interval came with 1.11); the t quantile is scipy's."""
     if len(a) < 2 or len(b) < 2:
         return None
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)

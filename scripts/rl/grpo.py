@@ -401,7 +401,8 @@ def prediction_over_training(ledger, curve):
 
 def calibration_error(predicted, observed, bins=10):
     """Expected calibration error: per equal-width bin of the prediction, |mean predicted - mean
-    observed|, weighted by the bin's share of groups; None on no groups."""
+    observed|, weighted by the bin's share of groups; None on no groups. (Neither scipy nor numpy
+    has it; the plugin's quality.h computes the same.)"""
     if not predicted:
         return None
     sums = {}
