@@ -40,6 +40,15 @@ TEST(CutBatch, SkipsAPromptThatDoesNotFitAndTakesLaterOnesThatDo) {
   EXPECT_EQ(CutBatch({10, 16, 3}, 30, 8), (Indices{0, 2}));
 }
 
+TEST(CutBatch, APromptTakenBringsTheRestOfItsGroup) {
+  // Prompts 0-2 and 3-5 are two groups (a prompt and two variants); 6 and 7 stand alone. Once
+  // prompt 3 is taken for its length, its variant 4 follows it before 6, which is closer in length.
+  const std::vector<int64_t> lengths = {10, 20, 20, 12, 22, 22, 16, 16};
+  const std::vector<int64_t> shared = {10, 10, 10, 0, 0, 0, 0, 0};
+  EXPECT_EQ(CutBatch(lengths, 1000, 5, shared, {0, 0, 0, 3, 3, 3, 6, 7}), (std::vector<size_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(CutBatch(lengths, 1000, 5, shared), (std::vector<size_t>{0, 1, 2, 3, 6}));  // without groups
+}
+
 TEST(CutBatch, PromptsSharingMoreOfThePrefixComeBeforeCloserLengths) {
   // Prompt 0 (10 tokens) shares 10 tokens with prompts 3 and 4 (20 each), none with 1 and 2 (10
   // each): the sharers go first, the longer share first, while the budget allows.

@@ -6,7 +6,7 @@
 namespace sparsegate {
 
 std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts,
-                             const std::vector<int64_t>& shared_prefix) {
+                             const std::vector<int64_t>& shared_prefix, const std::vector<int64_t>& groups) {
   std::vector<size_t> batch;
   if (lengths.empty()) return batch;
   const int64_t anchor = lengths.front();
@@ -17,14 +17,23 @@ std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_
     if (shared(a) != shared(b)) return shared(a) > shared(b);
     return std::llabs(lengths[a] - anchor) < std::llabs(lengths[b] - anchor);
   });
+  std::vector<bool> chosen(lengths.size(), false);
   int64_t longest = 0;
-  for (size_t i : order) {
+  auto take = [&](size_t i) {
     const int64_t new_longest = std::max(longest, lengths[i]);
     const int64_t count = static_cast<int64_t>(batch.size()) + 1;
     const bool fits = new_longest * count <= token_budget && count <= max_prompts;
-    if (!batch.empty() && !fits) continue;
+    if (chosen[i] || (!batch.empty() && !fits)) return;
     batch.push_back(i);
+    chosen[i] = true;
     longest = new_longest;
+  };
+  for (size_t i : order) {
+    const bool was_chosen = chosen[i];
+    take(i);
+    if (was_chosen || !chosen[i] || groups.empty()) continue;
+    for (size_t j = 0; j < lengths.size(); ++j)  // the rest of its group, in arrival order
+      if (groups[j] == groups[i]) take(j);
   }
   return batch;
 }

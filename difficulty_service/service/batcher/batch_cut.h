@@ -8,6 +8,9 @@
 // With `shared_prefix` (per prompt, the tokens it shares with prompt 0 from the start, 0 where the
 // backend would not share them), prompts that share more with prompt 0 are taken before those
 // closest in length: the forward computes a shared prefix once (model/shared_prefixes.h).
+// With `groups` (per prompt, an id shared by the prompts of one request that share a prefix: a
+// prompt and its hinted variants), a prompt taken brings the rest of its group with it while they
+// fit, so that each group's prefix runs once.
 // Returns the chosen indices in the order they were taken (prompt 0 first); empty for no prompts.
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_SERVICE_BATCHER_BATCH_CUT_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_SERVICE_BATCHER_BATCH_CUT_H_
@@ -19,7 +22,7 @@
 namespace sparsegate {
 
 std::vector<size_t> CutBatch(const std::vector<int64_t>& lengths, int64_t token_budget, int max_prompts,
-                             const std::vector<int64_t>& shared_prefix = {});
+                             const std::vector<int64_t>& shared_prefix = {}, const std::vector<int64_t>& groups = {});
 
 }  // namespace sparsegate
 

@@ -11,8 +11,16 @@ void FairQueue::Append(const std::shared_ptr<ScoreJob>& job, const std::vector<i
   std::deque<QueuedPrompt> arriving;
   for (size_t k = 0; k < indices.size(); ++k) {
     const int i = indices[k];
+    const int64_t arrival = arrivals_++;
+    int64_t group = arrival;
+    if (shared_prefix_min_tokens_ > 0 && k > 0) {  // the previous prompt's group if they share a prefix
+      const std::vector<int32_t>& ids = job->prepared[i].ids;
+      const std::vector<int32_t>& previous = job->prepared[indices[k - 1]].ids;
+      const int64_t common = std::mismatch(ids.begin(), ids.end(), previous.begin(), previous.end()).first - ids.begin();
+      if (common >= shared_prefix_min_tokens_) group = arriving.back().group;
+    }
     arriving.push_back({job, i, static_cast<int64_t>(job->prepared[i].ids.size()),
-                        round_ + 1 + static_cast<int64_t>(k), arrivals_++});
+                        round_ + 1 + static_cast<int64_t>(k), arrival, group});
   }
   std::deque<QueuedPrompt> merged;
   std::merge(std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()),
@@ -49,7 +57,10 @@ FairQueue::Cut FairQueue::NextBatch(ScoreJob::Clock::time_point now) {
       shared.push_back(common >= shared_prefix_min_tokens_ ? common : 0);
     }
   }
-  const std::vector<size_t> chosen = CutBatch(lengths, token_budget_, max_batch_prompts_, shared);
+  std::vector<int64_t> groups;
+  if (shared_prefix_min_tokens_ > 0)
+    for (const QueuedPrompt& prompt : waiting_) groups.push_back(prompt.group);
+  const std::vector<size_t> chosen = CutBatch(lengths, token_budget_, max_batch_prompts_, shared, groups);
   if (chosen.empty()) return cut;
   round_ = std::max(round_, waiting_[chosen.front()].round);
   std::vector<bool> taken(waiting_.size(), false);

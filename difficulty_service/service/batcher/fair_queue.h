@@ -6,7 +6,8 @@
 // padded token budget by CutBatch (batch_cut.h): it takes the first prompt in that order, so none
 // starves (a round's prompts are fixed before it is served), and fills up with the waiting prompts
 // that share the longest prefix with it (at least shared_prefix_min_tokens; 0 never looks), then
-// those closest to it in length, so that shared prefixes run once and padding stays small. Before cutting, the prompts of jobs that have
+// those closest to it in length, so that shared prefixes run once and padding stays small. A
+// prompt taken brings the prompts appended with it that share its prefix (its group). Before cutting, the prompts of jobs that have
 // finished, were cancelled or passed their deadline leave the queue, before any forward pass is
 // spent on them; the caller ends those jobs.
 //
@@ -29,6 +30,9 @@ struct QueuedPrompt {
   int64_t length = 0;  // tokens
   int64_t round = 0;   // fair order: (round, arrival)
   int64_t arrival = 0;
+  // Prompts appended together that share a prefix (a prompt and its variants) share a group,
+  // which batches take whole (CutBatch); the arrival of the group's first prompt.
+  int64_t group = 0;
 };
 
 class FairQueue {
