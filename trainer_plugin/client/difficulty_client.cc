@@ -73,12 +73,17 @@ std::string Seconds(std::chrono::milliseconds ms) { return absl::StrCat(ms.count
 
 // Round-robin over the resolved addresses, health-checked, with gRPC's own
 // retry policy: well-kept machinery, so no hand-written retry loop here.
+// CANCELLED is retried too: a replica that shuts down cancels the calls that
+// reached it after its listener closed, before they were matched to a handler
+// (grpc/grpc#41785), and every call on this channel is a read, safe to repeat
+// (Reload goes over a channel of its own, without this policy).
+// A cancellation by this client itself is never retried by gRPC.
 std::string ServiceConfig(const ClientOptions& o) {
   nlohmann::json retry = {{"maxAttempts", o.max_attempts},
                           {"initialBackoff", Seconds(o.initial_backoff)},
                           {"maxBackoff", Seconds(o.max_backoff)},
                           {"backoffMultiplier", 2},
-                          {"retryableStatusCodes", {"UNAVAILABLE", "RESOURCE_EXHAUSTED"}}};
+                          {"retryableStatusCodes", {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}}};
   nlohmann::json config = {{"loadBalancingConfig", {{{"round_robin", nlohmann::json::object()}}}},
                             {"healthCheckConfig", {{"serviceName", kServiceName}}}};
   // gRPC refuses a retry policy of fewer than 2 attempts, and with it the

@@ -5,8 +5,8 @@
 // "ipv4:10.0.0.1:50051,10.0.0.2:50051", or "dns:///scorer.internal:50051".
 // Calls are spread round-robin, and client-side health checking skips
 // replicas that report NOT_SERVING (a replica still loading its model).
-// Every call has a deadline; gRPC's own retry policy retries UNAVAILABLE and
-// RESOURCE_EXHAUSTED with exponential backoff. A trainer batch is split into
+// Every call has a deadline; gRPC's own retry policy retries UNAVAILABLE,
+// RESOURCE_EXHAUSTED and a replica's CANCELLED with exponential backoff. A trainer batch is split into
 // Score calls of at most max_prompts_per_call prompts, sent concurrently.
 //
 // Fail-open: Score() never fails as a whole. A prompt whose call could not

@@ -274,7 +274,7 @@ Durations accept seconds (float) or datetime.timedelta.
                     "Score a prompt over the service's token limit on its end rather than failing it.");
   cls.def_readwrite("max_prompts_per_call", &ClientOptions::max_prompts_per_call, "Prompts per Score call.");
   Duration(cls, "deadline", &ClientOptions::deadline, "Per Score call, retries included.");
-  cls.def_readwrite("max_attempts", &ClientOptions::max_attempts, "Attempts per call on UNAVAILABLE / RESOURCE_EXHAUSTED.");
+  cls.def_readwrite("max_attempts", &ClientOptions::max_attempts, "Attempts per call on UNAVAILABLE / RESOURCE_EXHAUSTED / a replica's CANCELLED.");
   Duration(cls, "initial_backoff", &ClientOptions::initial_backoff, "First retry backoff.");
   Duration(cls, "max_backoff", &ClientOptions::max_backoff, "Largest retry backoff.");
   cls.def_readwrite("tls", &ClientOptions::tls, "Connect over TLS (implied by any tls_* file).");
