@@ -8,9 +8,12 @@
 #                 calls of 16 prompts from 1 / 4 / 16 / 64 clients, three models x three workloads
 #                 (plain, a shared 200-token system prompt, hinted variants), token ids to both; the
 #                 peer's token budget chosen by its calibration run (peer_calibration_*.json).
-# Needs a built tree (scripts/test.sh or cmake --build build). About 90 minutes on 2 cores, most of
+#   dtypes.txt    float32 against bfloat16 on the CPU: forward throughput and each metric's move, three
+#                 models (core_benchmark dtypes), and what the move does to held-out AUROC on the
+#                 embedded model's signal datasets (sparsegate evaluate in each dtype, compared).
+# Needs a built tree (scripts/test.sh or cmake --build build). About 105 minutes on 2 cores, most of
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
-#   scripts/speed.sh [cpu|prefixes|peer ...]     # default: all three
+#   scripts/speed.sh [cpu|prefixes|peer|dtypes ...]     # default: all four
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -75,6 +78,42 @@ peer() {
   done
 }
 
-for part in "${@:-cpu prefixes peer}"; do
+dtypes() {
+  header
+  for entry in "${MODELS[@]}"; do
+    read -r model prompts <<<"$entry"
+    echo "## $model"
+    "$CORE" dtypes --model "$model" --prompts "$prompts" --runs 3
+  done
+  # Where the environment pins OpenBLAS's kernels (OPENBLAS_CORETYPE), float32 again with OpenBLAS's
+  # own choice, unset for this command alone: bfloat16 goes to oneDNN either way.
+  if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    for entry in "${MODELS[@]:0:2}"; do
+      read -r model prompts <<<"$entry"
+      echo "## $model, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS's own kernels)"
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$CORE" dtypes --model "$model" --prompts "$prompts" --runs 3
+    done
+  fi
+  echo "## the models' linear layers: float32 through the BLAS and through oneDNN, and bfloat16"
+  /usr/bin/python3 tests/benchmark/onednn_linear.py
+  if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    echo "## the same, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tests/benchmark/onednn_linear.py
+  fi
+  local signal=$EMBEDDED/signal out=$BUILD/bench/dtypes
+  for dtype in float32 bfloat16; do
+    "$BUILD/apps/cli/sparsegate" evaluate --model "$EMBEDDED" --dtype "$dtype" -i "$signal/levels.jsonl" \
+      -o "$out/levels-$dtype" --control op,digits:categorical >/dev/null 2>&1
+    "$BUILD/apps/cli/sparsegate" evaluate --model "$EMBEDDED" --dtype "$dtype" -i "$signal/controlled.jsonl" \
+      -o "$out/controlled-$dtype" --control level >/dev/null 2>&1
+  done
+  for dataset in levels controlled; do
+    echo "## held-out AUROC, $EMBEDDED, $dataset.jsonl"
+    /usr/bin/python3 scripts/compare_evaluations.py --names float32 bfloat16 --markdown \
+      "$out/$dataset-float32/evaluation.json" "$out/$dataset-bfloat16/evaluation.json"
+  done
+}
+
+for part in "${@:-cpu prefixes peer dtypes}"; do
   for p in $part; do "$p" | tee "results/speed/$p.txt"; done
 done

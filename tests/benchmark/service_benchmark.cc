@@ -29,6 +29,7 @@
 #include <random>
 #include <thread>
 
+#include "difficulty_service/core/engine/runtime.h"
 #include "difficulty_service/core/engine/scoring_engine.h"
 #include "difficulty_service/core/model/openmp_teams.h"
 #include "difficulty_service/service/server/difficulty_server.h"
@@ -252,4 +253,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sparsegate
 
-int main(int argc, char** argv) { return sparsegate::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sparsegate::PrepareCpuRuntime();  // as the sparsegate binary does, so that the figures are its own
+  return sparsegate::Main(argc, argv);
+}

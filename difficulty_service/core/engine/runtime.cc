@@ -9,7 +9,7 @@ void PrepareCpuRuntime() { KeepLargeTensorsInHeap(); }
 
 BlasSpeed MeasureBlasSpeed() {
   const double gflops = MeasureMatmulGflops();
-  return {gflops, gflops < kSlowBlasGflops};
+  return {gflops, gflops < kSlowBlasGflops, BlasKernels()};
 }
 
 }  // namespace sparsegate

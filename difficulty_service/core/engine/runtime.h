@@ -7,6 +7,8 @@
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_RUNTIME_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_RUNTIME_H_
 
+#include <string>
+
 namespace sparsegate {
 
 void PrepareCpuRuntime();
@@ -14,6 +16,7 @@ void PrepareCpuRuntime();
 struct BlasSpeed {
   double gflops = 0;
   bool slow = false;  // almost certainly the reference BLAS (~35x slower forward passes)
+  std::string kernels;  // "OpenBLAS Haswell"; empty for another BLAS
 };
 BlasSpeed MeasureBlasSpeed();
 

@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -39,6 +41,14 @@ double MeasureMatmulGflops() {
   }
   at::set_num_threads(threads);
   return best;
+}
+
+std::string BlasKernels() {
+  // Looked up, not linked: the selected libblas.so.3 may be another BLAS, without this symbol.
+  using CoreName = char* (*)();
+  auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const char* name = core_name != nullptr ? core_name() : nullptr;
+  return name != nullptr ? std::string("OpenBLAS ") + name : "";
 }
 
 }  // namespace sparsegate

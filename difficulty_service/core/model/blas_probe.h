@@ -7,11 +7,17 @@
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_CORE_MODEL_BLAS_PROBE_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_CORE_MODEL_BLAS_PROBE_H_
 
+#include <string>
+
 namespace sparsegate {
 
 // GFLOP/s of 512x512 products on one thread (the calling thread's setting is restored): the best
 // of five stretches of at least 20 ms.
 double MeasureMatmulGflops();
+
+// "OpenBLAS <kernel set>" (e.g. "OpenBLAS Haswell": OPENBLAS_CORETYPE or its own CPU detection
+// chose them) when the BLAS is OpenBLAS; empty for any other BLAS.
+std::string BlasKernels();
 
 // Below this, the selected BLAS is almost certainly the reference one
 // (measured here on one thread: ~5 GFLOP/s reference, ~90 OpenBLAS).

@@ -9,6 +9,10 @@
 //   core_benchmark budget   --model DIR [--device cuda] [--max-prompt-tokens 2048] [--token-budget N]
 //       The GPU's memory-bounded batch (ScoringEngine::FitTokenBudget) put to the test: the
 //       worst case it admits (rows of max-prompt-tokens, every hidden state kept) run for real.
+//   core_benchmark dtypes   --model DIR [--prompts 64] [--runs 3]
+//       float32 against bfloat16 on the CPU: the forward's throughput in each, a matrix product's
+//       FLOP/s in each, and how far bfloat16 moves each metric (in units of the metric's spread over
+//       the prompts, and as the rank correlation of the prompts' values).
 //   core_benchmark hidden   --model DIR --ids FILE --out FILE [--device D] [--dtype T]
 //       Every hidden state of a right-padded batch (FILE: JSON [[ids], ...]) as float32,
 //       [num_layers + 1, B, T, hidden] in OUT, with OUT.json describing it.
@@ -28,7 +32,9 @@
 #include <random>
 #include <thread>
 
+#include "difficulty_service/core/engine/runtime.h"
 #include "difficulty_service/core/engine/scoring_engine.h"
+#include "difficulty_service/core/model/blas_probe.h"
 #include "difficulty_service/core/model/decoder_model.h"
 #include "difficulty_service/core/model/generation.h"
 #include "nlohmann/json.hpp"
@@ -174,7 +180,7 @@ int Forward(const Common& flags, int64_t token_budget) {
 
   json result = {
       {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
-      {"dtype", ComputeDtypeName(e.dtype())}, {"intra_op_threads", at::get_num_threads()},
+      {"dtype", ComputeDtypeName(e.dtype())}, {"intra_op_threads", at::get_num_threads()}, {"blas", BlasKernels()},
       {"prompts", flags.prompts}, {"tokens", tokens}, {"runs", flags.runs},
       {"P1", {{"forward_useful_flops_per_s", forward_rate}, {"matmul_flops_per_s", matmul_rate},
               {"share_of_matmul", forward_rate / matmul_rate}, {"median_seconds", Median(seconds)},
@@ -320,6 +326,43 @@ int Hidden(const Common& flags, const std::string& ids_file, const std::string& 
   return 0;
 }
 
+using Batches = std::vector<std::vector<const PreparedPrompt*>>;
+
+// Batches cut in the prompts' own order under the token budget (padded size: longest x count).
+Batches CutInOrder(const std::vector<PreparedPrompt>& prepared, int64_t token_budget) {
+  Batches batches(1);
+  size_t longest = 0;
+  for (const PreparedPrompt& p : prepared) {
+    if (!batches.back().empty() &&
+        std::max(longest, p.ids.size()) * (batches.back().size() + 1) > static_cast<size_t>(token_budget)) {
+      batches.emplace_back();
+      longest = 0;
+    }
+    longest = std::max(longest, p.ids.size());
+    batches.back().push_back(&p);
+  }
+  return batches;
+}
+
+FeatureRequest LastLayerBothPoolings(const ScoringEngine& engine) {
+  FeatureRequest request;
+  request.layers = {static_cast<int>(engine.config().num_hidden_layers)};
+  request.poolings = {Pooling::kLastToken, Pooling::kMean};
+  return request;
+}
+
+// Seconds to score every batch; the results, in the prompts' order, into `out` when given.
+double RunBatches(const ScoringEngine& engine, const Batches& batches, const FeatureRequest& request,
+                  std::vector<ScoredPrompt>* out) {
+  return TimeIt(engine.device(), [&] {
+    for (const auto& batch : batches) {
+      std::vector<const FeatureRequest*> requests(batch.size(), &request);
+      std::vector<ScoredPrompt> scored = engine.Run(batch, requests);
+      if (out) out->insert(out->end(), scored.begin(), scored.end());
+    }
+  });
+}
+
 // Prefix sharing in process: the same prompts scored by an engine that computes a shared prefix
 // once and by one that does not (EngineOptions::shared_prefix_min_tokens = 0), in batches cut in
 // the workload's order (a prompt's hinted variants stay together, as a request keeps them), under
@@ -348,30 +391,12 @@ int Prefixes(const Common& flags, const std::string& workload, int64_t token_bud
     return static_cast<int64_t>(Prepare(e, {text})[0].ids.size());
   };
   std::vector<PreparedPrompt> prepared = Prepare(e, benchmark::MakeWorkload(workload, flags.prompts, count_tokens));
-  std::vector<std::vector<const PreparedPrompt*>> batches(1);
-  size_t longest = 0;
+  const Batches batches = CutInOrder(prepared, token_budget);
   int64_t tokens = 0;
-  for (const PreparedPrompt& p : prepared) {
-    tokens += static_cast<int64_t>(p.ids.size());
-    if (!batches.back().empty() &&
-        std::max(longest, p.ids.size()) * (batches.back().size() + 1) > static_cast<size_t>(token_budget)) {
-      batches.emplace_back();
-      longest = 0;
-    }
-    longest = std::max(longest, p.ids.size());
-    batches.back().push_back(&p);
-  }
-  FeatureRequest request;
-  request.layers = {static_cast<int>(e.config().num_hidden_layers)};
-  request.poolings = {Pooling::kLastToken, Pooling::kMean};
+  for (const PreparedPrompt& p : prepared) tokens += static_cast<int64_t>(p.ids.size());
+  const FeatureRequest request = LastLayerBothPoolings(e);
   auto score = [&](const ScoringEngine& engine, std::vector<ScoredPrompt>* out) {
-    return TimeIt(engine.device(), [&] {
-      for (const auto& batch : batches) {
-        std::vector<const FeatureRequest*> requests(batch.size(), &request);
-        std::vector<ScoredPrompt> scored = engine.Run(batch, requests);
-        if (out) out->insert(out->end(), scored.begin(), scored.end());
-      }
-    });
+    return RunBatches(engine, batches, request, out);
   };
   std::vector<ScoredPrompt> unshared_features, shared_features;
   score(*engines[0], &unshared_features);  // warm-up, and the features compared
@@ -397,6 +422,93 @@ int Prefixes(const Common& flags, const std::string& workload, int64_t token_bud
                  {"features_agree", agreement.Agree()}};
   Emit(flags, result);
   return agreement.Agree() ? 0 : 1;
+}
+
+// Ranks of v, ties sharing their mean rank.
+std::vector<double> Ranks(const std::vector<double>& v) {
+  std::vector<size_t> order(v.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> ranks(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) ranks[order[k]] = (i + j) / 2.0;
+    i = j + 1;
+  }
+  return ranks;
+}
+
+double Spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  const std::vector<double> rx = Ranks(x), ry = Ranks(y);
+  const double n = static_cast<double>(x.size()), mean = (n - 1) / 2;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (rx[i] - mean) * (ry[i] - mean);
+    sxx += (rx[i] - mean) * (rx[i] - mean);
+    syy += (ry[i] - mean) * (ry[i] - mean);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 1.0;
+}
+
+// float32 against bfloat16 on one device: the same prompts, batches and features in both, medians
+// of --runs. A metric's move is |bf16 - f32| over the metric's standard deviation across the prompts
+// in float32: how much of the spread a predictor reads is noise bfloat16 adds.
+int Dtypes(const Common& flags, int64_t token_budget) {
+  std::unique_ptr<ScoringEngine> engines[2];
+  const char* names[2] = {"float32", "bfloat16"};
+  for (int i = 0; i < 2; ++i) {
+    Common placed = flags;
+    placed.dtype = names[i];
+    engines[i] = LoadEngineOrSay(placed);
+    if (!engines[i]) return 1;
+  }
+  const ScoringEngine& e = *engines[0];
+  std::vector<PreparedPrompt> prepared = Prepare(e, MakePrompts(flags.prompts));
+  std::sort(prepared.begin(), prepared.end(), [](const auto& a, const auto& b) { return a.ids.size() < b.ids.size(); });
+  const Batches batches = CutInOrder(prepared, token_budget);
+  const FeatureRequest request = LastLayerBothPoolings(e);
+  std::vector<ScoredPrompt> scored[2];
+  for (int i = 0; i < 2; ++i) RunBatches(*engines[i], batches, request, &scored[i]);  // warm-up, and the features
+  std::vector<double> seconds[2], matmul[2];
+  for (int r = 0; r < flags.runs; ++r)
+    for (int i = 0; i < 2; ++i) {
+      seconds[i].push_back(RunBatches(*engines[i], batches, request, nullptr));
+      matmul[i].push_back(MatmulFlopsPerSecond(e.device(), engines[i]->dtype(), 3));
+    }
+
+  json moves = json::object();
+  double worst_median_move = 0, worst_rank_correlation = 1;
+  for (size_t f = 0; f < request.poolings.size(); ++f)
+    for (int m = 0; m < kNumMetrics; ++m) {
+      std::vector<double> x, y;
+      for (size_t p = 0; p < prepared.size(); ++p) {
+        x.push_back(scored[0][p].features[f].metrics[m]);
+        y.push_back(scored[1][p].features[f].metrics[m]);
+      }
+      double mean = 0, variance = 0;
+      for (double v : x) mean += v / x.size();
+      for (double v : x) variance += (v - mean) * (v - mean) / x.size();
+      std::vector<double> move;
+      for (size_t p = 0; p < x.size(); ++p) move.push_back(std::abs(y[p] - x[p]) / std::max(std::sqrt(variance), 1e-12));
+      const double median_move = Median(move), rank_correlation = Spearman(x, y);
+      worst_median_move = std::max(worst_median_move, median_move);
+      worst_rank_correlation = std::min(worst_rank_correlation, rank_correlation);
+      moves[PoolingName(request.poolings[f])][kMetricNames[m]] = {
+          {"median_move_over_spread", median_move},
+          {"p90_move_over_spread", Percentile(move, 0.9)},
+          {"rank_correlation", rank_correlation}};
+    }
+  const double f32 = Median(seconds[0]), bf16 = Median(seconds[1]);
+  json result = {{"benchmark", "dtypes"}, {"model", flags.model}, {"device", e.device().str()},
+                 {"intra_op_threads", at::get_num_threads()}, {"float32_blas", BlasKernels()},
+                 {"prompts", flags.prompts}, {"runs", flags.runs}, {"float32_prompts_per_s", flags.prompts / f32}, {"bfloat16_prompts_per_s", flags.prompts / bf16},
+                 {"bfloat16_over_float32", f32 / bf16},
+                 {"matmul_float32_flops_per_s", Median(matmul[0])}, {"matmul_bfloat16_flops_per_s", Median(matmul[1])},
+                 {"worst_median_move_over_spread", worst_median_move},
+                 {"worst_rank_correlation", worst_rank_correlation}, {"metrics", moves}};
+  Emit(flags, result);
+  return 0;
 }
 
 int Main(int argc, char** argv) {
@@ -431,6 +543,9 @@ int Main(int argc, char** argv) {
   common(prefixes);
   prefixes->add_option("--prompts", flags.prompts)->capture_default_str();
   prefixes->add_option("--workload", workload, "plain, system or hinted (benchmark_prompts.h)")->capture_default_str();
+  CLI::App* dtypes = app.add_subcommand("dtypes", "float32 against bfloat16, in process");
+  common(dtypes);
+  dtypes->add_option("--prompts", flags.prompts)->capture_default_str();
   CLI::App* dump = app.add_subcommand("hidden", "every hidden state of a batch, for the parity check");
   common(dump);
   dump->add_option("--ids", ids_file, "JSON array of token id arrays")->required();
@@ -439,6 +554,10 @@ int Main(int argc, char** argv) {
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (forward->parsed()) return Forward(flags, token_budget);
   if (prefixes->parsed()) return Prefixes(flags, workload, token_budget);
+  if (dtypes->parsed()) {
+    if (flags.runs == 5) flags.runs = 3;
+    return Dtypes(flags, token_budget);
+  }
   if (budget->parsed()) {
     if (flags.max_prompt_tokens == 0) flags.max_prompt_tokens = 2048;
     return Budget(flags, token_budget);
@@ -453,4 +572,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sparsegate
 
-int main(int argc, char** argv) { return sparsegate::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sparsegate::PrepareCpuRuntime();  // as the sparsegate binary does, so that the figures are its own
+  return sparsegate::Main(argc, argv);
+}
