@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <set>
 
@@ -231,8 +232,13 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
   for (const PreparedPrompt* p : prompts) next = std::copy(p->ids.begin(), p->ids.end(), next);
   std::set<int> indices;
   for (const FeatureRequest* r : requests) indices.insert(r->layers.begin(), r->layers.end());
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
   auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()));
+  const auto forward_done = Clock::now();
   auto sets = extractor_.Extract(hidden, lengths, requests);
+  forward_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(forward_done - start).count();
+  features_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - forward_done).count();
   std::vector<ScoredPrompt> out(B);
   for (int64_t b = 0; b < B; ++b) {
     out[b].token_count = lengths[b];
@@ -241,6 +247,10 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
     out[b].features = std::move(sets[b]);
   }
   return out;
+}
+
+ScoringEngine::StageSeconds ScoringEngine::stage_seconds() const {
+  return {forward_nanos_.load() / 1e9, features_nanos_.load() / 1e9};
 }
 
 }  // namespace sparsegate

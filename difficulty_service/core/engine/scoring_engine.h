@@ -10,6 +10,7 @@
 #ifndef SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_SCORING_ENGINE_H_
 #define SPARSEGATE_DIFFICULTY_SERVICE_CORE_ENGINE_SCORING_ENGINE_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +75,13 @@ class ScoringEngine : public ScoreBackend {
   // One packed forward pass up to the deepest layer any request names.
   std::vector<ScoredPrompt> Run(const std::vector<const PreparedPrompt*>& prompts,
                                 const std::vector<const FeatureRequest*>& requests) const override;
+  // Seconds Run has spent since load in its two stages, summed over calls: the forward pass, and the
+  // pooling and metrics after it (benchmarks compare them to see what the features cost).
+  struct StageSeconds {
+    double forward = 0;
+    double features = 0;
+  };
+  StageSeconds stage_seconds() const;
   const std::string& model_digest() const override { return checkpoint_->content_digest(); }
   int64_t shared_prefix_min_tokens() const override { return model_->shared_prefix_min_tokens(); }
 
@@ -107,6 +115,7 @@ class ScoringEngine : public ScoreBackend {
 
   std::unique_ptr<Checkpoint> checkpoint_;
   std::unique_ptr<DecoderModel> model_;
+  mutable std::atomic<int64_t> forward_nanos_{0}, features_nanos_{0};
   std::unique_ptr<Tokenizer> tokenizer_;
   std::optional<ChatTemplate> chat_template_;
   FeatureExtractor extractor_;

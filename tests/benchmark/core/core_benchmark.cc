@@ -3,7 +3,8 @@
 //
 //   core_benchmark forward  --model DIR [--device D] [--dtype T] [--prompts 64] [--runs 5] [--json F] [--ids-out F]
 //       P1: forward throughput in useful FLOP/s over a large matrix product's FLOP/s on the same
-//       device and dtype; P4 (in process): latency of one short prompt, idle.
+//       device and dtype; P4 (in process): latency of one short prompt, idle. Both also give the
+//       share of scoring time spent on pooling and metrics after the forward pass.
 //   core_benchmark generate --model DIR [--device D] [--prompts 16] [--samples 8] [--max-new-tokens 64]
 //       P5: the cost of scoring a prompt against generating `samples` rollouts of it.
 //   core_benchmark budget   --model DIR [--device cuda] [--max-prompt-tokens 2048] [--token-budget N]
@@ -166,17 +167,26 @@ int Forward(const Common& flags, int64_t token_budget) {
   }
   ScoreAll(e, prepared, token_budget);  // warm-up
   std::vector<double> seconds, matmul;
+  const ScoringEngine::StageSeconds before = e.stage_seconds();
   for (int r = 0; r < flags.runs; ++r) {
     seconds.push_back(ScoreAll(e, prepared, token_budget));
     matmul.push_back(MatmulFlopsPerSecond(e.device(), e.dtype(), 3));
   }
+  const ScoringEngine::StageSeconds after = e.stage_seconds();
+  const double features_share =
+      (after.features - before.features) / (after.forward - before.forward + after.features - before.features);
   const double forward_rate = flops / Median(seconds), matmul_rate = Median(matmul);
 
   // P4 in process: one short prompt at a time, nothing else running.
   std::vector<PreparedPrompt> short_prompt = Prepare(e, {"What is 12 + 7?"});
   std::vector<double> latency;
-  for (int i = 0; i < 200; ++i) latency.push_back(ScoreAll(e, short_prompt, token_budget));
-  latency.erase(latency.begin(), latency.begin() + 20);  // warm-up
+  for (int i = 0; i < 20; ++i) ScoreAll(e, short_prompt, token_budget);  // warm-up
+  const ScoringEngine::StageSeconds short_before = e.stage_seconds();
+  for (int i = 0; i < 180; ++i) latency.push_back(ScoreAll(e, short_prompt, token_budget));
+  const ScoringEngine::StageSeconds short_after = e.stage_seconds();
+  const double short_features_share =
+      (short_after.features - short_before.features) /
+      (short_after.forward - short_before.forward + short_after.features - short_before.features);
 
   json result = {
       {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
@@ -184,9 +194,11 @@ int Forward(const Common& flags, int64_t token_budget) {
       {"prompts", flags.prompts}, {"tokens", tokens}, {"runs", flags.runs},
       {"P1", {{"forward_useful_flops_per_s", forward_rate}, {"matmul_flops_per_s", matmul_rate},
               {"share_of_matmul", forward_rate / matmul_rate}, {"median_seconds", Median(seconds)},
-              {"prompts_per_s", flags.prompts / Median(seconds)}}},
+              {"prompts_per_s", flags.prompts / Median(seconds)},
+              {"features_share_of_scoring", features_share}}},
       {"P4_in_process", {{"prompt_tokens", short_prompt[0].ids.size()}, {"p50_ms", 1e3 * Percentile(latency, 0.5)},
-                         {"p99_ms", 1e3 * Percentile(latency, 0.99)}}},
+                         {"p99_ms", 1e3 * Percentile(latency, 0.99)},
+                         {"features_share_of_scoring", short_features_share}}},
   };
   Emit(flags, result);
   return 0;
