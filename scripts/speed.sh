@@ -10,7 +10,8 @@
 #                 peer's token budget chosen by its calibration run (peer_calibration_*.json).
 #   dtypes.txt    float32 against bfloat16 on the CPU: forward throughput and each metric's move, three
 #                 models (core_benchmark dtypes), and what the move does to held-out AUROC on the
-#                 embedded model's signal datasets (sparsegate evaluate in each dtype, compared).
+#                 embedded model's signal datasets (sparsegate evaluate in each dtype, compared),
+#                 and the float32 forward with products from the BLAS and from oneDNN (--cpu-matmul).
 # Needs a built tree (scripts/test.sh or cmake --build build). About 105 minutes on 2 cores, most of
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
 #   scripts/speed.sh [cpu|prefixes|peer|dtypes ...]     # default: all four
@@ -111,6 +112,14 @@ dtypes() {
     echo "## held-out AUROC, $EMBEDDED, $dataset.jsonl"
     /usr/bin/python3 scripts/compare_evaluations.py --names float32 bfloat16 --markdown \
       "$out/$dataset-float32/evaluation.json" "$out/$dataset-bfloat16/evaluation.json"
+  done
+  # The float32 forward with its products from the BLAS and from oneDNN (--cpu-matmul).
+  for entry in "${MODELS[@]:0:2}"; do
+    read -r model prompts <<<"$entry"
+    for matmul in blas onednn; do
+      echo "## $model, float32, --cpu-matmul $matmul"
+      "$CORE" forward --model "$model" --prompts "$prompts" --runs 3 --cpu-matmul "$matmul" | grep -E '"(blas|cpu_matmul|prompts_per_s|p50_ms)"'
+    done
   done
 }
 

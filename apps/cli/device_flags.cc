@@ -22,6 +22,10 @@ void AddDeviceOptions(CLI::App* cmd, DeviceFlags* flags) {
   cmd->add_option("--dtype", flags->dtype,
                   "compute dtype; auto is float32 on cpu and the checkpoint's own dtype on a GPU")
       ->capture_default_str()->check(dtype_check);
+  cmd->add_option("--cpu-matmul", flags->cpu_matmul,
+                  "library for float32 products on the CPU: blas (libtorch's default) or onednn (faster where "
+                  "the BLAS runs narrower kernels than the CPU has; docs/speed.md)")
+      ->capture_default_str()->check(CLI::IsMember({"blas", "onednn"}));
 }
 
 }  // namespace sparsegate::cli

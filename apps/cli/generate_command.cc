@@ -44,6 +44,7 @@ int RunGenerate(const GenerateFlags& flags) {
   load_options.lm_head = true;
   load_options.device = flags.device.Device();
   load_options.dtype = flags.device.Dtype();
+  load_options.cpu_matmul = flags.device.Matmul();
   auto model = DecoderModel::Load(**checkpoint, load_options);
   auto tokenizer = Tokenizer::FromFile((*checkpoint)->tokenizer_json_path());
   if (!model.ok() || !tokenizer.ok()) {

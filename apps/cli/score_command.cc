@@ -69,6 +69,7 @@ int RunScore(const ScoreFlags& flags) {
   engine_options.max_prompt_tokens = flags.max_prompt_tokens;
   engine_options.device = flags.device.Device();
   engine_options.dtype = flags.device.Dtype();
+  engine_options.cpu_matmul = flags.device.Matmul();
   auto engine = ScoringEngine::Load(flags.model_dir, engine_options);
   if (!engine.ok()) {
     spdlog::error("cannot load the model: {}", std::string(engine.status().message()));

@@ -156,6 +156,7 @@ void AddServeCommand(CLI::App& app) {
     const std::string* outlier_file = &settings->outlier_file;
     options->engine.device = device->Device();
     options->engine.dtype = device->Dtype();
+    options->engine.cpu_matmul = device->Matmul();
     if (!outlier_file->empty()) options->engine.outlier_reference_prompts = ReadLines(*outlier_file);
     auto server = DifficultyServer::Start(*options);
     if (!server.ok()) {

@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeSource(const SourceF
     options.truncate_left = flags.truncation == "left";
     options.device = flags.device.Device();
     options.dtype = flags.device.Dtype();
+    options.cpu_matmul = flags.device.Matmul();
     return offline::MakeInProcessSource(options);
   }
   plugin::ClientOptions options;

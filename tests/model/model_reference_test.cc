@@ -1,7 +1,7 @@
 // The C++ forward pass against the independent Python reference
 // (tests/reference/make_reference.py): every hidden state of every
 // architecture and dtype case agrees within 1e-4 at every real position, with and without prompts
-// that share a prefix.
+// that share a prefix, with float32 products from the BLAS or from oneDNN.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -114,6 +114,21 @@ TEST_P(ModelReferenceTest, PackedHiddenStatesMatchReference) {
   // Lengths that do not add up to the ids are refused, not read past.
   EXPECT_THROW(model_->PackedHiddenStates(at::zeros({5}, at::kLong), {2, 2}, {1}), c10::Error);
   EXPECT_THROW(model_->PackedHiddenStates(at::zeros({2}, at::kLong), {2, 0}, {1}), c10::Error);
+}
+
+// Float32 products through oneDNN (ModelLoadOptions::cpu_matmul) are held to the same 1e-4, on the
+// packed path the engine runs, prefixes shared included; any other dtype is refused at load.
+TEST_P(ModelReferenceTest, OneDnnProductsMatchReference) {
+  ModelLoadOptions options;
+  options.cpu_matmul = CpuMatmul::kOneDnn;
+  auto model = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExpectPackedMatchesReference(**model, "per prompt, oneDNN products");
+  options.dtype = at::kBFloat16;
+  auto refused = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("float32 on the CPU"), std::string::npos) << refused.status();
 }
 
 // Prompts behind a common prefix (the *_shared_prefix cases: 20 shared tokens, lengths

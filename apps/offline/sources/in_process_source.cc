@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(cons
   EngineOptions engine_options;
   engine_options.device = options.device;
   engine_options.dtype = options.dtype;
+  engine_options.cpu_matmul = options.cpu_matmul;
   auto engine = ScoringEngine::Load(options.model_dir, engine_options);
   if (!engine.ok()) return engine.status();
   FeatureRequest request;

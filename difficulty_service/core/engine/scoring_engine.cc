@@ -48,6 +48,7 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Load(const std::st
   load_options.device = options.device;
   load_options.dtype = options.dtype;
   load_options.shared_prefix_min_tokens = options.shared_prefix_min_tokens;
+  load_options.cpu_matmul = options.cpu_matmul;
   auto model = DecoderModel::Load(ckpt, load_options);
   if (!model.ok()) return model.status();
   engine->model_ = *std::move(model);

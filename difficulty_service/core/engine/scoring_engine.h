@@ -42,6 +42,8 @@ struct EngineOptions {
   // A prefix of at least this many tokens that prompts of one batch share is computed once
   // (ModelLoadOptions::shared_prefix_min_tokens); 0: never.
   int64_t shared_prefix_min_tokens = 16;
+  // Which library computes float32 products on the CPU (model/device.h, ModelLoadOptions::cpu_matmul).
+  CpuMatmul cpu_matmul = CpuMatmul::kBlas;
 };
 
 // What FitTokenBudget decided, and from what (for the log and the metrics).

@@ -126,7 +126,12 @@ absl::Status CheckComputeSupport(const c10::Device& device, at::ScalarType dtype
 }
 
 at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
+  const c10::optional<at::Tensor> b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
+  if (!weight.is_mkldnn()) return at::linear(x, weight, b);
+  // A weight in oneDNN's layout (ModelLoadOptions::cpu_matmul): the activations go in and out of it.
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  return at::mkldnn_linear(x.reshape({-1, x.size(-1)}).contiguous().to_mkldnn(), weight, b).to_dense().view(sizes);
 }
 
 // Whether plain causal attention over `length` positions (no sliding window cutting it) can go to
@@ -152,6 +157,12 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
                                     (options.packed_attention == PackedAttention::kAuto && !options.device.is_cpu());
   model->shared_prefix_min_tokens_ = model->padded_packed_attention_ ? 0 : options.shared_prefix_min_tokens;
   if (absl::Status supported = CheckComputeSupport(options.device, model->dtype_); !supported.ok()) return supported;
+  if (options.cpu_matmul == CpuMatmul::kOneDnn) {
+    if (!options.device.is_cpu() || model->dtype_ != at::kFloat)
+      return absl::InvalidArgumentError(absl::StrCat("oneDNN products (cpu matmul onednn) are for float32 on the CPU, not ",
+                                                     ComputeDtypeName(model->dtype_), " on ", options.device.str()));
+    if (!at::hasMKLDNN()) return absl::UnimplementedError("this libtorch was built without oneDNN (MKL-DNN)");
+  }
   WeightLoader loader(checkpoint, options.device, model->dtype_, &model->mappings_);
   const int64_t H = c.hidden_size, I = c.intermediate_size, hd = c.head_dim;
   const int64_t q_out = c.num_attention_heads * hd, kv_out = c.num_key_value_heads * hd;
@@ -188,6 +199,11 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
     load(&L.down_bias, loader.LoadIf(c.mlp_bias, p + "mlp.down_proj.bias", {H}));
   }
   if (!status.ok()) return status;
+  if (options.cpu_matmul == CpuMatmul::kOneDnn) {
+    for (Layer& L : model->layers_)
+      for (at::Tensor* w : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
+        *w = w->contiguous().to_mkldnn();
+  }
   // The LM head is not needed for hidden states, but a checkpoint whose head disagrees with its config is broken.
   if (!c.tie_word_embeddings || checkpoint.Has("lm_head.weight")) {
     if (options.lm_head) {

@@ -53,6 +53,8 @@ struct ModelLoadOptions {
   // batch that begin with it (shared_prefixes.h); 0 turns sharing off. Attention over a padded
   // copy (a GPU's) does not share.
   int64_t shared_prefix_min_tokens = 16;
+  // Float32 on the CPU only (device.h); any other device or dtype with kOneDnn is refused.
+  CpuMatmul cpu_matmul = CpuMatmul::kBlas;
 };
 
 class DecoderModel {

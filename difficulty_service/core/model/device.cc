@@ -51,6 +51,12 @@ absl::StatusOr<std::optional<c10::ScalarType>> ParseComputeDtype(const std::stri
       absl::StrCat("dtype '", name, "' is not one of auto, float32, bfloat16, float16"));
 }
 
+absl::StatusOr<CpuMatmul> ParseCpuMatmul(const std::string& name) {
+  if (name == "blas") return CpuMatmul::kBlas;
+  if (name == "onednn") return CpuMatmul::kOneDnn;
+  return absl::InvalidArgumentError(absl::StrCat("cpu matmul '", name, "' is not one of blas, onednn"));
+}
+
 c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c10::ScalarType stored,
                                     const c10::Device& device) {
   if (requested) return *requested;

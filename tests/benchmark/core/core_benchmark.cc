@@ -1,7 +1,7 @@
 // The model core measured against references taken in the same process, and the hidden-state dump
 // of the GPU parity check. No gRPC: this builds wherever the core builds.
 //
-//   core_benchmark forward  --model DIR [--device D] [--dtype T] [--prompts 64] [--runs 5] [--json F] [--ids-out F]
+//   core_benchmark forward  --model DIR [--device D] [--dtype T] [--cpu-matmul M] [--prompts 64] [--runs 5] [--json F] [--ids-out F]
 //       P1: forward throughput in useful FLOP/s over a large matrix product's FLOP/s on the same
 //       device and dtype; P4 (in process): latency of one short prompt, idle. Both also give the
 //       share of scoring time spent on pooling and metrics after the forward pass.
@@ -89,14 +89,14 @@ double MatmulFlopsPerSecond(const c10::Device& device, c10::ScalarType dtype, in
 
 struct Common {
   std::string model;
-  std::string device = "cpu", dtype = "auto";
+  std::string device = "cpu", dtype = "auto", cpu_matmul = "blas";
   int prompts = 64, runs = 5;
   std::string json_out;
   std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
   int64_t max_prompt_tokens = 0;  // budget: EngineOptions::max_prompt_tokens
 };
 
-// --device and --dtype as load options.
+// --device, --dtype and --cpu-matmul as load options.
 absl::StatusOr<ModelLoadOptions> Placement(const Common& flags) {
   auto device = ParseDevice(flags.device);
   if (!device.ok()) return device.status();
@@ -105,6 +105,9 @@ absl::StatusOr<ModelLoadOptions> Placement(const Common& flags) {
   ModelLoadOptions options;
   options.device = *device;
   options.dtype = *dtype;
+  auto cpu_matmul = ParseCpuMatmul(flags.cpu_matmul);
+  if (!cpu_matmul.ok()) return cpu_matmul.status();
+  options.cpu_matmul = *cpu_matmul;
   return options;
 }
 
@@ -114,6 +117,7 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
   EngineOptions options;
   options.device = placement->device;
   options.dtype = placement->dtype;
+  options.cpu_matmul = placement->cpu_matmul;
   options.max_prompt_tokens = flags.max_prompt_tokens;
   return ScoringEngine::Load(flags.model, options);
 }
@@ -191,6 +195,7 @@ int Forward(const Common& flags, int64_t token_budget) {
   json result = {
       {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
       {"dtype", ComputeDtypeName(e.dtype())}, {"intra_op_threads", at::get_num_threads()}, {"blas", BlasKernels()},
+      {"cpu_matmul", flags.cpu_matmul},
       {"prompts", flags.prompts}, {"tokens", tokens}, {"runs", flags.runs},
       {"P1", {{"forward_useful_flops_per_s", forward_rate}, {"matmul_flops_per_s", matmul_rate},
               {"share_of_matmul", forward_rate / matmul_rate}, {"median_seconds", Median(seconds)},
@@ -534,6 +539,7 @@ int Main(int argc, char** argv) {
     cmd->add_option("--model", flags.model, "model directory")->required();
     cmd->add_option("--device", flags.device)->capture_default_str();
     cmd->add_option("--dtype", flags.dtype)->capture_default_str();
+    cmd->add_option("--cpu-matmul", flags.cpu_matmul, "blas or onednn (float32 on the CPU)")->capture_default_str();
     cmd->add_option("--runs", flags.runs)->capture_default_str();
     cmd->add_option("--json", flags.json_out, "also write the result here");
     cmd->add_option("--token-budget", token_budget)->capture_default_str();
