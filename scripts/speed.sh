@@ -3,16 +3,17 @@
 #   cpu.txt       P1 (forward FLOP/s over a matrix product's, embedded model and Qwen2.5-0.5B's
 #                 shape), P2 (1 to 64 single-prompt clients against the in-process batched path),
 #                 P4 (one short prompt, idle) and P5 (scoring against generating 8 rollouts);
-#   prefixes.txt  prefix sharing in process against none, three models x three workloads;
+#   prefixes.txt  prefix sharing in process against none, three models x four workloads;
 #   peer.txt      P3: the service against the strong Python peer (tests/benchmark/python_peer),
-#                 calls of 16 prompts from 1 / 4 / 16 / 64 clients, three models x three workloads
-#                 (plain, a shared 200-token system prompt, hinted variants), token ids to both; the
-#                 peer's token budget chosen by its calibration run (peer_calibration_*.json).
+#                 calls of 16 prompts from 1 / 4 / 16 / 64 clients, three models x four workloads
+#                 (plain; distinct, with no shared prefix; a shared 200-token system prompt; hinted
+#                 variants), token ids to both; the peer's token budget chosen by its calibration
+#                 run (peer_calibration_*.json).
 #   dtypes.txt    float32 against bfloat16 on the CPU: forward throughput and each metric's move, three
 #                 models (core_benchmark dtypes), and what the move does to held-out AUROC on the
 #                 embedded model's signal datasets (sparsegate evaluate in each dtype, compared),
 #                 and the float32 forward with products from the BLAS and from oneDNN (--cpu-matmul).
-# Needs a built tree (scripts/test.sh or cmake --build build). About 105 minutes on 2 cores, most of
+# Needs a built tree (scripts/test.sh or cmake --build build). About 2 hours on 2 cores, most of
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
 #   scripts/speed.sh [cpu|prefixes|peer|dtypes ...]     # default: all four
 set -euo pipefail
@@ -28,7 +29,7 @@ mkdir -p results/speed "$BUILD/bench"
 # model directory, prompts per workload
 MODELS=("$EMBEDDED 128" "$BUILD/bench/bench_qwen3 64")
 [ -n "${SKIP_05B:-}" ] || MODELS+=("$BUILD/bench/0.5b_qwen2 32")
-WORKLOADS=(plain system hinted)
+WORKLOADS=(plain distinct system hinted)
 header() { echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
 
 cpu() {

@@ -32,15 +32,24 @@ inline std::vector<std::string> MakePrompts(int n, uint32_t seed = 42) {
 }
 
 // The workloads the speed comparison runs (docs/speed.md):
-//   plain   MakePrompts: no two prompts share more than their first sentence;
-//   system  a system prompt of at least 200 tokens (count_tokens decides) before every problem, as a
-//           chat template and instructions put before each RL prompt;
-//   hinted  n / 4 problems, each followed by its three hinted variants (the problem with a longer
-//           part of a worked solution after it), as the Gate scores a prompt's hint rungs together.
+//   plain     MakePrompts: no two prompts share more than their first sentence (which the small test
+//             tokenizers spell in more than 16 tokens, so it is shared);
+//   distinct  the same problems with the instruction moved to the end: no two prompts share 16
+//             tokens, so no prefix is shared at all;
+//   system    a system prompt of at least 200 tokens (count_tokens decides) before every problem, as a
+//             chat template and instructions put before each RL prompt;
+//   hinted    n / 4 problems, each followed by its three hinted variants (the problem with a longer
+//             part of a worked solution after it), as the Gate scores a prompt's hint rungs together.
 inline std::vector<std::string> MakeWorkload(const std::string& workload, int n,
                                              const std::function<int64_t(const std::string&)>& count_tokens,
                                              uint32_t seed = 42) {
   if (workload == "plain") return MakePrompts(n, seed);
+  if (workload == "distinct") {
+    const std::string instruction = "Solve step by step and give the final answer.";
+    std::vector<std::string> prompts = MakePrompts(n, seed);
+    for (std::string& p : prompts) p = "Add" + p.substr(instruction.size() + std::string(" Then add").size()) + " " + instruction;
+    return prompts;
+  }
   if (workload == "system") {
     std::string system = "You are a careful tutor for arithmetic. Read the problem, work through it one step at a "
                          "time, check each partial result, and end with the final answer on a line of its own.";
@@ -65,7 +74,7 @@ inline std::vector<std::string> MakeWorkload(const std::string& workload, int n,
     prompts.resize(std::min(prompts.size(), static_cast<size_t>(n)));
     return prompts;
   }
-  throw std::invalid_argument("no workload " + workload + " (plain, system, hinted)");
+  throw std::invalid_argument("no workload " + workload + " (plain, distinct, system, hinted)");
 }
 
 // How far two computations' metrics of the same prompts are apart. heavy_tail_fraction counts the

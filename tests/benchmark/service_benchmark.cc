@@ -1,7 +1,7 @@
 // Service throughput against raw in-process forward throughput on the same prompts, and against
 // the strong Python peer; one short prompt's latency. One process, one machine.
 //
-//   service_benchmark --model DIR [--workload plain|system|hinted] [--prompts 128] [--runs 5]
+//   service_benchmark --model DIR [--workload plain|distinct|system|hinted] [--prompts 128] [--runs 5]
 //                     [--clients 4[,16,...]] [--per-request 16] [--latency-calls 200] [--peer HOST:PORT]
 //
 // raw:     the engine alone: prompts sorted by length, cut into batches under
@@ -135,7 +135,7 @@ int Main(int argc, char** argv) {
   app.add_option("--peer", peer,
                  "P3: also drive this service of the same Score method (tests/benchmark/python_peer/server.py); "
                  "both then get token ids");
-  app.add_option("--workload", workload, "plain, system or hinted (benchmark_prompts.h)")->capture_default_str();
+  app.add_option("--workload", workload, "plain, distinct, system or hinted (benchmark_prompts.h)")->capture_default_str();
   app.add_option("--per-request", per_request);
   app.add_option("--token-budget", token_budget);
   CLI11_PARSE(app, argc, argv);

@@ -560,7 +560,7 @@ int Main(int argc, char** argv) {
   CLI::App* prefixes = app.add_subcommand("prefixes", "prefix sharing against none, in process");
   common(prefixes);
   prefixes->add_option("--prompts", flags.prompts)->capture_default_str();
-  prefixes->add_option("--workload", workload, "plain, system or hinted (benchmark_prompts.h)")->capture_default_str();
+  prefixes->add_option("--workload", workload, "plain, distinct, system or hinted (benchmark_prompts.h)")->capture_default_str();
   CLI::App* dtypes = app.add_subcommand("dtypes", "float32 against bfloat16, in process");
   common(dtypes);
   dtypes->add_option("--prompts", flags.prompts)->capture_default_str();
