@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -111,7 +112,9 @@ absl::StatusOr<ModelLoadOptions> Placement(const Common& flags) {
   return options;
 }
 
-absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
+// The engine the flags describe; `adjust`, when given, changes its options before the load.
+absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags,
+                                                          const std::function<void(EngineOptions*)>& adjust) {
   auto placement = Placement(flags);
   if (!placement.ok()) return placement.status();
   EngineOptions options;
@@ -119,12 +122,20 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags) {
   options.dtype = placement->dtype;
   options.cpu_matmul = placement->cpu_matmul;
   options.max_prompt_tokens = flags.max_prompt_tokens;
+  if (adjust) adjust(&options);
   return ScoringEngine::Load(flags.model, options);
 }
 
+// The share of Run's time between two readings spent on pooling and metrics.
+double FeaturesShare(const ScoringEngine::StageSeconds& before, const ScoringEngine::StageSeconds& after) {
+  const double features = after.features - before.features;
+  return features / (after.forward - before.forward + features);
+}
+
 // The engine, or null once the reason it did not load is on stderr.
-std::unique_ptr<ScoringEngine> LoadEngineOrSay(const Common& flags) {
-  auto engine = LoadEngine(flags);
+std::unique_ptr<ScoringEngine> LoadEngineOrSay(const Common& flags,
+                                               const std::function<void(EngineOptions*)>& adjust = {}) {
+  auto engine = LoadEngine(flags, adjust);
   if (engine.ok()) return *std::move(engine);
   std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
   return nullptr;
@@ -176,9 +187,7 @@ int Forward(const Common& flags, int64_t token_budget) {
     seconds.push_back(ScoreAll(e, prepared, token_budget));
     matmul.push_back(MatmulFlopsPerSecond(e.device(), e.dtype(), 3));
   }
-  const ScoringEngine::StageSeconds after = e.stage_seconds();
-  const double features_share =
-      (after.features - before.features) / (after.forward - before.forward + after.features - before.features);
+  const double features_share = FeaturesShare(before, e.stage_seconds());
   const double forward_rate = flops / Median(seconds), matmul_rate = Median(matmul);
 
   // P4 in process: one short prompt at a time, nothing else running.
@@ -187,10 +196,7 @@ int Forward(const Common& flags, int64_t token_budget) {
   for (int i = 0; i < 20; ++i) ScoreAll(e, short_prompt, token_budget);  // warm-up
   const ScoringEngine::StageSeconds short_before = e.stage_seconds();
   for (int i = 0; i < 180; ++i) latency.push_back(ScoreAll(e, short_prompt, token_budget));
-  const ScoringEngine::StageSeconds short_after = e.stage_seconds();
-  const double short_features_share =
-      (short_after.features - short_before.features) /
-      (short_after.forward - short_before.forward + short_after.features - short_before.features);
+  const double short_features_share = FeaturesShare(short_before, e.stage_seconds());
 
   json result = {
       {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
@@ -385,23 +391,12 @@ double RunBatches(const ScoringEngine& engine, const Batches& batches, const Fea
 // the workload's order (a prompt's hinted variants stay together, as a request keeps them), under
 // the token budget; medians of --runs. The features must agree (benchmark::MetricAgreement).
 int Prefixes(const Common& flags, const std::string& workload, int64_t token_budget) {
-  auto placement = Placement(flags);
-  if (!placement.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(placement.status().message()).c_str());
-    return 1;
-  }
   std::unique_ptr<ScoringEngine> engines[2];
   for (int shared = 0; shared < 2; ++shared) {
-    EngineOptions options;
-    options.device = placement->device;
-    options.dtype = placement->dtype;
-    options.shared_prefix_min_tokens = shared ? EngineOptions().shared_prefix_min_tokens : 0;
-    auto engine = ScoringEngine::Load(flags.model, options);
-    if (!engine.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
-      return 1;
-    }
-    engines[shared] = *std::move(engine);
+    engines[shared] = LoadEngineOrSay(flags, [&](EngineOptions* options) {
+      if (!shared) options->shared_prefix_min_tokens = 0;
+    });
+    if (!engines[shared]) return 1;
   }
   const ScoringEngine& e = *engines[0];
   auto count_tokens = [&](const std::string& text) {
