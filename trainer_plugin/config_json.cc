@@ -17,14 +17,16 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictorConfig, prior, min_trai
                                                 holdout_modulus, l2_metrics, l2_hidden, hidden_probe_dims,
                                                 hidden_projection_seed, hidden_excluded_channels, max_observations,
                                                 recency_half_life_groups, recalibrate, recalibration_groups,
-                                                quality_window_groups, newton_max_iterations, length_only)
+                                                quality_window_groups, newton_max_iterations, length_only,
+                                                hint_fraction_column)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PolicyConfig, hint_ladder, success_threshold,
                                                 step_down_after_successes, quarantine_epochs,
                                                 no_reference_quarantine_after, drop_below, drop_hopeless_below,
                                                 start_rung_below, enable_defer, defer_above,
                                                 defer_after_all_pass_groups, defer_epochs, prior_may_drop_or_defer,
                                                 fail_open, expectation_prior_rollouts, expectation_decay,
-                                                expectation_prior_by_quality)
+                                                expectation_prior_by_quality, rungs_by_prediction, rung_band_low,
+                                                rung_band_high)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HintCutOptions, min_kept_share, math_overshoot_share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HintTemplate, block)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PluginConfig, predictor, policy, hint_cut, hint_template)

@@ -41,8 +41,38 @@ absl::StatusOr<std::vector<GatedDecision>> Gate::Decide(const std::vector<GatePr
     infos[i] = PromptInfo{batch[i].id, batch[i].text, batch[i].reference_solution};
   }
   if (absl::Status ids = CheckBatchIds(infos); !ids.ok()) return ids;  // before the service is called
+  // Rungs chosen by prediction: each prompt's hinted variants go in the same call, after the prompts
+  // (a prompt given as ids needs the tokenizer to be hinted as ids; without one it climbs the ladder).
+  std::vector<std::pair<size_t, size_t>> variant_span(batch.size(), {0, 0});  // first input, count
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].ids.empty() && !tokenizer_) continue;
+    std::vector<HintedVariant> variants = plugin_->HintedVariants(infos[i]);
+    variant_span[i] = {inputs.size(), variants.size()};
+    for (HintedVariant& v : variants) {
+      ScoreInput input;
+      if (batch[i].ids.empty()) {
+        input.text = std::move(v.prompt_text);
+      } else {
+        auto hint_ids = tokenizer_->Encode(v.hint_text, /*add_special_tokens=*/false);
+        if (!hint_ids.ok()) return hint_ids.status();
+        input.ids = batch[i].ids;
+        input.ids.insert(input.ids.end(), hint_ids->begin(), hint_ids->end());
+      }
+      inputs.push_back(std::move(input));
+    }
+  }
   std::vector<PromptFeatures> features = client_->Score(inputs);
-  auto decisions = plugin_->Decide(infos, features, fits);
+  std::vector<std::vector<PromptFeatures>> hinted;
+  if (inputs.size() > batch.size()) {
+    hinted.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto [first, count] = variant_span[i];
+      hinted[i].assign(std::make_move_iterator(features.begin() + first),
+                       std::make_move_iterator(features.begin() + first + count));
+    }
+    features.resize(batch.size());
+  }
+  auto decisions = plugin_->Decide(infos, features, fits, hinted);
   if (!decisions.ok()) return decisions.status();
 
   std::vector<GatedDecision> out(batch.size());

@@ -61,6 +61,8 @@ TrainerPlugin::TrainerPlugin(FeatureSchema schema, PluginConfig config, PassRate
 }
 
 absl::StatusOr<std::unique_ptr<TrainerPlugin>> TrainerPlugin::Create(FeatureSchema schema, PluginConfig config) {
+  // Choosing rungs by prediction needs a predictor that reads the hint (PredictorConfig).
+  config.predictor.hint_fraction_column = config.predictor.hint_fraction_column || config.policy.rungs_by_prediction;
   if (absl::Status s = ValidateHintTemplate(config.hint_template); !s.ok()) return s;
   if (absl::Status s = ValidateHintCutOptions(config.hint_cut); !s.ok()) return s;
   absl::StatusOr<PassRatePredictor> predictor = PassRatePredictor::Create(schema, config.predictor);
@@ -76,6 +78,24 @@ absl::Status TrainerPlugin::SetPriorReference(const std::vector<PromptFeatures>&
   return predictor_.SetReference(reference);
 }
 
+absl::StatusOr<HintCut> TrainerPlugin::Hint(const PromptInfo& info, double fraction, HintedVariant& variant) const {
+  const std::string& solution = *info.reference_solution;  // callers hint only prompts with a reference
+  absl::StatusOr<HintCut> cut = CutReferenceSolution(solution, fraction, config_.hint_cut);
+  if (!cut.ok()) return absl::InvalidArgumentError(absl::StrCat("prompt '", info.id, "': ", cut.status().message()));
+  variant.hint_text = RenderHintBlock(config_.hint_template, std::string_view(solution).substr(0, cut->bytes));
+  variant.prompt_text = ApplyHintBlock(info.prompt, variant.hint_text);
+  return cut;
+}
+
+std::vector<HintedVariant> TrainerPlugin::HintedVariants(const PromptInfo& info) const {
+  if (!config_.policy.rungs_by_prediction || !HasUsableReference(info)) return {};
+  std::vector<HintedVariant> variants(config_.policy.hint_ladder.size());
+  for (size_t r = 0; r < variants.size(); ++r) {
+    if (!Hint(info, config_.policy.hint_ladder[r], variants[r]).ok()) return {};  // unreachable: usable reference
+  }
+  return variants;
+}
+
 absl::StatusOr<Decision> TrainerPlugin::Finish(const PromptInfo& info, PolicyDecision decision,
                                                const std::optional<Prediction>& prediction, bool fail_open) const {
   Decision d;
@@ -85,16 +105,17 @@ absl::StatusOr<Decision> TrainerPlugin::Finish(const PromptInfo& info, PolicyDec
   d.hint_fraction = decision.hint_fraction;
   d.prompt_text = info.prompt;
   d.prediction = prediction;
+  d.rung_pass_rates = std::move(decision.rung_pass_rates);
   d.fail_open = fail_open;
   d.reason = std::move(decision.reason);
   if (decision.kind == DecisionKind::kGuide) {
-    const std::string& solution = *info.reference_solution;  // the policy guides only with a reference
-    absl::StatusOr<HintCut> cut = CutReferenceSolution(solution, decision.hint_fraction, config_.hint_cut);
-    if (!cut.ok()) return absl::InvalidArgumentError(absl::StrCat("prompt '", info.id, "': ", cut.status().message()));
+    HintedVariant hinted;
+    absl::StatusOr<HintCut> cut = Hint(info, decision.hint_fraction, hinted);
+    if (!cut.ok()) return cut.status();
     d.hint_boundary = cut->boundary;
-    d.hint_text = RenderHintBlock(config_.hint_template, std::string_view(solution).substr(0, cut->bytes));
-    d.prompt_text = ApplyHintBlock(info.prompt, d.hint_text);
-    absl::StrAppend(&d.reason, "; hint of ", cut->bytes, "/", solution.size(), " bytes, cut at ",
+    d.hint_text = std::move(hinted.hint_text);
+    d.prompt_text = std::move(hinted.prompt_text);
+    absl::StrAppend(&d.reason, "; hint of ", cut->bytes, "/", info.reference_solution->size(), " bytes, cut at ",
                     std::string(CutBoundaryName(cut->boundary)));
   }
   return d;
@@ -196,11 +217,16 @@ absl::Status CheckBatchIds(const std::vector<PromptInfo>& batch) {
 
 absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<PromptInfo>& batch,
                                                             const std::vector<PromptFeatures>& features,
-                                                            const PromptFits& fits) {
+                                                            const PromptFits& fits,
+                                                            const std::vector<std::vector<PromptFeatures>>& hinted_variants) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (batch.size() != features.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("Decide got ", batch.size(), " prompts but ", features.size(), " feature entries"));
+  }
+  if (!hinted_variants.empty() && hinted_variants.size() != batch.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("Decide got ", batch.size(), " prompts but hinted variants for ",
+                                                   hinted_variants.size()));
   }
   // Check everything before changing anything.
   if (absl::Status ids = CheckBatchIds(batch); !ids.ok()) return ids;
@@ -223,6 +249,35 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     reference_ids.push_back(batch[i].id);
     reference_prompts.push_back(*std::move(e));
   }
+  // The hinted variants' features, encoded with their rung's fraction; a prompt gets none unless
+  // every rung was scored.
+  const std::vector<double>& ladder = config_.policy.hint_ladder;
+  std::vector<std::vector<EncodedPrompt>> variants(batch.size());
+  int64_t variants_scored = 0, variant_tokens = 0;
+  for (size_t i = 0; i < hinted_variants.size(); ++i) {
+    const std::vector<PromptFeatures>& scored = hinted_variants[i];
+    if (scored.empty()) continue;
+    if (scored.size() != ladder.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " ('", batch[i].id, "'): ", scored.size(),
+                                                     " hinted variants; the ladder has ", ladder.size(), " rungs"));
+    }
+    std::vector<EncodedPrompt> rungs;
+    for (size_t r = 0; r < scored.size(); ++r) {
+      if (scored[r].empty()) continue;
+      absl::StatusOr<EncodedPrompt> e = predictor_.Encode(scored[r]);
+      if (!e.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " ('", batch[i].id, "'), hinted variant at rung ",
+                                                       r + 1, ": ", e.status().message()));
+      }
+      e->hint_fraction = ladder[r];
+      ++variants_scored;
+      variant_tokens += scored[r].token_count;
+      rungs.push_back(*std::move(e));
+    }
+    if (rungs.size() == ladder.size() && encoded[i]) variants[i] = std::move(rungs);
+  }
+  counters_.hint_variants_scored += variants_scored;
+  counters_.hint_variant_tokens += variant_tokens;
 
   if (absl::Status s = predictor_.Refit(); !s.ok()) return s;
   predictor_.AddToReference(reference_ids, reference_prompts);
@@ -240,7 +295,12 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     }
     if (features[i].truncated) ++counters_.truncated_prompts;
     const Prediction prediction = predictor_.Predict(*encoded[i]);
-    PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction);
+    std::vector<double> rung_predictions;
+    if (!variants[i].empty() && prediction.source == PredictionSource::kSupervised) {
+      rung_predictions.push_back(prediction.pass_rate);
+      for (const EncodedPrompt& v : variants[i]) rung_predictions.push_back(predictor_.Predict(v).pass_rate);
+    }
+    PolicyDecision decision = policy_.Decide(info.id, HasUsableReference(info), prediction, rung_predictions);
     const double prior_weight = prior_weights.For(prediction.source);
     const Policy::Belief belief = policy_.BeliefOf(info.id, decision, prediction, prior_weight);
     absl::StatusOr<Decision> d = Finish(info, std::move(decision), prediction, /*fail_open=*/false);
@@ -249,6 +309,7 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     d->pass_rate_posterior = belief.posterior;
     d->expected_completion_tokens = rollout_cost_.Expected(info.id, features[i].token_count);
     const DecisionKind decided = d->kind;
+    const std::string hinted_as_decided = d->prompt_text;
     if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
     if (d->kind != decided) {  // the hint was withheld: the rollout is unhinted after all
       const Policy::Belief unhinted = policy_.BeliefOf(info.id, PolicyDecision{}, prediction, prior_weight);
@@ -256,7 +317,12 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
       d->pass_rate_posterior = unhinted.posterior;
     }
     if (d->kind == DecisionKind::kKeep || d->kind == DecisionKind::kGuide) {
-      pending_[info.id] = PendingDecision{*std::move(encoded[i]), d->expected_pass_rate};
+      // A group rolled out with the hint exactly as scored is learned from with that variant's
+      // features; one with a shortened hint was not scored, and is learned from as the ladder's are.
+      const bool as_scored = d->kind == DecisionKind::kGuide && !variants[i].empty() &&
+                             d->prompt_text == hinted_as_decided;
+      pending_[info.id] = PendingDecision{as_scored ? std::move(variants[i][d->hint_level - 1]) : *std::move(encoded[i]),
+                                          d->expected_pass_rate};
     } else {
       pending_.erase(info.id);
     }
@@ -303,6 +369,10 @@ absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vec
   if (!known) ++counters_.unknown_prompt_observations;
   if (outcome->successes == 0) ++counters_.zero_pass_groups;
   if (outcome->successes == outcome->trials) ++counters_.all_pass_groups;
+  if (outcome->rollout_level > 0) {
+    ++counters_.guided_groups;
+    if (outcome->successes == 0) ++counters_.guided_zero_pass_groups;
+  }
 
   auto pending = pending_.find(prompt_id);
   if (pending == pending_.end()) return absl::OkStatus();
@@ -314,8 +384,10 @@ absl::Status TrainerPlugin::Observe(const std::string& prompt_id, const std::vec
     if (!s.ok()) return s;  // unreachable: the lengths were checked above
   }
   // The predictor learns the unhinted pass rate: from unhinted groups, and from hinted groups with
-  // no success (a hint never makes a prompt harder, so those failed unhinted too).
-  if (outcome->rollout_level == 0 || outcome->successes == 0) {
+  // no success (a hint never makes a prompt harder, so those failed unhinted too). A group rolled
+  // out as a scored hinted variant teaches the hint column whatever its result.
+  const bool variant_features = pending->second.features.hint_fraction > 0;
+  if (outcome->rollout_level == 0 || outcome->successes == 0 || variant_features) {
     absl::Status s = predictor_.Observe(prompt_id, pending->second.features, outcome->successes, outcome->trials);
     if (!s.ok()) return s;
   }

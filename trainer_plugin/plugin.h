@@ -96,11 +96,21 @@ struct Decision {
   // Set by Gate::Select with SelectionOptions::vary_group_size: the rollouts this prompt gets of the
   // chosen batch's count x group_size (AllocateGroupSizes). Absent otherwise: the trainer's own G.
   std::optional<int> recommended_group_size;
+  // With rungs chosen by prediction (PolicyConfig::rungs_by_prediction): the expected pass rate at
+  // every rung, index 0 unhinted, that the rung was chosen by; empty otherwise.
+  std::vector<double> rung_pass_rates;
   // The digest of the model whose features the decision read (PromptFeatures::model_digest); empty
   // when decided without features. A service that follows the policy changes it over training.
   std::string model_digest;
   bool fail_open = false;
   std::string reason;
+};
+
+// A prompt with one rung's hint placed, as a GUIDE decision at that rung would roll it out (before
+// any shortening to fit a prompt-length budget).
+struct HintedVariant {
+  std::string prompt_text;  // prompt + hint_text
+  std::string hint_text;
 };
 
 // Whether the prompt to roll out, batch[index] with its hint placed, fits the trainer's budget.
@@ -118,9 +128,20 @@ class TrainerPlugin {
   // means no features for that prompt (fail-open). Outcomes observed since the last call are
   // fitted first, so decisions use everything learned so far. `fits`: the prompt-length budget
   // (top of this file); none, no budget.
+  //
+  // `hinted_variants`, for rungs chosen by prediction (PolicyConfig::rungs_by_prediction): empty,
+  // or one entry per prompt holding the features of its HintedVariants, one per rung, in order (an
+  // empty entry, or any empty PromptFeatures in it: the variants were not scored, and the prompt
+  // climbs the ladder). The supervised model predicts each rung's pass rate from them; while the
+  // prior is active the ladder decides.
   absl::StatusOr<std::vector<Decision>> Decide(const std::vector<PromptInfo>& batch,
                                                const std::vector<PromptFeatures>& features,
-                                               const PromptFits& fits = nullptr);
+                                               const PromptFits& fits = nullptr,
+                                               const std::vector<std::vector<PromptFeatures>>& hinted_variants = {});
+
+  // What Decide needs scored for rungs chosen by prediction: the prompt with each rung's hint, in
+  // rung order. Empty when rungs_by_prediction is off or the prompt has no usable reference.
+  std::vector<HintedVariant> HintedVariants(const PromptInfo& info) const;
 
   // Fail-open for a whole batch, when the service could not be reached at all.
   absl::StatusOr<std::vector<Decision>> DecideWithoutFeatures(const std::vector<PromptInfo>& batch,
@@ -165,6 +186,8 @@ class TrainerPlugin {
  private:
   TrainerPlugin(FeatureSchema schema, PluginConfig config, PassRatePredictor predictor, Policy policy);
 
+  // The prompt with the first `fraction` of its reference solution placed as a hint, into `variant`.
+  absl::StatusOr<HintCut> Hint(const PromptInfo& info, double fraction, HintedVariant& variant) const;
   // Turns a policy decision into the caller's Decision, cutting and placing the hint for GUIDE.
   absl::StatusOr<Decision> Finish(const PromptInfo& info, PolicyDecision decision,
                                   const std::optional<Prediction>& prediction, bool fail_open) const;

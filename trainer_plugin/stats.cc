@@ -92,6 +92,10 @@ nlohmann::json StatsToJson(const PluginStats& stats) {
       {"hints_shortened_to_fit", c.hints_shortened_to_fit},
       {"hints_withheld_to_fit", c.hints_withheld_to_fit},
       {"truncated_prompts", c.truncated_prompts},
+      {"hint_variants_scored", c.hint_variants_scored},
+      {"hint_variant_tokens", c.hint_variant_tokens},
+      {"guided_groups", c.guided_groups},
+      {"guided_zero_pass_groups", c.guided_zero_pass_groups},
       {"predicted_vs_observed",
        {
            {"unhinted_groups", groups},

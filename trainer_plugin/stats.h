@@ -71,6 +71,13 @@ struct PluginCounters {
   int64_t hints_withheld_to_fit = 0;
   // Decisions made on the features of a prompt the service truncated (ClientOptions::truncate_left).
   int64_t truncated_prompts = 0;
+  // Rungs chosen by prediction (PolicyConfig::rungs_by_prediction): the hinted variants scored with
+  // the prompts, and their tokens, which is what choosing a rung without rollouts costs.
+  int64_t hint_variants_scored = 0;
+  int64_t hint_variant_tokens = 0;
+  // Observed groups rolled out with a hint, and those of them with no success: a failed rung.
+  int64_t guided_groups = 0;
+  int64_t guided_zero_pass_groups = 0;
   std::array<CalibrationBin, kCalibrationBins> calibration{};
   ForwardQuality forward;
 

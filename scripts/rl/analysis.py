@@ -54,6 +54,8 @@ CAPABILITIES = [
     ("a half-life of 32 groups, not 128", "sparsegate-calibrated-fast", "sparsegate-calibrated"),
     ("Thompson draws on the calibrated predictor", "sparsegate-combined", "sparsegate-calibrated-fast"),
     ("group size per prompt (item 4)", "sparsegate-group-size", "sparsegate-signal"),
+    ("hint rungs chosen by prediction (item 2), decide", "sparsegate-decide-rungs", "sparsegate-decide"),
+    ("hint rungs chosen by prediction (item 2), select", "sparsegate-rungs", "sparsegate"),
     ("signal per rollout token", "sparsegate-per-token", "sparsegate-signal"),
     ("the combined selection against MoPPS", "sparsegate-combined", "mopps"),
     ("the combined selection against nearest (PCL)", "sparsegate-combined", "sparsegate"),
@@ -131,6 +133,15 @@ def ledger(runs):
             return None
         return whole["mean_predicted"] - whole["mean_observed"]
 
+    def guided_all_zero(r):
+        if r.get("guided"):
+            return r["guided"]["all_zero"]
+        # GHPO runs recorded before the count: each re-roll at rung k + 1 follows an all-zero group
+        # at rung k, so the re-rolls above the first rung are a lower bound (the top rung's own
+        # all-zero groups are not in the record).
+        per_rung = (r.get("arm_stats") or {}).get("groups_per_rung")
+        return sum(list(per_rung.values())[1:]) if per_rung else None
+
     def scoring_share(r):
         s = r["seconds"]
         return s.get("scoring", 0) / s["rollout"] if s.get("rollout") else None
@@ -141,6 +152,9 @@ def ledger(runs):
             "effective_ratio": med(lambda r: r["effective_ratio"]),
             "discarded_share": med(lambda r: r["discarded_tokens"] / max(1, r["rollout_tokens"])),
             "guided_decisions": med(lambda r: r["decisions_total"].get("guide", 0)),
+            "guided_groups": med(lambda r: r["checks"]["guided_groups"]),
+            "guided_all_zero": med(guided_all_zero),
+            "guided_all_zero_is_bound": any(not r.get("guided") and guided_all_zero(r) is not None for r in runs),
             "forward_auroc": med(forward("zero_pass_auroc")),
             "forward_bias": med(forward_bias),
             "forward_ece_predicted": med(forward("ece_predicted")),
@@ -243,13 +257,15 @@ def markdown(result):
                 cells.append("-" if i is None else f"{fmt(i['mean'])} ({i['n']})")
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines += ["| arm | steps | tokens per step | groups trained | effective ratio | guided decisions | "
+        lines += ["| arm | steps | tokens per step | groups trained | effective ratio | guided groups (all-zero) | "
                   "forward AUROC | forward bias | forward ECE (predicted, expected) | scoring / rollout time |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for arm, a in r["arms"].items():
             l = a["ledger"]
+            zero = fmt(l["guided_all_zero"], 0)
+            zero = (">= " + zero) if l["guided_all_zero_is_bound"] else zero
             lines.append(f"| {arm} | {fmt(l['steps'], 0)} | {fmt(l['tokens_per_step'], 0)} | {fmt(l['groups_trained'], 0)} | "
-                         f"{fmt(l['effective_ratio'], 2)} | {fmt(l['guided_decisions'], 0)} | {fmt(l['forward_auroc'], 2)} | "
+                         f"{fmt(l['effective_ratio'], 2)} | {fmt(l['guided_groups'], 0)} ({zero}) | {fmt(l['forward_auroc'], 2)} | "
                          f"{fmt(l['forward_bias'], 3)} | {fmt(l['forward_ece_predicted'], 3)}, "
                          f"{fmt(l['forward_ece_expected'], 3)} | {fmt(l['scoring_over_rollout_time'], 3)} |")
         lines.append("")

@@ -339,6 +339,9 @@ class Trainer:
             "rollouts": rollouts, "groups": len(led),
             "groups_by_fate": dict(Counter(g.fate for g in led)),
             "effective_ratio": informative / rollouts if rollouts else None,
+            # Hinted groups rolled out, and those that no hint rescued (no reward above 0): what a
+            # failed rung costs (issue 23's target: at most half of GHPO's).
+            "guided": {"groups": len(guided), "all_zero": sum(1 for g in guided if all(r <= 0 for r in g.rewards))},
             "final_accuracy": final["accuracy"], "curve": self.curve,
             "prediction_over_training": prediction_over_training(self.ledger, self.curve),
             "prediction_whole_run": (prediction_over_training(self.ledger, [self.curve[0], self.curve[-1]]) or [None])[0],

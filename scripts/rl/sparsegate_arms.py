@@ -32,6 +32,9 @@ no observe. What the variants change:
   expected completion tokens, which the Gate learns from the lengths each observe() passes;
 - `sparsegate-group-size`: `sparsegate-signal` with a group size per prompt (select(vary_group_size=
   True)): the step's B x G rollouts divided among the chosen prompts, 2 to 16 each.
+- `sparsegate-decide-rungs`, `sparsegate-rungs`: `sparsegate-decide` and `sparsegate` with hint rungs
+  chosen by prediction (PluginConfig rungs_by_prediction): the hinted variants scored in the same
+  call, the rung the smallest expected inside [0.2, 0.8].
 
 The plugin settings used, and why (the defaults are for long math prompts of unknown difficulty):
 - hint_template "\\nA: {hint}": the hint is the start of the answer, where this model writes it (its
@@ -91,6 +94,12 @@ VARIANTS = {
     "sparsegate-group-size": {"oversample": 4, "follow": True, "gate": {},
                               "select": {"rule": "signal", "vary_group_size": True, "min_group_size": 2,
                                          "max_group_size": 16}},
+    # Issue 23 item 2: hint rungs chosen by prediction. Each candidate with a reference is scored with
+    # its three hinted variants in the same service call, and goes out at the smallest rung expected
+    # inside [0.2, 0.8] instead of climbing the ladder one all-zero group at a time; against
+    # `sparsegate-decide` (where the ladder guides most) and `sparsegate` (selection).
+    "sparsegate-decide-rungs": {"oversample": 1, "follow": True, "gate": {"rungs_by_prediction": True}},
+    "sparsegate-rungs": {"oversample": 4, "follow": True, "gate": {"rungs_by_prediction": True}},
 }
 
 

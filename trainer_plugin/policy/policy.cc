@@ -1,5 +1,6 @@
 #include "trainer_plugin/policy/policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -78,6 +79,10 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
         "need expectation_prior_rollouts > 0 and expectation_decay in (0, 1], got ", c.expectation_prior_rollouts,
         " and ", c.expectation_decay));
   }
+  if (!(c.rung_band_low >= 0 && c.rung_band_low <= c.rung_band_high && c.rung_band_high <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("need 0 <= rung_band_low <= rung_band_high <= 1, got ",
+                                                   c.rung_band_low, " and ", c.rung_band_high));
+  }
   if (!(c.drop_hopeless_below >= 0 && c.drop_hopeless_below < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("drop_hopeless_below must be in [0, 1), got ", c.drop_hopeless_below));
   }
@@ -99,6 +104,11 @@ absl::StatusOr<Policy> Policy::Create(PolicyConfig config, PolicyState state) {
   state.rung_successes.resize(rungs + 1, 0);
   state.rung_trials.resize(rungs + 1, 0);
   for (const auto& [id, h] : state.prompts) {
+    const size_t evidence = h.rung_evidence_trials.size();
+    if ((evidence != 0 && evidence != static_cast<size_t>(rungs) + 1) || h.rung_evidence_successes.size() != evidence) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt '", id, "' has evidence for ", evidence,
+                                                     " rungs but the ladder has ", rungs + 1, " (unhinted included)"));
+    }
     if (h.hint_level < 0 || h.hint_level > rungs || h.last_decision_level < 0 || h.last_decision_level > rungs ||
         h.last_group_level < 0 || h.last_group_level > rungs) {
       return absl::InvalidArgumentError(absl::StrCat("prompt '", id, "' is at rung ", h.hint_level,
@@ -130,11 +140,12 @@ void Policy::Remember(PromptHistory& history, const PolicyDecision& decision) {
   history.last_decision_level = decision.hint_level;
 }
 
-PolicyDecision Policy::Decide(const std::string& prompt_id, bool has_reference, const Prediction& prediction) {
+PolicyDecision Policy::Decide(const std::string& prompt_id, bool has_reference, const Prediction& prediction,
+                              const std::vector<double>& rung_predictions) {
   PromptHistory& history = state_.prompts[prompt_id];
   SetReference(history, has_reference);
   history.last_prediction = prediction;
-  PolicyDecision decision = DecideFromHistory(history, prediction);
+  PolicyDecision decision = DecideFromHistory(history, prediction, rung_predictions);
   Remember(history, decision);
   return decision;
 }
@@ -153,7 +164,8 @@ PolicyDecision Policy::DecideWithoutFeatures(const std::string& prompt_id, bool 
   return decision;
 }
 
-PolicyDecision Policy::DecideFromHistory(PromptHistory& h, const std::optional<Prediction>& prediction) {
+PolicyDecision Policy::DecideFromHistory(PromptHistory& h, const std::optional<Prediction>& prediction,
+                                         const std::vector<double>& rung_predictions) {
   std::string preamble;
   if (h.quarantined_until_epoch) {
     if (state_.epoch < *h.quarantined_until_epoch) {
@@ -179,6 +191,12 @@ PolicyDecision Policy::DecideFromHistory(PromptHistory& h, const std::optional<P
     }
     h.deferred_until_epoch.reset();
     preamble = "deferral over; ";
+  }
+  if (config_.rungs_by_prediction && h.has_reference && prediction &&
+      rung_predictions.size() == static_cast<size_t>(rungs()) + 1) {
+    PolicyDecision d = DecideByPrediction(h, *prediction, rung_predictions);
+    d.reason = preamble + d.reason;
+    return d;
   }
   if (h.groups == 0) {
     PolicyDecision d = DecideBeforeOutcomes(h, prediction);
@@ -234,6 +252,67 @@ PolicyDecision Policy::DecideBeforeOutcomes(PromptHistory& h, const std::optiona
   return d;
 }
 
+PolicyDecision Policy::DecideByPrediction(PromptHistory& h, const Prediction& prediction,
+                                          const std::vector<double>& rung_predictions) const {
+  const size_t n = rung_predictions.size();
+  const double k = config_.expectation_prior_rollouts;
+  const bool has_evidence = h.rung_evidence_trials.size() == n;
+  std::vector<double> priors(n), expected(n);
+  double prior = 0;
+  for (size_t r = 0; r < n; ++r) {
+    prior = std::max(prior, std::clamp(rung_predictions[r], 0.0, 1.0));  // a hint never makes a prompt harder
+    priors[r] = prior;
+    const double s = has_evidence ? h.rung_evidence_successes[r] : 0;
+    const double t = has_evidence ? h.rung_evidence_trials[r] : 0;
+    expected[r] = t == 0 ? prior : (s + k * prior) / (t + k);
+  }
+  // The smallest rung inside the band, else the nearest to it (the smaller on a tie): one argmin of
+  // the distance to the band, taking a later rung only when it is strictly nearer.
+  auto distance = [&](double p) {
+    return p < config_.rung_band_low ? config_.rung_band_low - p : std::max(0.0, p - config_.rung_band_high);
+  };
+  size_t rung = 0;
+  for (size_t r = 1; r < n; ++r) {
+    if (distance(expected[r]) < distance(expected[rung])) rung = r;
+  }
+  std::string rates;
+  for (size_t r = 0; r < n; ++r) absl::StrAppend(&rates, r == 0 ? "" : " / ", absl::StrFormat("%.3f", expected[r]));
+  const std::string why = absl::StrFormat("expected pass rates by rung %s, band [%g, %g]", rates,
+                                          config_.rung_band_low, config_.rung_band_high);
+
+  PolicyDecision d;
+  d.rung_pass_rates = expected;
+  d.rung_prior = priors[rung];
+  const bool may_skip = prediction.source == PredictionSource::kSupervised || config_.prior_may_drop_or_defer;
+  if (h.groups == 0 && expected.back() < config_.drop_hopeless_below && may_skip) {
+    d.kind = DecisionKind::kDrop;
+    d.reason = absl::StrFormat("no outcome yet; %s: near-impossible even at the top rung (< %g)", why,
+                               config_.drop_hopeless_below);
+    return d;
+  }
+  const auto chosen = static_cast<int32_t>(rung);
+  if (chosen != h.hint_level) {
+    h.hint_level = chosen;
+    h.successes_at_level = 0;
+    h.level_successes = h.level_trials = 0;
+  }
+  if (chosen > 0) {
+    PolicyDecision g = Guide(chosen, absl::StrFormat("rung %d of %d (%s of the reference) by prediction: %s", chosen,
+                                                     rungs(), Percent(config_.hint_ladder[chosen - 1]), why));
+    g.rung_pass_rates = std::move(d.rung_pass_rates);
+    g.rung_prior = d.rung_prior;
+    return g;
+  }
+  if (h.groups == 0 && config_.enable_defer && prediction.pass_rate > config_.defer_above && may_skip) {
+    d.kind = DecisionKind::kDefer;
+    d.reason = absl::StrFormat("no outcome yet; %s > %g: trivially easy", DescribePrediction(prediction),
+                               config_.defer_above);
+    return d;
+  }
+  d.reason = absl::StrCat("unhinted by prediction: ", why);
+  return d;
+}
+
 void Policy::WithholdHint(const std::string& prompt_id) {
   auto it = state_.prompts.find(prompt_id);
   if (it == state_.prompts.end() || it->second.last_decision != DecisionKind::kGuide) return;
@@ -264,6 +343,12 @@ absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const
   h.last_group_trials = trials;
   state_.rung_successes[level] += successes;
   state_.rung_trials[level] += trials;
+  if (h.rung_evidence_trials.empty()) {
+    h.rung_evidence_successes.assign(rungs() + 1, 0);
+    h.rung_evidence_trials.assign(rungs() + 1, 0);
+  }
+  h.rung_evidence_successes[level] = config_.expectation_decay * h.rung_evidence_successes[level] + successes;
+  h.rung_evidence_trials[level] = config_.expectation_decay * h.rung_evidence_trials[level] + trials;
 
   if (level == h.hint_level) {
     h.level_successes = config_.expectation_decay * h.level_successes + successes;
@@ -298,11 +383,19 @@ absl::StatusOr<GroupOutcome> Policy::Observe(const std::string& prompt_id, const
 Policy::Expectation Policy::ExpectationOf(const std::string& prompt_id, const PolicyDecision& decision,
                                           const Prediction& prediction) const {
   const int32_t rung = decision.kind == DecisionKind::kGuide ? decision.hint_level : 0;
+  auto it = state_.prompts.find(prompt_id);
+  if (decision.rung_prior) {  // chosen by prediction: the rung's own prior and the prompt's groups there
+    Expectation e{*decision.rung_prior, 0, 0};
+    if (it != state_.prompts.end() && it->second.rung_evidence_trials.size() > static_cast<size_t>(rung)) {
+      e.successes = it->second.rung_evidence_successes[rung];
+      e.trials = it->second.rung_evidence_trials[rung];
+    }
+    return e;
+  }
   Expectation e{prediction.pass_rate, 0, 0};
   if (rung > 0 && state_.rung_trials[rung] > 0) {
     e.prior = static_cast<double>(state_.rung_successes[rung]) / static_cast<double>(state_.rung_trials[rung]);
   }
-  auto it = state_.prompts.find(prompt_id);
   if (it != state_.prompts.end() && it->second.hint_level == rung) {
     e.successes = it->second.level_successes;
     e.trials = it->second.level_trials;

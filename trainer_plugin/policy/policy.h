@@ -33,6 +33,11 @@
 // but never drops or defers it unless prior_may_drop_or_defer, because the prior is a weak,
 // uncalibrated guess.
 //
+// With rungs_by_prediction and a pass rate predicted for every rung, the rung of a prompt with a
+// reference is chosen anew at each Decide from those predictions and the prompt's own groups at
+// each rung (PolicyConfig::rungs_by_prediction), so a prompt predicted to need 75% of the reference
+// gets it at once. The ladder's other rules stay: an all-zero group at the top rung quarantines.
+//
 // Observe takes a group to have been rolled out at the rung of the prompt's last decision (the
 // GUIDE rung; 0 for any other decision), and applies the ladder rules only when that is the
 // prompt's current rung. A group rolled out elsewhere (after a fail-open KEEP of a guided prompt,
@@ -126,6 +131,21 @@ struct PolicyConfig {
   // that a poor predictor counts for little against a prompt's own groups. Off by default: the
   // RL testbed measures whether it helps (docs/rl_testbed.md). ExpectedPassRate is unchanged.
   bool expectation_prior_by_quality = false;
+  // Hint rungs chosen by prediction (off by default; docs/plugin.md, "Rungs chosen by
+  // prediction"). When Decide gets a pass rate predicted for every rung (the hinted variants,
+  // scored by the service in the same call as the prompt and read by the supervised model, which
+  // then also learns from hinted groups with the hint's fraction as an input), a prompt with a
+  // reference goes out at the smallest rung whose expected pass rate lies in [rung_band_low,
+  // rung_band_high], or at the rung nearest the band when none lies in it, instead of climbing the
+  // ladder one all-zero group at a time. A rung's expected pass rate is the prompt's own groups at
+  // that rung on a prior worth expectation_prior_rollouts rollouts: the largest prediction at that
+  // rung or below it, since a hint is assumed never to make a prompt harder.
+  bool rungs_by_prediction = false;
+  // At G = 8 a group holds a success and a failure with probability at least 0.83 anywhere in
+  // [0.2, 0.8]; a smaller rung inside the band is preferred because a hinted group trains the
+  // policy on text it would not write itself.
+  double rung_band_low = 0.2;
+  double rung_band_high = 0.8;
 };
 
 absl::Status ValidatePolicyConfig(const PolicyConfig& config);
@@ -135,6 +155,10 @@ struct PolicyDecision {
   int32_t hint_level = 0;    // the rung used: 0 unless GUIDE
   double hint_fraction = 0;  // hint_ladder[hint_level - 1], 0 unless GUIDE
   std::string reason;
+  // Set when the rung was chosen by prediction (PolicyConfig::rungs_by_prediction): the prior of the
+  // decided rung's expected pass rate, and every rung's expected pass rate (index 0: unhinted).
+  std::optional<double> rung_prior;
+  std::vector<double> rung_pass_rates;
 };
 
 // Everything the policy knows about one prompt.
@@ -156,6 +180,11 @@ struct PromptHistory {
   // groups weighed down by expectation_decay: ExpectedPassRate's evidence.
   double level_successes = 0;
   double level_trials = 0;
+  // Successes and rollouts of the prompt's groups at every rung (index 0: unhinted), each older
+  // group at a rung weighed down by expectation_decay: the evidence of rungs chosen by prediction.
+  // Empty until the first group.
+  std::vector<double> rung_evidence_successes;
+  std::vector<double> rung_evidence_trials;
   std::optional<DecisionKind> last_decision;  // what the rollouts now under way were told
   int32_t last_decision_level = 0;
   std::optional<Prediction> last_prediction;
@@ -182,7 +211,10 @@ class Policy {
  public:
   static absl::StatusOr<Policy> Create(PolicyConfig config, PolicyState state = {});
 
-  PolicyDecision Decide(const std::string& prompt_id, bool has_reference, const Prediction& prediction);
+  // `rung_predictions`: when the caller has them (PolicyConfig::rungs_by_prediction), the pass rate
+  // predicted for the prompt at every rung, index 0 unhinted; otherwise empty.
+  PolicyDecision Decide(const std::string& prompt_id, bool has_reference, const Prediction& prediction,
+                        const std::vector<double>& rung_predictions = {});
   // The fail-open entry point, for prompts the service gave no features for (see FailOpenMode).
   PolicyDecision DecideWithoutFeatures(const std::string& prompt_id, bool has_reference);
 
@@ -217,8 +249,11 @@ class Policy {
 
  private:
   explicit Policy(PolicyConfig config, PolicyState state) : config_(std::move(config)), state_(std::move(state)) {}
-  PolicyDecision DecideFromHistory(PromptHistory& history, const std::optional<Prediction>& prediction);
+  PolicyDecision DecideFromHistory(PromptHistory& history, const std::optional<Prediction>& prediction,
+                                   const std::vector<double>& rung_predictions = {});
   PolicyDecision DecideBeforeOutcomes(PromptHistory& history, const std::optional<Prediction>& prediction) const;
+  PolicyDecision DecideByPrediction(PromptHistory& history, const Prediction& prediction,
+                                    const std::vector<double>& rung_predictions) const;
   PolicyDecision Guide(int32_t level, std::string reason) const;
   // ExpectedPassRate's inputs: the prior mean and the (decayed) evidence at the decided rung.
   struct Expectation {

@@ -1,5 +1,6 @@
 #include "trainer_plugin/predictor/predictor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -120,9 +121,21 @@ absl::StatusOr<PassRatePredictor> PassRatePredictor::Restore(FeatureSchema schem
       return absl::InvalidArgumentError(absl::StrCat("observation of prompt '", g.prompt_id, "' has ", g.successes,
                                                      " successes out of ", g.trials, " trials"));
     }
+    if (!(g.features.hint_fraction >= 0 && g.features.hint_fraction <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("observation of prompt '", g.prompt_id, "' has hint fraction ",
+                                                     g.features.hint_fraction, ", outside [0, 1]"));
+    }
+  }
+  if (state.fit && state.fit->uses_hint_fraction != config.hint_fraction_column) {
+    // Fitted with the other column layout (a checkpoint from before the hint column, or a run that
+    // turned it on or off): refitted from the kept observations at the next Refit.
+    state.fit.reset();
+    state.supervised_active = false;
+    state.calibration.reset();
+    state.observations_since_fit = std::max<int64_t>(state.observations_since_fit, 1);
   }
   if (state.fit) {
-    const size_t columns = metrics + 1 + (state.fit->uses_hidden ? probe : 0);
+    const size_t columns = state.fit->hidden_offset(metrics) + (state.fit->uses_hidden ? probe : 0);
     if (state.fit->model.weights.size() != columns || state.fit->column_mean.size() != columns ||
         state.fit->column_scale.size() != columns || (state.fit->uses_hidden && probe == 0)) {
       return absl::InvalidArgumentError(absl::StrCat("the supervised fit has ", state.fit->model.weights.size(),
@@ -207,11 +220,19 @@ absl::Status PassRatePredictor::Observe(const std::string& prompt_id, const Enco
     return absl::InvalidArgumentError(absl::StrCat("prompt '", prompt_id, "': ", features.metrics.size(),
                                                    " metrics; the schema has ", schema_.size()));
   }
+  if (!(features.hint_fraction >= 0 && features.hint_fraction <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt '", prompt_id, "': hint fraction ", features.hint_fraction, ", outside [0, 1]"));
+  }
   state_.observations.push_back({prompt_id, features, successes, trials});
   while (state_.observations.size() > config_.max_observations) state_.observations.pop_front();
   ++state_.observations_since_fit;
   ++state_.total_observations;
   return absl::OkStatus();
+}
+
+bool PassRatePredictor::Describes(const ObservedGroup& group) const {
+  return config_.hint_fraction_column || group.features.hint_fraction == 0;
 }
 
 bool PassRatePredictor::IsHoldout(const std::string& prompt_id) const {
@@ -223,13 +244,14 @@ void PassRatePredictor::ModelRow(const SupervisedFit& fit, const EncodedPrompt& 
   const size_t m = schema_.size();
   for (size_t j = 0; j < m; ++j) row[j] = (prompt.metrics[j] - fit.column_mean[j]) / fit.column_scale[j];
   row[m] = (prompt.log_token_count - fit.column_mean[m]) / fit.column_scale[m];
+  if (fit.uses_hint_fraction) row[m + 1] = (prompt.hint_fraction - fit.column_mean[m + 1]) / fit.column_scale[m + 1];
   if (!fit.uses_hidden) return;
   const size_t h = static_cast<size_t>(config_.hidden_probe_dims);
+  const size_t o = fit.hidden_offset(m);
   const bool present = prompt.hidden_projection.size() == h;
   for (size_t k = 0; k < h; ++k) {
     // A prompt without a hidden vector sits at the training mean: it contributes nothing.
-    row[m + 1 + k] = present ? (prompt.hidden_projection[k] - fit.column_mean[m + 1 + k]) / fit.column_scale[m + 1 + k]
-                             : 0.0;
+    row[o + k] = present ? (prompt.hidden_projection[k] - fit.column_mean[o + k]) / fit.column_scale[o + k] : 0.0;
   }
 }
 
@@ -243,6 +265,7 @@ absl::Status PassRatePredictor::Refit() {
   bool any_hidden = false;
   for (size_t index = 0; index < state_.observations.size(); ++index) {
     const ObservedGroup& g = state_.observations[index];
+    if (!Describes(g)) continue;
     if (IsHoldout(g.prompt_id)) {
       ++holdout;
       continue;
@@ -263,9 +286,11 @@ absl::Status PassRatePredictor::Refit() {
 
   SupervisedFit fit;
   fit.uses_hidden = any_hidden && projection_.has_value();
+  fit.uses_hint_fraction = config_.hint_fraction_column;
   const size_t m = schema_.size();
+  const size_t o = fit.hidden_offset(m);
   const size_t h = fit.uses_hidden ? static_cast<size_t>(config_.hidden_probe_dims) : 0;
-  const size_t dims = m + 1 + h;
+  const size_t dims = o + h;
   fit.column_mean.resize(dims);
   fit.column_scale.resize(dims);
   std::vector<double> column;
@@ -276,8 +301,10 @@ absl::Status PassRatePredictor::Refit() {
         column.push_back(g->features.metrics[j]);
       } else if (j == m) {
         column.push_back(g->features.log_token_count);
+      } else if (j < o) {
+        column.push_back(g->features.hint_fraction);
       } else if (g->features.hidden_projection.size() == h) {
-        column.push_back(g->features.hidden_projection[j - m - 1]);
+        column.push_back(g->features.hidden_projection[j - o]);
       }
     }
     std::tie(fit.column_mean[j], fit.column_scale[j]) = MeanAndScale(column);
@@ -297,7 +324,7 @@ absl::Status PassRatePredictor::Refit() {
   NewtonOptions options;
   options.max_iterations = config_.newton_max_iterations;
   options.l2.assign(dims, config_.l2_metrics * mean_trials);
-  for (size_t j = m + 1; j < dims; ++j) options.l2[j] = config_.l2_hidden * mean_trials;
+  for (size_t j = o; j < dims; ++j) options.l2[j] = config_.l2_hidden * mean_trials;
 
   if (state_.fit && state_.fit->model.weights.size() == dims) fit.model = state_.fit->model;  // warm start
   absl::StatusOr<FitReport> report = FitLogistic(data, options, &fit.model);
@@ -334,6 +361,7 @@ void PassRatePredictor::Recalibrate() {
   for (size_t index = state_.observations.size(); index-- > 0;) {
     if (points.size() >= static_cast<size_t>(config_.recalibration_groups)) break;
     const ObservedGroup& g = state_.observations[index];
+    if (!Describes(g)) continue;
     // The prior learns from no outcome, so every group is out of sample for it: calibrating it on
     // all of them sets its level within a few steps, where held-out groups alone (one in five)
     // would leave a run's first hundred groups on its uncalibrated percentile guesses.
@@ -367,7 +395,7 @@ Prediction PassRatePredictor::Predict(const EncodedPrompt& prompt) const {
 std::vector<ScoredOutcome> PassRatePredictor::ScoreHoldout(bool supervised) const {
   std::vector<ScoredOutcome> scored;
   for (const ObservedGroup& g : state_.observations) {
-    if (!IsHoldout(g.prompt_id)) continue;
+    if (!IsHoldout(g.prompt_id) || !Describes(g)) continue;
     const double p = supervised ? SupervisedPassRate(g.features).value_or(0.5) : PriorPassRate(g.features);
     scored.push_back({p, g.successes, g.trials});
   }
@@ -378,7 +406,7 @@ PredictorQuality PassRatePredictor::Quality() const {
   PredictorQuality quality;
   quality.active = state_.supervised_active && state_.fit ? PredictionSource::kSupervised : PredictionSource::kPrior;
   for (const ObservedGroup& g : state_.observations) {
-    ++(IsHoldout(g.prompt_id) ? quality.holdout_groups : quality.training_groups);
+    if (Describes(g)) ++(IsHoldout(g.prompt_id) ? quality.holdout_groups : quality.training_groups);
   }
   quality.prior = Summarize(ScoreHoldout(false));
   if (state_.fit) quality.supervised = Summarize(ScoreHoldout(true));

@@ -27,7 +27,9 @@
 //
 // Outcomes it should be given: groups rolled out without a hint, and groups that failed entirely
 // with a hint (a hint is assumed never to make a prompt harder, so pass 0 with a hint implies
-// pass 0 without). The facade does this filtering.
+// pass 0 without). With hint_fraction_column, also every hinted group, with the features of the
+// hinted prompt as scored and its hint fraction. The facade does this filtering; hinted groups
+// stay out of the fits and the quality while the column is off.
 //
 // Not thread-safe; the facade serialises calls.
 #ifndef SPARSEGATE_TRAINER_PLUGIN_PREDICTOR_PREDICTOR_H_
@@ -96,6 +98,11 @@ struct PredictorConfig {
   // column, which becomes log(token_count) (so the prior ranks by length), and no hidden probe. Run
   // beside the full predictor, it shows what the sparsity features add beyond length.
   bool length_only = false;
+  // A column for the hint: the supervised model reads each group's hint fraction (0 unhinted) beside
+  // the features of the prompt as rolled out, so hinted groups train it too and it predicts a
+  // hinted variant's pass rate from that variant's features. Set by the plugin from
+  // PolicyConfig::rungs_by_prediction, which needs it; the prior ignores it.
+  bool hint_fraction_column = false;
 };
 
 absl::Status ValidatePredictorConfig(const PredictorConfig& config);
@@ -107,6 +114,9 @@ struct EncodedPrompt {
   double log_token_count = 0;
   std::vector<float> hidden_projection;
   std::string model_digest;  // of the model that scored the prompt (PromptFeatures::model_digest)
+  // The share of the reference solution shown in the prompt these features are of: 0 for the prompt
+  // itself, the rung's fraction for a hinted variant (PredictorConfig::hint_fraction_column).
+  double hint_fraction = 0;
 };
 
 struct ObservedGroup {
@@ -117,12 +127,15 @@ struct ObservedGroup {
 };
 
 // The supervised model and the standardisation it was fitted with, one entry per model column:
-// the metric columns, then log(token_count), then (if used) the hidden projection.
+// the metric columns, then log(token_count), then (if used) the hint fraction, then (if used) the
+// hidden projection.
 struct SupervisedFit {
   LogisticModel model;
   std::vector<double> column_mean;
   std::vector<double> column_scale;
   bool uses_hidden = false;
+  bool uses_hint_fraction = false;
+  size_t hidden_offset(size_t metrics) const { return metrics + 1 + (uses_hint_fraction ? 1 : 0); }
 };
 
 // Everything the predictor learned; what a checkpoint stores.
@@ -190,6 +203,8 @@ class PassRatePredictor {
   // The standardised model row for `prompt` under `fit`.
   void ModelRow(const SupervisedFit& fit, const EncodedPrompt& prompt, double* row) const;
   std::vector<ScoredOutcome> ScoreHoldout(bool supervised) const;
+  // Whether the models can learn from `group`: a hinted group only through the hint column.
+  bool Describes(const ObservedGroup& group) const;
   // Weight of the observation at `index` (0 = oldest) of the window, by recency_half_life_groups.
   double RecencyWeight(size_t index) const;
   void Recalibrate();

@@ -148,6 +148,14 @@ const ConfigField kConfigFields[] = {
     {"expectation_prior_by_quality", kPolicy<&PolicyConfig::expectation_prior_by_quality>,
      "Weigh the prior of pass_rate_posterior by the predictor's held-out quality (2 x AUROC - 1, at least 1/8).",
      false},
+    {"rungs_by_prediction", kPolicy<&PolicyConfig::rungs_by_prediction>,
+     "Choose each guided prompt's rung from its hinted variants, scored in the same call: the smallest rung whose "
+     "expected pass rate is in [rung_band_low, rung_band_high] (the Gate scores the variants; off by default).",
+     kInRepr},
+    {"rung_band_low", kPolicy<&PolicyConfig::rung_band_low>,
+     "Lower end of the band of expected pass rates a rung chosen by prediction aims at.", false},
+    {"rung_band_high", kPolicy<&PolicyConfig::rung_band_high>,
+     "Upper end of the band of expected pass rates a rung chosen by prediction aims at.", false},
     // Predictor.
     {"min_training_groups", kPredictor<&PredictorConfig::min_training_groups>,
      "Observed groups before the supervised model may take over from the prior.", kInRepr},

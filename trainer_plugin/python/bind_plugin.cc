@@ -248,23 +248,49 @@ Decides per prompt before rollout and learns from each group's rewards after it 
       .def(
           "decide",
           [](TrainerPlugin& p, const py::sequence& prompts, const std::vector<std::optional<PromptFeatures>>& features,
-             py::object fits) {
+             py::object fits, const std::vector<std::vector<std::optional<PromptFeatures>>>& hinted_variants) {
             std::vector<PromptInfo> batch = ParsePromptInfos(prompts);
-            std::vector<PromptFeatures> plain;
-            plain.reserve(features.size());
-            for (const auto& f : features) plain.push_back(f.value_or(PromptFeatures{}));
+            auto plain = [](const std::vector<std::optional<PromptFeatures>>& given) {
+              std::vector<PromptFeatures> out;
+              out.reserve(given.size());
+              for (const auto& f : given) out.push_back(f.value_or(PromptFeatures{}));
+              return out;
+            };
+            std::vector<std::vector<PromptFeatures>> variants;
+            for (const auto& v : hinted_variants) variants.push_back(plain(v));
             PythonFits budget(std::move(fits));
             absl::StatusOr<std::vector<Decision>> decisions;
             {
               py::gil_scoped_release release;
-              decisions = p.Decide(batch, plain, budget.get());
+              decisions = p.Decide(batch, plain(features), budget.get(), variants);
             }
             return ToPyDecisions(ValueOrRaised(std::move(decisions), budget));
           },
           py::arg("prompts"), py::arg("features"), py::arg("fits") = py::none(),
-          (std::string("One Decision per prompt, in order; features[i] None or empty means no features (fail-open).") +
+          py::arg("hinted_variants") = std::vector<std::vector<std::optional<PromptFeatures>>>{},
+          (std::string("One Decision per prompt, in order; features[i] None or empty means no features (fail-open). "
+                       "hinted_variants, with rungs_by_prediction: per prompt, the features of hinted_variants(prompt), "
+                       "one per rung ([] for none).") +
            kFitsDoc)
               .c_str())
+      .def(
+          "hinted_variants",
+          [](const TrainerPlugin& p, const py::object& prompt) {
+            py::list one;
+            one.append(prompt);
+            std::vector<py::dict> out;
+            for (const HintedVariant& v : p.HintedVariants(ParsePromptInfos(one).front())) {
+              py::dict d;
+              d["prompt_text"] = v.prompt_text;
+              d["hint_text"] = v.hint_text;
+              out.push_back(std::move(d));
+            }
+            return out;
+          },
+          py::arg("prompt"),
+          "With rungs_by_prediction: the prompt {'id', 'prompt', 'reference'} with each rung's hint placed, in rung "
+          "order ({'prompt_text', 'hint_text'}); score each prompt_text and pass the features to decide(..., "
+          "hinted_variants=). [] without a usable reference or with rungs_by_prediction off.")
       .def(
           "decide_without_features",
           [](TrainerPlugin& p, const py::sequence& prompts, py::object fits) {

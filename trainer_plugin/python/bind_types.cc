@@ -36,6 +36,7 @@ PyDecision ToPyDecision(const Decision& d, std::vector<int32_t> prompt_ids) {
   if (d.pass_rate_posterior) p.pass_rate_posterior = std::pair(d.pass_rate_posterior->alpha, d.pass_rate_posterior->beta);
   p.expected_completion_tokens = d.expected_completion_tokens;
   p.recommended_group_size = d.recommended_group_size;
+  p.rung_pass_rates = d.rung_pass_rates;
   return p;
 }
 
@@ -112,6 +113,10 @@ const DecisionField kDecisionFields[] = {
     Row<&PyDecision::recommended_group_size>(
         "recommended_group_size",
         "Rollouts for this prompt when Gate.select(..., vary_group_size=True) chose it; None otherwise."),
+    Row<&PyDecision::rung_pass_rates>(
+        "rung_pass_rates",
+        "With rungs_by_prediction: the expected pass rate at every rung (index 0 unhinted) that hint_level was "
+        "chosen by; empty when the ladder decided."),
     Row<&PyDecision::source>("source", "'prior' or 'supervised'; None without a prediction."),
     Row<&PyDecision::fail_open>("fail_open", "Decided without features."),
     Row<&PyDecision::reason>("reason"),

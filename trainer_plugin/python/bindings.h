@@ -103,6 +103,7 @@ struct PyDecision {
   std::optional<std::pair<double, double>> pass_rate_posterior;  // (alpha, beta)
   std::optional<double> expected_completion_tokens;
   std::optional<int> recommended_group_size;
+  std::vector<double> rung_pass_rates;
   std::optional<std::string> source;
   bool fail_open = false;
   std::string reason;

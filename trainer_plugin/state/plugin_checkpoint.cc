@@ -23,6 +23,7 @@ using json = nlohmann::json;
 json ToJson(const EncodedPrompt& p) {
   json j = {{"metrics", p.metrics}, {"log_token_count", p.log_token_count}, {"hidden_projection", p.hidden_projection}};
   if (!p.model_digest.empty()) j["model_digest"] = p.model_digest;
+  if (p.hint_fraction != 0) j["hint_fraction"] = p.hint_fraction;
   return j;
 }
 
@@ -59,7 +60,8 @@ json ToJson(const PredictorState& s) {
            {"weights", s.fit->model.weights},
            {"column_mean", s.fit->column_mean},
            {"column_scale", s.fit->column_scale},
-           {"uses_hidden", s.fit->uses_hidden}};
+           {"uses_hidden", s.fit->uses_hidden},
+           {"uses_hint_fraction", s.fit->uses_hint_fraction}};
   }
   return {{"observations", std::move(observations)},
           {"seen_reference", std::move(seen)},
@@ -88,6 +90,8 @@ json ToJson(const PromptHistory& h) {
           {"last_group_trials", h.last_group_trials},
           {"level_successes", h.level_successes},
           {"level_trials", h.level_trials},
+          {"rung_evidence_successes", h.rung_evidence_successes},
+          {"rung_evidence_trials", h.rung_evidence_trials},
           {"last_decision", h.last_decision ? json(std::string(DecisionKindName(*h.last_decision))) : json(nullptr)},
           {"last_decision_level", h.last_decision_level},
           {"last_prediction", h.last_prediction ? ToJson(*h.last_prediction) : json(nullptr)}};
@@ -130,6 +134,10 @@ json ToJson(const PluginCounters& c) {
           {"hints_shortened_to_fit", c.hints_shortened_to_fit},
           {"hints_withheld_to_fit", c.hints_withheld_to_fit},
           {"truncated_prompts", c.truncated_prompts},
+          {"hint_variants_scored", c.hint_variants_scored},
+          {"hint_variant_tokens", c.hint_variant_tokens},
+          {"guided_groups", c.guided_groups},
+          {"guided_zero_pass_groups", c.guided_zero_pass_groups},
           {"calibration", std::move(calibration)},
           {"forward", ToJson(c.forward)}};
 }
@@ -274,6 +282,11 @@ EncodedPrompt GetEncodedPrompt(const json& j, const std::string& where) {
   if (j.contains("model_digest")) {  // added within version 1, with the predictor that follows the policy
     p.model_digest = GetString(Field(j, "model_digest", where), Join(where, "model_digest"));
   }
+  if (j.contains("hint_fraction")) {  // added within version 1: features of a hinted variant
+    p.hint_fraction = GetDouble(j["hint_fraction"], Join(where, "hint_fraction"));
+    if (!(p.hint_fraction >= 0 && p.hint_fraction <= 1))
+      throw FormatError{Join(where, "hint_fraction"), absl::StrCat("is ", p.hint_fraction, ", outside [0, 1]")};
+  }
   return p;
 }
 
@@ -337,6 +350,9 @@ PredictorState GetPredictorState(const json& j, const std::string& where) {
     f.column_mean = GetDoubles(Field(fit, "column_mean", fit_where), Join(fit_where, "column_mean"));
     f.column_scale = GetDoubles(Field(fit, "column_scale", fit_where), Join(fit_where, "column_scale"));
     f.uses_hidden = GetBool(Field(fit, "uses_hidden", fit_where), Join(fit_where, "uses_hidden"));
+    if (fit.contains("uses_hint_fraction")) {  // added within version 1, with the hint column
+      f.uses_hint_fraction = GetBool(fit["uses_hint_fraction"], Join(fit_where, "uses_hint_fraction"));
+    }
     s.fit = std::move(f);
   }
   s.supervised_active = GetBool(Field(j, "supervised_active", where), Join(where, "supervised_active"));
@@ -382,6 +398,17 @@ PromptHistory GetPromptHistory(const json& j, const std::string& w) {
     if (!(h.level_trials >= 0) || !(h.level_successes >= 0))
       throw FormatError{Join(w, "level_trials"), "or level_successes is negative"};
     CheckAtMost(h.level_successes, h.level_trials, Join(w, "level_successes"), "level_trials");
+  }
+  if (j.contains("rung_evidence_trials")) {  // added within version 1, with rungs chosen by prediction
+    h.rung_evidence_successes = GetDoubles(Field(j, "rung_evidence_successes", w), Join(w, "rung_evidence_successes"));
+    h.rung_evidence_trials = GetDoubles(Field(j, "rung_evidence_trials", w), Join(w, "rung_evidence_trials"));
+    if (h.rung_evidence_successes.size() != h.rung_evidence_trials.size())
+      throw FormatError{Join(w, "rung_evidence_successes"), "has another length than rung_evidence_trials"};
+    for (size_t r = 0; r < h.rung_evidence_trials.size(); ++r) {
+      const std::string at = absl::StrCat(Join(w, "rung_evidence_successes"), "[", r, "]");
+      if (!(h.rung_evidence_successes[r] >= 0)) throw FormatError{at, "is negative"};
+      CheckAtMost(h.rung_evidence_successes[r], h.rung_evidence_trials[r], at, "rung_evidence_trials");
+    }
   }
   h.last_decision = GetOptional<DecisionKind>(Field(j, "last_decision", w), Join(w, "last_decision"), GetDecisionKind);
   h.last_decision_level = i32("last_decision_level");
@@ -483,6 +510,14 @@ PluginCounters GetCounters(const json& j, const std::string& where) {
   if (j.contains("truncated_prompts")) {  // added within version 1, with explicit truncation
     c.truncated_prompts = GetCount<int64_t>(Field(j, "truncated_prompts", where), Join(where, "truncated_prompts"));
   }
+  // Added within version 1, with rungs chosen by prediction.
+  for (auto [key, counter] : {std::pair{"hint_variants_scored", &c.hint_variants_scored},
+                              std::pair{"hint_variant_tokens", &c.hint_variant_tokens},
+                              std::pair{"guided_groups", &c.guided_groups},
+                              std::pair{"guided_zero_pass_groups", &c.guided_zero_pass_groups}}) {
+    if (j.contains(key)) *counter = GetCount<int64_t>(Field(j, key, where), Join(where, key));
+  }
+  CheckAtMost(c.guided_zero_pass_groups, c.guided_groups, Join(where, "guided_zero_pass_groups"), "guided_groups");
   const std::string cal_where = Join(where, "calibration");
   const json& calibration = GetArray(Field(j, "calibration", where), cal_where);
   if (calibration.size() != c.calibration.size()) {

@@ -151,7 +151,9 @@ def plugin_metrics(stats: Mapping[str, Any], previous: Optional[Mapping[str, Any
 
     Per step (what changed since ``previous``): ``decisions/<kind>`` for keep, guide, drop and
     defer; ``fail_open`` (decisions that fell back because the service did not answer);
-    ``hint_level/<k>`` (decisions at rung k, 0 = no hint); ``observed_groups``; and, over the
+    ``hint_level/<k>`` (decisions at rung k, 0 = no hint); ``observed_groups``; ``guided_groups``
+    and ``guided_zero_pass_groups`` (hinted groups observed, and those with no success);
+    ``hint_variants_scored`` (hinted variants scored to choose rungs by prediction); and, over the
     unhinted groups observed in the step, ``predicted_pass_rate`` and ``observed_pass_rate``
     (absent when the step observed none, so that a logger's average is not pulled to zero).
     ``scoring_seconds`` when given: the wall time the adapter spent in Gate.decide (the service
@@ -174,7 +176,8 @@ def plugin_metrics(stats: Mapping[str, Any], previous: Optional[Mapping[str, Any
     levels, before = stats.get("decisions_by_hint_level") or [], previous.get("decisions_by_hint_level") or []
     for k, count in enumerate(levels):
         out[f"{prefix}hint_level/{k}"] = delta(count, before[k] if k < len(before) else 0)
-    out[f"{prefix}observed_groups"] = delta(stats.get("observed_groups"), previous.get("observed_groups"))
+    for key in ("observed_groups", "guided_groups", "guided_zero_pass_groups", "hint_variants_scored"):
+        out[prefix + key] = delta(stats.get(key), previous.get(key))
     groups, predicted, observed = _pass_rate_sums(stats)
     groups_before, predicted_before, observed_before = _pass_rate_sums(previous)
     if groups > groups_before:
