@@ -80,13 +80,21 @@ def main():
         if called:
             reason = f"placeholder called: {', '.join(called)}; " + message
         out.append(f"| `{test}` | {label} | {cell(reason)} | {funcs or '—'} |")
+    used = set(report.get("stand_ins_used", real_frameworks.STAND_INS))
     out += ["", "## What was not real", "",
-            "Stand-ins kept from `stubs/` (used only when no real package of the name is importable):", ""]
-    out += [f"- `{k}`: {v}" for k, v in real_frameworks.STAND_INS.items()]
-    out += ["", "Fakes in `tests/plugin_python/real_fakes/` (not installed here): "
-            + ", ".join(f"`{d}`" for d in sorted(os.listdir(real_frameworks.REAL_FAKES))
-                        if os.path.isdir(os.path.join(real_frameworks.REAL_FAKES, d))) + ".", "",
-            "torch here is 1.13; shims for the torch 2 names the frameworks use at import time:", ""]
+            "Stand-ins from `stubs/` imported in this run (each used only where no real package of the name is "
+            "importable):", ""]
+    out += [f"- `{k}`: {v}" for k, v in real_frameworks.STAND_INS.items() if k in used]
+    fakes = report.get("fakes_used", sorted(real_frameworks.REAL_FAKES_WHY))
+    out += ["", "Fakes in `tests/plugin_python/real_fakes/` imported in this run:", ""]
+    out += [f"- `{k}`: {real_frameworks.REAL_FAKES_WHY.get(k, 'see its docstring')}" for k in fakes]
+    out += ["", "Test doubles inside the tests that run the real code (`test_real_frameworks.py`), each in "
+            "place of what needs a GPU or a cluster:", ""]
+    out += [f"- {k}: {v}" for k, v in real_frameworks.TEST_DOUBLES.items()]
+    out += ["", "Real third-party packages (Debian) imported in this run: "
+            + ", ".join(f"`{k}` {v} (`{real_frameworks.DEBIAN[k]}`)" for k, v in sorted(report.get("third_party", {}).items()))
+            + ".", "",
+            "torch here is 1.13; shims for the torch 2 names the frameworks use:", ""]
     out += [f"- `{k}`: {v}" for k, v in real_frameworks.TORCH_SHIMS.items()]
     out += ["", "Placeholders touched in this run (imported or named; each raises when called):", "",
             cell(", ".join(f"`{p}`" for p in report["placeholders_touched"]), 6000), "",

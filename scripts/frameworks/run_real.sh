@@ -12,6 +12,8 @@
 #       site-packages with the frameworks installed).
 # Environment: PYTHON (default /usr/bin/python3), PYTHONPATH must find sparsegate (default
 # build/python), TABLE (default tests/plugin_python/REAL_FRAMEWORKS.md); extra args after -- go to pytest.
+# Needs (Debian): python3-cachetools python3-tqdm python3-omegaconf python3-antlr4 python3-filelock
+# python3-yaml python3-aiohttp (checked below).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 PYTHON="${PYTHON:-/usr/bin/python3}"
@@ -41,7 +43,17 @@ if [ -n "$DEST" ]; then
   export_tree "${GIT[openrlhf]}" $OPENRLHF "$DEST/openrlhf"
   ROOTS="$DEST/verl:$DEST/trl:$DEST/openrlhf"
 fi
-[ -n "$ROOTS" ] || { sed -n 2,16p "$0"; exit 2; }
+[ -n "$ROOTS" ] || { sed -n 2,18p "$0"; exit 2; }
+
+# The third-party packages the frameworks import that Debian has are used for real, not faked
+# (real_frameworks.DEBIAN); say which are missing rather than run with fewer real modules.
+missing="$(cd "$REPO/tests/plugin_python" && "$PYTHON" -c '
+import importlib.util, real_frameworks
+print(" ".join(p for m, p in real_frameworks.DEBIAN.items() if importlib.util.find_spec(m) is None))')"
+if [ -n "$missing" ]; then
+  echo "run_real.sh: missing Debian packages; install them with: apt-get install $missing" >&2
+  exit 2
+fi
 
 REPORT="$(mktemp --suffix=.json)"
 cd "$REPO"

@@ -21,8 +21,10 @@ trees are recorded, with its outcome, into ``$SPARSEGATE_REAL_REPORT`` (JSON) fo
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import json
 import os
+import pkgutil
 import sys
 import threading
 import types
@@ -34,27 +36,52 @@ FRAMEWORKS = ("verl", "recipe", "trl", "openrlhf")
 
 # Stand-ins kept from stubs/ (used only when no real package of that name is importable):
 STAND_INS = {
-    "omegaconf": "not installed; its parser needs the antlr4 runtime, not installed either",
+    "omegaconf": "fallback only: Debian's python3-omegaconf (2.2) is used where installed",
     "transformers": "not installed and too large to fetch (1.3 GB); names it lacks are placeholders",
     "accelerate": "not installed; TRL's multi-process calls run on simworld's threads",
     "simworld": "harness (N threads as N accelerate processes)",
     "simmodels": "harness (fake causal LM and byte tokenizer)",
     "fakes": "harness", "fake_verl": "harness",
 }
+# Fakes in real_fakes/, each the smallest thing the real code's import and CPU paths need:
+REAL_FAKES_WHY = {
+    "ray": "cluster runtime: ray.remote / get / put run in this process",
+    "tensordict": "not packaged in Debian, no PyPI here: TensorDict as a dict of tensors with a batch size",
+    "datasets": "not packaged in Debian, no PyPI here: load_dataset of json / parquet rows",
+    "codetiming": "not packaged in Debian, no PyPI here: Timer as a context manager",
+    "hydra": "not packaged in Debian, no PyPI here: hydra.main leaves verl's entry point undecorated",
+    "pydantic": "Debian 12 has pydantic 1.10, the frameworks need 2 (ConfigDict): models as plain fields",
+}
+# Fakes inside test_real_frameworks.py, in place of what needs a GPU or a cluster:
+TEST_DOUBLES = {
+    "verl rollout": "the agent loop's GPU engines: n one-token responses per prompt, as DataProto tensors",
+    "verl dataloader": "torch's DataLoader with verl's sampler and collate_fn (torchdata's StatefulDataLoader "
+                       "is not installed)",
+    "OpenRLHF vLLM engine": "token generation (GPU) behind RolloutRayActor's real generate_responses and "
+                            "SingleTurnAgentExecutor",
+    "vllm.SamplingParams": "a record of its keyword arguments (vLLM, a GPU engine, is not installed)",
+    "OpenRLHF reward server": "an HTTP server answering as cli/serve_rm.py does (its reward model needs a GPU)",
+    "tokenizer classes": "word / character / byte tokenizers (transformers is not installed)",
+}
+# Real third-party packages the frameworks import, from Debian (scripts/frameworks/run_real.sh
+# checks they are there and names the apt-get line that installs them):
+DEBIAN = {"cachetools": "python3-cachetools", "tqdm": "python3-tqdm", "omegaconf": "python3-omegaconf",
+          "antlr4": "python3-antlr4", "filelock": "python3-filelock", "yaml": "python3-yaml",
+          "aiohttp": "python3-aiohttp"}
 # Imported as placeholders: the reason each cannot be real here.
 PLACEHOLDERS = {
     "transformers": "names the transformers stand-in lacks (the real package is not installed)",
     "PIL": "not installed; images only",
-    "hydra": "not installed; verl's CLI entry point only",
+    "hydra": "names the hydra fake lacks (not installed; verl's CLI entry point and agent loop factory)",
     "torchdata": "not installed (StatefulDataLoader, RandomSampler)",
     "wandb": "not installed; logging", "swanlab": "not installed; logging",
     "peft": "not installed; LoRA", "vllm": "GPU inference engine", "sglang": "GPU inference engine",
     "deepspeed": "GPU training engine", "flash_attn": "GPU kernels", "liger_kernel": "GPU kernels",
-    "torch_npu": "Ascend NPU", "pydantic": "not installed", "fastapi": "not installed; HTTP server",
+    "torch_npu": "Ascend NPU", "fastapi": "not installed; HTTP server",
     "uvicorn": "not installed; HTTP server", "pylatexenc": "not installed", "math_verify": "not installed",
     "einops": "not installed", "huggingface_hub": "not installed (network)", "safetensors": "not installed",
     "tokenizers": "not installed", "rich": "not installed; console output", "loguru": "not installed; logging",
-    "jsonlines": "not installed", "filelock": "not installed", "regex": "not installed",
+    "jsonlines": "not installed", "regex": "not installed",
     "sentencepiece": "not installed", "dill": "not installed", "cloudpickle": "not installed",
     "tensorboard": "not installed; logging", "torchvision": "not installed; images only",
     "qwen_vl_utils": "not installed; images only", "mathruler": "not installed",
@@ -63,9 +90,9 @@ PLACEHOLDERS = {
     "ray": "cluster runtime (real_fakes/ray covers ray.remote / get / put)",
     "tensordict": "not installed (real_fakes/tensordict covers TensorDict)",
     "datasets": "not installed (real_fakes/datasets covers json files)",
+    "pydantic": "names the pydantic fake lacks",
     "omegaconf": "names the omegaconf stand-in lacks",
-    "accelerate": "names the accelerate stand-in lacks", "aiohttp": "not installed; HTTP client",
-    "openai": "not installed; HTTP client", "httpx": "not installed; HTTP client",
+    "accelerate": "names the accelerate stand-in lacks",     "openai": "not installed; HTTP client", "httpx": "not installed; HTTP client",
     # torch here is 1.13; the frameworks need torch >= 2.4 for these:
     "orjson": "not installed", "torch.distributed.device_mesh": "torch 1.13 here (added in torch 2.2)",
     "torch.distributed.tensor": "torch 1.13 here (added in torch 2.x)",
@@ -77,6 +104,12 @@ PLACEHOLDERS = {
 
 class PlaceholderCalled(RuntimeError):
     pass
+
+
+def needs(what, why):
+    """For a test step that only the stand-ins can run here: reported as not runnable, saying why."""
+    _called.append(what)
+    raise PlaceholderCalled(f"{what}: {why}")
 
 
 _used = set()  # placeholder names that were touched (imported / named)
@@ -184,6 +217,9 @@ TORCH_SHIMS = {
     "torch.compile": "identity decorator (torch 2.0 API; nothing is compiled here)",
     "torch.optim.lr_scheduler.LRScheduler": "torch 1.13's _LRScheduler (renamed in torch 2.0)",
     "torch.distributed.DeviceMesh, init_device_mesh": "placeholders (torch 2.2 APIs, GPU meshes)",
+    "torch.no_grad(fn)": "torch 1.13's no_grad also taking the function, so that verl's bare `@torch.no_grad` "
+                         "(verl/utils/activation_offload.py, imported by verl.trainer.main_ppo) works as in "
+                         "torch >= 2.1 (pytorch/pytorch#107086)",
 }
 
 
@@ -198,6 +234,32 @@ def _torch_shims():
             setattr(dist, name, _placeholder_class(f"torch.distributed.{name}"))
     if not hasattr(lr, "LRScheduler"):
         lr.LRScheduler = lr._LRScheduler
+    try:
+        torch.no_grad(lambda: None)
+    except TypeError:
+        torch.no_grad = _bare_no_grad(torch.no_grad)
+
+
+def _bare_no_grad(no_grad):
+    class BareNoGrad(no_grad):
+        def __new__(cls, func=None):
+            return no_grad()(func) if callable(func) else super().__new__(cls)
+
+        def __init__(self, func=None):
+            super().__init__()
+    return BareNoGrad
+
+
+def _absent_placeholders(find_spec):
+    """importlib.util.find_spec answering None for a placeholder already imported, as it does for
+    an absent package: the frameworks probe optional packages with it (TRL's is_vllm_available
+    then reads a version), and a placeholder that another framework imported first must not
+    look installed."""
+    def probe(name, package=None):
+        if isinstance(sys.modules.get(name), _PlaceholderModule):
+            return None
+        return find_spec(name, package)
+    return probe
 
 
 def roots():
@@ -213,10 +275,16 @@ def install():
     sys.path.append(HERE)
     sys.meta_path.append(_Finder())
     sys.meta_path.insert(0, _Finder(first=True))
+    importlib.util.find_spec = _absent_placeholders(importlib.util.find_spec)
     _torch_shims()
     for name in ("transformers", "omegaconf", "accelerate"):
         module = importlib.import_module(name)  # the stand-in, or a real one if installed
         if os.path.dirname(os.path.dirname(module.__file__)) == STUBS:
+            # Every submodule now, so that each is extended before the frameworks import names
+            # from it (a submodule first imported later would answer a missing name with a
+            # placeholder module, which cannot be called).
+            for info in pkgutil.walk_packages(module.__path__, name + "."):
+                importlib.import_module(info.name)
             for sub in [m for m in list(sys.modules) if m == name or m.startswith(name + ".")]:
                 _extend_stand_in(sub)
 
@@ -264,7 +332,26 @@ def framework_modules():
     return out
 
 
+def _loaded_from(folder):
+    """Top-level names of the modules imported from under folder."""
+    prefix = os.path.realpath(folder) + os.sep
+    return sorted({name.split(".")[0] for name, module in list(sys.modules.items())
+                   if os.path.realpath(getattr(module, "__file__", None) or os.devnull).startswith(prefix)})
+
+
+def third_party():
+    """The DEBIAN packages imported in this run, with their versions."""
+    out = {}
+    for name in DEBIAN:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            out[name] = str(getattr(module, "__version__", "?"))
+    return out
+
+
 def write_report(path, tests, collect_errors):
     with open(path, "w") as f:
         json.dump({"roots": roots(), "tests": tests, "collect_errors": collect_errors,
-                   "placeholders_touched": sorted(_used), "modules": sorted(framework_modules())}, f, indent=1)
+                   "placeholders_touched": sorted(_used), "modules": sorted(framework_modules()),
+                   "stand_ins_used": _loaded_from(STUBS), "fakes_used": _loaded_from(REAL_FAKES),
+                   "third_party": third_party()}, f, indent=1)

@@ -63,8 +63,9 @@ def verl_batch(prompt_ids, rewards_per_prompt, n):
     extra = np.array([{"index": k, "sparsegate_id": p} for k, p in enumerate(prompt_ids) for _ in range(n)],
                      dtype=object)
     acc = np.array([r > 0 for r in flat], dtype=object)
-    return DataProto(batch={"token_level_scores": scores, "token_level_rewards": scores.clone()},
-                     non_tensor_batch={"uid": uids, "extra_info": extra, "acc": acc})
+    # from_dict, as verl's own code builds one: the real DataProto takes a TensorDict, not a dict.
+    return DataProto.from_dict(tensors={"token_level_scores": scores, "token_level_rewards": scores.clone()},
+                               non_tensors={"uid": uids, "extra_info": extra, "acc": acc})
 
 
 def test_completion_lengths_go_with_their_rewards_nan_rows_left_out_of_both():
@@ -87,7 +88,9 @@ def test_filter_verl_reads_uids_and_metrics():
     for metric in ("acc", "seq_reward", "seq_final_reward"):
         assert GroupFilter(gate, observe=False).filter_verl(batch, metric=metric) == [2, 3]
     kept = f.filter_verl(batch)
-    assert kept == [2, 3] and len(batch[kept]) == 2
+    # An index array, not the list: verl's select_idxs makes a list int32, and torch 1.13 (here)
+    # indexes with int64 or bool only.
+    assert kept == [2, 3] and len(batch[np.array(kept)]) == 2
     assert gate.stats()["observed_groups"] == 3
     with pytest.raises(KeyError, match="metric 'score'"):
         f.filter_verl(batch, metric="score")

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 import torch
-from openrlhf import _fake_ray
 from openrlhf.cli import train_ppo_ray
 from openrlhf.trainer import ppo_trainer
 from openrlhf.trainer.ppo_utils import samples_generator
@@ -39,6 +38,12 @@ def respond(prompt, label, n):
 
 
 def parse(tmp_path, *extra):
+    if not hasattr(train_ppo_ray, "parse_args"):  # the real module: its parser is inline in __main__
+        import real_frameworks
+        real_frameworks.needs("openrlhf.cli.train_ppo_ray.train",
+                              "starts Ray placement groups, vLLM engines and DeepSpeed actors on GPUs; "
+                              "these tests run the stand-in's train() (test_real_frameworks.py runs the real "
+                              "SamplesGenerator and agent executor)")
     args = train_ppo_ray.parse_args([
         "--vllm.num_engines", "2", "--actor.num_gpus_per_node", "1", "--reward.num_gpus_per_node", "1",
         "--rollout.batch_size", "4", "--rollout.n_samples_per_prompt", str(N), "--train.batch_size", "8",
@@ -144,13 +149,14 @@ def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path
     observe = gate.observe
     monkeypatch.setattr(gate, "observe",
                         lambda pid, r, **kw: (events.append(("observe", pid, list(r))), observe(pid, r, **kw)))
+    args = remote_reward(tmp_path, "--train.num_episodes", "6")
+    from openrlhf import _fake_ray  # the stand-in's Ray (a harness module of stubs/openrlhf)
     monkeypatch.setattr(_fake_ray, "cancel", lambda ref: cancelled.append(ref))
 
     def recording(prompt, label, n):
         events.append(("dispatch", stable_id(prompt)))
         return respond(prompt, label, n)
 
-    args = remote_reward(tmp_path, "--train.num_episodes", "6")
     args.actor.model_name_or_path = recording
     trainer = train_ppo_ray.train(args)
     generator = trainer.samples_generator
@@ -419,6 +425,8 @@ def test_setup_hook_installs_only_where_the_trainer_module_is_imported():
         assert adapter.SamplesGenerator is not adapter.SparsegateSamplesGenerator
         print("ok")
     """)
+    if os.environ.get("SPARSEGATE_REAL_FRAMEWORKS"):  # the worker needs the same fakes as this process
+        worker = "import real_frameworks\nreal_frameworks.install()\n" + worker
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     done = subprocess.run([sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -72,6 +72,10 @@ class DatasetDict(dict):
     pass
 
 
+class IterableDatasetDict(dict):  # named in TRL's GRPOTrainer.__init__ annotations
+    pass
+
+
 def load_dataset(kind, data_files=None, split=None, **kwargs):
     if kind != "json":
         raise NotImplementedError(f"datasets fake: {kind} files need pyarrow, not installed")

@@ -2,6 +2,9 @@
 ``@ray.remote`` at import time and call ``ray.get`` / ``ray.put``; here remote objects are local
 objects, ``.remote(...)`` calls them synchronously and ``get`` returns the value. Submodules not
 here (ray.util.*, ray.actor, ...) import as placeholders."""
+import asyncio
+import concurrent.futures
+
 __version__ = "0.0-fake"
 
 
@@ -25,12 +28,25 @@ class _Remote:
         return self._target(*args, **kwargs)
 
 
+def _run(value):
+    """An async actor method's result: Ray runs the coroutine on the actor's own event loop, so
+    the caller never sees it; here a fresh loop (a thread of its own if the caller is in one)."""
+    if not asyncio.iscoroutine(value):
+        return value
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(value)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, value).result()
+
+
 class _Method:
     def __init__(self, fn):
         self._fn = fn
 
     def remote(self, *args, **kwargs):
-        return ObjectRef(self._fn(*args, **kwargs))
+        return ObjectRef(_run(self._fn(*args, **kwargs)))
 
 
 class _Handle:

@@ -13,6 +13,11 @@ from typing import Any, Optional, Union
 
 @dataclass
 class TrainingArguments:
+    # A class attribute in the real one (not a field): the fields a string may give as JSON. TRL's
+    # configs extend it at class-definition time (trl f2cd577 grpo_config.py), so it must exist.
+    _VALID_DICT_FIELDS = ["accelerator_config", "fsdp_config", "deepspeed", "gradient_checkpointing_kwargs",
+                          "lr_scheduler_kwargs"]
+
     output_dir: Optional[str] = None
     do_train: bool = False
     do_eval: bool = False
