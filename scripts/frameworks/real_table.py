@@ -88,9 +88,11 @@ def main():
     fakes = report.get("fakes_used", sorted(real_frameworks.REAL_FAKES_WHY))
     out += ["", "Fakes in `tests/plugin_python/real_fakes/` imported in this run:", ""]
     out += [f"- `{k}`: {real_frameworks.REAL_FAKES_WHY.get(k, 'see its docstring')}" for k in fakes]
-    out += ["", "Test doubles inside the tests that run the real code (`test_real_frameworks.py`), each in "
-            "place of what needs a GPU or a cluster:", ""]
+    out += ["", "Test doubles inside the tests that run the real code (`test_real_frameworks.py`, `test_trl.py`), "
+            "each in place of what needs a GPU, a cluster, a model's weights or a package that is not installed:", ""]
     out += [f"- {k}: {v}" for k, v in real_frameworks.TEST_DOUBLES.items()]
+    out += ["", "Environment variables set for the run (where not already set):", ""]
+    out += [f"- `{k}`: {v}" for k, v in real_frameworks.ENVIRONMENT.items()]
     out += ["", "Real third-party packages (Debian) imported in this run: "
             + ", ".join(f"`{k}` {v} (`{real_frameworks.DEBIAN[k]}`)" for k, v in sorted(report.get("third_party", {}).items()))
             + ".", "",

@@ -52,7 +52,8 @@ REAL_FAKES_WHY = {
     "hydra": "not packaged in Debian, no PyPI here: hydra.main leaves verl's entry point undecorated",
     "pydantic": "Debian 12 has pydantic 1.10, the frameworks need 2 (ConfigDict): models as plain fields",
 }
-# Fakes inside test_real_frameworks.py, in place of what needs a GPU or a cluster:
+# Fakes inside the tests that run real framework code, in place of what needs a GPU, a cluster, a
+# model's weights or a package that is not installed:
 TEST_DOUBLES = {
     "verl rollout": "the agent loop's GPU engines: n one-token responses per prompt, as DataProto tensors",
     "verl dataloader": "torch's DataLoader with verl's sampler and collate_fn (torchdata's StatefulDataLoader "
@@ -62,6 +63,12 @@ TEST_DOUBLES = {
     "vllm.SamplingParams": "a record of its keyword arguments (vLLM, a GPU engine, is not installed)",
     "OpenRLHF reward server": "an HTTP server answering as cli/serve_rm.py does (its reward model needs a GPU)",
     "tokenizer classes": "word / character / byte tokenizers (transformers is not installed)",
+    "TRL policy (test_trl.py)": "simmodels.FakeCausalLM in place of a model's weights: generate() answers by a "
+                                "rule over the prompt text; forward() returns logits from one trainable bias per "
+                                "vocabulary entry, so the real GRPOTrainer computes its log-probs, loss and gradient",
+    "TRL model card (test_trl.py)": "_BaseTrainer.create_model_card only records its calls: the card needs "
+                                    "huggingface_hub's ModelCard (not installed) and importlib.metadata versions of "
+                                    "trl, transformers, datasets and tokenizers (source checkout and stand-ins)",
 }
 # Real third-party packages the frameworks import, from Debian (scripts/frameworks/run_real.sh
 # checks they are there and names the apt-get line that installs them):
@@ -99,6 +106,14 @@ PLACEHOLDERS = {
     "torch.distributed.fsdp": "torch 1.13 here (FSDP2 APIs)",
     "torch.distributed.checkpoint": "torch 1.13 here",
     "torch.nn.attention": "torch 1.13 here (added in torch 2.2)",
+}
+
+
+# Environment variables set for the run (only where not already set), each with why:
+ENVIRONMENT = {
+    "CI": "TRL's trainers send a telemetry ping to the Hub when they are built unless CI is set "
+          "(trl/trainer/base_trainer.py _send_telemetry, as TRL's own test runs do); there is no network here "
+          "and huggingface_hub is a placeholder",
 }
 
 
@@ -276,6 +291,8 @@ def install():
     sys.meta_path.append(_Finder())
     sys.meta_path.insert(0, _Finder(first=True))
     importlib.util.find_spec = _absent_placeholders(importlib.util.find_spec)
+    for name in ENVIRONMENT:
+        os.environ.setdefault(name, "1")
     _torch_shims()
     for name in ("transformers", "omegaconf", "accelerate"):
         module = importlib.import_module(name)  # the stand-in, or a real one if installed

@@ -1,7 +1,13 @@
 """sparsegate.trl inside TRL's stand-in (stubs/trl, mirroring trl f2cd577 on transformers' Trainer and
-accelerate): trainer.train() end to end with a fake causal LM, one process and two simulated ones."""
+accelerate): trainer.train() end to end with a fake causal LM, one process and two simulated ones.
+
+Against the real TRL (SPARSEGATE_REAL_FRAMEWORKS) the same tests run the real GRPOTrainer (generation,
+rewards, advantages, loss, logging, checkpoint hooks) on the transformers and accelerate stand-ins,
+with simmodels.FakeCausalLM as the policy; the exceptions are marked where they are made."""
 import logging
 import os
+
+import pytest
 
 from simmodels import ByteTokenizer, FakeCausalLM
 from simworld import run_processes
@@ -13,6 +19,19 @@ from sparsegate.trl import CHECKPOINT_NAME, SparsegateGRPOTrainer
 G = 4
 KINDS = ["easy", "hard", "impossible", "easy"]
 HINT_MARK = "<partial_solution>"
+REAL = bool(os.environ.get("SPARSEGATE_REAL_FRAMEWORKS"))
+
+
+@pytest.fixture(autouse=True)
+def no_hub_model_card(monkeypatch):
+    """Against the real TRL: each checkpoint save writes a Hub model card (_BaseTrainer.create_model_card),
+    which needs huggingface_hub's ModelCard (not installed) and the installed versions of trl,
+    transformers, datasets and tokenizers (importlib.metadata: a source checkout and the stand-ins have
+    none). Here it only records its calls; the rest of the save runs for real."""
+    if REAL:
+        from trl.trainer.base_trainer import _BaseTrainer
+        calls = []
+        monkeypatch.setattr(_BaseTrainer, "create_model_card", lambda self, *a, **k: calls.append((a, k)))
 
 
 def solve(prompt_texts):
@@ -130,7 +149,20 @@ def test_hints_with_tools_stay_within_max_prompt_tokens(tmp_path):
     unhinted = max(len(tokenizer.apply_chat_template(r["prompt"], tools=[calculator], add_generation_prompt=True))
                    for r in dataset())
     budget = unhinted + 170  # the hint block and its first solution step, not the second
-    trainer, model = make_trainer(tmp_path, max_prompt_tokens=budget, tools=[calculator])
+    try:
+        trainer, model = make_trainer(tmp_path, max_prompt_tokens=budget, tools=[calculator])
+    except ImportError as error:
+        if not REAL:
+            raise
+        import real_frameworks
+        real_frameworks.needs(
+            "transformers >= 5 (GRPOTrainer tools)",
+            "the real GRPOTrainer refuses tools below transformers 5.0 (trl f2cd577 grpo_trainer.py:587); the stand-in "
+            "is 4.57 and the real transformers is not installed. Past that check TRL also needs jmespath, a Jinja chat "
+            "template that renders tool calls and that TRL has a response schema for (chat_template_utils "
+            "supports_tool_calling, add_response_schema: Qwen, Llama 3, GLM, GPT-OSS, ...), and transformers 5's "
+            "tokenizer.parse_response; the stand-in's byte tokenizer has no chat template. The tools' share of the "
+            f"prompt length is checked on the real _tokenize_prompts by test_real_frameworks.py. TRL said: {error}")
     trainer.train()
     stats = trainer.gate.stats()
     texts = [t for call in model.generate_calls for t in call]

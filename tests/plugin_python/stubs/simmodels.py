@@ -12,20 +12,30 @@ rendered by ``ByteTokenizer.apply_chat_template`` (``"<|role|>\\ncontent\\n"`` p
 its name and description, as HF templates put the tools' schemas into the prompt). The same
 model serves the simulated vLLM paths (``complete``).
 
+What else a trainer touches on a causal LM is there too, so that the real GRPOTrainer (trl f2cd577)
+can train it: a ``config`` (transformers.PretrainedConfig: ``name_or_path``, ``vocab_size``,
+``get_text_config()``, the special token ids), ``generation_config``, and ``forward(input_ids,
+attention_mask, logits_to_keep=0, use_cache=None)`` returning ``CausalLMOutputWithPast(logits=...)``
+of shape (batch, length or logits_to_keep, vocab). The logits are one trainable bias per vocabulary
+entry, the same at every position: they give the trainer log-probs, an entropy and a loss with a
+gradient, and have nothing to do with what ``generate`` returns.
+
 ``ByteTokenizer`` is a ``PreTrainedTokenizerBase``: token = UTF-8 byte + 3; pad=0, eos=1, bos=2
 (special, dropped by ``skip_special_tokens``). It implements what GRPOTrainer calls:
 ``__call__(text=...)["input_ids"]``, ``apply_chat_template(conversation=..., tokenize=True,
 return_dict=True, add_generation_prompt=True, ...)``, ``batch_decode``, ``decode``.
 """
 import json
-from types import SimpleNamespace
 from typing import Callable, List, Sequence
 
 import torch
+from torch import nn
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
 OFFSET = 3
+VOCAB_SIZE = 256 + OFFSET
 
 
 def _content_text(content) -> str:
@@ -95,14 +105,24 @@ class ByteTokenizer(PreTrainedTokenizerBase):
 class FakeCausalLM(PreTrainedModel):
     def __init__(self, generate_fn: Callable[[List[str]], List[str]], tokenizer: ByteTokenizer = None,
                  name_or_path: str = "stand-in/fake-causal-lm"):
-        super().__init__(SimpleNamespace(name_or_path=name_or_path, _name_or_path=name_or_path,
-                                         tie_word_embeddings=False))
+        tokenizer = tokenizer or ByteTokenizer()
+        super().__init__(PretrainedConfig(name_or_path=name_or_path, vocab_size=VOCAB_SIZE, tie_word_embeddings=False,
+                                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                          eos_token_id=tokenizer.eos_token_id))
         self.generate_fn = generate_fn
-        self.tokenizer = tokenizer or ByteTokenizer()
+        self.tokenizer = tokenizer
         self.generate_calls: List[List[str]] = []  # prompt texts of every call, for tests
+        # The only weights: one logit per vocabulary entry, the same at every position. Enough for a
+        # trainer's log-probs and loss to be computed, and to carry a gradient; what is generated comes
+        # from generate_fn, not from these.
+        self.lm_head_bias = nn.Parameter(torch.zeros(VOCAB_SIZE))
 
-    def forward(self, input_ids=None, attention_mask=None, **kwargs):
-        raise NotImplementedError("FakeCausalLM has no forward pass; GRPOTrainer's stand-in fakes log-probs")
+    def forward(self, input_ids=None, attention_mask=None, use_cache=None, logits_to_keep=0, **kwargs):
+        """(B, L, vocab) logits, or the last ``logits_to_keep`` positions' (0: all), as a causal LM's
+        forward returns them."""
+        length = input_ids.shape[1] if not logits_to_keep else min(int(logits_to_keep), input_ids.shape[1])
+        logits = self.lm_head_bias.view(1, 1, -1).repeat(input_ids.shape[0], length, 1)
+        return CausalLMOutputWithPast(logits=logits)
 
     def complete(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens) -> List[List[int]]:
         """One completion (token ids, EOS included unless cut) per prompt, from generate_fn."""

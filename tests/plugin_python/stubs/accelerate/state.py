@@ -46,3 +46,11 @@ class PartialState:
     @property
     def use_distributed(self) -> bool:
         return self.num_processes > 1
+
+
+class AcceleratorState(PartialState):
+    """state.py's AcceleratorState: the process view plus the training plugins an Accelerator was set up
+    with. None here (no DeepSpeed, no FSDP): TRL f2cd577 reads ``deepspeed_plugin`` and ``fsdp_plugin``
+    to pick its distributed paths (trl/distributed.py DistributedBackend, trainer/callbacks.py)."""
+    deepspeed_plugin = None
+    fsdp_plugin = None

@@ -97,8 +97,9 @@ class Trainer:
         self.control = TrainerControl()
         self.hp_search_backend = None
         self.hp_name = None
-        self.is_deepspeed_enabled = False
-        self.is_fsdp_enabled = False
+        self.is_deepspeed_enabled = getattr(self.accelerator.state, "deepspeed_plugin", None) is not None
+        self.is_fsdp_enabled = getattr(self.accelerator.state, "fsdp_plugin", None) is not None
+        self.hub_model_id = None  # set by init_hf_repo() with push_to_hub (not simulated)
         self._train_batch_size = self.args.train_batch_size
         self.current_gradient_accumulation_steps = self.args.gradient_accumulation_steps
         self._signature_columns = None

@@ -78,3 +78,16 @@ def broadcast_object_list(object_list, from_process: int = 0):
         for i, obj in enumerate(source):
             object_list[i] = obj
     return object_list
+
+
+def reduce(tensor, reduction: str = "mean", scale: float = 1.0):
+    """``reduce`` (operations.py, via ``_gpu_reduce``): every process's tensor summed elementwise, divided
+    by the number of processes for "mean", times ``scale``; not distributed: the input times scale."""
+    if _distributed():
+        parts = _rendezvous("reduce", tensor.detach().clone())
+        total = sum(p.to(tensor.device) for p in parts)
+        if reduction == "mean":
+            total = total / len(parts)
+    else:
+        total = tensor.clone()
+    return total * scale if scale != 1.0 else total
