@@ -69,6 +69,9 @@ CLI::App* AddServeOptions(CLI::App& app, ServeSettings* settings) {
   cmd->add_option("--shared-prefix-min-tokens", options->engine.shared_prefix_min_tokens,
                   "a prefix of at least this many tokens that prompts of one batch share is computed once "
                   "(0: never)")->capture_default_str()->check(InBounds("--shared-prefix-min-tokens"));
+  cmd->add_option("--prefix-cache-bytes", options->engine.prefix_cache_bytes,
+                  "bytes of prefix states kept across batches, so that a prompt beginning like earlier ones "
+                  "computes only what follows (0: off)")->capture_default_str()->check(InBounds("--prefix-cache-bytes"));
   cmd->add_option("--max-prompts-per-request", options->max_prompts_per_request)
       ->capture_default_str()
       ->check(InBounds("--max-prompts-per-request"));

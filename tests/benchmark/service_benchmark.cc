@@ -138,11 +138,18 @@ int Main(int argc, char** argv) {
   app.add_option("--workload", workload, "plain, distinct, system or hinted (benchmark_prompts.h)")->capture_default_str();
   app.add_option("--per-request", per_request);
   app.add_option("--token-budget", token_budget);
+  // Every run sends the same prompts, so a prefix cache across batches would measure repetition,
+  // which neither the raw path nor the peer gets: off unless asked (core_benchmark prefix-cache
+  // measures it on fresh prompts).
+  int64_t prefix_cache_bytes = 0;
+  app.add_option("--prefix-cache-bytes", prefix_cache_bytes)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // The raw path runs on this thread: give it the threads the server's worker gets.
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  auto engine = ScoringEngine::Load(model);
+  EngineOptions engine_options;
+  engine_options.prefix_cache_bytes = prefix_cache_bytes;
+  auto engine = ScoringEngine::Load(model, engine_options);
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
     return 1;
@@ -168,6 +175,7 @@ int Main(int argc, char** argv) {
   options.model_dir = model;
   options.address = "127.0.0.1:0";
   options.batcher.token_budget = token_budget;
+  options.engine.prefix_cache_bytes = prefix_cache_bytes;
   auto server = DifficultyServer::Start(options);
   if (!server.ok() || !(*server)->WaitUntilReady().ok()) {
     std::fprintf(stderr, "server failed to start\n");

@@ -160,6 +160,72 @@ TEST_P(ModelReferenceTest, SharedPrefixesAreComputedOnce) {
   }
 }
 
+// A prefix cache (prefix_cache.h) across forward passes: the prompts as one batch, then each alone
+// twice. Blocks shared within the first batch are stored at once, the others once seen again; every
+// pass matches the reference within 1e-4, and the last computes only what follows the cached
+// blocks. A cache filled by a shallower forward serves no deeper one.
+TEST_P(ModelReferenceTest, PrefixesCachedAcrossForwardsMatchReference) {
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t b = 0; b < ids_.size(0); ++b) {
+    prompts.emplace_back();
+    for (int64_t t = 0; t < lengths_[b].item<int64_t>(); ++t) prompts.back().push_back(ids_[b][t].item<int64_t>());
+  }
+  const int layers = model_->num_layers();
+  std::vector<int> all;
+  for (int i = 0; i <= layers; ++i) all.push_back(i);
+  PrefixCacheOptions options;
+  options.block_tokens = 8;  // the reference prompts are 9 to 33 tokens long
+  options.max_bytes = int64_t{1} << 30;
+  PrefixCache cache(options);
+  const bool shared = GetParam().find("_shared_prefix") != std::string::npos;
+
+  auto expect_reference = [&](const at::Tensor& state, int index, int64_t row, int64_t start, const char* pass) {
+    const int64_t n = static_cast<int64_t>(prompts[row].size());
+    at::Tensor want = ReadTensor(*reference_, "hidden_states." + std::to_string(index))[row].narrow(0, 0, n);
+    EXPECT_LT((state.narrow(0, start, n).to(at::kFloat) - want).abs().max().item<double>(), 1e-4)
+        << GetParam() << " (" << pass << "): hidden_states." << index << " row " << row;
+  };
+  std::vector<int64_t> ids, lengths;
+  for (const auto& p : prompts) {
+    ids.insert(ids.end(), p.begin(), p.end());
+    lengths.push_back(static_cast<int64_t>(p.size()));
+  }
+  int64_t computed = -1;
+  auto batch = model_->PackedHiddenStates(at::tensor(ids, at::kLong), lengths, all, &computed, &cache);
+  for (int i : all)
+    for (int64_t row = 0, start = 0; row < static_cast<int64_t>(prompts.size()); start += lengths[row], ++row)
+      expect_reference(batch[i], i, row, start, "one batch");
+  // The shared cases' 20-token prefix holds two full blocks of 8 that five prompts share.
+  EXPECT_EQ(cache.stats().blocks, shared ? 2 : 0) << GetParam();
+
+  for (const char* pass : {"alone, seen before", "alone, cached"}) {
+    int64_t saved = 0, expected_saved = 0;
+    for (size_t row = 0; row < prompts.size(); ++row) {
+      const int64_t n = static_cast<int64_t>(prompts[row].size());
+      auto alone = model_->PackedHiddenStates(at::tensor(prompts[row], at::kLong), {n}, all, &computed, &cache);
+      for (int i : all) expect_reference(alone[i], i, static_cast<int64_t>(row), 0, pass);
+      saved += n - computed;
+      expected_saved += (n - 1) / options.block_tokens * options.block_tokens;
+    }
+    if (std::string(pass) == "alone, cached") {
+      EXPECT_EQ(saved, expected_saved) << GetParam();
+    } else {  // only the blocks shared in the first batch were stored then
+      EXPECT_EQ(saved > 0, shared) << GetParam();
+    }
+  }
+  // A forward that keeps a deeper state than the cached blocks hold computes everything.
+  PrefixCache shallow(options);
+  const std::vector<int64_t>& twice = *std::max_element(
+      prompts.begin(), prompts.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::vector<int64_t> doubled = twice;
+  doubled.insert(doubled.end(), twice.begin(), twice.end());
+  const int64_t n = static_cast<int64_t>(twice.size());
+  model_->PackedHiddenStates(at::tensor(doubled, at::kLong), {n, n}, {0}, &computed, &shallow);
+  ASSERT_GT(shallow.stats().blocks, 0);
+  model_->PackedHiddenStates(at::tensor(twice, at::kLong), {n}, {layers}, &computed, &shallow);
+  EXPECT_EQ(computed, n);
+}
+
 TEST_P(ModelReferenceTest, StopsAtDeepestRequestedLayer) {
   // Only index 1 (raw output of the first layer) is asked for: nothing else comes back,
   // and it equals the reference, so the partial forward is the same computation.

@@ -387,6 +387,7 @@ TEST(AdminProbe, CheckServerOptionsHoldsTheSameBoundsForLibraryUsers) {
     if (v.flag == "--max-prompt-tokens") options.engine.max_prompt_tokens = static_cast<int64_t>(value);
     else if (v.flag == "--max-prompt-bytes") options.engine.max_prompt_bytes = static_cast<int64_t>(value);
     else if (v.flag == "--shared-prefix-min-tokens") options.engine.shared_prefix_min_tokens = static_cast<int64_t>(value);
+    else if (v.flag == "--prefix-cache-bytes") options.engine.prefix_cache_bytes = static_cast<int64_t>(value);
     else if (v.flag == "--max-queued-prompts") options.batcher.max_queued_prompts = static_cast<int64_t>(value);
     else if (v.flag == "--max-queued-bytes") options.batcher.max_queued_bytes = static_cast<int64_t>(value);
     else if (v.flag == "--max-queued-tokens") options.batcher.max_queued_tokens = static_cast<int64_t>(value);

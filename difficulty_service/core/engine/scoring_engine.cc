@@ -52,6 +52,11 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Load(const std::st
   auto model = DecoderModel::Load(ckpt, load_options);
   if (!model.ok()) return model.status();
   engine->model_ = *std::move(model);
+  if (options.prefix_cache_bytes > 0) {
+    PrefixCacheOptions cache;
+    cache.max_bytes = options.prefix_cache_bytes;
+    engine->prefix_cache_ = std::make_unique<PrefixCache>(cache);
+  }
 
   const ModelConfig& config = ckpt.config();
   int64_t limit = options.max_prompt_tokens;
@@ -235,7 +240,8 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
   for (const FeatureRequest* r : requests) indices.insert(r->layers.begin(), r->layers.end());
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()));
+  auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()),
+                                           /*computed_tokens=*/nullptr, prefix_cache_.get());
   const auto forward_done = Clock::now();
   auto sets = extractor_.Extract(hidden, lengths, requests);
   forward_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(forward_done - start).count();
@@ -248,6 +254,10 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
     out[b].features = std::move(sets[b]);
   }
   return out;
+}
+
+PrefixCacheStats ScoringEngine::prefix_cache_stats() const {
+  return prefix_cache_ ? prefix_cache_->stats() : PrefixCacheStats{};
 }
 
 ScoringEngine::StageSeconds ScoringEngine::stage_seconds() const {

@@ -243,7 +243,7 @@ at::Tensor DecoderModel::AttentionMask(int64_t T, int64_t offset) const {
 
 at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                    const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache,
-                                   const Packing* packing) const {
+                                   const Packing* packing, int layer_index) const {
   const int64_t B = x.size(0), T = x.size(1), hd = config_.head_dim;
   const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads;
   at::Tensor q = Linear(x, L.q_proj, L.q_bias).view({B, T, nh, hd});
@@ -264,7 +264,11 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
     *k_cache = k;
     *v_cache = v;
   }
-  at::Tensor out = packing ? AttendPacked(q, k, v, *packing) : Attend(q, k, v, mask);  // [B, nh, T, hd]
+  if (packing != nullptr && packing->capture_rows.defined()) {
+    (*packing->captured_keys)[layer_index] = k.index_select(2, packing->capture_rows);
+    (*packing->captured_values)[layer_index] = v.index_select(2, packing->capture_rows);
+  }
+  at::Tensor out = packing ? AttendPacked(q, k, v, *packing, layer_index) : Attend(q, k, v, mask);  // [B, nh, T, hd]
   return Linear(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, L.o_bias);
 }
 
@@ -291,7 +295,7 @@ at::Tensor DecoderModel::Attend(const at::Tensor& q, const at::Tensor& k, const 
 }
 
 at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                      const Packing& packing) const {
+                                      const Packing& packing, int layer_index) const {
   const int64_t rows = static_cast<int64_t>(packing.lengths.size()), longest = packing.longest;
   const int64_t hd = config_.head_dim, nh = config_.num_attention_heads;
   if (padded_packed_attention_) {
@@ -319,6 +323,9 @@ at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, 
     if (const int parent = packing.parents[row]; parent >= 0) {  // the shared prefix's keys come first
       keys = at::cat({k.narrow(2, starts[parent], packing.lengths[parent]), keys}, 2);
       values = at::cat({v.narrow(2, starts[parent], packing.lengths[parent]), values}, 2);
+    } else if (const int external = packing.externals[row]; external >= 0) {  // a cached prefix's
+      keys = at::cat({packing.external_keys[external][layer_index], keys}, 2);
+      values = at::cat({packing.external_values[external][layer_index], values}, 2);
     }
     outs.push_back(Attend(q.narrow(2, start, length), keys, values, packing.masks[row]));
     start += length;
@@ -357,7 +364,7 @@ at::Tensor DecoderModel::RunLayers(at::Tensor h, int deepest, int64_t offset, Kv
     const Layer& layer = layers_[i - 1];
     at::Tensor* k = cache ? &cache->keys[i - 1] : nullptr;
     at::Tensor* v = cache ? &cache->values[i - 1] : nullptr;
-    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask, k, v, packing);
+    h = h + Attention(layer, RmsNorm(h, layer.input_norm), cos, sin, mask, k, v, packing, i - 1);
     h = h + Mlp(layer, RmsNorm(h, layer.post_attention_norm));
     visit(i, i == last ? RmsNorm(h, final_norm_) : h);
   }
@@ -380,40 +387,108 @@ std::map<int, at::Tensor> DecoderModel::HiddenStates(const at::Tensor& ids, cons
 }
 
 std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
-                                                           const std::vector<int>& indices,
-                                                           int64_t* computed_tokens) const {
+                                                           const std::vector<int>& indices, int64_t* computed_tokens,
+                                                           PrefixCache* cache) const {
   c10::InferenceMode guard;
   std::map<int, at::Tensor> out;
   if (indices.empty() || lengths.empty()) return out;
+  const size_t prompts = lengths.size();
+  std::vector<int64_t> starts(prompts);
   int64_t total = 0;
-  for (int64_t length : lengths) {
-    TORCH_CHECK(length >= 1, "PackedHiddenStates: a prompt of ", length, " tokens");
-    total += length;
+  for (size_t p = 0; p < prompts; ++p) {
+    TORCH_CHECK(lengths[p] >= 1, "PackedHiddenStates: a prompt of ", lengths[p], " tokens");
+    starts[p] = total;
+    total += lengths[p];
   }
   TORCH_CHECK(total == ids.numel(), "PackedHiddenStates: the lengths sum to ", total, " tokens, ids hold ",
               ids.numel());
   const int deepest = *std::max_element(indices.begin(), indices.end());
   auto wanted = [&](int index) { return std::find(indices.begin(), indices.end(), index) != indices.end(); };
-
   const at::Tensor host_ids = ids.to(at::kCPU, at::kLong).contiguous();
-  const PrefixPlan plan = PlanSharedPrefixes(host_ids.data_ptr<int64_t>(), lengths, shared_prefix_min_tokens_);
-  if (computed_tokens != nullptr) *computed_tokens = plan.computed_tokens;
+  const int64_t* source = host_ids.data_ptr<int64_t>();
+
+  // The prefix cache's blocks each prompt begins with; a prompt keeps at least its last token to
+  // compute, so that every prompt has a segment of its own.
+  const bool caching = cache != nullptr && cache->options().max_bytes > 0 && !padded_packed_attention_;
+  const int64_t block = caching ? cache->options().block_tokens : 0;
+  std::vector<std::vector<uint64_t>> chains(prompts);
+  std::vector<std::vector<std::shared_ptr<const PrefixCache::Block>>> hits(prompts);
+  std::vector<int64_t> cached(prompts, 0);
+  if (caching) {
+    for (size_t p = 0; p < prompts; ++p) {
+      chains[p] = cache->ChainHashes(source + starts[p], lengths[p]);
+      hits[p] = cache->Lookup(chains[p], (lengths[p] - 1) / block, deepest, indices);
+      cached[p] = static_cast<int64_t>(hits[p].size()) * block;
+    }
+  }
+
+  // The prompts with nothing cached share prefixes within the batch (shared_prefixes.h); each
+  // prompt with a cached beginning is one segment after it, attending to the cached keys first.
+  const bool any_cached = std::any_of(cached.begin(), cached.end(), [](int64_t c) { return c > 0; });
+  std::vector<size_t> fresh;
+  std::vector<int64_t> fresh_ids, fresh_lengths;
+  for (size_t p = 0; p < prompts; ++p) {
+    if (cached[p] > 0) continue;
+    fresh.push_back(p);
+    fresh_lengths.push_back(lengths[p]);
+    if (any_cached) fresh_ids.insert(fresh_ids.end(), source + starts[p], source + starts[p] + lengths[p]);
+  }
+  const int64_t* fresh_source = any_cached ? fresh_ids.data() : source;  // all prompts are fresh without hits
+  const PrefixPlan plan = fresh.empty() ? PrefixPlan{}
+                                        : PlanSharedPrefixes(fresh_source, fresh_lengths, shared_prefix_min_tokens_);
   Packing packing;
   packing.longest = *std::max_element(lengths.begin(), lengths.end());
   std::vector<int64_t> positions, padded_index, computed_ids;
-  positions.reserve(static_cast<size_t>(plan.computed_tokens));
-  computed_ids.reserve(static_cast<size_t>(plan.computed_tokens));
-  const int64_t* source = host_ids.data_ptr<int64_t>();
-  for (size_t row = 0; row < plan.segments.size(); ++row) {
-    const PrefixPlan::Segment& segment = plan.segments[row];
-    packing.lengths.push_back(segment.length);
-    packing.parents.push_back(segment.parent);
-    for (int64_t t = 0; t < segment.length; ++t) {
-      positions.push_back(segment.position + t);
-      computed_ids.push_back(source[segment.source_start + t]);
-      if (padded_packed_attention_) padded_index.push_back(static_cast<int64_t>(row) * packing.longest + t);
+  auto add_segment = [&](const int64_t* tokens, int64_t length, int64_t position, int parent, int external) {
+    const int64_t row = static_cast<int64_t>(packing.lengths.size());
+    packing.lengths.push_back(length);
+    packing.parents.push_back(parent);
+    packing.externals.push_back(external);
+    for (int64_t t = 0; t < length; ++t) {
+      positions.push_back(position + t);
+      computed_ids.push_back(tokens[t]);
+      if (padded_packed_attention_) padded_index.push_back(row * packing.longest + t);
     }
+  };
+  std::vector<PrefixPlan::Segment> segments = plan.segments;
+  for (const PrefixPlan::Segment& segment : plan.segments) {
+    add_segment(fresh_source + segment.source_start, segment.length, segment.position, segment.parent, -1);
   }
+  // Every input token's row: computed rows first, then the cached blocks' states ("the pool").
+  std::vector<int64_t> rows(static_cast<size_t>(total));
+  for (size_t k = 0, offset = 0; k < fresh.size(); offset += static_cast<size_t>(lengths[fresh[k]]), ++k) {
+    std::copy_n(plan.rows.begin() + static_cast<int64_t>(offset), lengths[fresh[k]], rows.begin() + starts[fresh[k]]);
+  }
+  std::vector<size_t> continued;  // the prompts with a cached beginning, in input order
+  for (size_t p = 0; p < prompts; ++p) {
+    if (cached[p] == 0) continue;
+    const int64_t first_row = static_cast<int64_t>(computed_ids.size());
+    segments.push_back({starts[p] + cached[p], lengths[p] - cached[p], cached[p], -1});
+    add_segment(source + starts[p] + cached[p], lengths[p] - cached[p], cached[p], -1,
+                static_cast<int>(continued.size()));
+    for (int64_t t = cached[p]; t < lengths[p]; ++t) rows[starts[p] + t] = first_row + t - cached[p];
+    continued.push_back(p);
+  }
+  const int64_t computed = static_cast<int64_t>(computed_ids.size());
+  if (computed_tokens != nullptr) *computed_tokens = computed;
+  for (size_t e = 0, pool = 0; e < continued.size(); ++e) {
+    const size_t p = continued[e];
+    for (int64_t t = 0; t < cached[p]; ++t) rows[starts[p] + t] = computed + static_cast<int64_t>(pool) + t;
+    pool += static_cast<size_t>(cached[p]);
+    std::vector<at::Tensor> keys(deepest), values(deepest);
+    for (int l = 0; l < deepest; ++l) {
+      std::vector<at::Tensor> k, v;
+      for (const auto& b : hits[p]) {
+        k.push_back(b->keys[l]);
+        v.push_back(b->values[l]);
+      }
+      keys[l] = k.size() == 1 ? k[0] : at::cat(k, 2);
+      values[l] = v.size() == 1 ? v[0] : at::cat(v, 2);
+    }
+    packing.external_keys.push_back(std::move(keys));
+    packing.external_values.push_back(std::move(values));
+  }
+
   packing.positions = at::tensor(positions, at::kLong).to(device_);
   if (padded_packed_attention_) {  // never shares: every segment is a whole prompt at position 0
     packing.padded_index = at::tensor(padded_index, at::kLong).to(device_);
@@ -422,7 +497,7 @@ std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids
     // Segments of one length and offset share a mask. A segment after a prefix always takes an
     // explicit one: the fused kernel's causal mask assumes queries and keys start together.
     std::map<std::pair<int64_t, int64_t>, at::Tensor> masks;
-    for (const PrefixPlan::Segment& segment : plan.segments) {
+    for (const PrefixPlan::Segment& segment : segments) {
       auto [it, added] = masks.try_emplace({segment.length, segment.position});
       if (added && (segment.position > 0 || !FusedAttentionFits(config_, segment.length))) {
         it->second = AttentionMask(segment.length, segment.position);
@@ -431,14 +506,72 @@ std::map<int, at::Tensor> DecoderModel::PackedHiddenStates(const at::Tensor& ids
     }
   }
 
-  // Every input token's state, from the row that computed it (the identity without sharing).
-  const at::Tensor rows = plan.shares() ? at::tensor(plan.rows, at::kLong).to(device_) : at::Tensor();
+  // The blocks to store: those the cache admits, each once, from the rows that computed them.
+  struct Store {
+    uint64_t hash;
+    size_t prompt;
+    int64_t block;
+  };
+  std::vector<Store> stores;
+  std::vector<int64_t> capture;
+  std::vector<at::Tensor> captured_keys, captured_values;
+  std::map<int, at::Tensor> captured_states;
+  if (caching) {
+    std::vector<int64_t> first(prompts);
+    for (size_t p = 0; p < prompts; ++p) first[p] = static_cast<int64_t>(hits[p].size());
+    const std::vector<std::vector<bool>> admitted = cache->Admit(chains, first);
+    std::set<uint64_t> taken;
+    for (size_t p = 0; p < prompts; ++p) {
+      for (size_t k = 0; k < admitted[p].size(); ++k) {
+        const int64_t b = first[p] + static_cast<int64_t>(k);
+        if (!admitted[p][k] || !taken.insert(chains[p][b]).second) continue;
+        stores.push_back({chains[p][b], p, b});
+        for (int64_t t = 0; t < block; ++t) capture.push_back(rows[starts[p] + b * block + t]);
+      }
+    }
+    if (!stores.empty()) {
+      captured_keys.resize(deepest);
+      captured_values.resize(deepest);
+      packing.capture_rows = at::tensor(capture, at::kLong).to(device_);
+      packing.captured_keys = &captured_keys;
+      packing.captured_values = &captured_values;
+    }
+  }
+
+  // The cached blocks' states per index, after the computed rows.
+  auto pool = [&](int index) {
+    std::vector<at::Tensor> parts;
+    for (size_t p : continued) {
+      for (const auto& b : hits[p]) parts.push_back(b->states.at(index));
+    }
+    return at::cat(parts, 0);
+  };
+  const bool remap = plan.shares() || !continued.empty();
+  const at::Tensor row_index = remap ? at::tensor(rows, at::kLong).to(device_) : at::Tensor();
   auto keep = [&](int index, const at::Tensor& state) {  // state: [1, computed, hidden]
-    if (wanted(index)) out[index] = rows.defined() ? state[0].index_select(0, rows) : state[0];
+    if (!wanted(index)) return;
+    if (packing.capture_rows.defined()) captured_states[index] = state[0].index_select(0, packing.capture_rows);
+    if (!remap) {
+      out[index] = state[0];
+    } else {
+      out[index] = (continued.empty() ? state[0] : at::cat({state[0], pool(index)}, 0)).index_select(0, row_index);
+    }
   };
   at::Tensor h = Embed(at::tensor(computed_ids, at::kLong).view({1, -1}));  // [1, computed, hidden]
   keep(0, h);
   RunLayers(h, deepest, /*offset=*/0, /*cache=*/nullptr, &packing, keep);
+
+  for (size_t k = 0; k < stores.size(); ++k) {
+    auto stored = std::make_shared<PrefixCache::Block>();
+    stored->depth = deepest;
+    const int64_t at_row = static_cast<int64_t>(k) * block;
+    for (int l = 0; l < deepest; ++l) {
+      stored->keys.push_back(captured_keys[l].narrow(2, at_row, block).clone());
+      stored->values.push_back(captured_values[l].narrow(2, at_row, block).clone());
+    }
+    for (const auto& [index, state] : captured_states) stored->states[index] = state.narrow(0, at_row, block).clone();
+    cache->Insert(stores[k].hash, std::move(stored));
+  }
   return out;
 }
 

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "difficulty_service/core/checkpoint/checkpoint.h"
 #include "difficulty_service/core/model/device.h"
+#include "difficulty_service/core/model/prefix_cache.h"
 #include "difficulty_service/core/model/rope.h"
 
 namespace sparsegate {
@@ -86,9 +87,12 @@ class DecoderModel {
   // that several prompts share is computed once (ModelLoadOptions::shared_prefix_min_tokens).
   // Returns index -> [N, hidden_size] on the model's device in its compute dtype, and the tokens
   // actually run in `computed_tokens` if given; lengths that do not add up to N throw c10::Error.
+  // With a `cache` (prefix_cache.h; this model's own, where attention runs per prompt), a prompt
+  // whose leading blocks an earlier forward stored computes only the tokens after them, and the
+  // blocks this forward admits are stored for later ones.
   std::map<int, at::Tensor> PackedHiddenStates(const at::Tensor& ids, const std::vector<int64_t>& lengths,
-                                               const std::vector<int>& indices,
-                                               int64_t* computed_tokens = nullptr) const;
+                                               const std::vector<int>& indices, int64_t* computed_tokens = nullptr,
+                                               PrefixCache* cache = nullptr) const;
 
   // Keys and values (after RoPE) of the positions run so far, per layer:
   // [B, num_key_value_heads, length, head_dim].
@@ -137,6 +141,14 @@ class DecoderModel {
     at::Tensor padded_index, padded_mask;
     // Attention per segment: each segment's mask (undefined where the fused kernel fits).
     std::vector<at::Tensor> masks;
+    // Per segment: the cached prefix it continues (an index into external_keys), or -1; then per
+    // cached prefix and layer, its keys and values [1, kv_heads, tokens, head_dim].
+    std::vector<int> externals;
+    std::vector<std::vector<at::Tensor>> external_keys, external_values;
+    // The computed rows whose keys and values go to the prefix cache, and where each layer's go.
+    at::Tensor capture_rows;
+    std::vector<at::Tensor>* captured_keys = nullptr;
+    std::vector<at::Tensor>* captured_values = nullptr;
   };
 
   DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)
@@ -149,13 +161,14 @@ class DecoderModel {
   // (plain causal attention over x alone; RunLayers decides). With a packing,
   // x is [1, N, hidden] and each prompt attends within itself (the mask is unused).
   at::Tensor Attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache,
-                       const Packing* packing) const;
+                       const at::Tensor& mask, at::Tensor* k_cache, at::Tensor* v_cache, const Packing* packing,
+                       int layer_index) const;
   // Causal attention of q [B, heads, T, hd] over k, v [B, kv_heads, keys, hd]; an undefined mask
   // asks for the fused kernel. Returns [B, heads, T, hd].
   at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) const;
   // The same over packed q, k, v ([1, heads, N, hd]), each prompt within itself.
-  at::Tensor AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Packing& packing) const;
+  at::Tensor AttendPacked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Packing& packing,
+                          int layer_index) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& x) const;
   // Additive [T, offset + T] mask for queries at positions [offset, offset + T):
   // causal, and limited to the sliding window if any.

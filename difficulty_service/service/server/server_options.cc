@@ -30,6 +30,7 @@ const std::vector<BoundedOption>& ServerOptionBounds() {
       {{"--max-prompt-tokens", 0, 1 << 24}, [](const ServerOptions& o) { return double(o.engine.max_prompt_tokens); }},
       {{"--max-prompt-bytes", 0, kInt32Max}, [](const ServerOptions& o) { return double(o.engine.max_prompt_bytes); }},
       {{"--shared-prefix-min-tokens", 0, 1 << 24}, [](const ServerOptions& o) { return double(o.engine.shared_prefix_min_tokens); }},
+      {{"--prefix-cache-bytes", 0, kTebibyte}, [](const ServerOptions& o) { return double(o.engine.prefix_cache_bytes); }},
       {{"--max-prompts-per-request", 1, 1 << 20}, [](const ServerOptions& o) { return double(o.max_prompts_per_request); }},
       {{"--max-queued-prompts", 1, 1 << 30}, [](const ServerOptions& o) { return double(o.batcher.max_queued_prompts); }},
       {{"--max-queued-bytes", 1, kTebibyte}, [](const ServerOptions& o) { return double(o.batcher.max_queued_bytes); }},

@@ -95,6 +95,10 @@ struct Common {
   std::string json_out;
   std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
   int64_t max_prompt_tokens = 0;  // budget: EngineOptions::max_prompt_tokens
+  // The benchmarks score the same prompts in every run, so a prefix cache across batches would
+  // measure repetition rather than the forward: off, except in `prefix-cache`, which scores fresh
+  // prompts in every run.
+  int64_t prefix_cache_bytes = 0;
 };
 
 // --device, --dtype and --cpu-matmul as load options.
@@ -122,6 +126,7 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> LoadEngine(const Common& flags,
   options.dtype = placement->dtype;
   options.cpu_matmul = placement->cpu_matmul;
   options.max_prompt_tokens = flags.max_prompt_tokens;
+  options.prefix_cache_bytes = flags.prefix_cache_bytes;
   if (adjust) adjust(&options);
   return ScoringEngine::Load(flags.model, options);
 }
@@ -436,6 +441,60 @@ int Prefixes(const Common& flags, const std::string& workload, int64_t token_bud
   return agreement.Agree() ? 0 : 1;
 }
 
+// The prefix cache across batches (model/prefix_cache.h) against none, in process: prompts behind a
+// shared beginning scored one per batch, as a service sees them when each call brings one prompt.
+// Every run scores new problems behind the same system prompt (or new hinted groups), so that only
+// the shared beginning can come from the cache; medians of --runs, the features of each run's
+// prompts compared between the two engines.
+int PrefixCacheBenchmark(const Common& flags, const std::string& workload, int64_t cache_bytes) {
+  std::unique_ptr<ScoringEngine> engines[2];
+  for (int cached = 0; cached < 2; ++cached) {
+    engines[cached] = LoadEngineOrSay(flags, [&](EngineOptions* options) {
+      options->prefix_cache_bytes = cached ? cache_bytes : 0;
+    });
+    if (!engines[cached]) return 1;
+  }
+  const ScoringEngine& e = *engines[0];
+  auto count_tokens = [&](const std::string& text) {
+    return static_cast<int64_t>(Prepare(e, {text})[0].ids.size());
+  };
+  const FeatureRequest request = LastLayerBothPoolings(e);
+  benchmark::MetricAgreement agreement;
+  std::vector<double> seconds[2];
+  int64_t tokens = 0;
+  for (int r = 0; r <= flags.runs; ++r) {  // run 0 warms both engines up and fills the cache
+    std::vector<PreparedPrompt> prepared =
+        Prepare(e, benchmark::MakeWorkload(workload, flags.prompts, count_tokens, 42 + static_cast<uint32_t>(r)));
+    Batches alone;
+    for (const PreparedPrompt& p : prepared) alone.push_back({&p});
+    std::vector<ScoredPrompt> features[2];
+    for (int cached = 0; cached < 2; ++cached) {
+      const double s = RunBatches(*engines[cached], alone, request, &features[cached]);
+      if (r > 0) seconds[cached].push_back(s);
+    }
+    if (r == 0) continue;
+    for (const PreparedPrompt& p : prepared) tokens += static_cast<int64_t>(p.ids.size());
+    for (size_t i = 0; i < prepared.size(); ++i)
+      for (size_t f = 0; f < features[0][i].features.size(); ++f)
+        agreement.Add(features[0][i].features[f].metrics.data(), features[1][i].features[f].metrics.data(),
+                      e.config().hidden_size);
+  }
+  const PrefixCacheStats stats = engines[1]->prefix_cache_stats();
+  json result = {{"benchmark", "prefix-cache"}, {"model", flags.model}, {"workload", workload},
+                 {"device", e.device().str()}, {"intra_op_threads", at::get_num_threads()},
+                 {"prompts_per_run", flags.prompts}, {"runs", flags.runs},
+                 {"tokens_per_run", tokens / std::max(1, flags.runs)}, {"cache_bytes", cache_bytes},
+                 {"uncached_prompts_per_s", flags.prompts / Median(seconds[0])},
+                 {"cached_prompts_per_s", flags.prompts / Median(seconds[1])},
+                 {"cached_over_uncached", Median(seconds[0]) / Median(seconds[1])},
+                 {"cache_hit_tokens", stats.hit_tokens}, {"cache_blocks", stats.blocks}, {"cache_bytes_held", stats.bytes},
+                 {"largest_metric_difference", agreement.largest_difference},
+                 {"heavy_tail_fraction_channels_moved", agreement.heavy_tail_channels},
+                 {"features_agree", agreement.Agree()}};
+  Emit(flags, result);
+  return agreement.Agree() ? 0 : 1;
+}
+
 // Ranks of v, ties sharing their mean rank.
 std::vector<double> Ranks(const std::vector<double>& v) {
   std::vector<size_t> order(v.size());
@@ -556,6 +615,12 @@ int Main(int argc, char** argv) {
   common(prefixes);
   prefixes->add_option("--prompts", flags.prompts)->capture_default_str();
   prefixes->add_option("--workload", workload, "plain, distinct, system or hinted (benchmark_prompts.h)")->capture_default_str();
+  int64_t cache_bytes = int64_t{64} << 20;
+  CLI::App* prefix_cache = app.add_subcommand("prefix-cache", "the prefix cache across batches against none, in process");
+  common(prefix_cache);
+  prefix_cache->add_option("--prompts", flags.prompts, "prompts per run, each scored alone")->capture_default_str();
+  prefix_cache->add_option("--workload", workload, "system or hinted (benchmark_prompts.h)")->capture_default_str();
+  prefix_cache->add_option("--cache-bytes", cache_bytes)->capture_default_str();
   CLI::App* dtypes = app.add_subcommand("dtypes", "float32 against bfloat16, in process");
   common(dtypes);
   dtypes->add_option("--prompts", flags.prompts)->capture_default_str();
@@ -567,6 +632,7 @@ int Main(int argc, char** argv) {
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (forward->parsed()) return Forward(flags, token_budget);
   if (prefixes->parsed()) return Prefixes(flags, workload, token_budget);
+  if (prefix_cache->parsed()) return PrefixCacheBenchmark(flags, workload, cache_bytes);
   if (dtypes->parsed()) {
     if (flags.runs == 5) flags.runs = 3;
     return Dtypes(flags, token_budget);
