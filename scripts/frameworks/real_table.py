@@ -88,7 +88,7 @@ def main():
     fakes = report.get("fakes_used", sorted(real_frameworks.REAL_FAKES_WHY))
     out += ["", "Fakes in `tests/plugin_python/real_fakes/` imported in this run:", ""]
     out += [f"- `{k}`: {real_frameworks.REAL_FAKES_WHY.get(k, 'see its docstring')}" for k in fakes]
-    out += ["", "Test doubles inside the tests that run the real code (`test_real_frameworks.py`, `test_trl.py`), "
+    out += ["", "Test doubles inside the tests that run the real code (`test_real_frameworks.py`, `test_trl.py`, `test_verl.py`), "
             "each in place of what needs a GPU, a cluster, a model's weights or a package that is not installed:", ""]
     out += [f"- {k}: {v}" for k, v in real_frameworks.TEST_DOUBLES.items()]
     out += ["", "Environment variables set for the run (where not already set):", ""]

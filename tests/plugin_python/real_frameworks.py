@@ -32,7 +32,7 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 STUBS = os.path.join(HERE, "stubs")
 REAL_FAKES = os.path.join(HERE, "real_fakes")
-FRAMEWORKS = ("verl", "recipe", "trl", "openrlhf")
+FRAMEWORKS = ("verl", "recipe", "trl", "openrlhf", "torchdata")  # torchdata: verl's StatefulDataLoader
 
 # Stand-ins kept from stubs/ (used only when no real package of that name is importable):
 STAND_INS = {
@@ -42,6 +42,8 @@ STAND_INS = {
     "simworld": "harness (N threads as N accelerate processes)",
     "simmodels": "harness (fake causal LM and byte tokenizer)",
     "fakes": "harness", "fake_verl": "harness",
+    "sparsegate_fake_agent_loop": "stubs/verl/experimental/agent_loop/single_turn_agent_loop.py, loaded as the "
+                                  "rollout of test_verl.py's agent loop workers (real_fakes/verl_cluster.py)",
 }
 # Fakes in real_fakes/, each the smallest thing the real code's import and CPU paths need:
 REAL_FAKES_WHY = {
@@ -50,14 +52,24 @@ REAL_FAKES_WHY = {
     "datasets": "not packaged in Debian, no PyPI here: load_dataset of json / parquet rows",
     "codetiming": "not packaged in Debian, no PyPI here: Timer as a context manager",
     "hydra": "not packaged in Debian, no PyPI here: hydra.main leaves verl's entry point undecorated",
-    "pydantic": "Debian 12 has pydantic 1.10, the frameworks need 2 (ConfigDict): models as plain fields",
+    "pydantic": "Debian 12 has pydantic 1.10, the frameworks need 2 (ConfigDict): models as plain fields, "
+                "model_validate / model_dump for verl's tool schemas",
+    "verl_cluster": "what RayPPOTrainer.fit drives on GPUs and a Ray cluster (test_verl.py): the worker groups, "
+                    "the actor / rollout / ref and critic workers (DataProto answers of the real keys and shapes: "
+                    "zero log-probs, entropies and values, constant losses; a small checkpoint file), the LLM "
+                    "servers and agent loop worker actors behind verl's own AgentLoopManager, and the resource "
+                    "pools; init_workers, the CheckpointEngineManager and the rest of fit are verl's",
 }
 # Fakes inside the tests that run real framework code, in place of what needs a GPU, a cluster, a
 # model's weights or a package that is not installed:
 TEST_DOUBLES = {
-    "verl rollout": "the agent loop's GPU engines: n one-token responses per prompt, as DataProto tensors",
-    "verl dataloader": "torch's DataLoader with verl's sampler and collate_fn (torchdata's StatefulDataLoader "
-                       "is not installed)",
+    "verl rollout (test_real_frameworks.py)": "the agent loop's GPU engines: n one-token responses per prompt, "
+                                              "as DataProto tensors",
+    "verl dataloader (test_real_frameworks.py)": "torch's DataLoader with verl's sampler and collate_fn (test_verl.py "
+                                                 "uses torchdata's real StatefulDataLoader when a torchdata root is given)",
+    "verl rollout (test_verl.py)": "each agent loop worker runs stubs/verl/experimental/agent_loop/"
+                                   "single_turn_agent_loop.py on its chunk: verl's single-turn prompt rendering, padding, "
+                                   "reward loop scores and output layout, with a rule over the prompt text as the policy",
     "OpenRLHF vLLM engine": "token generation (GPU) behind RolloutRayActor's real generate_responses and "
                             "SingleTurnAgentExecutor",
     "vllm.SamplingParams": "a record of its keyword arguments (vLLM, a GPU engine, is not installed)",
@@ -80,7 +92,8 @@ PLACEHOLDERS = {
     "transformers": "names the transformers stand-in lacks (the real package is not installed)",
     "PIL": "not installed; images only",
     "hydra": "names the hydra fake lacks (not installed; verl's CLI entry point and agent loop factory)",
-    "torchdata": "not installed (StatefulDataLoader, RandomSampler)",
+    "torchdata": "not installed: give a pytorch/data checkout as a root (run_real.sh --torchdata-git) for the real "
+                 "StatefulDataLoader; without it the tests that drive verl's fit are not runnable",
     "wandb": "not installed; logging", "swanlab": "not installed; logging",
     "peft": "not installed; LoRA", "vllm": "GPU inference engine", "sglang": "GPU inference engine",
     "deepspeed": "GPU training engine", "flash_attn": "GPU kernels", "liger_kernel": "GPU kernels",
@@ -232,6 +245,8 @@ TORCH_SHIMS = {
     "torch.compile": "identity decorator (torch 2.0 API; nothing is compiled here)",
     "torch.optim.lr_scheduler.LRScheduler": "torch 1.13's _LRScheduler (renamed in torch 2.0)",
     "torch.distributed.DeviceMesh, init_device_mesh": "placeholders (torch 2.2 APIs, GPU meshes)",
+    "torch.cpu.is_available": "True, as in torch >= 2.1 (verl's get_torch_device() answers torch.cpu on a machine "
+                              "without CUDA, and DataProto's unpickling asks it is_available())",
     "torch.no_grad(fn)": "torch 1.13's no_grad also taking the function, so that verl's bare `@torch.no_grad` "
                          "(verl/utils/activation_offload.py, imported by verl.trainer.main_ppo) works as in "
                          "torch >= 2.1 (pytorch/pytorch#107086)",
@@ -247,12 +262,45 @@ def _torch_shims():
     for name in ("DeviceMesh", "init_device_mesh"):
         if not hasattr(dist, name):
             setattr(dist, name, _placeholder_class(f"torch.distributed.{name}"))
+    import torch.cpu
+    if not hasattr(torch.cpu, "is_available"):
+        torch.cpu.is_available = lambda: True
     if not hasattr(lr, "LRScheduler"):
         lr.LRScheduler = lr._LRScheduler
     try:
         torch.no_grad(lambda: None)
     except TypeError:
         torch.no_grad = _bare_no_grad(torch.no_grad)
+
+
+# What no shim can honestly provide on torch 1.13, each with where the real code needs it:
+TORCH_LIMITS = {
+    "int32 index tensors": "verl's DataProto.select_idxs (verl/protocol.py:659) casts list indices to int32 and indexes "
+                           "each tensor with them (protocol.py:673); torch 2 accepts int32 indices, torch 1.13 raises "
+                           "IndexError. The DAPO recipe's group filter reaches it every generation batch "
+                           "(recipe/dapo/dapo_ray_trainer.py:267, new_batch[kept_traj_idxs]). A shim would have to "
+                           "override Tensor.__getitem__ in Python, which on torch 1.13 permanently changes how "
+                           "torch.tensor() reads lists of 0-d tensors (OpenRLHF's samples_generator.py:285 then fails)",
+}
+
+
+def torch_limit(owner, name, limit, refused=IndexError):
+    """Wraps ``owner.name`` so that the error torch 1.13 raises for ``limit`` is reported as not
+    runnable (``needs``) with TORCH_LIMITS' reason, instead of as a failure; nothing else changes."""
+    import functools
+    import torch
+    method = getattr(owner, name)
+    if getattr(method, "_sg_limit", False) or not torch.__version__.startswith("1."):
+        return
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except refused as error:
+            needs(f"torch >= 2 ({limit})", f"{TORCH_LIMITS[limit]}; torch {torch.__version__} said: {error}")
+    wrapper._sg_limit = True
+    setattr(owner, name, wrapper)
 
 
 def _bare_no_grad(no_grad):

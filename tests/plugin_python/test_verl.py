@@ -1,7 +1,11 @@
 """sparsegate.verl inside verl's stand-in (stubs/verl, mirroring verl b178a3c, and stubs/recipe,
 verl-recipe 21892b9): the real fit() step order, _get_gen_batch's pop, the single-turn agent loop,
 save-before-update, the StatefulDataLoader resume and drop_last, the DAPO trainer with its reward
-manager. Each test names the defect of issue 11 or 24 it guards against."""
+manager. Each test names the defect of issue 11 or 24 it guards against.
+
+With SPARSEGATE_REAL_FRAMEWORKS (scripts/frameworks/run_real.sh) the same tests drive verl's real
+RayPPOTrainer.fit and the recipe's RayDAPOTrainer.fit; real_fakes/verl_cluster.py stands in for the
+GPU and Ray cluster side only."""
 import json
 import logging
 import math
@@ -16,13 +20,12 @@ from verl.trainer.ppo.ray_trainer import RayPPOTrainer
 try:
     from verl.experimental.agent_loop import single_turn_agent_loop
     from verl.trainer.ppo.ray_trainer import make_config
+    verl_cluster = None
 except ImportError:  # the real verl (SPARSEGATE_REAL_FRAMEWORKS): these two are the stand-in's harness
-    def make_config(*args, **kwargs):
-        import real_frameworks
-        real_frameworks.needs("verl.trainer.ppo.ray_trainer.RayPPOTrainer.fit",
-                              "drives Ray worker groups and rollout engines on GPUs; these tests run the "
-                              "stand-in's fit (test_real_frameworks.py runs one step's data path on the real code)")
-    single_turn_agent_loop = make_config
+    # The real fit() runs; what needs GPUs or a Ray cluster comes from real_fakes/verl_cluster.py.
+    import verl_cluster
+    make_config = verl_cluster.make_config
+    single_turn_agent_loop = verl_cluster.single_turn_agent_loop()
 from verl.trainer.ppo.reward import load_reward_manager
 from verl.trainer.ppo.utils import Role
 
@@ -92,8 +95,14 @@ def trainer_for(cfg, trainer_cls=RayPPOTrainer, policy=respond, rewards=reward_l
     dataset = create_rl_dataset(cfg.data.train_files, cfg.data, tokenizer, None)
     sampler = create_rl_sampler(cfg.data, dataset)
     generate = lambda chunk: single_turn_agent_loop(chunk, tokenizer, cfg, respond=policy, reward_loop=rewards)
-    trainer = trainer_cls(cfg, tokenizer, {Role.ActorRollout: generate}, None, train_dataset=dataset,
-                          train_sampler=sampler, reward_fn=reward_fn)
+    if verl_cluster is None:
+        trainer = trainer_cls(cfg, tokenizer, {Role.ActorRollout: generate}, None, train_dataset=dataset,
+                              train_sampler=sampler, reward_fn=reward_fn)
+    else:
+        mapping, pools, group_cls = verl_cluster.workers(generate)
+        trainer = verl_cluster.recording_metrics(trainer_cls(cfg, tokenizer, mapping, pools, group_cls,
+                                                             train_dataset=dataset, train_sampler=sampler,
+                                                             reward_fn=reward_fn))
     trainer.init_workers()
     return trainer, sampler
 
@@ -317,6 +326,8 @@ def test_no_prompt_is_decided_for_the_batch_the_loader_drops(tmp_path):
     assert sum(len(c) for c in sampler.gate.decide_calls) == sampler.yielded + sampler.skipped
 
 
+# `required` is a mandatory field of verl's OpenAIFunctionParametersSchema (verl/tools/schemas.py):
+# without it pydantic refuses the schema and verl's dataset runs without tools.
 TOOLS_YAML = """tools:
   - class_name: verl.tools.gsm8k_tool.Gsm8kTool
     config: {type: native}
@@ -324,8 +335,8 @@ TOOLS_YAML = """tools:
       type: function
       function:
         name: calc_gsm8k_reward
-        description: A tool for calculating the reward of gsm8k answers, one call per answer given
-        parameters: {type: object, properties: {answer: {type: string, description: the answer}}}
+        description: A tool for calculating the reward of gsm8k answers, one per answer
+        parameters: {type: object, properties: {answer: {type: string, description: the answer}}, required: [answer]}
 """
 
 

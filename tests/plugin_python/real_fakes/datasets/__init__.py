@@ -2,7 +2,9 @@
 ``load_dataset("json" | "parquet", data_files=...)["train"]``, ``concatenate_datasets`` and
 ``Dataset.filter`` / ``select`` / ``__getitem__``; TRL and OpenRLHF take a ``Dataset``. Rows are
 kept as a list of dicts; only JSON lines (or a JSON list) are read: parquet needs pyarrow, which
-is not installed either."""
+is not installed either. Like the real Dataset, which decodes each row from Arrow on access, every
+row read out is a fresh copy: changing it changes nothing stored."""
+import copy
 import json
 
 __version__ = "0.0-fake"
@@ -25,14 +27,14 @@ class Dataset:
         return len(self._rows)
 
     def __iter__(self):
-        return iter(self._rows)
+        return (copy.deepcopy(row) for row in self._rows)
 
     def __getitem__(self, item):
         if isinstance(item, str):
-            return [row[item] for row in self._rows]
+            return [copy.deepcopy(row[item]) for row in self._rows]
         if isinstance(item, slice):
             return Dataset(self._rows[item])
-        return self._rows[item]
+        return copy.deepcopy(self._rows[item])
 
     @property
     def column_names(self):
@@ -61,7 +63,7 @@ class Dataset:
         return Dataset(rows)
 
     def to_list(self):
-        return list(self._rows)
+        return copy.deepcopy(self._rows)
 
 
 class IterableDataset(Dataset):

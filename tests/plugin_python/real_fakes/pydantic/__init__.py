@@ -3,9 +3,13 @@
 verl b178a3c's agent loop declares its outputs as pydantic models at import time
 (verl/experimental/agent_loop/agent_loop.py); the tests' paths only build them from keyword
 arguments and read their fields back. So a model here is its annotated fields, filled from the
-keywords or the class defaults (copied, as pydantic copies mutable defaults); nothing is validated.
+keywords or the class defaults (copied, as pydantic copies mutable defaults). verl's tool registry
+also builds tool schemas from YAML (``model_validate``: nested models from dicts; a missing
+required field raises, as pydantic does) and dumps them (``model_dump(exclude_unset, exclude_none)``);
+types are not otherwise checked.
 """
 import copy
+import typing
 
 ConfigDict = dict
 
@@ -28,6 +32,7 @@ def model_validator(*, mode="after"):
 
 class BaseModel:
     def __init__(self, **data):
+        given = set(data)
         fields = {}
         for klass in reversed(type(self).__mro__):
             fields.update(getattr(klass, "__annotations__", {}))
@@ -44,6 +49,46 @@ class BaseModel:
             object.__setattr__(self, name, value)
         if data:
             raise TypeError(f"{type(self).__name__}: unknown fields {sorted(data)}")
+        object.__setattr__(self, "_fields_set", given)
 
-    def model_dump(self, **kwargs):
-        return {k: v for k, v in vars(self).items()}
+    @classmethod
+    def model_validate(cls, obj):
+        if isinstance(obj, cls):
+            return obj
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _validate(hints.get(k), v) for k, v in dict(obj).items()})
+
+    def model_dump(self, exclude_unset=False, exclude_none=False, **kwargs):
+        out = {}
+        for k, v in vars(self).items():
+            if k == "_fields_set" or (exclude_unset and k not in self._fields_set) or (exclude_none and v is None):
+                continue
+            out[k] = _dump(v, exclude_unset, exclude_none)
+        return out
+
+
+def _validate(tp, value):
+    """value as a field of type tp: dicts become the models tp names (also inside dict / list /
+    Optional types)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(value, dict):
+        return tp.model_validate(value)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        return {k: _validate(args[1], v) for k, v in value.items()}
+    if origin is list and args and isinstance(value, list):
+        return [_validate(args[0], v) for v in value]
+    if args and origin not in (dict, list):  # Union / Optional
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and isinstance(value, dict):
+                return arg.model_validate(value)
+    return value
+
+
+def _dump(value, exclude_unset, exclude_none):
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=exclude_unset, exclude_none=exclude_none)
+    if isinstance(value, dict):
+        return {k: _dump(v, exclude_unset, exclude_none) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dump(v, exclude_unset, exclude_none) for v in value]
+    return value

@@ -16,6 +16,8 @@ class ObjectRef:
 class _Remote:
     def __init__(self, target):
         self._target = target
+        if isinstance(target, type):  # Ray's ActorClass names the class it wraps (verl unwraps it)
+            self.__ray_actor_class__ = target
 
     def options(self, **kwargs):
         return self
