@@ -59,6 +59,15 @@ REAL_FAKES_WHY = {
                     "zero log-probs, entropies and values, constant losses; a small checkpoint file), the LLM "
                     "servers and agent loop worker actors behind verl's own AgentLoopManager, and the resource "
                     "pools; init_workers, the CheckpointEngineManager and the rest of fit are verl's",
+    "openrlhf_cluster": "what OpenRLHF's train() starts on GPUs and a Ray cluster (test_openrlhf.py): placement "
+                        "groups and scheduling strategies; the vLLM engine inside RolloutRayActor (token generation by "
+                        "the test's policy rule; generate_responses, SingleTurnAgentExecutor and its HTTP reward fetch "
+                        "are OpenRLHF's); the DeepSpeed policy / reference / reward / critic actors (zero log-probs and "
+                        "values, constant losses, a reward model that is a function of the text; the policy's engine "
+                        "writes and reads mp_rank_00_model_states.pt with the client state, under OpenRLHF's own "
+                        "save_checkpoint, save_ckpt and load_ckpt); the checkpoint barrier across GPU processes. The "
+                        "CLI's argparse block runs from the module's source; train(), PPOTrainer.fit, the experience "
+                        "maker, the samples generator and the StatefulDataLoader are OpenRLHF's",
 }
 # Fakes inside the tests that run real framework code, in place of what needs a GPU, a cluster, a
 # model's weights or a package that is not installed:
@@ -73,7 +82,12 @@ TEST_DOUBLES = {
     "OpenRLHF vLLM engine": "token generation (GPU) behind RolloutRayActor's real generate_responses and "
                             "SingleTurnAgentExecutor",
     "vllm.SamplingParams": "a record of its keyword arguments (vLLM, a GPU engine, is not installed)",
-    "OpenRLHF reward server": "an HTTP server answering as cli/serve_rm.py does (its reward model needs a GPU)",
+    "OpenRLHF reward server": "an HTTP server answering as cli/serve_rm.py does (its reward model needs a GPU); in "
+                              "test_openrlhf.py it answers the reward the policy rule gave each response, and HTTP 500 "
+                              "where the rule gives none (the executor retries, then gives up)",
+    "OpenRLHF tokenizer and TensorBoard writer (test_openrlhf.py)": "get_tokenizer loads a character tokenizer with a "
+                              "ChatML template (transformers is not installed); TensorboardLogger's SummaryWriter "
+                              "records its scalars (tensorboard is not installed)",
     "tokenizer classes": "word / character / byte tokenizers (transformers is not installed)",
     "TRL policy (test_trl.py)": "simmodels.FakeCausalLM in place of a model's weights: generate() answers by a "
                                 "rule over the prompt text; forward() returns logits from one trainable bias per "

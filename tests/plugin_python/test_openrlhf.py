@@ -1,6 +1,9 @@
 """sparsegate.openrlhf inside OpenRLHF's stand-in (stubs/openrlhf, mirroring OpenRLHF 3c3be62): the
 real CLI flags, train(args) building engines, actor group and PPOTrainer, fit() with dynamic
-filtering, both reward paths, DeepSpeed checkpoints and --ckpt.load_enable resume."""
+filtering, both reward paths, DeepSpeed checkpoints and --ckpt.load_enable resume. With
+SPARSEGATE_REAL_FRAMEWORKS the same tests run OpenRLHF's real train() and PPOTrainer on
+real_fakes/openrlhf_cluster.py (fakes only for what needs a GPU or a Ray cluster)."""
+import json
 import logging
 import os
 import subprocess
@@ -11,6 +14,10 @@ import pytest
 import torch
 from openrlhf.cli import train_ppo_ray
 from openrlhf.trainer import ppo_trainer
+
+REAL = not hasattr(train_ppo_ray, "parse_args")
+if REAL:  # the real module: train() runs on real_fakes/openrlhf_cluster.py (no GPU, no Ray cluster)
+    import openrlhf_cluster as train_ppo_ray
 from openrlhf.trainer.ppo_utils import samples_generator
 
 from fakes import PluginGate
@@ -38,14 +45,10 @@ def respond(prompt, label, n):
 
 
 def parse(tmp_path, *extra):
-    if not hasattr(train_ppo_ray, "parse_args"):  # the real module: its parser is inline in __main__
-        import real_frameworks
-        real_frameworks.needs("openrlhf.cli.train_ppo_ray.train",
-                              "starts Ray placement groups, vLLM engines and DeepSpeed actors on GPUs; "
-                              "these tests run the stand-in's train() (test_real_frameworks.py runs the real "
-                              "SamplesGenerator and agent executor)")
+    # One GPU for each model, the reference included (its default is 8: more ranks than micro-batches).
+    one_gpu_ref = ["--ref.num_gpus_per_node", "1"] if REAL else []
     args = train_ppo_ray.parse_args([
-        "--vllm.num_engines", "2", "--actor.num_gpus_per_node", "1", "--reward.num_gpus_per_node", "1",
+        *one_gpu_ref, "--vllm.num_engines", "2", "--actor.num_gpus_per_node", "1", "--reward.num_gpus_per_node", "1",
         "--rollout.batch_size", "4", "--rollout.n_samples_per_prompt", str(N), "--train.batch_size", "8",
         "--rollout.micro_batch_size", "4", "--algo.advantage.estimator", "group_norm",
         "--data.apply_chat_template", "--data.label_key", "label", "--ckpt.path", str(tmp_path / "ckpt"),
@@ -66,6 +69,24 @@ def engine_calls(trainer):
 
 
 @pytest.fixture
+def cancelled(monkeypatch):
+    """The refs OpenRLHF's generator cancels (it does when its iterator runs dry while it waits
+    for a replacement): their groups are dropped unread, so the plugin never observes them."""
+    if REAL:
+        import ray as module  # real_fakes/ray
+    else:
+        from openrlhf import _fake_ray as module  # the stand-in's Ray (a harness module of stubs/openrlhf)
+    refs = []
+    monkeypatch.setattr(module, "cancel", lambda ref, **kw: refs.append(ref))
+    return refs
+
+
+def cancelled_prompts(refs):
+    """The prompt of each cancelled group (every sample of a group answers the same prompt)."""
+    return [(getattr(ref, "value", None) or ref._value)[0]["prompt"] for ref in refs]
+
+
+@pytest.fixture
 def gate():
     gate = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
     adapter.install(gate)
@@ -82,11 +103,12 @@ def test_install_patches_what_openrlhf_builds(gate):
         adapter.install()
 
 
-def test_openrlhf_own_reward_server_answers_lists(tmp_path):
+def test_openrlhf_own_reward_server_answers_lists(tmp_path, cancelled):
     # Issue 24, item 1: OpenRLHF's serve_rm.py answers {"rewards": [r], "scores": [r], ...} per
     # sample, the executor passes the list on, and _score's float() raised inside the generator.
     plain = train_ppo_ray.train(remote_reward(tmp_path / "plain"))
     assert plain.steps_log  # OpenRLHF alone trains on these answers
+    plain_cancels = len(cancelled)
     gate = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
     adapter.install(gate)
     try:
@@ -94,6 +116,8 @@ def test_openrlhf_own_reward_server_answers_lists(tmp_path):
     finally:
         adapter.uninstall()
     kinds = [kind_of(prompt) for prompt, _ in engine_calls(trainer)]
+    for prompt in cancelled_prompts(cancelled[plain_cancels:]):
+        kinds.remove(kind_of(prompt))
     stats = gate.stats()
     assert trainer.steps_log and trainer.samples_generator.sg_counts["failed_rewards"] == 0
     assert stats["observed_groups"] == len(kinds)
@@ -141,17 +165,14 @@ def test_plugin_counters_reach_openrlhf_loggers(tmp_path):
     assert 0.0 <= min(scalars["train/sparsegate/observed_pass_rate"].values())
 
 
-def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch):
+def test_every_group_is_observed_and_the_quarantined_are_replaced(gate, tmp_path, monkeypatch, cancelled):
     # Defect 4: drops shrank the batch (prompts were replaced only after a finished group was
     # filtered) and replacement prompts were never decided.
     events = []  # ("dispatch", prompt id) and ("observe", prompt id, rewards), in the order they happen
-    cancelled = []
     observe = gate.observe
     monkeypatch.setattr(gate, "observe",
                         lambda pid, r, **kw: (events.append(("observe", pid, list(r))), observe(pid, r, **kw)))
     args = remote_reward(tmp_path, "--train.num_episodes", "6")
-    from openrlhf import _fake_ray  # the stand-in's Ray (a harness module of stubs/openrlhf)
-    monkeypatch.setattr(_fake_ray, "cancel", lambda ref: cancelled.append(ref))
 
     def recording(prompt, label, n):
         events.append(("dispatch", stable_id(prompt)))
@@ -230,7 +251,7 @@ def test_reward_model_path_trains_and_says_the_plugin_cannot_learn(gate, tmp_pat
     assert "learns only from --reward.remote_url" in caplog.text
 
 
-def test_evaluation_is_untouched(gate, tmp_path):
+def test_evaluation_is_untouched(gate, tmp_path, cancelled):
     args = remote_reward(tmp_path, "--eval.steps", "1")
     args.eval.dataset = [{"input": f"Eval {i} (mixed): compute {i} * 3.", "label": str(3 * i)} for i in range(2)]
     trainer = train_ppo_ray.train(args)
@@ -239,10 +260,10 @@ def test_evaluation_is_untouched(gate, tmp_path):
     assert eval_calls
     decided = {p["id"] for call in gate.decide_calls for p in call}
     assert not decided & {stable_id(c) for c in eval_calls}
-    assert gate.stats()["observed_groups"] == len(calls) - len(eval_calls)
+    assert gate.stats()["observed_groups"] == len(calls) - len(eval_calls) - len(cancelled)
 
 
-def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
+def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path, monkeypatch):
     # Defect 6: the plugin's one file ran ahead of the model and the loader after a resume.
     def impossible_observations(gate):
         seen = []
@@ -250,21 +271,35 @@ def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
         gate.observe = lambda pid, r, **kw: (seen.append(pid), observe(pid, r, **kw))
         return seen
 
+    def at_each_save(gate, seen):
+        """The gate's state and the impossible observations so far, when each checkpoint is
+        written (what OpenRLHF generates after its last step is in no checkpoint)."""
+        saves = []
+        save = ppo_trainer.BasePPOTrainer.save_logs_and_checkpoints
+
+        def recording(self, global_step, logs_dict=None, client_states=None):
+            path = tmp_path / f"state{len(saves)}.json"
+            gate.save(str(path))
+            saves.append((path.read_text(), sum(1 for pid in seen if pid in impossible)))
+            return save(self, global_step, logs_dict, client_states)
+        monkeypatch.setattr(ppo_trainer.BasePPOTrainer, "save_logs_and_checkpoints", recording)
+        return saves
+
     impossible = {stable_id(f"<|im_start|>user\n{r['input']}<|im_end|>\n<|im_start|>assistant\n")
                   for r, k in zip(ROWS, KINDS) if k == "impossible"}
     first = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
     first_seen = impossible_observations(first)
+    saves = at_each_save(first, first_seen)
     adapter.install(first)
     try:
         trainer = train_ppo_ray.train(remote_reward(tmp_path, "--ckpt.save_steps", "1"))
     finally:
         adapter.uninstall()
+        monkeypatch.undo()
     last = trainer.steps_log[-1][0]
     states = torch.load(tmp_path / "ckpt" / "_actor" / f"global_step{last}" / "mp_rank_00_model_states.pt")
-    first_state = tmp_path / "first.json"
-    first.save(str(first_state))
-    assert states[adapter.CLIENT_STATE_KEY] == first_state.read_text()  # the state after the last step
-    before = sum(1 for pid in first_seen if pid in impossible)
+    last_state, before = saves[-1]
+    assert states[adapter.CLIENT_STATE_KEY] == last_state  # the state after the last step
     assert before > 0
 
     resumed = PluginGate(no_reference_quarantine_after=2, quarantine_epochs=100)
@@ -279,7 +314,8 @@ def test_resume_restores_the_plugin_with_the_model_and_loader(tmp_path):
     # ...and the plugin: each impossible prompt is quarantined after two all-zero groups over both
     # runs together, not two more.
     assert sum(1 for pid in resumed_seen if pid in impossible) == 2 * len(impossible) - before
-    assert resumed.stats()["observed_groups"] == first.stats()["observed_groups"] + len(resumed_seen)
+    saved = json.loads(last_state)["state"]["counters"]["observed_groups"]
+    assert resumed.stats()["observed_groups"] == saved + len(resumed_seen)
 
 
 def test_a_resume_in_the_middle_of_a_pass_keeps_the_plugin_epoch(tmp_path):

@@ -48,6 +48,9 @@ class _Method:
         self._fn = fn
 
     def remote(self, *args, **kwargs):
+        # Ray hands an actor the values of the ObjectRefs passed as top-level arguments.
+        args = [get(a) if isinstance(a, ObjectRef) else a for a in args]
+        kwargs = {k: get(v) if isinstance(v, ObjectRef) else v for k, v in kwargs.items()}
         return ObjectRef(_run(self._fn(*args, **kwargs)))
 
 
@@ -56,7 +59,14 @@ class _Handle:
         self._obj = obj
 
     def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
         return _Method(getattr(self._obj, name))
+
+    @property
+    def instance(self):
+        """The object behind the handle (tests only)."""
+        return self._obj
 
 
 def remote(*args, **kwargs):
@@ -81,6 +91,10 @@ def put(value):
 
 def wait(refs, num_returns=1, timeout=None):
     return list(refs[:num_returns]), list(refs[num_returns:])
+
+
+def cancel(ref, force=False, recursive=True):
+    """Everything ran when it was dispatched: there is nothing left to stop."""
 
 
 def is_initialized():
