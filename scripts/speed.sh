@@ -9,13 +9,17 @@
 #                 (plain; distinct, with no shared prefix; a shared 200-token system prompt; hinted
 #                 variants), token ids to both; the peer's token budget chosen by its calibration
 #                 run (peer_calibration_*.json).
+#   prefix_cache.txt  the prefix cache across batches against none, in process: fresh prompts behind
+#                 a shared system prompt, and hinted groups, each prompt alone in its batch (three models);
 #   dtypes.txt    float32 against bfloat16 on the CPU: forward throughput and each metric's move, three
 #                 models (core_benchmark dtypes), and what the move does to held-out AUROC on the
 #                 embedded model's signal datasets (sparsegate evaluate in each dtype, compared),
 #                 and the float32 forward with products from the BLAS and from oneDNN (--cpu-matmul).
 # Needs a built tree (scripts/test.sh or cmake --build build). About 2 hours on 2 cores, most of
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
-#   scripts/speed.sh [cpu|prefixes|peer|dtypes ...]     # default: all four
+#   scripts/speed.sh [cpu|prefixes|prefix_cache|peer|dtypes ...]     # default: all five
+# WORKLOADS="distinct" narrows the workloads, and SUFFIX=_distinct writes peer_distinct.txt (and so
+# on) instead of replacing the whole part's file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -29,7 +33,7 @@ mkdir -p results/speed "$BUILD/bench"
 # model directory, prompts per workload
 MODELS=("$EMBEDDED 128" "$BUILD/bench/bench_qwen3 64")
 [ -n "${SKIP_05B:-}" ] || MODELS+=("$BUILD/bench/0.5b_qwen2 32")
-WORKLOADS=(plain distinct system hinted)
+read -r -a WORKLOADS <<<"${WORKLOADS:-plain distinct system hinted}"
 header() { echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
 
 cpu() {
@@ -52,6 +56,17 @@ prefixes() {
     for workload in "${WORKLOADS[@]}"; do
       echo "## $model, $workload"
       "$CORE" prefixes --model "$model" --workload "$workload" --prompts "$((prompts / 2))" --runs 3
+    done
+  done
+}
+
+prefix_cache() {
+  header
+  for entry in "${MODELS[@]}"; do
+    read -r model prompts <<<"$entry"
+    for workload in system hinted; do
+      echo "## $model, $workload, one prompt per batch"
+      "$CORE" prefix-cache --model "$model" --workload "$workload" --prompts "$((prompts / 4))" --runs 3
     done
   done
 }
@@ -124,6 +139,6 @@ dtypes() {
   done
 }
 
-for part in "${@:-cpu prefixes peer dtypes}"; do
-  for p in $part; do "$p" | tee "results/speed/$p.txt"; done
+for part in "${@:-cpu prefixes prefix_cache peer dtypes}"; do
+  for p in $part; do "$p" | tee "results/speed/$p${SUFFIX:-}.txt"; done
 done
