@@ -143,12 +143,21 @@ int Main(int argc, char** argv) {
   // measures it on fresh prompts).
   int64_t prefix_cache_bytes = 0;
   app.add_option("--prefix-cache-bytes", prefix_cache_bytes)->capture_default_str();
+  std::string cpu_matmul = "blas";
+  app.add_option("--cpu-matmul", cpu_matmul, "blas or onednn: the float32 products of both sparsegate paths")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  auto matmul = ParseCpuMatmul(cpu_matmul);
+  if (!matmul.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(matmul.status().message()).c_str());
+    return 2;
+  }
 
   // The raw path runs on this thread: give it the threads the server's worker gets.
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   EngineOptions engine_options;
   engine_options.prefix_cache_bytes = prefix_cache_bytes;
+  engine_options.cpu_matmul = *matmul;
   auto engine = ScoringEngine::Load(model, engine_options);
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", std::string(engine.status().message()).c_str());
@@ -176,6 +185,7 @@ int Main(int argc, char** argv) {
   options.address = "127.0.0.1:0";
   options.batcher.token_budget = token_budget;
   options.engine.prefix_cache_bytes = prefix_cache_bytes;
+  options.engine.cpu_matmul = *matmul;
   auto server = DifficultyServer::Start(options);
   if (!server.ok() || !(*server)->WaitUntilReady().ok()) {
     std::fprintf(stderr, "server failed to start\n");
