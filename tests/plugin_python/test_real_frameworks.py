@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from reward_server import RewardServer
 
 pytestmark = pytest.mark.skipif(not os.environ.get("SPARSEGATE_REAL_FRAMEWORKS"),
                                 reason="needs the real framework source (SPARSEGATE_REAL_FRAMEWORKS)")
@@ -101,38 +102,6 @@ class CharTokenizer:
 def unwrapped(actor):
     """The class under a @ray.remote (real_fakes/ray keeps it as _target)."""
     return getattr(actor, "_target", actor)
-
-
-class RewardServer:
-    """A local HTTP server answering as openrlhf/cli/serve_rm.py does (3c3be62, get_reward): one
-    reward per query, as a list, under "rewards" and "scores". Its model is `score(query)`."""
-
-    def __init__(self, score):
-        import http.server
-        import threading
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                rewards = [score(q) for q in data["query"]]
-                body = json.dumps({"rewards": rewards, "scores": rewards,
-                                   "extra_logs": {"dummy_scores": rewards}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/get_reward"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_openrlhf_generator_observes_the_real_executor_and_reward_server(monkeypatch):

@@ -29,7 +29,6 @@ or a cluster:
 import ast
 import contextlib
 import contextvars
-import http.server
 import json
 import os
 import sys
@@ -38,6 +37,7 @@ import types
 from types import SimpleNamespace
 
 import ray
+import reward_server
 import torch
 
 _answers = contextvars.ContextVar("sparsegate_openrlhf_answers")
@@ -73,38 +73,14 @@ class _AutoTokenizer:
         return CharTokenizer()
 
 
-class RewardServer:
-    """serve_rm.py's answer, {"rewards": [r], "scores": [r], "extra_logs": {...}}, per query;
-    the reward is the one the policy attached to that query when it generated it."""
+class RewardServer(reward_server.RewardServer):
+    """serve_rm.py's answer per query; the reward is the one the policy attached to that query when
+    it generated it."""
 
     def __init__(self):
         self.pending = {}  # query text -> rewards, in generation order
         self.lock = threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                rewards = [server.reward(q) for q in data["query"]]
-                if any(r is None for r in rewards):
-                    self.send_response(500)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = json.dumps({"rewards": rewards, "scores": rewards,
-                                   "extra_logs": {"dummy_scores": rewards}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/get_reward"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(self.reward)
 
     def expect(self, query, reward):
         with self.lock:
@@ -117,10 +93,6 @@ class RewardServer:
         with self.lock:
             queue = self.pending.get(query)
             return queue.pop(0) if queue else None
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 _server = None
