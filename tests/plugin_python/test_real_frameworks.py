@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from char_tokenizer import CharTokenizer
 from reward_server import RewardServer
 
 pytestmark = pytest.mark.skipif(not os.environ.get("SPARSEGATE_REAL_FRAMEWORKS"),
@@ -85,19 +86,6 @@ def test_openrlhf_serve_rm_answer_is_read_by_the_adapter():
 
 
 # --- OpenRLHF: the generator, the agent executor and the reward server's answer ------------------
-
-class CharTokenizer:
-    """What OpenRLHF's executor and the adapter call on the tokenizer: one id per character (no
-    real tokenizer is installed)."""
-
-    def __call__(self, text, add_special_tokens=False, return_tensors=None, **kwargs):
-        import torch
-        ids = [ord(c) for c in text]
-        return {"input_ids": torch.tensor([ids]) if return_tensors == "pt" else ids}
-
-    def decode(self, ids, skip_special_tokens=False):
-        return "".join(chr(i) for i in ids)
-
 
 def unwrapped(actor):
     """The class under a @ray.remote (real_fakes/ray keeps it as _target)."""
