@@ -309,7 +309,8 @@ absl::StatusOr<std::vector<Decision>> TrainerPlugin::Decide(const std::vector<Pr
     d->pass_rate_posterior = belief.posterior;
     d->expected_completion_tokens = rollout_cost_.Expected(info.id, features[i].token_count);
     const DecisionKind decided = d->kind;
-    const std::string hinted_as_decided = d->prompt_text;
+    // Only a GUIDE decision's text can be shortened by FitHint; keep it to see whether it was.
+    const std::string hinted_as_decided = d->kind == DecisionKind::kGuide ? d->prompt_text : std::string();
     if (absl::Status s = FitHint(i, info, fits, *d); !s.ok()) return s;
     if (d->kind != decided) {  // the hint was withheld: the rollout is unhinted after all
       const Policy::Belief unhinted = policy_.BeliefOf(info.id, PolicyDecision{}, prediction, prior_weight);
