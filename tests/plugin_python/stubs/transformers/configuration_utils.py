@@ -1,4 +1,6 @@
 """Stand-in for src/transformers/configuration_utils.py (huggingface/transformers, 4.5x): PretrainedConfig.
+`get_text_config(decoder=None, encoder=None)` follows the one read at huggingface/transformers
+008e574391258935f3ecc3035c882e73bbcac419 (returns the config itself unless a nested text config exists).
 
 What TRL f2cd577 reads from a policy's config (grpo_trainer.py, trainer/utils.py, base_trainer.py):
 ``get_text_config()`` (a text-only config is its own text config; the real one looks for a nested

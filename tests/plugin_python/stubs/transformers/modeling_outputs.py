@@ -1,4 +1,5 @@
-"""Stand-in for src/transformers/modeling_outputs.py (huggingface/transformers, 4.5x): CausalLMOutputWithPast,
+"""Stand-in for src/transformers/modeling_outputs.py (huggingface/transformers, 4.5x; its five fields as
+the transformers class declares them): CausalLMOutputWithPast,
 what a causal LM's forward returns. The real class is a ModelOutput (a dataclass that is also an ordered
 mapping of its non-None fields, and indexable like a tuple); callers here read ``.logits``."""
 from collections import OrderedDict
