@@ -19,7 +19,9 @@
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
 #   scripts/speed.sh [cpu|prefixes|prefix_cache|peer|dtypes ...]     # default: all five
 # WORKLOADS="distinct" narrows the workloads, and SUFFIX=_distinct writes peer_distinct.txt (and so
-# on) instead of replacing the whole part's file.
+# on) instead of replacing the whole part's file. ONLY_05B=1 runs the 0.5B-shaped model alone, and
+# REUSE_CALIBRATION=1 keeps a committed peer calibration (16 minutes on that model) instead of
+# running it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -32,6 +34,7 @@ mkdir -p results/speed "$BUILD/bench"
 [ -d "$BUILD/bench/0.5b_qwen2" ] || /usr/bin/python3 tests/server/make_tiny_model.py "$BUILD/bench" --bench-0.5b
 # model directory, prompts per workload
 MODELS=("$EMBEDDED 128" "$BUILD/bench/bench_qwen3 64")
+[ -z "${ONLY_05B:-}" ] || MODELS=()
 [ -n "${SKIP_05B:-}" ] || MODELS+=("$BUILD/bench/0.5b_qwen2 32")
 read -r -a WORKLOADS <<<"${WORKLOADS:-plain distinct system hinted}"
 header() { echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
@@ -77,9 +80,11 @@ peer() {
     read -r model prompts <<<"$entry"
     name=$(basename "$model")
     # The peer's token budget: the fastest of its calibration run on this model's prompts.
-    "$CORE" forward --model "$model" --prompts "$prompts" --runs 1 --ids-out "$BUILD/bench/ids_$name.json" >/dev/null
-    /usr/bin/python3 "$PEER" --model "$model" --calibrate "$BUILD/bench/ids_$name.json" \
-      --out "results/speed/peer_calibration_$name.json" >/dev/null
+    if [ -z "${REUSE_CALIBRATION:-}" ] || [ ! -f "results/speed/peer_calibration_$name.json" ]; then
+      "$CORE" forward --model "$model" --prompts "$prompts" --runs 1 --ids-out "$BUILD/bench/ids_$name.json" >/dev/null
+      /usr/bin/python3 "$PEER" --model "$model" --calibrate "$BUILD/bench/ids_$name.json" \
+        --out "results/speed/peer_calibration_$name.json" >/dev/null
+    fi
     budget=$(/usr/bin/python3 -c "import json; print(json.load(open('results/speed/peer_calibration_$name.json'))['token_budget'])")
     port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     /usr/bin/python3 "$PEER" --model "$model" --port "$port" --token-budget "$budget" > "$BUILD/bench/peer.log" 2>&1 &
