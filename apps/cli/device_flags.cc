@@ -23,9 +23,10 @@ void AddDeviceOptions(CLI::App* cmd, DeviceFlags* flags) {
                   "compute dtype; auto is float32 on cpu and the checkpoint's own dtype on a GPU")
       ->capture_default_str()->check(dtype_check);
   cmd->add_option("--cpu-matmul", flags->cpu_matmul,
-                  "library for float32 products on the CPU: blas (libtorch's default) or onednn (faster where "
-                  "the BLAS runs narrower kernels than the CPU has; docs/speed.md)")
-      ->capture_default_str()->check(CLI::IsMember({"blas", "onednn"}));
+                  "library for float32 products on the CPU: blas (libtorch's default), onednn (faster where "
+                  "the BLAS runs narrower kernels than the CPU has; docs/speed.md), or auto: both timed on one "
+                  "layer at load, oneDNN from the rows where it was faster")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "blas", "onednn"}));
 }
 
 }  // namespace sparsegate::cli

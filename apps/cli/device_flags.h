@@ -15,7 +15,7 @@ namespace sparsegate::cli {
 struct DeviceFlags {
   std::string device = "cpu";
   std::string dtype = "auto";
-  std::string cpu_matmul = "blas";
+  std::string cpu_matmul = "auto";
 
   // Valid once the command line has parsed (the options' validators ran ParseDevice / ParseComputeDtype).
   c10::Device Device() const { return *ParseDevice(device); }

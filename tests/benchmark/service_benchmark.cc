@@ -13,7 +13,9 @@
 //          ids, and the features both return for the last token's last hidden state are compared.
 // Workloads (benchmark_prompts.h): plain prompts, a shared 200-token system prompt, or each prompt
 //          with three hinted variants (kept together in requests, as the Gate sends them).
-// Each is repeated `runs` times per client count; the medians and their ratios are printed.
+// Each is repeated `runs` times per client count; the medians and their ratios are printed. With
+//          --prefix-cache-bytes, every run brings new problems (the same for the three paths), so
+//          that the cache holds only what prompts share (a system prompt), not the last run's prompts.
 // latency (P4): one client sends one short prompt at a time to the idle server;
 //          p50 and p99 over the calls after 20 warm-up calls.
 #include <ATen/Parallel.h>
@@ -138,13 +140,12 @@ int Main(int argc, char** argv) {
   app.add_option("--workload", workload, "plain, distinct, system or hinted (benchmark_prompts.h)")->capture_default_str();
   app.add_option("--per-request", per_request);
   app.add_option("--token-budget", token_budget);
-  // Every run sends the same prompts, so a prefix cache across batches would measure repetition,
-  // which neither the raw path nor the peer gets: off unless asked (core_benchmark prefix-cache
-  // measures it on fresh prompts).
+  // Off unless asked, as the peer has none. When on, each run's prompts are new problems.
   int64_t prefix_cache_bytes = 0;
-  app.add_option("--prefix-cache-bytes", prefix_cache_bytes)->capture_default_str();
-  std::string cpu_matmul = "blas";
-  app.add_option("--cpu-matmul", cpu_matmul, "blas or onednn: the float32 products of both sparsegate paths")
+  app.add_option("--prefix-cache-bytes", prefix_cache_bytes, "the prefix cache of both sparsegate paths")
+      ->capture_default_str();
+  std::string cpu_matmul = "auto";
+  app.add_option("--cpu-matmul", cpu_matmul, "auto, blas or onednn: the float32 products of both sparsegate paths")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   auto matmul = ParseCpuMatmul(cpu_matmul);
@@ -168,17 +169,31 @@ int Main(int argc, char** argv) {
     input.text = text;
     return static_cast<int64_t>((*engine)->Prepare(input, /*truncate_left=*/true)->original_token_count);
   };
-  std::vector<std::string> prompts = benchmark::MakeWorkload(workload, n, count_tokens);
-  std::vector<PreparedPrompt> prepared;
-  int64_t tokens = 0;
-  for (const auto& p : prompts) {
-    PromptInput input;
-    input.text = p;
-    // Left truncation, as core_benchmark: a prompt past the model's context keeps its end (and
-    // loses part of a shared prefix); the texts sent to the service ask for it too.
-    prepared.push_back(*(*engine)->Prepare(input, /*truncate_left=*/true));
-    tokens += static_cast<int64_t>(prepared.back().ids.size());
-  }
+  struct PromptSet {
+    std::vector<std::string> texts;
+    std::vector<PreparedPrompt> prepared;
+    int64_t tokens = 0;
+  };
+  auto make_set = [&](uint32_t seed) {
+    PromptSet set;
+    set.texts = benchmark::MakeWorkload(workload, n, count_tokens, seed);
+    for (const auto& p : set.texts) {
+      PromptInput input;
+      input.text = p;
+      // Left truncation, as core_benchmark: a prompt past the model's context keeps its end (and
+      // loses part of a shared prefix); the texts sent to the service ask for it too.
+      set.prepared.push_back(*(*engine)->Prepare(input, /*truncate_left=*/true));
+      set.tokens += static_cast<int64_t>(set.prepared.back().ids.size());
+    }
+    return set;
+  };
+  const PromptSet first = make_set(42);
+  const std::vector<std::string>& prompts = first.texts;
+  const std::vector<PreparedPrompt>& prepared = first.prepared;
+  const int64_t tokens = first.tokens;
+  // The prompts of timed run k: the same as the warm-up's without a prefix cache; with one, new ones.
+  uint32_t next_seed = 43;
+  auto timed_set = [&]() -> PromptSet { return prefix_cache_bytes > 0 ? make_set(next_seed++) : first; };
 
   ServerOptions options;
   options.model_dir = model;
@@ -193,9 +208,10 @@ int Main(int argc, char** argv) {
   }
   const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
 
-  std::printf("model %s, workload %s, %d prompts (%lld tokens, mean %.1f), %d runs, %d intra-op threads\n",
+  std::printf("model %s, workload %s, %d prompts (%lld tokens, mean %.1f), %d runs, %d intra-op threads%s\n",
               model.c_str(), workload.c_str(), n, static_cast<long long>(tokens), static_cast<double>(tokens) / n, runs,
-              at::get_num_threads());
+              at::get_num_threads(),
+              prefix_cache_bytes > 0 ? ", prefix cache on (new problems in every run)" : "");
   RawRun(**engine, prepared, token_budget);  // warm-up both paths once
   const std::vector<PreparedPrompt> no_ids;
   const std::vector<PreparedPrompt>& sent_ids = peer.empty() ? no_ids : prepared;
@@ -216,9 +232,11 @@ int Main(int argc, char** argv) {
     auto before = counters();
     std::vector<double> raw, service, other;
     for (int r = 0; r < runs; ++r) {
-      raw.push_back(RawRun(**engine, prepared, token_budget));
-      service.push_back(ServiceRun(address, prompts, sent_ids, clients, per_request));
-      if (!peer.empty()) other.push_back(ServiceRun(peer, prompts, sent_ids, clients, per_request));
+      const PromptSet set = timed_set();
+      const std::vector<PreparedPrompt>& ids = peer.empty() ? no_ids : set.prepared;
+      raw.push_back(RawRun(**engine, set.prepared, token_budget));
+      service.push_back(ServiceRun(address, set.texts, ids, clients, per_request));
+      if (!peer.empty()) other.push_back(ServiceRun(peer, set.texts, ids, clients, per_request));
     }
     double raw_rate = n / Median(raw), service_rate = n / Median(service);
     std::printf("clients %3d x %3d prompts/request: raw %8.1f prompts/s (median %.3f s), service %8.1f prompts/s "
@@ -227,10 +245,12 @@ int Main(int argc, char** argv) {
     auto after = counters();
     auto delta = [&](const char* name) { return after[name] - before[name]; };
     std::printf("    server: %.0f forward passes, %.1f prompts per pass, padding %.1f%% of a padded layout "
-                "(packed: not computed on the CPU), "
+                "(packed: not computed on the CPU), tokens computed %.1f%% (from the prefix cache %.1f%%), "
                 "forward %.0f%% of the service's wall time\n",
                 delta("sparsegate_batches_total"), delta("sparsegate_batch_prompts_sum") / delta("sparsegate_batches_total"),
                 100 * (1 - delta("sparsegate_tokens_total") / delta("sparsegate_padded_tokens_total")),
+                100 * delta("sparsegate_computed_tokens_total") / delta("sparsegate_tokens_total"),
+                100 * delta("sparsegate_prefix_cache_hit_tokens_total") / delta("sparsegate_tokens_total"),
                 100 * delta("sparsegate_forward_seconds_sum") / (runs * Median(service)));
     if (!peer.empty())
       std::printf("    peer %s: %8.1f prompts/s (median %.3f s), ratio service/peer %.2f\n", peer.c_str(),

@@ -63,6 +63,16 @@ TEST(DeviceTest, DtypeNamesAndAuto) {
 
 // A thread gives back its OpenMP team (openmp_teams.h) and computes as before afterwards. Debian's
 // libtorch runs on libgomp, so the runtime must take the call.
+TEST(DeviceTest, CpuMatmulNames) {
+  EXPECT_EQ(*ParseCpuMatmul("auto"), CpuMatmul::kAuto);
+  EXPECT_EQ(*ParseCpuMatmul("blas"), CpuMatmul::kBlas);
+  EXPECT_EQ(*ParseCpuMatmul("onednn"), CpuMatmul::kOneDnn);
+  auto bad = ParseCpuMatmul("mkl");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'mkl' is not one of auto, blas, onednn"), std::string::npos) << bad.status();
+}
+
 TEST(OpenMpTeamsTest, AThreadGivesItsTeamBackAndComputesAgain) {
   at::Tensor a = at::randn({256, 256});
   at::Tensor before = at::mm(a, a);

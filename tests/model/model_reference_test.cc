@@ -123,12 +123,42 @@ TEST_P(ModelReferenceTest, OneDnnProductsMatchReference) {
   options.cpu_matmul = CpuMatmul::kOneDnn;
   auto model = DecoderModel::Load(*checkpoint_, options);
   ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->onednn_from_rows(), 1);
   ExpectPackedMatchesReference(**model, "per prompt, oneDNN products");
   options.dtype = at::kBFloat16;
   auto refused = DecoderModel::Load(*checkpoint_, options);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("float32 on the CPU"), std::string::npos) << refused.status();
+}
+
+// The default (kAuto) times both libraries on the model's first layer at load and says what it
+// chose; whatever it chose, the states keep the 1e-4. Elsewhere than float32 on the CPU there is
+// nothing to choose.
+TEST_P(ModelReferenceTest, AutoCpuMatmulChoosesAndMatchesReference) {
+  ModelLoadOptions options;
+  ASSERT_EQ(options.cpu_matmul, CpuMatmul::kAuto);
+  auto model = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const int64_t from = (*model)->onednn_from_rows();
+  EXPECT_TRUE(from == 0 || from == 16 || from == 64 || from == 256 || from == 1024) << from;
+  const std::string& choice = (*model)->cpu_matmul_choice();
+  if (at::hasMKLDNN()) {
+    EXPECT_NE(choice.find(from > 0 ? "oneDNN from " + std::to_string(from) + " rows" : "the BLAS at every size"),
+              std::string::npos) << choice;
+  }
+  ExpectPackedMatchesReference(**model, "per prompt, products as auto chose");
+  options.cpu_matmul = CpuMatmul::kBlas;
+  auto blas = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_TRUE(blas.ok()) << blas.status();
+  EXPECT_EQ((*blas)->onednn_from_rows(), 0);
+  EXPECT_EQ((*blas)->cpu_matmul_choice(), "the BLAS");
+  options.cpu_matmul = CpuMatmul::kAuto;
+  options.dtype = at::kBFloat16;
+  auto bf16 = DecoderModel::Load(*checkpoint_, options);
+  ASSERT_TRUE(bf16.ok()) << bf16.status();
+  EXPECT_EQ((*bf16)->onednn_from_rows(), 0);
+  EXPECT_EQ((*bf16)->cpu_matmul_choice(), "");
 }
 
 // Prompts behind a common prefix (the *_shared_prefix cases: 20 shared tokens, lengths

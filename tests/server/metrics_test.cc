@@ -125,6 +125,8 @@ TEST(Metrics, CountersAgreeWithTheCallsMadeUnderLoad) {
   EXPECT_GE(m["sparsegate_batches_total"], ok * kPrompts / options.batcher.max_batch_prompts);
   EXPECT_GT(m["sparsegate_tokens_total"], 0);
   EXPECT_GE(m["sparsegate_padded_tokens_total"], m["sparsegate_tokens_total"]);
+  EXPECT_GT(m["sparsegate_computed_tokens_total"], 0);
+  EXPECT_LE(m["sparsegate_computed_tokens_total"], m["sparsegate_tokens_total"]);
   EXPECT_EQ(m["sparsegate_tokenize_seconds_count"], ok);  // refused jobs never tokenize, bad ones fail in it
   EXPECT_EQ(m["sparsegate_queue_seconds_count"], ok);
   EXPECT_EQ(m["sparsegate_queue_prompts"], 0);
@@ -135,6 +137,69 @@ TEST(Metrics, CountersAgreeWithTheCallsMadeUnderLoad) {
   EXPECT_EQ(Get(server.metrics_port(), "/").status, 404);
   EXPECT_EQ(Get(server.metrics_port(), "/metrics", http::verb::post).status, 405);
   server.Shutdown();
+}
+
+// 40 shared token ids, then 8 of the prompt's own.
+v1::ScoreRequest SharedPrefixRequest(const std::vector<int>& suffixes) {
+  v1::ScoreRequest request;
+  for (int suffix : suffixes) {
+    auto* ids = request.add_prompts()->mutable_tokens();
+    for (int t = 0; t < 40; ++t) ids->add_ids(100 + t);
+    for (int t = 0; t < 8; ++t) ids->add_ids(200 + suffix * 8 + t);
+  }
+  return request;
+}
+
+TEST(Metrics, PrefixSharingAndThePrefixCacheAreCounted) {
+  for (const bool cached : {true, false}) {
+    SCOPED_TRACE(cached ? "prefix cache on" : "prefix cache off");
+    ServerOptions options;
+    options.model_dir = std::string(SPARSEGATE_TINY_DIR) + "/tiny_qwen3";
+    options.address = "127.0.0.1:0";
+    options.metrics_address = "127.0.0.1:0";
+    options.engine.prefix_cache_bytes = cached ? int64_t{64} << 20 : 0;
+    auto started = DifficultyServer::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    DifficultyServer& server = **started;
+    ASSERT_TRUE(server.WaitUntilReady().ok());
+    auto stub = v1::DifficultyService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
+    auto score = [&](const std::vector<int>& suffixes) {
+      v1::ScoreResponse response;
+      grpc::ClientContext context;
+      ASSERT_TRUE(stub->Score(&context, SharedPrefixRequest(suffixes), &response).ok());
+    };
+    auto scrape = [&] { return testing::ParsePrometheusText(Get(server.metrics_port(), "/metrics").body); };
+
+    // One prompt per call, so one per forward pass: only the cache can save anything. The first
+    // prompt's two full 16-token blocks of the shared 40 are seen, the second's are stored, and the
+    // next three take them (32 tokens each) and compute their last 16.
+    for (int i = 0; i < 5; ++i) score({i});
+    auto m = scrape();
+    EXPECT_EQ(m["sparsegate_tokens_total"], 5 * 48);
+    EXPECT_EQ(m["sparsegate_batches_total"], 5);
+    EXPECT_EQ(m["sparsegate_prefix_cache_hit_tokens_total"], cached ? 3 * 32 : 0);
+    EXPECT_EQ(m["sparsegate_computed_tokens_total"], cached ? 2 * 48 + 3 * 16 : 5 * 48);
+    EXPECT_EQ(m["sparsegate_prefix_cache_stored_blocks_total"], cached ? 2 : 0);
+    EXPECT_EQ(m["sparsegate_prefix_cache_evicted_blocks_total"], 0);
+    EXPECT_EQ(m["sparsegate_prefix_cache_blocks"], cached ? 2 : 0);
+    if (cached) {
+      EXPECT_GT(m["sparsegate_prefix_cache_bytes"], 0);
+    } else {
+      EXPECT_EQ(m["sparsegate_prefix_cache_bytes"], 0);
+    }
+
+    // Four new prompts in one call, one forward pass: without the cache the shared 40 tokens run
+    // once for the four; with it, each takes 32 from the cache and computes its last 16 (a prompt
+    // continued from the cache is its own segment, not shared further within the batch).
+    score({10, 11, 12, 13});
+    m = scrape();
+    EXPECT_EQ(m["sparsegate_batches_total"], 6);
+    EXPECT_EQ(m["sparsegate_tokens_total"], 9 * 48);
+    EXPECT_EQ(m["sparsegate_computed_tokens_total"], cached ? 2 * 48 + 3 * 16 + 4 * 16 : 5 * 48 + 40 + 4 * 8);
+    EXPECT_EQ(m["sparsegate_prefix_cache_hit_tokens_total"], cached ? 7 * 32 : 0);
+    server.Shutdown();
+  }
 }
 
 TEST(Metrics, AnAddressThatCannotBeUsedIsAnError) {

@@ -26,7 +26,7 @@ struct InProcessSourceOptions {
   bool return_hidden = false;
   c10::Device device = c10::kCPU;
   std::optional<c10::ScalarType> dtype;  // nullopt: auto (difficulty_service/core/model/device.h)
-  CpuMatmul cpu_matmul = CpuMatmul::kBlas;
+  CpuMatmul cpu_matmul = CpuMatmul::kAuto;
 };
 
 absl::StatusOr<std::unique_ptr<offline::FeatureSource>> MakeInProcessSource(const InProcessSourceOptions& options);

@@ -38,6 +38,17 @@ struct ScoredPrompt {
   std::vector<FeatureSet> features;
 };
 
+// What the forward passes have done since load, for the service's metrics. Counts only grow; the
+// last two are what the prefix cache holds now.
+struct ForwardCounters {
+  int64_t computed_tokens = 0;  // tokens the layers ran on: a shared prefix once per batch, a cached one not at all
+  int64_t prefix_cache_hit_tokens = 0;  // tokens whose states came from the prefix cache
+  int64_t prefix_cache_stored_blocks = 0;
+  int64_t prefix_cache_evicted_blocks = 0;
+  int64_t prefix_cache_blocks = 0;  // held now
+  int64_t prefix_cache_bytes = 0;   // held now
+};
+
 class ScoreBackend {
  public:
   virtual ~ScoreBackend() = default;
@@ -57,6 +68,9 @@ class ScoreBackend {
   // Run computes a prefix of at least this many tokens once for the prompts of a batch that share
   // it; 0 when it never shares. The batcher then puts prompts that share a prefix together.
   virtual int64_t shared_prefix_min_tokens() const { return 0; }
+
+  // Safe to call from any thread, concurrently with Run.
+  virtual ForwardCounters forward_counters() const { return {}; }
 };
 
 }  // namespace sparsegate

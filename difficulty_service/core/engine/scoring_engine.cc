@@ -240,8 +240,10 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
   for (const FeatureRequest* r : requests) indices.insert(r->layers.begin(), r->layers.end());
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()),
-                                           /*computed_tokens=*/nullptr, prefix_cache_.get());
+  int64_t computed = 0;
+  auto hidden = model_->PackedHiddenStates(ids, lengths, std::vector<int>(indices.begin(), indices.end()), &computed,
+                                           prefix_cache_.get());
+  computed_tokens_ += computed;
   const auto forward_done = Clock::now();
   auto sets = extractor_.Extract(hidden, lengths, requests);
   forward_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(forward_done - start).count();
@@ -258,6 +260,18 @@ std::vector<ScoredPrompt> ScoringEngine::Run(const std::vector<const PreparedPro
 
 PrefixCacheStats ScoringEngine::prefix_cache_stats() const {
   return prefix_cache_ ? prefix_cache_->stats() : PrefixCacheStats{};
+}
+
+ForwardCounters ScoringEngine::forward_counters() const {
+  const PrefixCacheStats cache = prefix_cache_stats();
+  ForwardCounters counters;
+  counters.computed_tokens = computed_tokens_.load();
+  counters.prefix_cache_hit_tokens = cache.hit_tokens;
+  counters.prefix_cache_stored_blocks = cache.stored_blocks;
+  counters.prefix_cache_evicted_blocks = cache.evicted_blocks;
+  counters.prefix_cache_blocks = cache.blocks;
+  counters.prefix_cache_bytes = cache.bytes;
+  return counters;
 }
 
 ScoringEngine::StageSeconds ScoringEngine::stage_seconds() const {

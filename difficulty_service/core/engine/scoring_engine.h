@@ -43,7 +43,7 @@ struct EngineOptions {
   // (ModelLoadOptions::shared_prefix_min_tokens); 0: never.
   int64_t shared_prefix_min_tokens = 16;
   // Which library computes float32 products on the CPU (model/device.h, ModelLoadOptions::cpu_matmul).
-  CpuMatmul cpu_matmul = CpuMatmul::kBlas;
+  CpuMatmul cpu_matmul = CpuMatmul::kAuto;
   // Bytes of prefix states kept across forward passes (model/prefix_cache.h), so that a prompt
   // that begins like earlier ones computes only what follows, even alone in its batch; 0: off.
   // 64 MiB: about 2,000 tokens of a 0.5B Qwen2 (24.6 KB of keys and values per token, plus the kept
@@ -93,6 +93,7 @@ class ScoringEngine : public ScoreBackend {
   PrefixCacheStats prefix_cache_stats() const;
   const std::string& model_digest() const override { return checkpoint_->content_digest(); }
   int64_t shared_prefix_min_tokens() const override { return model_->shared_prefix_min_tokens(); }
+  ForwardCounters forward_counters() const override;
 
   // The padded-token budget (BatcherOptions::token_budget) for forward passes on this engine's
   // device. On the CPU, `requested`. On a GPU, the largest budget up to `requested` whose worst
@@ -116,6 +117,8 @@ class ScoringEngine : public ScoreBackend {
   const std::vector<std::string>& load_warnings() const { return load_warnings_; }
   const c10::Device& device() const { return model_->device(); }
   c10::ScalarType dtype() const { return model_->dtype(); }
+  // Where float32 products run on the CPU and why (DecoderModel::cpu_matmul_choice); empty elsewhere.
+  const std::string& cpu_matmul_choice() const { return model_->cpu_matmul_choice(); }
   const OutlierChannels& detected_outliers() const { return extractor_.detected_outliers(); }
 
  private:
@@ -125,7 +128,7 @@ class ScoringEngine : public ScoreBackend {
   std::unique_ptr<Checkpoint> checkpoint_;
   std::unique_ptr<DecoderModel> model_;
   std::unique_ptr<PrefixCache> prefix_cache_;  // null when off; thread-safe itself
-  mutable std::atomic<int64_t> forward_nanos_{0}, features_nanos_{0};
+  mutable std::atomic<int64_t> forward_nanos_{0}, features_nanos_{0}, computed_tokens_{0};
   std::unique_ptr<Tokenizer> tokenizer_;
   std::optional<ChatTemplate> chat_template_;
   FeatureExtractor extractor_;

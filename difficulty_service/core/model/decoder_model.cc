@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -125,15 +126,6 @@ absl::Status CheckComputeSupport(const c10::Device& device, at::ScalarType dtype
   return absl::OkStatus();
 }
 
-at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  const c10::optional<at::Tensor> b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
-  if (!weight.is_mkldnn()) return at::linear(x, weight, b);
-  // A weight in oneDNN's layout (ModelLoadOptions::cpu_matmul): the activations go in and out of it.
-  std::vector<int64_t> sizes = x.sizes().vec();
-  sizes.back() = weight.size(0);
-  return at::mkldnn_linear(x.reshape({-1, x.size(-1)}).contiguous().to_mkldnn(), weight, b).to_dense().view(sizes);
-}
-
 // Whether plain causal attention over `length` positions (no sliding window cutting it) can go to
 // the fused kernel.
 bool FusedAttentionFits(const ModelConfig& config, int64_t length) {
@@ -181,29 +173,25 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
     const std::string p = absl::StrCat("model.layers.", i, ".");
     load(&L.input_norm, loader.Load(p + "input_layernorm.weight", {H}));
     load(&L.post_attention_norm, loader.Load(p + "post_attention_layernorm.weight", {H}));
-    load(&L.q_proj, loader.Load(p + "self_attn.q_proj.weight", {q_out, H}));
-    load(&L.k_proj, loader.Load(p + "self_attn.k_proj.weight", {kv_out, H}));
-    load(&L.v_proj, loader.Load(p + "self_attn.v_proj.weight", {kv_out, H}));
-    load(&L.o_proj, loader.Load(p + "self_attn.o_proj.weight", {H, q_out}));
-    load(&L.q_bias, loader.LoadIf(c.attention_bias, p + "self_attn.q_proj.bias", {q_out}));
-    load(&L.k_bias, loader.LoadIf(c.attention_bias, p + "self_attn.k_proj.bias", {kv_out}));
-    load(&L.v_bias, loader.LoadIf(c.attention_bias, p + "self_attn.v_proj.bias", {kv_out}));
-    load(&L.o_bias, loader.LoadIf(c.o_proj_bias, p + "self_attn.o_proj.bias", {H}));
+    load(&L.q_proj.weight, loader.Load(p + "self_attn.q_proj.weight", {q_out, H}));
+    load(&L.k_proj.weight, loader.Load(p + "self_attn.k_proj.weight", {kv_out, H}));
+    load(&L.v_proj.weight, loader.Load(p + "self_attn.v_proj.weight", {kv_out, H}));
+    load(&L.o_proj.weight, loader.Load(p + "self_attn.o_proj.weight", {H, q_out}));
+    load(&L.q_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.q_proj.bias", {q_out}));
+    load(&L.k_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.k_proj.bias", {kv_out}));
+    load(&L.v_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.v_proj.bias", {kv_out}));
+    load(&L.o_proj.bias, loader.LoadIf(c.o_proj_bias, p + "self_attn.o_proj.bias", {H}));
     load(&L.q_norm, loader.LoadIf(c.qk_norm, p + "self_attn.q_norm.weight", {hd}));
     load(&L.k_norm, loader.LoadIf(c.qk_norm, p + "self_attn.k_norm.weight", {hd}));
-    load(&L.gate_proj, loader.Load(p + "mlp.gate_proj.weight", {I, H}));
-    load(&L.up_proj, loader.Load(p + "mlp.up_proj.weight", {I, H}));
-    load(&L.down_proj, loader.Load(p + "mlp.down_proj.weight", {H, I}));
-    load(&L.gate_bias, loader.LoadIf(c.mlp_bias, p + "mlp.gate_proj.bias", {I}));
-    load(&L.up_bias, loader.LoadIf(c.mlp_bias, p + "mlp.up_proj.bias", {I}));
-    load(&L.down_bias, loader.LoadIf(c.mlp_bias, p + "mlp.down_proj.bias", {H}));
+    load(&L.gate_proj.weight, loader.Load(p + "mlp.gate_proj.weight", {I, H}));
+    load(&L.up_proj.weight, loader.Load(p + "mlp.up_proj.weight", {I, H}));
+    load(&L.down_proj.weight, loader.Load(p + "mlp.down_proj.weight", {H, I}));
+    load(&L.gate_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.gate_proj.bias", {I}));
+    load(&L.up_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.up_proj.bias", {I}));
+    load(&L.down_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.down_proj.bias", {H}));
   }
   if (!status.ok()) return status;
-  if (options.cpu_matmul == CpuMatmul::kOneDnn) {
-    for (Layer& L : model->layers_)
-      for (at::Tensor* w : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
-        *w = w->contiguous().to_mkldnn();
-  }
+  model->ChooseCpuMatmul(options.cpu_matmul);
   // The LM head is not needed for hidden states, but a checkpoint whose head disagrees with its config is broken.
   if (!c.tie_word_embeddings || checkpoint.Has("lm_head.weight")) {
     if (options.lm_head) {
@@ -217,6 +205,36 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
   }
   if (absl::Status left = loader.CheckNothingLeftOver(); !left.ok()) return left;
   return model;
+}
+
+void DecoderModel::ChooseCpuMatmul(CpuMatmul requested) {
+  const bool float32_cpu = device_.is_cpu() && dtype_ == at::kFloat;
+  if (requested == CpuMatmul::kBlas || (requested == CpuMatmul::kAuto && (!float32_cpu || !at::hasMKLDNN()))) {
+    cpu_matmul_choice_ = float32_cpu ? "the BLAS" : "";
+    return;
+  }
+  for (Layer& L : layers_)
+    for (Projection* p : L.projections()) p->onednn = p->weight.contiguous().to_mkldnn();
+  if (requested == CpuMatmul::kOneDnn) {
+    // Every product goes to oneDNN: the dense weights are not needed (those not mapped from the
+    // files are memory of their own).
+    for (Layer& L : layers_)
+      for (Projection* p : L.projections()) p->weight = at::Tensor();
+    onednn_from_rows_ = 1;
+    cpu_matmul_choice_ = "oneDNN (asked for)";
+    return;
+  }
+  std::vector<const Projection*> first;
+  if (!layers_.empty())
+    for (Projection* p : layers_.front().projections()) first.push_back(p);
+  // With the threads the batcher's worker gives the forward by default: one per available core.
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const OneDnnProbe probe = first.empty() ? OneDnnProbe{} : ProbeOneDnn(first, threads);
+  onednn_from_rows_ = probe.onednn_from_rows;
+  cpu_matmul_choice_ = probe.Describe();
+  if (onednn_from_rows_ == 0)
+    for (Layer& L : layers_)
+      for (Projection* p : L.projections()) p->onednn = at::Tensor();
 }
 
 at::Tensor DecoderModel::Embed(const at::Tensor& ids) const {
@@ -246,9 +264,9 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
                                    const Packing* packing, int layer_index) const {
   const int64_t B = x.size(0), T = x.size(1), hd = config_.head_dim;
   const int64_t nh = config_.num_attention_heads, nkv = config_.num_key_value_heads;
-  at::Tensor q = Linear(x, L.q_proj, L.q_bias).view({B, T, nh, hd});
-  at::Tensor k = Linear(x, L.k_proj, L.k_bias).view({B, T, nkv, hd});
-  at::Tensor v = Linear(x, L.v_proj, L.v_bias).view({B, T, nkv, hd});
+  at::Tensor q = Project(x, L.q_proj, onednn_from_rows_).view({B, T, nh, hd});
+  at::Tensor k = Project(x, L.k_proj, onednn_from_rows_).view({B, T, nkv, hd});
+  at::Tensor v = Project(x, L.v_proj, onednn_from_rows_).view({B, T, nkv, hd});
   if (config_.qk_norm) {
     q = RmsNorm(q, L.q_norm);
     k = RmsNorm(k, L.k_norm);
@@ -269,7 +287,7 @@ at::Tensor DecoderModel::Attention(const Layer& L, const at::Tensor& x, const at
     (*packing->captured_values)[layer_index] = v.index_select(2, packing->capture_rows);
   }
   at::Tensor out = packing ? AttendPacked(q, k, v, *packing, layer_index) : Attend(q, k, v, mask);  // [B, nh, T, hd]
-  return Linear(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, L.o_bias);
+  return Project(out.transpose(1, 2).reshape({B, T, nh * hd}), L.o_proj, onednn_from_rows_);
 }
 
 at::Tensor DecoderModel::Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -334,8 +352,8 @@ at::Tensor DecoderModel::AttendPacked(const at::Tensor& q, const at::Tensor& k, 
 }
 
 at::Tensor DecoderModel::Mlp(const Layer& L, const at::Tensor& x) const {
-  at::Tensor gate = at::silu(Linear(x, L.gate_proj, L.gate_bias));
-  return Linear(gate * Linear(x, L.up_proj, L.up_bias), L.down_proj, L.down_bias);
+  at::Tensor gate = at::silu(Project(x, L.gate_proj, onednn_from_rows_));
+  return Project(gate * Project(x, L.up_proj, onednn_from_rows_), L.down_proj, onednn_from_rows_);
 }
 
 template <typename Visit>

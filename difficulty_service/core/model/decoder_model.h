@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/core/checkpoint/checkpoint.h"
+#include "difficulty_service/core/model/cpu_matmul.h"
 #include "difficulty_service/core/model/device.h"
 #include "difficulty_service/core/model/prefix_cache.h"
 #include "difficulty_service/core/model/rope.h"
@@ -54,8 +55,10 @@ struct ModelLoadOptions {
   // batch that begin with it (shared_prefixes.h); 0 turns sharing off. Attention over a padded
   // copy (a GPU's) does not share.
   int64_t shared_prefix_min_tokens = 16;
-  // Float32 on the CPU only (device.h); any other device or dtype with kOneDnn is refused.
-  CpuMatmul cpu_matmul = CpuMatmul::kBlas;
+  // Which library computes float32 products on the CPU (device.h, cpu_matmul.h). kOneDnn on any
+  // other device or dtype is refused; kAuto probes one layer at load on a float32 CPU model, and
+  // means the BLAS elsewhere.
+  CpuMatmul cpu_matmul = CpuMatmul::kAuto;
 };
 
 class DecoderModel {
@@ -69,6 +72,10 @@ class DecoderModel {
   c10::ScalarType dtype() const { return dtype_; }
   // ModelLoadOptions::shared_prefix_min_tokens, or 0 where the packed forward does not share.
   int64_t shared_prefix_min_tokens() const { return shared_prefix_min_tokens_; }
+  // The rows (tokens of one forward) from which the layers' products go to oneDNN: 1 with kOneDnn,
+  // the probe's choice with kAuto, 0 for never. cpu_matmul_choice() says how it was chosen.
+  int64_t onednn_from_rows() const { return onednn_from_rows_; }
+  const std::string& cpu_matmul_choice() const { return cpu_matmul_choice_; }
 
   // ids: [B, T] int64 token ids, right-padded, on any device. Causal
   // attention means the padding never reaches a real position, so no
@@ -121,11 +128,12 @@ class DecoderModel {
  private:
   struct Layer {
     at::Tensor input_norm, post_attention_norm;
-    at::Tensor q_proj, k_proj, v_proj, o_proj;
-    at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when absent
+    Projection q_proj, k_proj, v_proj, o_proj;  // biases: Qwen2's q/k/v, attention_bias models'
     at::Tensor q_norm, k_norm;                  // Qwen3 only
-    at::Tensor gate_proj, up_proj, down_proj;
-    at::Tensor gate_bias, up_bias, down_bias;   // Llama mlp_bias only
+    Projection gate_proj, up_proj, down_proj;   // biases: Llama's mlp_bias only
+    std::vector<Projection*> projections() {
+      return {&q_proj, &k_proj, &v_proj, &o_proj, &gate_proj, &up_proj, &down_proj};
+    }
   };
 
   // Where each packed segment lies (PackedHiddenStates): a whole prompt, a prefix that prompts
@@ -154,6 +162,9 @@ class DecoderModel {
   DecoderModel(ModelConfig config, RotaryEmbedding rope, c10::Device device)
       : config_(std::move(config)), rope_(std::move(rope)), device_(device) {}
 
+  // Load's last step: what ModelLoadOptions::cpu_matmul asks, with the layers' weights converted
+  // for oneDNN where it may be used.
+  void ChooseCpuMatmul(CpuMatmul requested);
   at::Tensor Embed(const at::Tensor& ids) const;  // [B, T] -> [B, T, hidden] on the device
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
   // With a cache (k_cache/v_cache non-null), x holds the new positions only
@@ -186,6 +197,8 @@ class DecoderModel {
   c10::ScalarType dtype_ = c10::kFloat;
   bool padded_packed_attention_ = false;
   int64_t shared_prefix_min_tokens_ = 0;
+  int64_t onednn_from_rows_ = 0;
+  std::string cpu_matmul_choice_;
   at::Tensor embed_tokens_;  // [vocab, hidden]
   at::Tensor final_norm_;
   at::Tensor lm_head_;  // [vocab, hidden]; undefined unless loaded

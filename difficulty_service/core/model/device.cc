@@ -52,9 +52,10 @@ absl::StatusOr<std::optional<c10::ScalarType>> ParseComputeDtype(const std::stri
 }
 
 absl::StatusOr<CpuMatmul> ParseCpuMatmul(const std::string& name) {
+  if (name == "auto") return CpuMatmul::kAuto;
   if (name == "blas") return CpuMatmul::kBlas;
   if (name == "onednn") return CpuMatmul::kOneDnn;
-  return absl::InvalidArgumentError(absl::StrCat("cpu matmul '", name, "' is not one of blas, onednn"));
+  return absl::InvalidArgumentError(absl::StrCat("cpu matmul '", name, "' is not one of auto, blas, onednn"));
 }
 
 c10::ScalarType ResolveComputeDtype(std::optional<c10::ScalarType> requested, c10::ScalarType stored,

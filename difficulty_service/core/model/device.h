@@ -44,13 +44,14 @@ absl::StatusOr<int64_t> DeviceFreeBytes(const c10::Device& device);
 // "float32", "bfloat16", "float16" (the names ParseComputeDtype takes).
 std::string ComputeDtypeName(c10::ScalarType dtype);
 
-// Which library computes the layers' float32 products on the CPU. The BLAS is what libtorch calls
-// by default. oneDNN (libtorch's mkldnn tensors: the weights converted once at load, the
-// activations on every call) agrees with it within float32 rounding, and is the faster where the
-// BLAS runs kernels narrower than the CPU's, as OpenBLAS does under OPENBLAS_CORETYPE=Haswell on an
-// AVX-512 machine (docs/speed.md). bfloat16 products go to oneDNN either way.
-enum class CpuMatmul { kBlas, kOneDnn };
-// "blas" or "onednn".
+// Which library computes the layers' float32 products on the CPU (cpu_matmul.h). The BLAS is what
+// libtorch calls by default. oneDNN agrees with it within float32 rounding, and is the faster where
+// the BLAS runs kernels narrower than the CPU's, as OpenBLAS does under OPENBLAS_CORETYPE=Haswell on
+// an AVX-512 machine, for all but the smallest products (docs/speed.md). kAuto measures both on the
+// model's own layer at load and sends a forward's products to oneDNN from the rows where it was
+// faster. bfloat16 products go to oneDNN either way.
+enum class CpuMatmul { kAuto, kBlas, kOneDnn };
+// "auto", "blas" or "onednn".
 absl::StatusOr<CpuMatmul> ParseCpuMatmul(const std::string& name);
 
 }  // namespace sparsegate

@@ -33,6 +33,7 @@ Batcher::Batcher(const ScoreBackend& backend, BatcherOptions options, ServiceMet
     : backend_(backend),
       options_(options),
       metrics_(metrics),
+      counted_(backend.forward_counters()),  // the warm-up pass is not the service's work
       cache_(backend.model_digest(), options.cache_bytes),
       admission_({options.max_queued_prompts, options.max_queued_bytes, options.max_queued_tokens}),
       queue_(options.token_budget, options.max_batch_prompts, backend.shared_prefix_min_tokens()),
@@ -162,6 +163,12 @@ void Batcher::RunBatch(std::vector<QueuedPrompt>& batch) {
     }
     metrics_->CountBatch(static_cast<int64_t>(batch.size()), tokens, longest * static_cast<int64_t>(batch.size()),
                          forward_ms / 1e3);
+    const ForwardCounters now = backend_.forward_counters();
+    metrics_->CountForwardWork(now.computed_tokens - counted_.computed_tokens,
+                               now.prefix_cache_hit_tokens - counted_.prefix_cache_hit_tokens,
+                               now.prefix_cache_stored_blocks - counted_.prefix_cache_stored_blocks,
+                               now.prefix_cache_evicted_blocks - counted_.prefix_cache_evicted_blocks);
+    counted_ = now;
   }
 
   std::vector<ScoreJob*> seen;

@@ -91,6 +91,7 @@ class Batcher {
   const ScoreBackend& backend_;
   const BatcherOptions options_;
   ServiceMetrics* const metrics_;
+  ForwardCounters counted_;  // the backend's counters as last given to metrics_ (worker thread only)
   ResultCache cache_;
   AdmissionBounds admission_;
 

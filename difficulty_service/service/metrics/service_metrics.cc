@@ -83,6 +83,14 @@ void ServiceMetrics::CountCache(int64_t hits, int64_t misses) {
   cache_misses_.fetch_add(static_cast<uint64_t>(misses));
 }
 
+void ServiceMetrics::CountForwardWork(int64_t computed_tokens, int64_t prefix_cache_hit_tokens, int64_t stored_blocks,
+                                      int64_t evicted_blocks) {
+  computed_tokens_.fetch_add(static_cast<uint64_t>(computed_tokens));
+  prefix_hit_tokens_.fetch_add(static_cast<uint64_t>(prefix_cache_hit_tokens));
+  prefix_stored_blocks_.fetch_add(static_cast<uint64_t>(stored_blocks));
+  prefix_evicted_blocks_.fetch_add(static_cast<uint64_t>(evicted_blocks));
+}
+
 void ServiceMetrics::SetModel(const std::string& model_dir, const std::string& digest, double load_seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   model_dir_ = model_dir;
@@ -116,6 +124,23 @@ std::string ServiceMetrics::Render() const {
          "layers run on the packed tokens alone, and only a GPU's attention computes the padding.", "counter",
          &out);
   absl::StrAppend(&out, "sparsegate_padded_tokens_total ", padded_tokens_.load(), "\n");
+  Header("sparsegate_computed_tokens_total",
+         "Tokens the layers computed: a prefix shared within a batch counts once, one taken from the prefix "
+         "cache not at all (1 - computed/tokens is what sharing saved).", "counter", &out);
+  absl::StrAppend(&out, "sparsegate_computed_tokens_total ", computed_tokens_.load(), "\n");
+  Header("sparsegate_prefix_cache_hit_tokens_total", "Prompt tokens whose states came from the prefix cache.",
+         "counter", &out);
+  absl::StrAppend(&out, "sparsegate_prefix_cache_hit_tokens_total ", prefix_hit_tokens_.load(), "\n");
+  Header("sparsegate_prefix_cache_stored_blocks_total", "Blocks stored in the prefix cache.", "counter", &out);
+  absl::StrAppend(&out, "sparsegate_prefix_cache_stored_blocks_total ", prefix_stored_blocks_.load(), "\n");
+  Header("sparsegate_prefix_cache_evicted_blocks_total", "Blocks the prefix cache let go to stay within its bytes.",
+         "counter", &out);
+  absl::StrAppend(&out, "sparsegate_prefix_cache_evicted_blocks_total ", prefix_evicted_blocks_.load(), "\n");
+  const PrefixCacheSize prefix_cache = prefix_cache_size_ ? prefix_cache_size_() : PrefixCacheSize{};
+  Header("sparsegate_prefix_cache_blocks", "Blocks the prefix cache holds.", "gauge", &out);
+  absl::StrAppend(&out, "sparsegate_prefix_cache_blocks ", prefix_cache.blocks, "\n");
+  Header("sparsegate_prefix_cache_bytes", "Bytes the prefix cache holds.", "gauge", &out);
+  absl::StrAppend(&out, "sparsegate_prefix_cache_bytes ", prefix_cache.bytes, "\n");
   batch_prompts.Render("sparsegate_batch_prompts", "Prompts per forward pass.", &out);
   tokenize_seconds.Render("sparsegate_tokenize_seconds", "Tokenization time per job.", &out);
   queue_seconds.Render("sparsegate_queue_seconds", "Time a job waited from tokenized until its last batch started.",

@@ -51,10 +51,23 @@ class ServiceMetrics {
   // One forward pass: its prompts, their real tokens, and the padded tokens it computed.
   void CountBatch(int64_t prompts, int64_t tokens, int64_t padded_tokens, double forward_seconds);
   void CountCache(int64_t hits, int64_t misses);
+  // What forward passes computed: tokens the layers ran on (a prefix shared within a batch counts
+  // once, one from the prefix cache not at all), tokens taken from the prefix cache, and its blocks
+  // stored and evicted.
+  void CountForwardWork(int64_t computed_tokens, int64_t prefix_cache_hit_tokens, int64_t stored_blocks,
+                        int64_t evicted_blocks);
   void SetModel(const std::string& model_dir, const std::string& digest, double load_seconds);
   // Read at every scrape: prompts admitted and not yet scored, and the cache's size.
   void SetQueueDepth(std::function<int64_t()> read) { std::lock_guard<std::mutex> l(mu_); queue_depth_ = std::move(read); }
   void SetCacheBytes(std::function<int64_t()> read) { std::lock_guard<std::mutex> l(mu_); cache_bytes_ = std::move(read); }
+  struct PrefixCacheSize {
+    int64_t blocks = 0;
+    int64_t bytes = 0;
+  };
+  void SetPrefixCacheSize(std::function<PrefixCacheSize()> read) {
+    std::lock_guard<std::mutex> l(mu_);
+    prefix_cache_size_ = std::move(read);
+  }
 
   Histogram tokenize_seconds;  // per job
   Histogram queue_seconds;     // per job: enqueue until its last batch started
@@ -69,10 +82,12 @@ class ServiceMetrics {
   std::map<absl::StatusCode, uint64_t> prompts_;
   std::map<std::string, uint64_t> rejections_;                       // bound
   std::function<int64_t()> queue_depth_, cache_bytes_;
+  std::function<PrefixCacheSize()> prefix_cache_size_;
   std::string model_dir_, digest_;
   double load_seconds_ = 0;
   std::atomic<uint64_t> batches_{0}, tokens_{0}, padded_tokens_{0};
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};
+  std::atomic<uint64_t> computed_tokens_{0}, prefix_hit_tokens_{0}, prefix_stored_blocks_{0}, prefix_evicted_blocks_{0};
 };
 
 }  // namespace sparsegate

@@ -93,6 +93,12 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
     auto backend = service->backend();
     return backend ? backend->batcher->cache_bytes() : int64_t{0};
   });
+  server->metrics_->SetPrefixCacheSize([service = server->service_.get()] {
+    auto backend = service->backend();
+    if (!backend) return ServiceMetrics::PrefixCacheSize{};
+    const ForwardCounters counters = backend->engine->forward_counters();
+    return ServiceMetrics::PrefixCacheSize{counters.prefix_cache_blocks, counters.prefix_cache_bytes};
+  });
   server->SetServing(false);
 
   server->ready_ = std::async(std::launch::async, [raw, options] { return raw->LoadModel(options); });
@@ -109,6 +115,8 @@ absl::Status DifficultyServer::LoadModel(const ServerOptions& options) {
   SetServing(true);
   spdlog::info("model {} loaded and warmed up in {:.0f} ms ({})", (*backend)->engine->checkpoint().name(),
                MillisSince(start), (*backend)->engine->checkpoint().content_digest());
+  if (const std::string& choice = (*backend)->engine->cpu_matmul_choice(); !choice.empty())
+    spdlog::info("float32 products: {}", choice);
   return absl::OkStatus();
 }
 

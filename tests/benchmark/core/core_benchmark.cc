@@ -77,20 +77,24 @@ double UsefulFlops(const ModelConfig& c, int64_t n) {
 }
 
 // A large square matrix product in the model's dtype on its device: the throughput the forward is
-// measured against.
-double MatmulFlopsPerSecond(const c10::Device& device, c10::ScalarType dtype, int runs) {
+// measured against. `onednn`: float32 on the CPU through oneDNN instead of the BLAS, as the
+// forward's products go there (cpu_matmul.h: one operand in oneDNN's layout, the other converted
+// on every call).
+double MatmulFlopsPerSecond(const c10::Device& device, c10::ScalarType dtype, int runs, bool onednn = false) {
   const int64_t n = device.is_cpu() ? 2048 : 8192;
   auto options = at::TensorOptions().device(device).dtype(dtype);
   at::Tensor a = at::randn({n, n}, options), b = at::randn({n, n}, options);
-  at::mm(a, b);  // warm-up
+  const Projection weight{at::Tensor(), at::Tensor(), onednn ? b.to_mkldnn() : at::Tensor()};
+  auto product = [&] { return onednn ? Project(a, weight, 1) : at::mm(a, b); };
+  product();  // warm-up
   std::vector<double> seconds;
-  for (int r = 0; r < std::max(3, runs); ++r) seconds.push_back(TimeIt(device, [&] { at::mm(a, b); }));
+  for (int r = 0; r < std::max(3, runs); ++r) seconds.push_back(TimeIt(device, [&] { product(); }));
   return 2.0 * n * n * n / Median(seconds);
 }
 
 struct Common {
   std::string model;
-  std::string device = "cpu", dtype = "auto", cpu_matmul = "blas";
+  std::string device = "cpu", dtype = "auto", cpu_matmul = "auto";
   int prompts = 64, runs = 5;
   std::string json_out;
   std::string ids_out;  // forward: the prompts' token ids, for a baseline that must score the same ones
@@ -186,14 +190,18 @@ int Forward(const Common& flags, int64_t token_budget) {
     tokens += static_cast<int64_t>(p.ids.size());
   }
   ScoreAll(e, prepared, token_budget);  // warm-up
-  std::vector<double> seconds, matmul;
+  // The reference is the faster library's product where the forward may use oneDNN.
+  const bool onednn = e.device().is_cpu() && e.dtype() == at::kFloat && at::hasMKLDNN();
+  std::vector<double> seconds, matmul, matmul_onednn;
   const ScoringEngine::StageSeconds before = e.stage_seconds();
   for (int r = 0; r < flags.runs; ++r) {
     seconds.push_back(ScoreAll(e, prepared, token_budget));
     matmul.push_back(MatmulFlopsPerSecond(e.device(), e.dtype(), 3));
+    if (onednn) matmul_onednn.push_back(MatmulFlopsPerSecond(e.device(), e.dtype(), 3, /*onednn=*/true));
   }
   const double features_share = FeaturesShare(before, e.stage_seconds());
-  const double forward_rate = flops / Median(seconds), matmul_rate = Median(matmul);
+  const double forward_rate = flops / Median(seconds),
+               matmul_rate = std::max(Median(matmul), onednn ? Median(matmul_onednn) : 0.0);
 
   // P4 in process: one short prompt at a time, nothing else running.
   std::vector<PreparedPrompt> short_prompt = Prepare(e, {"What is 12 + 7?"});
@@ -206,9 +214,11 @@ int Forward(const Common& flags, int64_t token_budget) {
   json result = {
       {"benchmark", "forward"}, {"model", flags.model}, {"device", e.device().str()},
       {"dtype", ComputeDtypeName(e.dtype())}, {"intra_op_threads", at::get_num_threads()}, {"blas", BlasKernels()},
-      {"cpu_matmul", flags.cpu_matmul},
+      {"cpu_matmul", flags.cpu_matmul}, {"cpu_matmul_choice", e.cpu_matmul_choice()},
       {"prompts", flags.prompts}, {"tokens", tokens}, {"runs", flags.runs},
       {"P1", {{"forward_useful_flops_per_s", forward_rate}, {"matmul_flops_per_s", matmul_rate},
+              {"matmul_blas_flops_per_s", Median(matmul)},
+              {"matmul_onednn_flops_per_s", onednn ? Median(matmul_onednn) : 0.0},
               {"share_of_matmul", forward_rate / matmul_rate}, {"median_seconds", Median(seconds)},
               {"prompts_per_s", flags.prompts / Median(seconds)},
               {"features_share_of_scoring", features_share}}},
@@ -593,7 +603,7 @@ int Main(int argc, char** argv) {
     cmd->add_option("--model", flags.model, "model directory")->required();
     cmd->add_option("--device", flags.device)->capture_default_str();
     cmd->add_option("--dtype", flags.dtype)->capture_default_str();
-    cmd->add_option("--cpu-matmul", flags.cpu_matmul, "blas or onednn (float32 on the CPU)")->capture_default_str();
+    cmd->add_option("--cpu-matmul", flags.cpu_matmul, "auto, blas or onednn (float32 on the CPU)")->capture_default_str();
     cmd->add_option("--runs", flags.runs)->capture_default_str();
     cmd->add_option("--json", flags.json_out, "also write the result here");
     cmd->add_option("--token-budget", token_budget)->capture_default_str();
