@@ -17,11 +17,13 @@
 #                 and the float32 forward with products from the BLAS and from oneDNN (--cpu-matmul).
 # Needs a built tree (scripts/test.sh or cmake --build build). About 2 hours on 2 cores, most of
 # it the 0.5B-shaped model (SKIP_05B=1 leaves it out). Leave the machine otherwise idle.
-#   scripts/speed.sh [cpu|prefixes|prefix_cache|peer|dtypes ...]     # default: all five
+#   scripts/speed.sh [cpu|prefixes|prefix_cache|peer|dtypes|cpu_matmul ...]     # default: the first five
+#                 (dtypes ends with cpu_matmul: the float32 forward with each --cpu-matmul)
 # WORKLOADS="distinct" narrows the workloads, and SUFFIX=_distinct writes peer_distinct.txt (and so
 # on) instead of replacing the whole part's file. ONLY_05B=1 runs the 0.5B-shaped model alone, and
 # REUSE_CALIBRATION=1 keeps a committed peer calibration (16 minutes on that model) instead of
-# running it again.
+# running it again. PER_REQUEST (default 16) and PREFIX_CACHE_BYTES (default 0; with it, every run
+# brings new problems) set the peer part's calls and sparsegate's prefix cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -92,8 +94,9 @@ peer() {
     until grep -q "ready on port" "$BUILD/bench/peer.log"; do sleep 0.2; done
     for workload in "${WORKLOADS[@]}"; do
       echo "## $model, $workload, peer token budget $budget"
-      "$SERVICE" --model "$model" --workload "$workload" --prompts "$prompts" --runs 3 --per-request 16 \
-        --clients 1,4,16,64 --latency-calls 0 --peer "127.0.0.1:$port" 2>&1 | grep -v '^\['
+      "$SERVICE" --model "$model" --workload "$workload" --prompts "$prompts" --runs 3 --per-request "${PER_REQUEST:-16}" \
+        --clients 1,4,16,64 --latency-calls 0 --peer "127.0.0.1:$port" --prefix-cache-bytes "${PREFIX_CACHE_BYTES:-0}" \
+        2>&1 | grep -v '^\['
     done
     kill "$pid"
     wait "$pid" 2>/dev/null || true
@@ -134,12 +137,17 @@ dtypes() {
     /usr/bin/python3 scripts/compare_evaluations.py --names float32 bfloat16 --markdown \
       "$out/$dataset-float32/evaluation.json" "$out/$dataset-bfloat16/evaluation.json"
   done
-  # The float32 forward with its products from the BLAS and from oneDNN (--cpu-matmul).
+  cpu_matmul
+}
+
+# The float32 forward with its products from the BLAS, from oneDNN, and as auto chooses (--cpu-matmul).
+cpu_matmul() {
   for entry in "${MODELS[@]:0:2}"; do
     read -r model prompts <<<"$entry"
-    for matmul in blas onednn; do
+    for matmul in blas onednn auto; do
       echo "## $model, float32, --cpu-matmul $matmul"
-      "$CORE" forward --model "$model" --prompts "$prompts" --runs 3 --cpu-matmul "$matmul" | grep -E '"(blas|cpu_matmul|prompts_per_s|p50_ms)"'
+      "$CORE" forward --model "$model" --prompts "$prompts" --runs 3 --cpu-matmul "$matmul" |
+        grep -E '"(blas|cpu_matmul|cpu_matmul_choice|prompts_per_s|p50_ms|share_of_matmul|matmul_blas_flops_per_s|matmul_onednn_flops_per_s)"'
     done
   done
 }
