@@ -191,9 +191,9 @@ int Main(int argc, char** argv) {
   const std::vector<std::string>& prompts = first.texts;
   const std::vector<PreparedPrompt>& prepared = first.prepared;
   const int64_t tokens = first.tokens;
-  // The prompts of timed run k: the same as the warm-up's without a prefix cache; with one, new ones.
+  // The prompts of a timed run: the warm-up's without a prefix cache; with one, new ones each time.
   uint32_t next_seed = 43;
-  auto timed_set = [&]() -> PromptSet { return prefix_cache_bytes > 0 ? make_set(next_seed++) : first; };
+  PromptSet fresh;
 
   ServerOptions options;
   options.model_dir = model;
@@ -232,7 +232,7 @@ int Main(int argc, char** argv) {
     auto before = counters();
     std::vector<double> raw, service, other;
     for (int r = 0; r < runs; ++r) {
-      const PromptSet set = timed_set();
+      const PromptSet& set = prefix_cache_bytes > 0 ? (fresh = make_set(next_seed++)) : first;
       const std::vector<PreparedPrompt>& ids = peer.empty() ? no_ids : set.prepared;
       raw.push_back(RawRun(**engine, set.prepared, token_budget));
       service.push_back(ServiceRun(address, set.texts, ids, clients, per_request));

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "difficulty_service/core/features/feature_extractor.h"
+#include "difficulty_service/core/model/prefix_cache.h"
 
 namespace sparsegate {
 
@@ -38,15 +39,10 @@ struct ScoredPrompt {
   std::vector<FeatureSet> features;
 };
 
-// What the forward passes have done since load, for the service's metrics. Counts only grow; the
-// last two are what the prefix cache holds now.
+// What the forward passes have done since load, for the service's metrics.
 struct ForwardCounters {
   int64_t computed_tokens = 0;  // tokens the layers ran on: a shared prefix once per batch, a cached one not at all
-  int64_t prefix_cache_hit_tokens = 0;  // tokens whose states came from the prefix cache
-  int64_t prefix_cache_stored_blocks = 0;
-  int64_t prefix_cache_evicted_blocks = 0;
-  int64_t prefix_cache_blocks = 0;  // held now
-  int64_t prefix_cache_bytes = 0;   // held now
+  PrefixCacheStats prefix_cache;  // all zero without a cache
 };
 
 class ScoreBackend {

@@ -263,15 +263,7 @@ PrefixCacheStats ScoringEngine::prefix_cache_stats() const {
 }
 
 ForwardCounters ScoringEngine::forward_counters() const {
-  const PrefixCacheStats cache = prefix_cache_stats();
-  ForwardCounters counters;
-  counters.computed_tokens = computed_tokens_.load();
-  counters.prefix_cache_hit_tokens = cache.hit_tokens;
-  counters.prefix_cache_stored_blocks = cache.stored_blocks;
-  counters.prefix_cache_evicted_blocks = cache.evicted_blocks;
-  counters.prefix_cache_blocks = cache.blocks;
-  counters.prefix_cache_bytes = cache.bytes;
-  return counters;
+  return {computed_tokens_.load(), prefix_cache_stats()};
 }
 
 ScoringEngine::StageSeconds ScoringEngine::stage_seconds() const {

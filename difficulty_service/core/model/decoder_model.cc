@@ -173,22 +173,24 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const Checkpoin
     const std::string p = absl::StrCat("model.layers.", i, ".");
     load(&L.input_norm, loader.Load(p + "input_layernorm.weight", {H}));
     load(&L.post_attention_norm, loader.Load(p + "post_attention_layernorm.weight", {H}));
-    load(&L.q_proj.weight, loader.Load(p + "self_attn.q_proj.weight", {q_out, H}));
-    load(&L.k_proj.weight, loader.Load(p + "self_attn.k_proj.weight", {kv_out, H}));
-    load(&L.v_proj.weight, loader.Load(p + "self_attn.v_proj.weight", {kv_out, H}));
-    load(&L.o_proj.weight, loader.Load(p + "self_attn.o_proj.weight", {H, q_out}));
-    load(&L.q_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.q_proj.bias", {q_out}));
-    load(&L.k_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.k_proj.bias", {kv_out}));
-    load(&L.v_proj.bias, loader.LoadIf(c.attention_bias, p + "self_attn.v_proj.bias", {kv_out}));
-    load(&L.o_proj.bias, loader.LoadIf(c.o_proj_bias, p + "self_attn.o_proj.bias", {H}));
     load(&L.q_norm, loader.LoadIf(c.qk_norm, p + "self_attn.q_norm.weight", {hd}));
     load(&L.k_norm, loader.LoadIf(c.qk_norm, p + "self_attn.k_norm.weight", {hd}));
-    load(&L.gate_proj.weight, loader.Load(p + "mlp.gate_proj.weight", {I, H}));
-    load(&L.up_proj.weight, loader.Load(p + "mlp.up_proj.weight", {I, H}));
-    load(&L.down_proj.weight, loader.Load(p + "mlp.down_proj.weight", {H, I}));
-    load(&L.gate_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.gate_proj.bias", {I}));
-    load(&L.up_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.up_proj.bias", {I}));
-    load(&L.down_proj.bias, loader.LoadIf(c.mlp_bias, p + "mlp.down_proj.bias", {H}));
+    struct Shape {
+      Projection* projection;
+      const char* name;
+      int64_t out, in;
+      bool bias;
+    };
+    for (const Shape& s : {Shape{&L.q_proj, "self_attn.q_proj", q_out, H, c.attention_bias},
+                           Shape{&L.k_proj, "self_attn.k_proj", kv_out, H, c.attention_bias},
+                           Shape{&L.v_proj, "self_attn.v_proj", kv_out, H, c.attention_bias},
+                           Shape{&L.o_proj, "self_attn.o_proj", H, q_out, c.o_proj_bias},
+                           Shape{&L.gate_proj, "mlp.gate_proj", I, H, c.mlp_bias},
+                           Shape{&L.up_proj, "mlp.up_proj", I, H, c.mlp_bias},
+                           Shape{&L.down_proj, "mlp.down_proj", H, I, c.mlp_bias}}) {
+      load(&s.projection->weight, loader.Load(absl::StrCat(p, s.name, ".weight"), {s.out, s.in}));
+      load(&s.projection->bias, loader.LoadIf(s.bias, absl::StrCat(p, s.name, ".bias"), {s.out}));
+    }
   }
   if (!status.ok()) return status;
   model->ChooseCpuMatmul(options.cpu_matmul);
@@ -213,28 +215,36 @@ void DecoderModel::ChooseCpuMatmul(CpuMatmul requested) {
     cpu_matmul_choice_ = float32_cpu ? "the BLAS" : "";
     return;
   }
-  for (Layer& L : layers_)
+  auto convert = [](Layer& L) {
     for (Projection* p : L.projections()) p->onednn = p->weight.contiguous().to_mkldnn();
+  };
   if (requested == CpuMatmul::kOneDnn) {
     // Every product goes to oneDNN: the dense weights are not needed (those not mapped from the
     // files are memory of their own).
-    for (Layer& L : layers_)
+    for (Layer& L : layers_) {
+      convert(L);
       for (Projection* p : L.projections()) p->weight = at::Tensor();
+    }
     onednn_from_rows_ = 1;
     cpu_matmul_choice_ = "oneDNN (asked for)";
     return;
   }
-  std::vector<const Projection*> first;
-  if (!layers_.empty())
-    for (Projection* p : layers_.front().projections()) first.push_back(p);
+  if (layers_.empty()) return;
+  // The probe needs the first layer in both layouts; the other layers are converted only if it
+  // chooses oneDNN.
+  Layer& first = layers_.front();
+  convert(first);
+  const std::vector<Projection*> projections = first.projections();
   // With the threads the batcher's worker gives the forward by default: one per available core.
   const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const OneDnnProbe probe = first.empty() ? OneDnnProbe{} : ProbeOneDnn(first, threads);
+  const OneDnnProbe probe = ProbeOneDnn({projections.begin(), projections.end()}, threads);
   onednn_from_rows_ = probe.onednn_from_rows;
   cpu_matmul_choice_ = probe.Describe();
-  if (onednn_from_rows_ == 0)
-    for (Layer& L : layers_)
-      for (Projection* p : L.projections()) p->onednn = at::Tensor();
+  if (onednn_from_rows_ == 0) {
+    for (Projection* p : projections) p->onednn = at::Tensor();
+    return;
+  }
+  for (size_t i = 1; i < layers_.size(); ++i) convert(layers_[i]);
 }
 
 at::Tensor DecoderModel::Embed(const at::Tensor& ids) const {

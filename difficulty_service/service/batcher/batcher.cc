@@ -165,9 +165,9 @@ void Batcher::RunBatch(std::vector<QueuedPrompt>& batch) {
                          forward_ms / 1e3);
     const ForwardCounters now = backend_.forward_counters();
     metrics_->CountForwardWork(now.computed_tokens - counted_.computed_tokens,
-                               now.prefix_cache_hit_tokens - counted_.prefix_cache_hit_tokens,
-                               now.prefix_cache_stored_blocks - counted_.prefix_cache_stored_blocks,
-                               now.prefix_cache_evicted_blocks - counted_.prefix_cache_evicted_blocks);
+                               now.prefix_cache.hit_tokens - counted_.prefix_cache.hit_tokens,
+                               now.prefix_cache.stored_blocks - counted_.prefix_cache.stored_blocks,
+                               now.prefix_cache.evicted_blocks - counted_.prefix_cache.evicted_blocks);
     counted_ = now;
   }
 

@@ -96,8 +96,8 @@ absl::StatusOr<std::unique_ptr<DifficultyServer>> DifficultyServer::Start(const 
   server->metrics_->SetPrefixCacheSize([service = server->service_.get()] {
     auto backend = service->backend();
     if (!backend) return ServiceMetrics::PrefixCacheSize{};
-    const ForwardCounters counters = backend->engine->forward_counters();
-    return ServiceMetrics::PrefixCacheSize{counters.prefix_cache_blocks, counters.prefix_cache_bytes};
+    const PrefixCacheStats cache = backend->engine->prefix_cache_stats();
+    return ServiceMetrics::PrefixCacheSize{cache.blocks, cache.bytes};
   });
   server->SetServing(false);
 

@@ -1,5 +1,5 @@
 """Stand-in for src/transformers/modeling_outputs.py (huggingface/transformers, 4.5x; its five fields as
-the transformers class declares them): CausalLMOutputWithPast,
+the class declares them at 7d1a3e74fa839037cba010c8f5e283e24a0e3ce6): CausalLMOutputWithPast,
 what a causal LM's forward returns. The real class is a ModelOutput (a dataclass that is also an ordered
 mapping of its non-None fields, and indexable like a tuple); callers here read ``.logits``."""
 from collections import OrderedDict
